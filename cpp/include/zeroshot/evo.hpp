@@ -1,0 +1,180 @@
+// The evolutionary truncated E-step (EVO), shared by every model: a model supplies only an evaluator
+//   double lpj(std::size_t n, const std::int32_t* active, int n_active) const;   // n = local patch index
+//   int n_latents() const;
+//   double expected_active() const;   // sum_h pi_h, the sparsity target of sparseflip
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include "zeroshot/bitstate.hpp"
+#include "zeroshot/parallel.hpp"
+#include "zeroshot/rng.hpp"
+
+namespace zs {
+
+enum class Selection { uniform, fitness };
+enum class Mutation { none, randflip, sparseflip };
+
+struct EvoConfig {
+    int n_parents = 5;
+    int n_children = 4;     // per parent, without crossover
+    int n_generations = 3;
+    Selection selection = Selection::fitness;
+    Mutation mutation = Mutation::sparseflip;
+    bool crossover = false;  // with crossover: one child per ordered parent pair, then mutated
+    double bitflip_prob = -1.0;  // sparseflip: expected flips are H * bitflip_prob; < 0 means 1/H
+
+    int children_per_generation() const {
+        return crossover ? n_parents * (n_parents - 1) : n_parents * n_children;
+    }
+    void validate(int H, int S) const;
+};
+
+// Chooses parents among `m` candidates with log-joints `lpj` (uniform: without replacement;
+// fitness: with replacement, probability proportional to lpj - min(lpj) + 1, normalised per data point).
+// Writes min(n_parents, m) (uniform) or n_parents (fitness) indices to `out`; returns how many.
+int select_parents(CounterRng& rng, const double* lpj, const std::int64_t* candidates, int m,
+                   int n_parents, Selection selection, std::vector<double>& cdf_buffer,
+                   std::int64_t* out);
+
+// Children of one generation, written consecutively into `children` (n_words each); returns their number.
+int make_children(CounterRng& rng, const EvoConfig& config, int H, double expected_active,
+                  const std::uint64_t* const* parents, int n_parents, std::uint64_t* children);
+
+struct EvoWorkspace {
+    explicit EvoWorkspace(int n_words) : pool(n_words) {}
+    StatePool pool;
+    std::vector<double> pool_lpj;
+    std::vector<std::int32_t> active;
+    std::vector<std::int64_t> candidates, next_candidates, selected, order;
+    std::vector<const std::uint64_t*> parent_ptrs;
+    std::vector<std::uint64_t> parent_copy, children;
+    std::vector<double> cdf;
+};
+
+// One EVO E-step for patch n: re-evaluates K_n, runs the generations, keeps the best S of K_n and
+// all distinct children (sorted by lpj, best first). Returns the number of replaced states.
+template <class Evaluator>
+int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, CounterRng& rng,
+              std::uint64_t* K_n, double* lpj_n, int S, EvoWorkspace& ws) {
+    const int H = model.n_latents();
+    const int n_words = words_for(H);
+    const int per_gen = config.children_per_generation();
+    ws.active.resize(static_cast<std::size_t>(H));
+    ws.pool.reset(static_cast<std::size_t>(S + per_gen * config.n_generations));
+    ws.pool_lpj.clear();
+    ws.candidates.clear();
+
+    auto evaluate = [&](const std::uint64_t* state) {
+        const int k = active_indices(state, n_words, ws.active.data());
+        return model.lpj(n, ws.active.data(), k);
+    };
+    for (int s = 0; s < S; ++s) {
+        const std::uint64_t* state = K_n + static_cast<std::size_t>(s) * n_words;
+        if (ws.pool.insert(state) < 0)
+            throw std::invalid_argument("a truncated state set holds the same state twice");
+        ws.pool_lpj.push_back(evaluate(state));
+        ws.candidates.push_back(s);
+    }
+
+    ws.selected.resize(static_cast<std::size_t>(std::max(config.n_parents, 1)));
+    ws.children.resize(static_cast<std::size_t>(per_gen) * n_words);
+    for (int g = 0; g < config.n_generations && !ws.candidates.empty(); ++g) {
+        const int n_sel = select_parents(rng, ws.pool_lpj.data(), ws.candidates.data(),
+                                         static_cast<int>(ws.candidates.size()), config.n_parents,
+                                         config.selection, ws.cdf, ws.selected.data());
+        // Parents are copied: inserting children may reallocate the pool's storage.
+        ws.parent_copy.resize(static_cast<std::size_t>(n_sel) * n_words);
+        ws.parent_ptrs.resize(static_cast<std::size_t>(n_sel));
+        for (int i = 0; i < n_sel; ++i) {
+            const std::uint64_t* p = ws.pool.state(ws.selected[i]);
+            std::copy(p, p + n_words, ws.parent_copy.begin() + static_cast<std::ptrdiff_t>(i) * n_words);
+            ws.parent_ptrs[i] = ws.parent_copy.data() + static_cast<std::size_t>(i) * n_words;
+        }
+        const int n_children = make_children(rng, config, H, model.expected_active(),
+                                             ws.parent_ptrs.data(), n_sel, ws.children.data());
+        ws.next_candidates.clear();
+        for (int c = 0; c < n_children; ++c) {
+            const std::uint64_t* child = ws.children.data() + static_cast<std::size_t>(c) * n_words;
+            const std::int64_t idx = ws.pool.insert(child);  // duplicates dropped before evaluation
+            if (idx < 0) continue;
+            ws.pool_lpj.push_back(evaluate(child));
+            ws.next_candidates.push_back(idx);
+        }
+        ws.candidates.swap(ws.next_candidates);
+    }
+
+    // Keep the best S; ties broken by pool index so the result is deterministic.
+    const auto m = static_cast<std::int64_t>(ws.pool.size());
+    ws.order.resize(static_cast<std::size_t>(m));
+    for (std::int64_t i = 0; i < m; ++i) ws.order[i] = i;
+    const double* l = ws.pool_lpj.data();
+    std::partial_sort(ws.order.begin(), ws.order.begin() + S, ws.order.end(),
+                      [l](std::int64_t a, std::int64_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+    int replaced = 0;
+    // Write back through a copy: the pool owns the old K_n words only by value.
+    for (int s = 0; s < S; ++s) {
+        const std::int64_t idx = ws.order[s];
+        if (idx >= S) ++replaced;
+        const std::uint64_t* src = ws.pool.state(idx);
+        std::copy(src, src + n_words, K_n + static_cast<std::size_t>(s) * n_words);
+        lpj_n[s] = l[idx];
+    }
+    return replaced;
+}
+
+// EVO over all patches in parallel. K: (N, S, n_words), lpj: (N, S), both updated in place.
+// Random streams are keyed by (seed, epoch, first_index + n). Returns the total number of replaced states.
+template <class Evaluator>
+std::int64_t evo_step(const Evaluator& model, const EvoConfig& config, std::uint64_t* K, double* lpj,
+                      std::size_t N, int S, std::uint64_t seed, std::uint64_t epoch,
+                      std::uint64_t first_index) {
+    config.validate(model.n_latents(), S);
+    const int n_words = words_for(model.n_latents());
+    std::int64_t replaced = 0;
+    ExceptionCollector errors;
+#pragma omp parallel reduction(+ : replaced)
+    {
+        EvoWorkspace ws(n_words);
+#pragma omp for schedule(dynamic, 64)
+        for (std::int64_t n = 0; n < static_cast<std::int64_t>(N); ++n) {
+            errors.run([&] {
+                CounterRng rng(seed, epoch, first_index + static_cast<std::uint64_t>(n), RngPurpose::evo);
+                replaced += evo_patch(model, config, static_cast<std::size_t>(n), rng,
+                                      K + static_cast<std::size_t>(n) * S * n_words,
+                                      lpj + static_cast<std::size_t>(n) * S, S, ws);
+            });
+        }
+    }
+    errors.rethrow();
+    return replaced;
+}
+
+// Log-joints of all states: lpj[n, s] = model.lpj(n, K[n, s]).
+template <class Evaluator>
+void evaluate_states(const Evaluator& model, const std::uint64_t* K, double* lpj, std::size_t N, int S) {
+    const int H = model.n_latents();
+    const int n_words = words_for(H);
+    ExceptionCollector errors;
+#pragma omp parallel
+    {
+        std::vector<std::int32_t> active(static_cast<std::size_t>(H));
+#pragma omp for schedule(static)
+        for (std::int64_t n = 0; n < static_cast<std::int64_t>(N); ++n) {
+            errors.run([&] {
+                for (int s = 0; s < S; ++s) {
+                    const std::size_t i = static_cast<std::size_t>(n) * S + s;
+                    const int k = active_indices(K + i * n_words, n_words, active.data());
+                    lpj[i] = model.lpj(static_cast<std::size_t>(n), active.data(), k);
+                }
+            });
+        }
+    }
+    errors.rethrow();
+}
+
+}  // namespace zs

@@ -1,0 +1,198 @@
+#include "zeroshot/bsc.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "zeroshot/bitstate.hpp"
+#include "zeroshot/bounds.hpp"
+#include "zeroshot/linalg.hpp"
+#include "zeroshot/parallel.hpp"
+#include "zeroshot/posterior.hpp"
+
+namespace zs {
+
+BscEvaluator::BscEvaluator(const double* WtY, const double* y2, const double* WtW, const double* pi,
+                           double sigma2, int H)
+    : WtY_(WtY), y2_(y2), WtW_(WtW), H_(H), inv_sigma2_(1.0 / sigma2), expected_active_(0.0),
+      linear_term_(static_cast<std::size_t>(H)) {
+    if (!(sigma2 > 0.0) || !std::isfinite(sigma2)) throw std::invalid_argument("sigma2 must be positive and finite");
+    for (int h = 0; h < H; ++h) {
+        if (!(pi[h] > 0.0 && pi[h] < 1.0)) throw std::invalid_argument("pi must lie in (0, 1)");
+        linear_term_[h] = std::log(pi[h] / (1.0 - pi[h])) - 0.5 * WtW[static_cast<std::size_t>(h) * H + h] * inv_sigma2_;
+        expected_active_ += pi[h];
+    }
+}
+
+BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std::uint64_t* K,
+                        const double* lpj, int S) {
+    const int n_words = words_for(H);
+    const std::size_t DH = static_cast<std::size_t>(D) * H, HH = static_cast<std::size_t>(H) * H;
+    std::vector<double> At(DH, 0.0), B(HH, 0.0);  // At is A transposed: (H, D)
+    double lse_total = 0.0, y2_total = 0.0;
+    const auto n_blocks = static_cast<std::int64_t>((N + kBlock - 1) / kBlock);
+    ExceptionCollector errors;
+#pragma omp parallel
+    {
+        std::vector<double> At_loc(DH), B_loc(HH), q(static_cast<std::size_t>(S)), es(static_cast<std::size_t>(H), 0.0);
+        std::vector<std::int32_t> active(static_cast<std::size_t>(H)), touched;
+        std::vector<char> is_touched(static_cast<std::size_t>(H), 0);
+#pragma omp for ordered schedule(static, 1)
+        for (std::int64_t blk = 0; blk < n_blocks; ++blk) {
+            double lse_loc = 0.0, y2_loc = 0.0;
+            errors.run([&] {
+                std::fill(At_loc.begin(), At_loc.end(), 0.0);
+                std::fill(B_loc.begin(), B_loc.end(), 0.0);
+                const std::size_t end = std::min(N, static_cast<std::size_t>(blk + 1) * kBlock);
+                for (std::size_t n = static_cast<std::size_t>(blk) * kBlock; n < end; ++n) {
+                    lse_loc += truncated_posterior(lpj + n * S, S, q.data());
+                    const double* y = Y + n * D;
+                    double yy = 0.0;
+                    for (int d = 0; d < D; ++d) yy += y[d] * y[d];
+                    y2_loc += yy;
+                    touched.clear();
+                    for (int s = 0; s < S; ++s) {
+                        const int k = active_indices(K + (n * S + s) * n_words, n_words, active.data());
+                        const double w = q[s];
+                        for (int i = 0; i < k; ++i) {
+                            const int a = active[i];
+                            if (!is_touched[a]) { is_touched[a] = 1; touched.push_back(a); }
+                            es[a] += w;
+                            double* row = B_loc.data() + static_cast<std::size_t>(a) * H;
+                            for (int j = 0; j <= i; ++j) row[active[j]] += w;  // lower triangle
+                        }
+                    }
+                    for (int a : touched) {
+                        double* col = At_loc.data() + static_cast<std::size_t>(a) * D;
+                        const double e = es[a];
+                        for (int d = 0; d < D; ++d) col[d] += e * y[d];
+                        es[a] = 0.0;
+                        is_touched[a] = 0;
+                    }
+                }
+            });
+#pragma omp ordered
+            {
+                for (std::size_t i = 0; i < DH; ++i) At[i] += At_loc[i];
+                for (std::size_t i = 0; i < HH; ++i) B[i] += B_loc[i];
+                lse_total += lse_loc;
+                y2_total += y2_loc;
+            }
+        }
+    }
+    errors.rethrow();
+    BscStats stats;
+    stats.A.resize(DH);
+    for (int h = 0; h < H; ++h)
+        for (int d = 0; d < D; ++d) stats.A[static_cast<std::size_t>(d) * H + h] = At[static_cast<std::size_t>(h) * D + d];
+    for (int i = 0; i < H; ++i)
+        for (int j = 0; j < i; ++j) B[static_cast<std::size_t>(j) * H + i] = B[static_cast<std::size_t>(i) * H + j];
+    stats.B = std::move(B);
+    stats.lse = lse_total;
+    stats.y2 = y2_total;
+    return stats;
+}
+
+void bsc_posterior_moments(const double* W, int D, int H, const std::uint64_t* K, const double* lpj,
+                           std::size_t N, int S, double* mean, double* var) {
+    const int n_words = words_for(H);
+    std::vector<double> Wt(static_cast<std::size_t>(D) * H);  // (H, D): columns of W contiguous
+    for (int d = 0; d < D; ++d)
+        for (int h = 0; h < H; ++h) Wt[static_cast<std::size_t>(h) * D + d] = W[static_cast<std::size_t>(d) * H + h];
+    ExceptionCollector errors;
+#pragma omp parallel
+    {
+        std::vector<double> q(static_cast<std::size_t>(S)), x(static_cast<std::size_t>(D));
+        std::vector<std::int32_t> active(static_cast<std::size_t>(H));
+#pragma omp for schedule(static)
+        for (std::int64_t nn = 0; nn < static_cast<std::int64_t>(N); ++nn) {
+            errors.run([&] {
+                const auto n = static_cast<std::size_t>(nn);
+                truncated_posterior(lpj + n * S, S, q.data());
+                double* m = mean + n * D;
+                std::fill(m, m + D, 0.0);
+                for (int s = 0; s < S; ++s) {
+                    if (q[s] == 0.0) continue;
+                    const int k = active_indices(K + (n * S + s) * n_words, n_words, active.data());
+                    for (int i = 0; i < k; ++i) {
+                        const double* col = Wt.data() + static_cast<std::size_t>(active[i]) * D;
+                        for (int d = 0; d < D; ++d) m[d] += q[s] * col[d];
+                    }
+                }
+                if (!var) return;
+                double* v = var + n * D;
+                std::fill(v, v + D, 0.0);
+                for (int s = 0; s < S; ++s) {
+                    if (q[s] == 0.0) continue;
+                    const int k = active_indices(K + (n * S + s) * n_words, n_words, active.data());
+                    for (int d = 0; d < D; ++d) x[d] = -m[d];
+                    for (int i = 0; i < k; ++i) {
+                        const double* col = Wt.data() + static_cast<std::size_t>(active[i]) * D;
+                        for (int d = 0; d < D; ++d) x[d] += col[d];
+                    }
+                    for (int d = 0; d < D; ++d) v[d] += q[s] * x[d] * x[d];
+                }
+            });
+        }
+    }
+    errors.rethrow();
+}
+
+BscParams bsc_m_step(const BscStats& stats, double n_patches, const double* W_old, int D, int H,
+                     bool shared_pi) {
+    if (!(n_patches > 0)) throw std::invalid_argument("M-step needs at least one patch");
+    const auto& A = stats.A;
+    const auto& B = stats.B;
+    BscParams p;
+    p.W.assign(W_old, W_old + static_cast<std::size_t>(D) * H);
+    p.pi.resize(static_cast<std::size_t>(H));
+
+    // Latents that were (numerically) never active carry no information: they keep their column.
+    double max_diag = 0.0;
+    for (int h = 0; h < H; ++h) max_diag = std::max(max_diag, B[static_cast<std::size_t>(h) * H + h]);
+    std::vector<int> used;
+    for (int h = 0; h < H; ++h)
+        if (B[static_cast<std::size_t>(h) * H + h] > 1e-12 * std::max(max_diag, 1.0)) used.push_back(h);
+    const int L = static_cast<int>(used.size());
+    if (L > 0) {
+        std::vector<double> BLL(static_cast<std::size_t>(L) * L);
+        for (int i = 0; i < L; ++i)
+            for (int j = 0; j < L; ++j) BLL[static_cast<std::size_t>(i) * L + j] = B[static_cast<std::size_t>(used[i]) * H + used[j]];
+        const std::vector<double> factor = regularised_cholesky(BLL.data(), L);
+        std::vector<double> rhs(static_cast<std::size_t>(L));
+        for (int d = 0; d < D; ++d) {  // row d of W solves B_LL w = A_d,L
+            for (int i = 0; i < L; ++i) rhs[i] = A[static_cast<std::size_t>(d) * H + used[i]];
+            cholesky_solve(factor.data(), L, rhs.data());
+            for (int i = 0; i < L; ++i) p.W[static_cast<std::size_t>(d) * H + used[i]] = rhs[i];
+        }
+    }
+
+    double pi_mean = 0.0;
+    for (int h = 0; h < H; ++h) {
+        p.pi[h] = B[static_cast<std::size_t>(h) * H + h] / n_patches;
+        pi_mean += p.pi[h] / H;
+    }
+    for (int h = 0; h < H; ++h) p.pi[h] = bounds::clamp_pi(shared_pi ? pi_mean : p.pi[h]);
+
+    // sigma2 = (sum ||y||^2 - 2 tr(W^T A) + tr(W^T W B)) / (N D), with the new W.
+    double cross = 0.0;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(D) * H; ++i) cross += p.W[i] * A[i];
+    double quad = 0.0;
+    std::vector<double> WB(static_cast<std::size_t>(H));
+    for (int d = 0; d < D; ++d) {
+        const double* w = p.W.data() + static_cast<std::size_t>(d) * H;
+        for (int h = 0; h < H; ++h) {
+            if (w[h] == 0.0) continue;
+            const double* brow = B.data() + static_cast<std::size_t>(h) * H;
+            double s = 0.0;
+            for (int g = 0; g < H; ++g) s += brow[g] * w[g];
+            quad += w[h] * s;
+        }
+    }
+    const double sigma2 = (stats.y2 - 2.0 * cross + quad) / (n_patches * D);
+    if (!std::isfinite(sigma2)) throw std::runtime_error("M-step produced a non-finite sigma2");
+    p.sigma2 = std::max(sigma2, bounds::sigma2_min);
+    return p;
+}
+
+}  // namespace zs
