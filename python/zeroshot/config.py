@@ -1,0 +1,115 @@
+"""Frozen, validated configurations."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+_SELECTIONS = ("uniform", "fitness")
+_MUTATIONS = ("none", "randflip", "sparseflip")
+MERGE_METHODS = ("mean", "median", "gaussian")
+MODELS = ("bsc",)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
+        f"{name} must be an integer >= {minimum}, got {value!r}",
+    )
+
+
+@dataclass(frozen=True)
+class EvoConfig:
+    """The evolutionary E-step (SPEC "The truncated E-step").
+
+    Per generation, ``n_parents`` parents are selected from K_n (first generation) or from the previous
+    generation's children; each makes ``n_children`` mutants (or, with ``crossover``, one child per ordered
+    parent pair, then mutated). ``bitflip_prob`` (sparseflip) is the per-bit flip rate; None means 1/H.
+    """
+
+    n_parents: int = 5
+    n_children: int = 4
+    n_generations: int = 3
+    selection: str = "fitness"
+    mutation: str = "sparseflip"
+    crossover: bool = False
+    bitflip_prob: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        _positive_int("n_parents", self.n_parents)
+        _positive_int("n_children", self.n_children)
+        _positive_int("n_generations", self.n_generations, minimum=0)
+        _require(self.selection in _SELECTIONS, f"selection must be one of {_SELECTIONS}, got {self.selection!r}")
+        _require(self.mutation in _MUTATIONS, f"mutation must be one of {_MUTATIONS}, got {self.mutation!r}")
+        _require(self.crossover or self.mutation != "none", "without crossover a mutation is needed")
+        _require(not self.crossover or self.n_parents >= 2, "crossover needs n_parents >= 2")
+        if self.bitflip_prob is not None:
+            _require(0.0 < self.bitflip_prob <= 1.0, f"bitflip_prob must lie in (0, 1], got {self.bitflip_prob!r}")
+
+    def core_kwargs(self) -> Dict[str, Any]:
+        """Keyword arguments of the compiled E-step."""
+        return dict(
+            n_parents=self.n_parents,
+            n_children=self.n_children,
+            n_generations=self.n_generations,
+            selection=self.selection,
+            mutation=self.mutation,
+            crossover=self.crossover,
+            bitflip_prob=-1.0 if self.bitflip_prob is None else float(self.bitflip_prob),
+        )
+
+    @property
+    def children_per_epoch(self) -> int:
+        per_generation = (
+            self.n_parents * (self.n_parents - 1) if self.crossover else self.n_parents * self.n_children
+        )
+        return per_generation * self.n_generations
+
+
+@dataclass(frozen=True)
+class DenoiseConfig:
+    """Everything `zeroshot.denoise` needs besides the image.
+
+    patch_size P (patches are P x P, D = P^2), n_latents H, n_states S, epochs of EM on the training
+    patches, max_train_patches (a random subset for learning; None = all), inference_epochs of E-steps
+    at fixed parameters over all patches when learning used a subset, chunk_patches (memory bound of the
+    inference), merge method of overlapping estimates, center_patches (model patches without their mean).
+    """
+
+    model: str = "bsc"
+    patch_size: int = 8
+    n_latents: int = 64
+    n_states: int = 32
+    epochs: int = 40
+    evo: EvoConfig = field(default_factory=EvoConfig)
+    max_train_patches: Optional[int] = None
+    inference_epochs: int = 10
+    chunk_patches: int = 65536
+    merge: str = "mean"
+    center_patches: bool = True
+    shared_pi: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.model in MODELS, f"model must be one of {MODELS}, got {self.model!r}")
+        _positive_int("patch_size", self.patch_size)
+        _positive_int("n_latents", self.n_latents)
+        _positive_int("n_states", self.n_states)
+        _positive_int("epochs", self.epochs, minimum=0)
+        _positive_int("inference_epochs", self.inference_epochs, minimum=0)
+        _positive_int("chunk_patches", self.chunk_patches)
+        if self.max_train_patches is not None:
+            _positive_int("max_train_patches", self.max_train_patches)
+        _require(self.merge in MERGE_METHODS, f"merge must be one of {MERGE_METHODS}, got {self.merge!r}")
+        _require(isinstance(self.evo, EvoConfig), "evo must be an EvoConfig")
+        _positive_int("seed", self.seed, minimum=0)
+        if self.n_latents < 62:
+            _require(
+                self.n_states <= 2**self.n_latents,
+                f"n_states S = {self.n_states} exceeds the 2^H = {2**self.n_latents} distinct states "
+                f"of n_latents H = {self.n_latents}",
+            )

@@ -1,0 +1,55 @@
+"""Truncated variational state sets K_n (bit-packed) with their log-joints."""
+from __future__ import annotations
+
+import numpy as np
+
+from zeroshot import _core
+
+
+class TruncatedStates:
+    """S distinct binary states per data point, packed into 64-bit words.
+
+    K: (N, S, n_words) uint64, lpj: (N, S) float64, both updated in place by E-steps.
+    ``first_index`` is the global index of row 0 (random streams are keyed by global index).
+    """
+
+    def __init__(self, K: np.ndarray, lpj: np.ndarray, H: int, first_index: int = 0) -> None:
+        n_words = _core.words_for(H)
+        if K.dtype != np.uint64 or K.ndim != 3 or K.shape[2] != n_words:
+            raise ValueError(f"K must be uint64 of shape (N, S, {n_words}), got {K.dtype} {K.shape}")
+        if lpj.shape != K.shape[:2] or lpj.dtype != np.float64:
+            raise ValueError(f"lpj must be float64 of shape {K.shape[:2]}, got {lpj.dtype} {lpj.shape}")
+        self.K = np.ascontiguousarray(K)
+        self.lpj = np.ascontiguousarray(lpj)
+        self.H = H
+        self.first_index = first_index
+
+    @classmethod
+    def random(cls, N: int, H: int, S: int, p_on: float, seed: int, first_index: int = 0) -> "TruncatedStates":
+        """The all-zero state plus S-1 distinct Bernoulli(p_on) states per data point (S = 2^H: all states)."""
+        K = _core.init_states(N, H, S, p_on, seed, first_index)
+        return cls(K, np.full((N, S), -np.inf), H, first_index)
+
+    @classmethod
+    def from_bits(cls, bits: np.ndarray, first_index: int = 0) -> "TruncatedStates":
+        """From an (N, S, H) array of 0/1."""
+        bits = np.asarray(bits)
+        if bits.ndim != 3:
+            raise ValueError(f"bits must have shape (N, S, H), got {bits.shape}")
+        K = _core.pack_states(bits.astype(np.uint8))
+        return cls(K, np.full(bits.shape[:2], -np.inf), bits.shape[2], first_index)
+
+    @property
+    def N(self) -> int:
+        return self.K.shape[0]
+
+    @property
+    def S(self) -> int:
+        return self.K.shape[1]
+
+    def bits(self) -> np.ndarray:
+        """(N, S, H) uint8 view of the states (a copy; for tests and inspection)."""
+        return _core.unpack_states(self.K, self.H)
+
+    def subset(self, rows: np.ndarray) -> "TruncatedStates":
+        return TruncatedStates(self.K[rows], self.lpj[rows], self.H, self.first_index)
