@@ -1,0 +1,168 @@
+"""The denoising pipeline: scale, patch, learn, infer in chunks, merge, scale back."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Iterator, List, Optional
+
+import numpy as np
+
+from zeroshot import _core
+from zeroshot.config import DenoiseConfig
+from zeroshot.em import Callback, EMTrainer, EpochLog
+from zeroshot.models import BSC
+from zeroshot.models.base import Model
+from zeroshot.patches import PatchMerger, extract_patches, patch_grid_shape
+from zeroshot.states import TruncatedStates
+
+
+@dataclass(frozen=True)
+class DenoiseResult:
+    """denoised (R, C) float64 on the input's value scale; noise_sigma: the learned noise level on that
+    scale; free_energy: F per training epoch; variance: posterior variance map (R, C) if asked for."""
+
+    denoised: np.ndarray
+    noise_sigma: float
+    free_energy: List[float]
+    history: List[EpochLog]
+    model: Model
+    config: DenoiseConfig
+    variance: Optional[np.ndarray] = None
+
+
+def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
+    """The image as a finite 2-D float64 array at least patch_size on each side, or a ValueError."""
+    array = np.asarray(image)
+    if array.size == 0:
+        raise ValueError(f"image is empty: shape {array.shape}")
+    if array.ndim != 2:
+        raise ValueError(
+            f"image must be a 2-D grayscale array (rows, cols), got shape {array.shape}"
+            + (" (a colour image? convert it to one channel)" if array.ndim == 3 and array.shape[-1] in (3, 4) else "")
+        )
+    if array.dtype.kind not in "uif":
+        raise ValueError(f"image must have a real numeric dtype, got {array.dtype}")
+    values = array.astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        bad = np.argwhere(~np.isfinite(values))[0]
+        raise ValueError(f"image contains NaN or Inf (first at pixel {tuple(int(i) for i in bad)})")
+    if min(array.shape) < patch_size:
+        raise ValueError(f"image of shape {array.shape} is smaller than the patch size {patch_size}")
+    return values
+
+
+@contextmanager
+def thread_count(threads: Optional[int]) -> Iterator[None]:
+    if threads is None:
+        yield
+        return
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    previous = _core.get_num_threads()
+    _core.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        _core.set_num_threads(previous)
+
+
+def _patch_rows(image: np.ndarray, P: int, rows: np.ndarray, chunk: int) -> np.ndarray:
+    """Patches (len(rows), D) at the sorted global indices `rows`, extracted chunk by chunk."""
+    out = np.empty((rows.size, P * P))
+    n_total = int(np.prod(patch_grid_shape(image.shape, P)))
+    done = 0
+    for start in range(0, n_total, chunk):
+        stop = min(start + chunk, n_total)
+        hi = np.searchsorted(rows, stop)
+        if hi > done:
+            out[done:hi] = extract_patches(image, P, start, stop)[rows[done:hi] - start]
+            done = hi
+    return out
+
+
+def _center(Y: np.ndarray, center: bool) -> tuple:
+    if not center:
+        return Y, np.zeros((Y.shape[0], 1))
+    dc = Y.mean(axis=1, keepdims=True)
+    return Y - dc, dc
+
+
+def _new_model(config: DenoiseConfig, Y: np.ndarray) -> Model:
+    return BSC.from_data(Y, config.n_latents, config.seed, shared_pi=config.shared_pi)
+
+
+def denoise(
+    image: np.ndarray,
+    *,
+    config: Optional[DenoiseConfig] = None,
+    threads: Optional[int] = None,
+    callback: Optional[Callback] = None,
+    want_variance: bool = False,
+    **options: object,
+) -> DenoiseResult:
+    """Denoise one 2-D image from itself alone.
+
+    image: (R, C) array of any real dtype. Options are the fields of `DenoiseConfig` (model,
+    patch_size, n_latents, n_states, epochs, max_train_patches, merge, seed, ...) and override
+    `config`. `callback` gets an `EpochLog` after every training epoch.
+    """
+    config = replace(config or DenoiseConfig(), **options)  # type: ignore[arg-type]
+    P = config.patch_size
+    values = check_image(image, P)
+    offset, scale = float(values.mean()), float(values.std())
+    scale = scale if scale > 0 else 1.0
+    scaled = (values - offset) / scale
+
+    grid = patch_grid_shape(scaled.shape, P)
+    n_total = grid[0] * grid[1]
+    rng = np.random.default_rng(config.seed)
+    subset = config.max_train_patches is not None and config.max_train_patches < n_total
+    rows = (
+        np.sort(rng.choice(n_total, size=config.max_train_patches, replace=False))
+        if subset
+        else np.arange(n_total)
+    )
+
+    with thread_count(threads):
+        Y, _ = _center(_patch_rows(scaled, P, rows, config.chunk_patches), config.center_patches)
+        model = _new_model(config, Y)
+        states = TruncatedStates.random(Y.shape[0], config.n_latents, config.n_states, 1.0 / config.n_latents, config.seed)
+        trainer = EMTrainer(config.evo, seed=config.seed, callback=callback)
+        model, history = trainer.fit(model, Y, states, config.epochs)
+
+        merger = PatchMerger(scaled.shape, P, config.merge)
+        variance = PatchMerger(scaled.shape, P, "mean") if want_variance else None
+        for start in range(0, n_total, config.chunk_patches):
+            stop = min(start + config.chunk_patches, n_total)
+            Yc, dc = _center(extract_patches(scaled, P, start, stop), config.center_patches)
+            if not subset:
+                chunk_states = states.subset(slice(start, stop))
+                chunk_states.first_index = start
+                rounds = 1
+            else:
+                chunk_states = TruncatedStates.random(
+                    stop - start, config.n_latents, config.n_states, 1.0 / config.n_latents,
+                    config.seed + 1, first_index=start,
+                )
+                rounds = max(1, config.inference_epochs)
+            for r in range(rounds):
+                model.e_step(Yc, chunk_states, config.evo, config.seed, config.epochs + r)
+            mean, var = model.posterior_moments(Yc, chunk_states, want_variance)
+            merger.add(start, mean + dc)
+            if variance is not None and var is not None:
+                variance.add(start, var)
+
+    denoised = merger.result() * scale + offset
+    D = P * P
+    # Centred patches keep D - 1 of the D noise dimensions: undo that shrinkage of the estimate.
+    correction = D / (D - 1) if config.center_patches and D > 1 else 1.0
+    noise_sigma = float(np.sqrt(model.sigma2 * correction) * scale)
+    return DenoiseResult(
+        denoised=denoised,
+        noise_sigma=noise_sigma,
+        free_energy=[h.free_energy for h in history],
+        history=history,
+        model=model,
+        config=config,
+        variance=None if variance is None else variance.result() * scale**2,
+    )
