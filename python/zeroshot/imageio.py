@@ -70,16 +70,16 @@ def to_dtype_like(values: np.ndarray, dtype: DTypeLike) -> np.ndarray:
         return arr.astype(dt)
     if arr.dtype.kind in "ui":
         # Integer to integer: clip exactly in integer arithmetic, with bounds the source can hold.
-        src, info = np.iinfo(arr.dtype), np.iinfo(dt)
-        lo, hi = max(src.min, info.min), min(src.max, info.max)
+        src, dst = np.iinfo(arr.dtype), np.iinfo(dt)
+        lo, hi = max(src.min, dst.min), min(src.max, dst.max)
         return np.clip(arr, arr.dtype.type(lo), arr.dtype.type(hi)).astype(dt)
     f = arr.astype(np.float64)
     _check_finite(f, f"to_dtype_like to {dt}")
     info = np.iinfo(dt)
-    hi = float(info.max)
-    if int(hi) > info.max:  # 2**63 - 1 rounds up to 2**63 as a float: step below it
-        hi = float(np.nextafter(hi, 0.0))
-    return np.clip(np.rint(f), float(info.min), hi).astype(dt)
+    top = float(info.max)
+    if int(top) > info.max:  # 2**63 - 1 rounds up to 2**63 as a float: step below it
+        top = float(np.nextafter(top, 0.0))
+    return np.clip(np.rint(f), float(info.min), top).astype(dt)
 
 
 # ------------------------------------------------------------------------------------------ read

@@ -192,8 +192,8 @@ def simulated_micrograph(size: int = 256, seed: int = 0) -> np.ndarray:
     seed = _check_int(seed, "seed", 0)
     rng = np.random.default_rng(seed)
 
-    yy = np.arange(size, dtype=np.float64)[:, None]
-    xx = np.arange(size, dtype=np.float64)[None, :]
+    yy: np.ndarray = np.arange(size, dtype=np.float64)[:, None]
+    xx: np.ndarray = np.arange(size, dtype=np.float64)[None, :]
 
     # Cell at one edge: a big circle whose centre lies outside the image; sd > 0 inside the cell.
     # Images under 128 px are too small for it next to particles: there it is left out.
@@ -265,6 +265,6 @@ def add_tem_noise(
     read_sigma = _check_real(read_sigma, "read_sigma", positive=False)
     seed = _check_int(seed, "seed", 0)
     rng = np.random.default_rng(seed)
-    counts = rng.poisson(arr * dose).astype(np.float64)
+    counts = np.asarray(rng.poisson(arr * dose), dtype=np.float64)
     counts += read_sigma * rng.standard_normal(arr.shape)
     return counts / dose
