@@ -64,10 +64,19 @@ void sparseflip_probabilities(int H, int k, double bitflip_prob, double pi_sum, 
     p1 = k > 0 ? clamp01((flips - pi_sum + k) / (2.0 * k)) : 0.0;
 }
 
-void sparseflip(CounterRng& rng, std::uint64_t* child, int H, double bitflip_prob, double pi_sum) {
+struct FlipProbabilities {
+    double p0 = 0.0, p1 = 0.0, inv_log_q0 = 0.0;
+};
+
+FlipProbabilities flip_probabilities(int H, int k, double bitflip_prob, double pi_sum) {
+    FlipProbabilities f;
+    sparseflip_probabilities(H, k, bitflip_prob, pi_sum, f.p0, f.p1);
+    if (f.p0 > 0.0 && f.p0 < 1.0) f.inv_log_q0 = 1.0 / std::log1p(-f.p0);
+    return f;
+}
+
+void sparseflip(CounterRng& rng, std::uint64_t* child, int H, const FlipProbabilities& f) {
     const int n_words = words_for(H);
-    double p0, p1;
-    sparseflip_probabilities(H, popcount(child, n_words), bitflip_prob, pi_sum, p0, p1);
     // Each bit is decided on the parent's value: 1-bits are cleared with p1 (collected in `clear`
     // first), 0-bits are set with p0, visited by geometric skipping so the cost is O(flips + |s|).
     constexpr int stack_words = 64;  // H <= 4096 needs no heap
@@ -78,15 +87,16 @@ void sparseflip(CounterRng& rng, std::uint64_t* child, int H, double bitflip_pro
         heap_clear.assign(static_cast<std::size_t>(n_words), 0ULL);
         clear = heap_clear.data();
     }
-    if (p1 > 0.0) {
+    if (f.p1 > 0.0) {
         for (int w = 0; w < n_words; ++w) {
             for (std::uint64_t bits = child[w]; bits; bits &= bits - 1)
-                if (rng.uniform() < p1) clear[w] |= 1ULL << __builtin_ctzll(bits);
+                if (rng.uniform() < f.p1) clear[w] |= 1ULL << __builtin_ctzll(bits);
         }
     }
-    if (p0 > 0.0) {
+    if (f.p0 > 0.0) {
         const auto end = static_cast<std::uint64_t>(H);
-        for (std::uint64_t h = rng.geometric_skip(p0); h < end; h += 1 + rng.geometric_skip(p0)) {
+        for (std::uint64_t h = rng.geometric_skip(f.p0, f.inv_log_q0); h < end;
+             h += 1 + rng.geometric_skip(f.p0, f.inv_log_q0)) {
             // Positions are visited in increasing order, so an unvisited bit still holds the parent's value.
             if (!get_bit(child, static_cast<int>(h))) flip_bit(child, static_cast<int>(h));
         }
@@ -120,7 +130,8 @@ int make_children(CounterRng& rng, const EvoConfig& config, int H, double expect
                 if (config.mutation == Mutation::randflip)
                     flip_bit(child, static_cast<int>(rng.below(static_cast<std::uint64_t>(H))));
                 else if (config.mutation == Mutation::sparseflip)
-                    sparseflip(rng, child, H, config.bitflip_prob, expected_active);
+                    sparseflip(rng, child, H,
+                               flip_probabilities(H, popcount(child, n_words), config.bitflip_prob, expected_active));
             }
         }
         return count;
@@ -142,10 +153,12 @@ int make_children(CounterRng& rng, const EvoConfig& config, int H, double expect
                 flip_bit(child, bits[c]);
             }
         } else {
+            const FlipProbabilities f =
+                flip_probabilities(H, popcount(parents[i], n_words), config.bitflip_prob, expected_active);
             for (int c = 0; c < config.n_children; ++c) {
                 std::uint64_t* child = next_child();
                 std::copy(parents[i], parents[i] + n_words, child);
-                sparseflip(rng, child, H, config.bitflip_prob, expected_active);
+                sparseflip(rng, child, H, f);
             }
         }
     }

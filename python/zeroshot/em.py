@@ -47,9 +47,10 @@ class EMTrainer:
     ) -> tuple:
         """Runs `epochs` epochs; returns (model, [EpochLog])."""
         history: List[EpochLog] = []
+        workspace: dict = {}
         for epoch in range(first_epoch, first_epoch + epochs):
             start = time.perf_counter()
-            replaced = model.e_step(Y, states, self.evo, self.seed, epoch)
+            replaced = model.e_step(Y, states, self.evo, self.seed, epoch, workspace)
             local = np.concatenate([model.accumulate(Y, states), [float(replaced)]])
             total = self.comm.allreduce(local)
             stats, total_replaced = total[:-1], int(total[-1])

@@ -69,7 +69,7 @@ public:
             if (equal_state(state(table_[slot]), s, n_words_)) return -1;
             slot = (slot + 1) & mask_;
         }
-        table_[slot] = static_cast<std::int64_t>(size_);
+        table_[slot] = static_cast<std::int32_t>(size_);
         words_.insert(words_.end(), s, s + n_words_);
         return static_cast<std::int64_t>(size_++);
     }
@@ -88,7 +88,7 @@ public:
 
 private:
     void grow() {
-        std::vector<std::int64_t> old_indices;
+        std::vector<std::int32_t> old_indices;
         for (auto idx : table_)
             if (idx >= 0) old_indices.push_back(idx);
         table_.assign(table_.size() * 2, -1);
@@ -102,7 +102,7 @@ private:
 
     int n_words_;
     std::vector<std::uint64_t> words_;
-    std::vector<std::int64_t> table_;
+    std::vector<std::int32_t> table_;
     std::size_t mask_ = 0;
     std::size_t size_ = 0;
 };

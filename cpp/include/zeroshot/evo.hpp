@@ -57,7 +57,7 @@ struct EvoWorkspace {
 };
 
 // One EVO E-step for patch n: re-evaluates K_n, runs the generations, keeps the best S of K_n and
-// all distinct children (sorted by lpj, best first). Returns the number of replaced states.
+// all distinct children (in heap order). Returns the number of replaced states.
 template <class Evaluator>
 int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, CounterRng& rng,
               std::uint64_t* K_n, double* lpj_n, int S, EvoWorkspace& ws) {
@@ -108,15 +108,27 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
         ws.candidates.swap(ws.next_candidates);
     }
 
-    // Keep the best S; ties broken by pool index so the result is deterministic.
+    // Keep the best S; ties broken by pool index so the result is deterministic. A min-heap of the
+    // kept states (worst on top) makes a child that does not beat the worst kept state cost O(1).
     const auto m = static_cast<std::int64_t>(ws.pool.size());
-    ws.order.resize(static_cast<std::size_t>(m));
-    for (std::int64_t i = 0; i < m; ++i) ws.order[i] = i;
     const double* l = ws.pool_lpj.data();
-    std::partial_sort(ws.order.begin(), ws.order.begin() + S, ws.order.end(),
-                      [l](std::int64_t a, std::int64_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+    auto better = [l](std::int64_t a, std::int64_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
+    ws.order.resize(static_cast<std::size_t>(S));
+    for (int s = 0; s < S; ++s) ws.order[s] = s;
+    std::make_heap(ws.order.begin(), ws.order.end(), better);  // top: the worst kept state
     int replaced = 0;
-    // Write back through a copy: the pool owns the old K_n words only by value.
+    for (std::int64_t i = S; i < m; ++i) {
+        if (!better(i, ws.order.front())) continue;  // i is not better than the worst kept
+        std::pop_heap(ws.order.begin(), ws.order.end(), better);
+        ws.order.back() = i;
+        std::push_heap(ws.order.begin(), ws.order.end(), better);
+        ++replaced;
+    }
+    if (replaced == 0) {
+        for (int s = 0; s < S; ++s) lpj_n[s] = l[s];
+        return 0;
+    }
+    replaced = 0;
     for (int s = 0; s < S; ++s) {
         const std::int64_t idx = ws.order[s];
         if (idx >= S) ++replaced;

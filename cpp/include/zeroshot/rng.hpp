@@ -37,13 +37,15 @@ public:
         }
     }
 
-    // Number of failures before the next success of a Bernoulli(p) sequence, 0 < p <= 1.
-    std::uint64_t geometric_skip(double p) {
+    // Number of failures before the next success of a Bernoulli(p) sequence, 0 < p <= 1;
+    // inv_log_q = 1 / log(1 - p) (pass it precomputed: the logarithm dominates otherwise).
+    std::uint64_t geometric_skip(double p, double inv_log_q) {
         if (p >= 1.0) return 0;
         const double u = 1.0 - uniform();  // in (0, 1]
-        const double k = std::floor(std::log(u) / std::log1p(-p));
+        const double k = std::floor(std::log(u) * inv_log_q);
         return k > 1e18 ? std::uint64_t(1e18) : static_cast<std::uint64_t>(k);
     }
+    std::uint64_t geometric_skip(double p) { return geometric_skip(p, 1.0 / std::log1p(-p)); }
 
     std::uint64_t position() const { return counter_; }
 

@@ -20,8 +20,12 @@ class Model(Protocol):
         """lpj (N, S) of the states in K for the patches Y (N, D)."""
         ...
 
-    def e_step(self, Y: np.ndarray, states: TruncatedStates, evo: EvoConfig, seed: int, epoch: int) -> int:
-        """Evolutionary E-step on `states` in place; returns the number of replaced states."""
+    def e_step(
+        self, Y: np.ndarray, states: TruncatedStates, evo: EvoConfig, seed: int, epoch: int,
+        workspace: Optional[dict] = None,
+    ) -> int:
+        """Evolutionary E-step on `states` in place; returns the number of replaced states.
+        `workspace` (a dict the caller keeps for the same Y) lets the model reuse buffers."""
         ...
 
     def accumulate(self, Y: np.ndarray, states: TruncatedStates) -> np.ndarray:

@@ -61,16 +61,31 @@ class BSC:
     def sigma2(self) -> float:
         return self.params.sigma2
 
-    def _products(self, Y: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _products(
+        self, Y: np.ndarray, workspace: Optional[dict] = None
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Y W (N, H), ||y_n||^2 (N,), W^T W (H, H). A workspace dict keeps the (N, H) buffer between
+        epochs: allocating it anew each time costs as much as the product (page faults)."""
         W = self.params.W
-        return Y @ W, np.einsum("nd,nd->n", Y, Y), W.T @ W
+        shape = (Y.shape[0], self.H)
+        if workspace is None:
+            WtY = Y @ W
+        else:
+            WtY = workspace.get("WtY")
+            if WtY is None or WtY.shape != shape:
+                WtY = workspace["WtY"] = np.empty(shape)
+            np.matmul(Y, W, out=WtY)
+        return WtY, np.einsum("nd,nd->n", Y, Y), W.T @ W
 
     def log_pseudo_joint(self, Y: np.ndarray, states: TruncatedStates) -> np.ndarray:
         WtY, y2, WtW = self._products(Y)
         return _core.bsc_log_pseudo_joint(WtY, y2, WtW, self.params.pi, self.sigma2, states.K)
 
-    def e_step(self, Y: np.ndarray, states: TruncatedStates, evo: EvoConfig, seed: int, epoch: int) -> int:
-        WtY, y2, WtW = self._products(Y)
+    def e_step(
+        self, Y: np.ndarray, states: TruncatedStates, evo: EvoConfig, seed: int, epoch: int,
+        workspace: Optional[dict] = None,
+    ) -> int:
+        WtY, y2, WtW = self._products(Y, workspace)
         return _core.evo_step_bsc(
             states.K, states.lpj, WtY, y2, WtW, self.params.pi, self.sigma2,
             seed=seed, epoch=epoch, first_index=states.first_index, **evo.core_kwargs(),
