@@ -33,6 +33,12 @@ py::array_t<std::uint64_t> make_children_py(const InArray<std::uint64_t>& parent
                                             double bitflip_prob) {
     const EvoConfig c = make_evo_config(n_parents, n_children, n_generations, selection, mutation, crossover, bitflip_prob);
     check_shape(parents, "parents", {-1, words_for(H)});
+    if (H % 64) {
+        const std::uint64_t beyond = ~((1ULL << (H % 64)) - 1ULL);
+        for (py::ssize_t i = 0; i < parents.shape(0); ++i)
+            if (parents.data()[i * words_for(H) + words_for(H) - 1] & beyond)
+                throw std::invalid_argument("parents hold a state with bits set beyond H = " + std::to_string(H));
+    }
     c.validate(H, 1);
     const int P = static_cast<int>(parents.shape(0));
     if (P != c.n_parents) throw std::invalid_argument("parents must have n_parents rows");

@@ -44,7 +44,8 @@ std::vector<double> regularised_cholesky(const double* a, int n) {
     for (int i = 0; i < n; ++i) mean_diag += a[i * n + i];
     mean_diag = n > 0 ? std::fabs(mean_diag) / n : 0.0;
     if (!(mean_diag > 0.0)) mean_diag = 1.0;
-    std::vector<double> factor(static_cast<std::size_t>(n) * n);
+    std::vector<double> factor(a, a + static_cast<std::size_t>(n) * n);
+    if (cholesky_factor(factor.data(), n)) return factor;  // exact when well posed
     for (double ridge = bounds::ridge_start; ridge < 1e6; ridge *= 100.0) {
         for (int i = 0; i < n * n; ++i) factor[i] = a[i];
         for (int i = 0; i < n; ++i) factor[i * n + i] += ridge * mean_diag;

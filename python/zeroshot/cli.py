@@ -48,7 +48,9 @@ def _run(image: np.ndarray, config: DenoiseConfig, args: argparse.Namespace):
     from zeroshot.denoise import denoise
     from zeroshot.progress import EpochProgress
 
-    callback = None if args.quiet else EpochProgress(config.epochs, sigma_scale=float(np.std(image)) or 1.0)
+    callback = None if args.quiet else EpochProgress(
+        config.epochs, sigma_scale=float(np.std(image)) or 1.0, stream=sys.stderr
+    )
     return denoise(image, config=config, threads=args.threads, callback=callback)
 
 

@@ -1,6 +1,7 @@
 """`zeroshot demo`: denoise a simulated TEM image of virus particles, made in code (not real data)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -34,7 +35,9 @@ def run_demo(
           "(made in code, not real data) with low-dose shot noise and readout noise")
     clean = simulated_micrograph(size, seed=0)
     noisy = add_tem_noise(clean, seed=1)
-    callback = None if quiet else EpochProgress(config.epochs, sigma_scale=float(np.std(noisy)))
+    callback = (
+        None if quiet else EpochProgress(config.epochs, sigma_scale=float(np.std(noisy)), stream=sys.stderr)
+    )
     result = denoise(noisy, config=config, threads=threads, callback=callback)
 
     gap = np.ones((size, 4))

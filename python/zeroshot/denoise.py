@@ -109,9 +109,15 @@ def denoise(
     config = replace(config or DenoiseConfig(), **options)  # type: ignore[arg-type]
     P = config.patch_size
     values = check_image(image, P)
-    offset, scale = float(values.mean()), float(values.std())
-    scale = scale if scale > 0 else 1.0
-    scaled = (values - offset) / scale
+    # Scaled to zero mean and unit variance; the statistics are taken of values / max|value| so that
+    # they cannot overflow (an image of values near 1e300 would otherwise give inf and NaN).
+    peak = float(np.max(np.abs(values)))
+    unit = values / peak if peak > 0 else values
+    offset_unit, scale_unit = float(unit.mean()), float(unit.std())
+    scale_unit = scale_unit if scale_unit > 0 else 1.0
+    scaled = (unit - offset_unit) / scale_unit
+    peak = peak if peak > 0 else 1.0
+    scale = scale_unit * peak
 
     grid = patch_grid_shape(scaled.shape, P)
     n_total = grid[0] * grid[1]
@@ -152,7 +158,7 @@ def denoise(
             if variance is not None and var is not None:
                 variance.add(start, var)
 
-    denoised = merger.result() * scale + offset
+    denoised = (merger.result() * scale_unit + offset_unit) * peak
     D = P * P
     # Centred patches keep D - 1 of the D noise dimensions: undo that shrinkage of the estimate.
     correction = D / (D - 1) if config.center_patches and D > 1 else 1.0

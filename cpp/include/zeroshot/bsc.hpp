@@ -46,8 +46,9 @@ struct BscStats {
     double lse = 0.0;
     double y2 = 0.0;
 };
+// With beta < 1 the statistics use the tempered posterior (annealing); lse is always at beta = 1.
 BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std::uint64_t* K,
-                        const double* lpj, int S);
+                        const double* lpj, int S, double beta = 1.0);
 
 // Posterior mean W<s>_n (N, D) and, if var != nullptr, the posterior variance of (Ws)_d (N, D).
 void bsc_posterior_moments(const double* W, int D, int H, const std::uint64_t* K, const double* lpj,

@@ -92,8 +92,8 @@ class BSC:
         )
 
     # Packed statistics: [A (D*H), B (H*H), sum log-normaliser, sum ||y||^2, N].
-    def accumulate(self, Y: np.ndarray, states: TruncatedStates) -> np.ndarray:
-        A, B, lse, y2 = _core.bsc_accumulate(Y, states.K, states.lpj, self.H)
+    def accumulate(self, Y: np.ndarray, states: TruncatedStates, beta: float = 1.0) -> np.ndarray:
+        A, B, lse, y2 = _core.bsc_accumulate(Y, states.K, states.lpj, self.H, beta)
         return np.concatenate([A.ravel(), B.ravel(), [lse, y2, float(Y.shape[0])]])
 
     def _unpack(self, stats: np.ndarray) -> Tuple[np.ndarray, np.ndarray, float, float, float]:
