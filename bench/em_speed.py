@@ -1,0 +1,104 @@
+"""Time of one EM epoch (BSC) against the unavoidable dense work, and thread scaling.
+
+N = 62001 patches (a 256x256 image, 8x8 patches), H = 256, S = 60, 60 new states per patch per epoch
+(5 parents x 4 children x 3 generations). The floor is two float64 GEMMs of (N x D) by (D x H) with numpy.
+Target: epoch time <= 5x the floor.
+
+    python bench/em_speed.py [--warmup 5] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import zeroshot
+from zeroshot.config import EvoConfig
+from zeroshot.em import EMTrainer
+from zeroshot.models import BSC
+from zeroshot.patches import extract_patches
+from zeroshot.states import TruncatedStates
+
+from common import add_gaussian_noise, commit, load_standard, machine
+
+
+def best_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--warmup", type=int, default=5, help="EM epochs before timing (realistic states)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    H, S, P = 256, 60, 8
+    evo = EvoConfig(n_parents=5, n_children=4, n_generations=3)
+    noisy = add_gaussian_noise(load_standard("house"), 25.0)
+    image = (noisy - noisy.mean()) / noisy.std()
+    Y = extract_patches(image, P)
+    Y = Y - Y.mean(axis=1, keepdims=True)
+    N, D = Y.shape
+    print(f"machine: {machine()}; commit {commit()}")
+    print(f"N={N} D={D} H={H} S={S}, {evo.children_per_epoch} new states per patch per epoch")
+
+    model = BSC.from_data(Y, H, seed=0)
+    states = TruncatedStates.random(N, H, S, 1.0 / H, seed=0)
+    trainer = EMTrainer(evo, seed=0)
+    model, history = trainer.fit(model, Y, states, args.warmup)
+    F = [h.free_energy for h in history]
+    print(f"warm-up F per patch: {[round(f / N, 3) for f in F]}")
+
+    W = model.params.W
+    Q = np.ascontiguousarray(np.random.default_rng(1).random((N, H)))
+    floor = best_time(lambda: (Y @ W, Y.T @ Q), args.repeats)
+
+    def one_epoch(epoch: int) -> None:
+        nonlocal model
+        model, _ = trainer.fit(model, Y, states, 1, first_epoch=epoch)
+
+    results = {}
+    for threads in (1, 2):
+        zeroshot.set_num_threads(threads)
+        epoch = [args.warmup]
+
+        def timed() -> None:
+            one_epoch(epoch[0])
+            epoch[0] += 1
+
+        results[threads] = best_time(timed, args.repeats)
+        # Parts of an epoch at this thread count.
+        start = time.perf_counter()
+        model.e_step(Y, states, evo, 0, 10_000 + threads)
+        t_e = time.perf_counter() - start
+        start = time.perf_counter()
+        stats = model.accumulate(Y, states)
+        t_acc = time.perf_counter() - start
+        start = time.perf_counter()
+        model.m_step(stats)
+        t_m = time.perf_counter() - start
+        print(f"threads={threads}: epoch {results[threads]:.3f} s  (E-step {t_e:.3f} s, statistics {t_acc:.3f} s, "
+              f"M-step {t_m:.3f} s); mean active latents per state "
+              f"{states.bits().sum(-1).mean():.2f}")
+
+    best = min(results.values())
+    print(f"GEMM floor (Y W and Y^T Q, float64 numpy): {floor:.3f} s")
+    print(f"epoch / floor = {best / floor:.2f}  (target <= 5)")
+    print(f"thread scaling: 1 thread {results[1]:.3f} s, 2 threads {results[2]:.3f} s, "
+          f"speed-up {results[1] / results[2]:.2f}x")
+
+    # Right result: F must not decrease much over epochs and parameters must be finite.
+    final = model.free_energy(model.accumulate(Y, states))
+    assert np.isfinite(final) and np.all(np.isfinite(model.params.W)), "non-finite result"
+    assert final > F[0], f"F did not improve: {F[0]} -> {final}"
+    print("check: F improved from warm-up start and parameters are finite: OK")
+
+
+if __name__ == "__main__":
+    main()
