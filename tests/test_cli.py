@@ -1,0 +1,225 @@
+"""The command line: `zeroshot.cli.main` in-process, and the installed `zeroshot` console script."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from zeroshot.cli import main
+from zeroshot.imageio import read_image, write_image
+
+FAST = ["--latents", "16", "--states", "16", "--epochs", "5", "--patch-size", "5", "--threads", "1"]
+
+
+def noisy_blocks(dtype, size: int = 40) -> np.ndarray:
+    """A plaid of rectangles with Gaussian noise, in the value range of `dtype`."""
+    y, x = np.mgrid[:size, :size]
+    clean = 0.2 + 0.4 * ((x // 10) % 2) + 0.3 * ((y // 13) % 2)  # in [0.2, 0.9]
+    noisy = clean + 0.08 * np.random.default_rng(0).standard_normal(clean.shape)
+    if np.dtype(dtype).kind == "u":
+        top = np.iinfo(dtype).max
+        return np.clip(np.rint(noisy * top), 0, top).astype(dtype)
+    return noisy.astype(dtype)
+
+
+@pytest.mark.parametrize(
+    "name, dtype",
+    [
+        ("in8.png", np.uint8),
+        ("in16.png", np.uint16),
+        ("in.npy", np.float32),
+        ("in64.npy", np.float64),
+    ],
+)
+def test_denoise_file_keeps_dtype_and_shape(tmp_path, capsys, name, dtype):
+    image = noisy_blocks(dtype)
+    source, target = tmp_path / name, tmp_path / ("out_" + name)
+    write_image(source, image)
+    assert read_image(source).dtype == np.dtype(dtype)
+
+    assert main(["denoise", str(source), "-o", str(target), "-q", *FAST]) == 0
+
+    out = read_image(target)
+    assert out.dtype == np.dtype(dtype)
+    assert out.shape == image.shape
+    # Denoised: closer to the plaid than the input was (smoothing works on the written file too).
+    y, x = np.mgrid[: image.shape[0], : image.shape[1]]
+    clean = 0.2 + 0.4 * ((x // 10) % 2) + 0.3 * ((y // 13) % 2)
+    scale = float(np.iinfo(dtype).max) if np.dtype(dtype).kind == "u" else 1.0
+    error_in = np.mean((image / scale - clean) ** 2)
+    error_out = np.mean((out / scale - clean) ** 2)
+    assert error_out < 0.5 * error_in
+    captured = capsys.readouterr()
+    assert str(target) in captured.out and "noise sigma" in captured.out
+    assert captured.err == ""  # -q: no progress display
+
+
+def test_progress_goes_to_stderr_not_stdout(tmp_path, capsys):
+    source, target = tmp_path / "a.png", tmp_path / "b.png"
+    write_image(source, noisy_blocks(np.uint8))
+    assert main(["denoise", str(source), "-o", str(target), *FAST]) == 0
+    captured = capsys.readouterr()
+    assert "epoch 5/5" in captured.err
+    assert "epoch" not in captured.out
+
+
+def test_not_an_image_exits_2_naming_the_file(tmp_path, capsys):
+    source, target = tmp_path / "notes.png", tmp_path / "out.png"
+    source.write_text("this is not a PNG\n")
+    assert main(["denoise", str(source), "-o", str(target), "-q", *FAST]) == 2
+    captured = capsys.readouterr()
+    assert str(source) in captured.err
+    assert "Traceback" not in captured.err
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == [source]  # no temporary files left behind either
+
+
+def test_missing_input_exits_2(tmp_path, capsys):
+    target = tmp_path / "out.png"
+    assert main(["denoise", str(tmp_path / "absent.png"), "-o", str(target), "-q"]) == 2
+    captured = capsys.readouterr()
+    assert "absent.png" in captured.err and "no such file" in captured.err
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--patch-size", "0"], "patch_size must be an integer >= 1, got 0"),
+        (["--latents", "3", "--states", "9"], "n_states S = 9 exceeds the 2^H = 8"),
+        (["--epochs", "-1"], "epochs must be an integer >= 0"),
+        (["--patch-size", "50"], "smaller than the patch size 50"),
+        (["--threads", "0"], "threads must be a positive integer"),
+    ],
+    ids=["patch-size-0", "S>2^H", "negative-epochs", "patch-too-big", "threads-0"],
+)
+def test_bad_options_exit_2_with_a_clear_message(tmp_path, capsys, flags, message):
+    source, target = tmp_path / "in.png", tmp_path / "out.png"
+    write_image(source, noisy_blocks(np.uint8))
+    assert main(["denoise", str(source), "-o", str(target), "-q", "--epochs", "1", *flags]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.err.startswith("zeroshot denoise: error:")
+    assert "Traceback" not in captured.err
+    assert not target.exists()
+
+
+def test_unknown_model_is_an_argparse_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "denoise",
+                str(tmp_path / "in.png"),
+                "-o",
+                str(tmp_path / "o.png"),
+                "--model",
+                "nonsense",
+            ]
+        )
+    assert exit_info.value.code == 2
+    assert "nonsense" in capsys.readouterr().err
+
+
+def test_demo_writes_pngs_and_reports_psnr(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert (
+        main(
+            [
+                "demo",
+                "-o",
+                str(out),
+                "--size",
+                "64",
+                "--epochs",
+                "3",
+                "--latents",
+                "16",
+                "--states",
+                "16",
+                "-q",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
+    for name in ("noisy.png", "denoised.png", "comparison.png"):
+        image = read_image(out / name)
+        assert image.dtype == np.uint8
+        assert image.ndim == 2 and image.shape[0] == 64
+    assert read_image(out / "noisy.png").shape == (64, 64)
+    assert read_image(out / "denoised.png").shape == (64, 64)
+    assert read_image(out / "comparison.png").shape == (64, 3 * 64 + 2 * 4)
+    text = capsys.readouterr().out
+    assert "SIMULATED" in text
+    line = next(line for line in text.splitlines() if line.startswith("PSNR"))
+    numbers = [
+        float(word)
+        for word in line.replace("dB", " ").split()
+        if word.replace(".", "", 1).isdigit()
+    ]
+    assert len(numbers) == 2, line
+    noisy_db, denoised_db = numbers
+    assert denoised_db > noisy_db, line
+
+
+def test_console_script_help():
+    exe = shutil.which("zeroshot")
+    assert exe is not None, "the `zeroshot` console script is not installed on PATH"
+    run = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "denoise" in run.stdout and "demo" in run.stdout
+
+
+def test_module_entry_point_without_command_exits_2():
+    run = subprocess.run(
+        [sys.executable, "-m", "zeroshot.cli"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "required" in run.stderr
+
+
+def test_demo_progress_goes_to_stderr(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "demo",
+                "-o",
+                str(tmp_path),
+                "--size",
+                "48",
+                "--epochs",
+                "2",
+                "--latents",
+                "8",
+                "--states",
+                "8",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "epoch 2/2" in captured.err
+    assert "PSNR" in captured.out and "epoch" not in captured.out
+
+
+def test_float_input_to_png_output_exits_2(tmp_path, capsys):
+    source, target = tmp_path / "in.npy", tmp_path / "out.png"
+    write_image(source, noisy_blocks(np.float32))
+    assert (
+        main(["denoise", str(source), "-o", str(target), "-q", "--epochs", "1", "--threads", "1"])
+        == 2
+    )
+    captured = capsys.readouterr()
+    assert "out.png" in captured.err and "float32" in captured.err
+    assert not target.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy"]
