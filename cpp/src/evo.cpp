@@ -56,12 +56,16 @@ int select_parents(CounterRng& rng, const double* lpj, const std::int64_t* candi
 namespace {
 
 // Flip probabilities of 0-bits (p0) and 1-bits (p1) for a parent with k active bits, chosen so that
-// the expected number of flips is H * bitflip_prob and the expected number of active bits is pi_sum.
+// the expected number of flips is F = H * bitflip_prob and the expected number of active bits is pi_sum:
+// (H - k) p0 = (F + pi_sum - k) / 2 and k p1 = (F - pi_sum + k) / 2. Each direction keeps at least
+// min(F, 1) / 4 expected flips: without that floor a parent with k >= F + pi_sum could never gain a bit
+// (and one with pi_sum - k >= F never lose one), so states denser than the prior were never explored.
 void sparseflip_probabilities(int H, int k, double bitflip_prob, double pi_sum, double& p0, double& p1) {
     const double flips = H * (bitflip_prob < 0 ? 1.0 / H : bitflip_prob);
+    const double floor = 0.25 * std::min(flips, 1.0);
     auto clamp01 = [](double p) { return p < 0.0 ? 0.0 : (p > 1.0 ? 1.0 : p); };
-    p0 = k < H ? clamp01((flips + pi_sum - k) / (2.0 * (H - k))) : 0.0;
-    p1 = k > 0 ? clamp01((flips - pi_sum + k) / (2.0 * k)) : 0.0;
+    p0 = k < H ? clamp01(std::max((flips + pi_sum - k) / 2.0, floor) / (H - k)) : 0.0;
+    p1 = k > 0 ? clamp01(std::max((flips - pi_sum + k) / 2.0, floor) / k) : 0.0;
 }
 
 struct FlipProbabilities {
