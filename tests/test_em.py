@@ -212,13 +212,6 @@ S_BARS, EPOCHS_BARS = 20, 60
 RESTARTS = range(8)  # EM restarts (seeds); the run of highest final F is kept
 
 
-SPARSEFLIP_CANNOT_GROW = (
-    "sparseflip (default) cannot add a bit to a parent with |s| >= sum(pi) + H*p_bf: its 0->1 probability "
-    "is clamped to 0 (same formula as tvo's batch_sparseflip), so states with >= 3 active bars (sum(pi) ~ 2, "
-    "H*p_bf = 1) are never grown towards the true state"
-)
-
-
 def bars_dictionary() -> np.ndarray:
     """W (GRID^2, 2 GRID): horizontal bars, then vertical bars, of height AMPLITUDE."""
     W = np.zeros((GRID, GRID, H_BARS))
@@ -327,9 +320,6 @@ def test_bars_recovered_with_default_evo(bars_default):
         assert finals[found].min() > finals[~np.array(found)].max()
 
 
-@pytest.mark.xfail(
-    strict=True, reason=SPARSEFLIP_CANNOT_GROW + "; sigma is ~2.25 (+13%) after 60 epochs"
-)
 def test_bars_noise_sigma_recovered_with_default_evo(bars_default):
     _, _, (model, _) = bars_default
     assert np.all(bar_match(model.params.W) > 0.95)
@@ -354,9 +344,7 @@ def test_bars_recovered_with_randflip(bars_randflip):
     "evo",
     [
         EvoConfig(mutation="randflip"),
-        pytest.param(
-            EvoConfig(), marks=pytest.mark.xfail(strict=True, reason=SPARSEFLIP_CANNOT_GROW)
-        ),
+        EvoConfig(),
     ],
     ids=["randflip", "default-sparseflip"],
 )

@@ -77,9 +77,7 @@ std::int64_t evo_step_bsc_py(const py::object& K_obj, const py::object& lpj_obj,
     return evo_step(model, c, k, l, static_cast<std::size_t>(in.N), S, seed, epoch, first_index);
 }
 
-py::tuple bsc_accumulate_py(const InArray<double>& Y, const InArray<std::uint64_t>& K, const InArray<double>& lpj, int H,
-                            double beta) {
-    if (!(beta > 0.0 && beta <= 1.0)) throw std::invalid_argument("beta must lie in (0, 1], got " + std::to_string(beta));
+py::tuple bsc_accumulate_py(const InArray<double>& Y, const InArray<std::uint64_t>& K, const InArray<double>& lpj, int H) {
     check_shape(Y, "Y", {-1, -1});
     const py::ssize_t N = Y.shape(0), D = Y.shape(1);
     check_states(K, K.data(), N, H);
@@ -88,7 +86,7 @@ py::tuple bsc_accumulate_py(const InArray<double>& Y, const InArray<std::uint64_
     BscStats st;
     {
         py::gil_scoped_release release;
-        st = bsc_accumulate(Y.data(), static_cast<std::size_t>(N), static_cast<int>(D), H, K.data(), lpj.data(), S, beta);
+        st = bsc_accumulate(Y.data(), static_cast<std::size_t>(N), static_cast<int>(D), H, K.data(), lpj.data(), S);
     }
     py::array_t<double> A({D, static_cast<py::ssize_t>(H)}), B({static_cast<py::ssize_t>(H), static_cast<py::ssize_t>(H)});
     std::copy(st.A.begin(), st.A.end(), A.mutable_data());
@@ -155,7 +153,7 @@ void register_bsc(py::module_& m) {
           py::arg("first_index"), ZS_EVO_ARGS,
           "One evolutionary E-step on K (N, S, n_words) and lpj (N, S) in place; returns the replaced-state count.");
     m.def("bsc_accumulate", &bsc_accumulate_py, py::arg("Y"), py::arg("K"), py::arg("lpj"), py::arg("H"),
-          py::arg("beta") = 1.0, "M-step sufficient statistics (A (D, H), B (H, H), sum of log-normalisers, sum ||y||^2).");
+          "M-step sufficient statistics (A (D, H), B (H, H), sum of log-normalisers, sum ||y||^2).");
     m.def("bsc_posterior_moments", &bsc_moments_py, py::arg("W"), py::arg("K"), py::arg("lpj"),
           py::arg("want_variance") = false, "Posterior mean W<s> (N, D) and optionally variance (N, D) or None.");
     m.def("bsc_m_step", &bsc_m_step_py, py::arg("A"), py::arg("B"), py::arg("y2_sum"), py::arg("n_patches"),

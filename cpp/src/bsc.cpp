@@ -25,7 +25,7 @@ BscEvaluator::BscEvaluator(const double* WtY, const double* y2, const double* Wt
 }
 
 BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std::uint64_t* K,
-                        const double* lpj, int S, double beta) {
+                        const double* lpj, int S) {
     const int n_words = words_for(H);
     const std::size_t DH = static_cast<std::size_t>(D) * H, HH = static_cast<std::size_t>(H) * H;
     std::vector<double> At(DH, 0.0), B(HH, 0.0);  // At is A transposed: (H, D)
@@ -45,7 +45,7 @@ BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std:
                 std::fill(B_loc.begin(), B_loc.end(), 0.0);
                 const std::size_t end = std::min(N, static_cast<std::size_t>(blk + 1) * kBlock);
                 for (std::size_t n = static_cast<std::size_t>(blk) * kBlock; n < end; ++n) {
-                    lse_loc += truncated_posterior(lpj + n * S, S, q.data(), beta);
+                    lse_loc += truncated_posterior(lpj + n * S, S, q.data());
                     const double* y = Y + n * D;
                     double yy = 0.0;
                     for (int d = 0; d < D; ++d) yy += y[d] * y[d];

@@ -55,10 +55,11 @@ def _run(image: np.ndarray, config: DenoiseConfig, args: argparse.Namespace):
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:
-    from zeroshot.imageio import read_image, to_dtype_like, write_image
+    from zeroshot.imageio import check_writable, read_image, to_dtype_like, write_image
 
     config = _config(args)
     image = read_image(args.input)
+    check_writable(args.output, image.dtype)  # fail before training, not after
     result = _run(image, config, args)
     write_image(args.output, to_dtype_like(result.denoised, image.dtype))
     print(f"{args.input} -> {args.output}: estimated noise sigma {result.noise_sigma:.4g} "

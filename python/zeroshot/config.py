@@ -71,25 +71,6 @@ class EvoConfig:
 
 
 @dataclass(frozen=True)
-class Annealing:
-    """Tempered posteriors q ∝ exp(beta lpj) in the M-step of the first `epochs` epochs, beta rising
-    linearly from `beta_start` to 1. It steers EM away from poor local optima (two features merged into
-    one latent, a feature smeared over many); F is monotone only once beta = 1. epochs=0: off."""
-
-    epochs: int = 0
-    beta_start: float = 0.1
-
-    def __post_init__(self) -> None:
-        _positive_int("annealing epochs", self.epochs, minimum=0)
-        _require(0.0 < self.beta_start <= 1.0, f"beta_start must lie in (0, 1], got {self.beta_start!r}")
-
-    def beta(self, epoch: int) -> float:
-        if epoch >= self.epochs:
-            return 1.0
-        return self.beta_start + (1.0 - self.beta_start) * epoch / self.epochs
-
-
-@dataclass(frozen=True)
 class DenoiseConfig:
     """Everything `zeroshot.denoise` needs besides the image.
 

@@ -11,6 +11,7 @@ from zeroshot import _core
 from zeroshot.config import DenoiseConfig
 from zeroshot.em import Callback, EMTrainer, EpochLog
 from zeroshot.models import BSC
+from zeroshot.models.bsc import initial_activation
 from zeroshot.models.base import Model
 from zeroshot.patches import PatchMerger, extract_patches, patch_grid_shape
 from zeroshot.states import TruncatedStates
@@ -132,7 +133,7 @@ def denoise(
     with thread_count(threads):
         Y, _ = _center(_patch_rows(scaled, P, rows, config.chunk_patches), config.center_patches)
         model = _new_model(config, Y)
-        states = TruncatedStates.random(Y.shape[0], config.n_latents, config.n_states, 1.0 / config.n_latents, config.seed)
+        states = TruncatedStates.random(Y.shape[0], config.n_latents, config.n_states, initial_activation(config.n_latents), config.seed)
         trainer = EMTrainer(config.evo, seed=config.seed, callback=callback)
         model, history = trainer.fit(model, Y, states, config.epochs)
 
@@ -147,7 +148,7 @@ def denoise(
                 rounds = 1
             else:
                 chunk_states = TruncatedStates.random(
-                    stop - start, config.n_latents, config.n_states, 1.0 / config.n_latents,
+                    stop - start, config.n_latents, config.n_states, initial_activation(config.n_latents),
                     config.seed + 1, first_index=start,
                 )
                 rounds = max(1, config.inference_epochs)

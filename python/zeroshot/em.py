@@ -8,7 +8,7 @@ from typing import Callable, List, Optional
 import numpy as np
 
 from zeroshot.comm import Comm, SerialComm
-from zeroshot.config import Annealing, EvoConfig
+from zeroshot.config import EvoConfig
 from zeroshot.models.base import Model
 from zeroshot.states import TruncatedStates
 
@@ -36,10 +36,8 @@ class EMTrainer:
         seed: int = 0,
         comm: Optional[Comm] = None,
         callback: Optional[Callback] = None,
-        annealing: Annealing = Annealing(),
     ) -> None:
         self.evo = evo
-        self.annealing = annealing
         self.seed = seed
         self.comm: Comm = comm if comm is not None else SerialComm()
         self.callback = callback
@@ -53,7 +51,7 @@ class EMTrainer:
         for epoch in range(first_epoch, first_epoch + epochs):
             start = time.perf_counter()
             replaced = model.e_step(Y, states, self.evo, self.seed, epoch, workspace)
-            local = np.concatenate([model.accumulate(Y, states, self.annealing.beta(epoch)), [float(replaced)]])
+            local = np.concatenate([model.accumulate(Y, states), [float(replaced)]])
             total = self.comm.allreduce(local)
             stats, total_replaced = total[:-1], int(total[-1])
             free_energy = model.free_energy(stats)

@@ -172,28 +172,16 @@ def _pil_to_array(im, p: Path) -> np.ndarray:
 # ----------------------------------------------------------------------------------------- write
 
 
-def write_image(path: PathLike, image: np.ndarray, dtype: DTypeLike | None = None) -> None:
-    """Write a 2-D array (R, C) to ``path``; the format follows the suffix.
-
-    ``dtype`` (default: ``image.dtype``) is the stored dtype; integer targets are rounded and
-    clipped to the dtype's range. Allowed: .png uint8/uint16; .tif/.tiff uint8/uint16/float32;
-    .npy any real dtype. The file is written to a temporary file in the same folder and moved into
-    place, so a failure leaves nothing behind (and an existing file untouched).
-    """
+def check_writable(path: PathLike, dtype: DTypeLike) -> np.dtype:
+    """Checks, before any work is done, that an image of `dtype` can be written to `path` (known suffix,
+    a dtype the format stores, an existing folder); returns the stored dtype or raises ValueError."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in _SUFFIXES:
         raise ValueError(
             f"{p}: unknown image suffix {p.suffix!r}; use one of {', '.join(_SUFFIXES)}"
         )
-    arr = np.asarray(image)
-    if arr.ndim != 2:
-        raise ValueError(f"{p}: expected a 2-D image to write, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{p}: refusing to write an empty image (shape {arr.shape})")
-    if arr.dtype.kind not in "uifb":
-        raise ValueError(f"{p}: image dtype {arr.dtype} is not real numbers")
-    target = _real_dtype(arr.dtype if dtype is None else dtype, str(p))
+    target = _real_dtype(dtype, str(p))
     if suffix in _PIL_DTYPES:
         fmt, allowed = _PIL_DTYPES[suffix]
         if target.newbyteorder("=") not in allowed:
@@ -203,6 +191,29 @@ def write_image(path: PathLike, image: np.ndarray, dtype: DTypeLike | None = Non
                 f"{', '.join(str(d) for d in allowed)}{hint}"
             )
         target = target.newbyteorder("=")
+    if not p.parent.is_dir():
+        raise ValueError(f"{p}: folder {p.parent} does not exist")
+    return target
+
+
+def write_image(path: PathLike, image: np.ndarray, dtype: DTypeLike | None = None) -> None:
+    """Write a 2-D array (R, C) to ``path``; the format follows the suffix.
+
+    ``dtype`` (default: ``image.dtype``) is the stored dtype; integer targets are rounded and
+    clipped to the dtype's range. Allowed: .png uint8/uint16; .tif/.tiff uint8/uint16/float32;
+    .npy any real dtype. The file is written to a temporary file in the same folder and moved into
+    place, so a failure leaves nothing behind (and an existing file untouched).
+    """
+    p = Path(path)
+    arr = np.asarray(image)
+    if arr.ndim != 2:
+        raise ValueError(f"{p}: expected a 2-D image to write, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{p}: refusing to write an empty image (shape {arr.shape})")
+    if arr.dtype.kind not in "uifb":
+        raise ValueError(f"{p}: image dtype {arr.dtype} is not real numbers")
+    target = check_writable(p, arr.dtype if dtype is None else dtype)
+    suffix = p.suffix.lower()
     _check_finite(arr, f"{p}: image to write")
     try:
         data = to_dtype_like(arr, target)
@@ -211,8 +222,6 @@ def write_image(path: PathLike, image: np.ndarray, dtype: DTypeLike | None = Non
     data = np.ascontiguousarray(data)
 
     folder = p.parent
-    if not folder.is_dir():
-        raise ValueError(f"{p}: folder {folder} does not exist")
     # Our own O_EXCL temporary name (not tempfile) so the new file gets the usual umask permissions.
     tmp = folder / f".{p.name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import Optional, TextIO
 
 from zeroshot.em import EpochLog
 
@@ -10,11 +10,11 @@ from zeroshot.em import EpochLog
 class EpochProgress:
     """Callback printing epoch, F per patch, sigma and replaced states; redraws one line on a terminal."""
 
-    def __init__(self, total_epochs: int, sigma_scale: float = 1.0, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, total_epochs: int, sigma_scale: float = 1.0, stream: Optional[TextIO] = None) -> None:
         self.total = total_epochs
         self.sigma_scale = sigma_scale
-        self.stream = stream
-        self.interactive = stream.isatty()
+        self.stream = stream if stream is not None else sys.stderr  # looked up now, not at import
+        self.interactive = self.stream.isatty()
 
     def __call__(self, log: EpochLog) -> None:
         done = log.epoch + 1

@@ -28,6 +28,14 @@ public:
     int n_latents() const { return H_; }
     double expected_active() const { return expected_active_; }
 
+    // Starts loading patch n's row of WtY: states touch it at scattered latents, so without this
+    // each first touch of a cache line waits on memory.
+    void prefetch(std::size_t n) const {
+        const char* row = reinterpret_cast<const char*>(WtY_ + n * static_cast<std::size_t>(H_));
+        for (std::size_t offset = 0; offset < sizeof(double) * static_cast<std::size_t>(H_); offset += 64)
+            __builtin_prefetch(row + offset);
+    }
+
 private:
     const double* WtY_;
     const double* y2_;
@@ -46,9 +54,8 @@ struct BscStats {
     double lse = 0.0;
     double y2 = 0.0;
 };
-// With beta < 1 the statistics use the tempered posterior (annealing); lse is always at beta = 1.
 BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std::uint64_t* K,
-                        const double* lpj, int S, double beta = 1.0);
+                        const double* lpj, int S);
 
 // Posterior mean W<s>_n (N, D) and, if var != nullptr, the posterior variance of (Ws)_d (N, D).
 void bsc_posterior_moments(const double* W, int D, int H, const std::uint64_t* K, const double* lpj,

@@ -2,6 +2,7 @@
 //   double lpj(std::size_t n, const std::int32_t* active, int n_active) const;   // n = local patch index
 //   int n_latents() const;
 //   double expected_active() const;   // sum_h pi_h, the sparsity target of sparseflip
+//   void prefetch(std::size_t n) const;  // a hint that patch n comes next
 #pragma once
 
 #include <algorithm>
@@ -155,6 +156,7 @@ std::int64_t evo_step(const Evaluator& model, const EvoConfig& config, std::uint
 #pragma omp for schedule(dynamic, 64)
         for (std::int64_t n = 0; n < static_cast<std::int64_t>(N); ++n) {
             errors.run([&] {
+                if (n + 1 < static_cast<std::int64_t>(N)) model.prefetch(static_cast<std::size_t>(n + 1));
                 CounterRng rng(seed, epoch, first_index + static_cast<std::uint64_t>(n), RngPurpose::evo);
                 replaced += evo_patch(model, config, static_cast<std::size_t>(n), rng,
                                       K + static_cast<std::size_t>(n) * S * n_words,

@@ -28,9 +28,8 @@ class Model(Protocol):
         `workspace` (a dict the caller keeps for the same Y) lets the model reuse buffers."""
         ...
 
-    def accumulate(self, Y: np.ndarray, states: TruncatedStates, beta: float = 1.0) -> np.ndarray:
-        """Packed sufficient statistics (one float64 vector, summable over data shards); beta < 1 uses
-        the tempered posterior (annealing), the free-energy term is always at beta = 1."""
+    def accumulate(self, Y: np.ndarray, states: TruncatedStates) -> np.ndarray:
+        """Packed sufficient statistics (one float64 vector, summable over data shards)."""
         ...
 
     def free_energy(self, stats: np.ndarray) -> float:

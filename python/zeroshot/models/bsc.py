@@ -37,6 +37,12 @@ class BSCParams:
         object.__setattr__(self, "sigma2", float(self.sigma2))
 
 
+def initial_activation(H: int) -> float:
+    """Prior activation of each latent at the start (and of the initial states): one latent per patch
+    on average, at most 1/2 (H = 1)."""
+    return min(1.0 / H, 0.5)
+
+
 class BSC:
     """The BSC model; kernels in the compiled core, dense products (Y W, W^T W) with numpy."""
 
@@ -55,7 +61,7 @@ class BSC:
         mean = Y.mean(axis=0)
         std = float(Y.std()) or 1.0
         W = mean[:, None] + 0.25 * std * rng.standard_normal((Y.shape[1], H))
-        return cls(BSCParams(W, np.full(H, 1.0 / H), std**2), shared_pi)
+        return cls(BSCParams(W, np.full(H, initial_activation(H)), std**2), shared_pi)
 
     @property
     def sigma2(self) -> float:
@@ -92,8 +98,8 @@ class BSC:
         )
 
     # Packed statistics: [A (D*H), B (H*H), sum log-normaliser, sum ||y||^2, N].
-    def accumulate(self, Y: np.ndarray, states: TruncatedStates, beta: float = 1.0) -> np.ndarray:
-        A, B, lse, y2 = _core.bsc_accumulate(Y, states.K, states.lpj, self.H, beta)
+    def accumulate(self, Y: np.ndarray, states: TruncatedStates) -> np.ndarray:
+        A, B, lse, y2 = _core.bsc_accumulate(Y, states.K, states.lpj, self.H)
         return np.concatenate([A.ravel(), B.ravel(), [lse, y2, float(Y.shape[0])]])
 
     def _unpack(self, stats: np.ndarray) -> Tuple[np.ndarray, np.ndarray, float, float, float]:
