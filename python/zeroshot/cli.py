@@ -21,7 +21,7 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--states", type=int, default=_DEFAULTS.n_states, help="S: states per patch")
     g.add_argument("--epochs", type=int, default=_DEFAULTS.epochs)
     g.add_argument("--max-train-patches", type=int, default=_DEFAULTS.max_train_patches,
-                   help="learn on a random subset of this many patches (default: all)")
+                   help="learn on a random subset of this many patches (0: all)")
     g.add_argument("--inference-epochs", type=int, default=_DEFAULTS.inference_epochs,
                    help="E-steps at fixed parameters over all patches when learning used a subset")
     g.add_argument("--merge", choices=MERGE_METHODS, default=_DEFAULTS.merge)
@@ -37,7 +37,7 @@ def _config(args: argparse.Namespace) -> DenoiseConfig:
         n_latents=args.latents,
         n_states=args.states,
         epochs=args.epochs,
-        max_train_patches=args.max_train_patches,
+        max_train_patches=args.max_train_patches or None,
         inference_epochs=args.inference_epochs,
         merge=args.merge,
         seed=args.seed,

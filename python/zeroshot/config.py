@@ -82,11 +82,11 @@ class DenoiseConfig:
 
     model: str = "bsc"
     patch_size: int = 8
-    n_latents: int = 64
-    n_states: int = 32
+    n_latents: int = 256
+    n_states: int = 60
     epochs: int = 40
     evo: EvoConfig = field(default_factory=EvoConfig)
-    max_train_patches: Optional[int] = None
+    max_train_patches: Optional[int] = 65536
     inference_epochs: int = 10
     chunk_patches: int = 65536
     merge: str = "mean"
