@@ -179,13 +179,25 @@ def chi2_sf_wilson_hilferty(x: float, df: int) -> float:
 
 
 def chi2_sf(x: float, df: int) -> float:
-    """Upper tail P(X >= x) of a chi-square(df) variable: scipy if installed (it is not a dependency),
-    else the Wilson-Hilferty approximation."""
-    try:
-        from scipy import stats  # type: ignore[import-not-found]
-    except ImportError:
-        return chi2_sf_wilson_hilferty(x, df)
-    return float(stats.chi2.sf(x, df))
+    """Upper tail P(X >= x) of a chi-square(df) variable, exact for integer df by the closed forms of
+    the regularised incomplete gamma function (even df: a Poisson tail; odd df: erfc plus a series)."""
+    import math
+
+    if x <= 0:
+        return 1.0
+    half = x / 2.0
+    if df % 2 == 0:
+        term, total = math.exp(-half), 0.0
+        for k in range(df // 2):
+            total += term
+            term *= half / (k + 1)
+        return total
+    total = math.erfc(math.sqrt(half))
+    term = math.exp(-half) * math.sqrt(half) / math.gamma(1.5)
+    for k in range((df - 1) // 2):
+        total += term
+        term *= half / (k + 1.5)
+    return total
 
 
 def chi2_pvalue(observed: np.ndarray, expected: np.ndarray) -> float:

@@ -103,7 +103,8 @@ def test_init_states_bad_arguments_raise(args):
 
 
 def test_chi2_sf_approximation():
-    """reference.chi2_sf and its Wilson-Hilferty fallback against tabulated quantiles."""
+    """reference.chi2_sf (exact closed forms) and the Wilson-Hilferty approximation against tabulated
+    quantiles."""
     # chi2(df) upper 1% and 0.01% points
     table = [
         (4, 13.277, 1e-2),
