@@ -1,7 +1,21 @@
-"""zeroshot: zero-shot denoising and structure enhancement of noisy electron-microscopy images."""
+"""zeroshot: zero-shot denoising and structure enhancement of noisy electron-microscopy images.
+
+    import zeroshot
+    result = zeroshot.denoise(noisy)      # noisy: 2-D array; result.denoised, result.noise_sigma, ...
+"""
 from __future__ import annotations
 
 from zeroshot._core import get_num_threads, has_openmp, set_num_threads
+from zeroshot.config import DenoiseConfig, EvoConfig
+from zeroshot.denoise import DenoiseResult, denoise
 
-__all__ = ["get_num_threads", "has_openmp", "set_num_threads"]
+__all__ = [
+    "DenoiseConfig",
+    "DenoiseResult",
+    "EvoConfig",
+    "denoise",
+    "get_num_threads",
+    "has_openmp",
+    "set_num_threads",
+]
 __version__ = "0.1.0"
