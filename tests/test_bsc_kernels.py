@@ -187,8 +187,8 @@ def test_accumulate_matches_reference(p, spread, seed):
 
 
 def test_accumulate_over_several_blocks():
-    """N > 256 (more than one reduction block), model lpj: statistics still equal the reference."""
-    p = make_problem(4, N=700, D=6, H=67, S=5)
+    """N > 1024 (more than one reduction block), model lpj: statistics still equal the reference."""
+    p = make_problem(4, N=2500, D=6, H=67, S=5)
     lpj = p.ref_lpj()
     A, B, lse, y2 = _core.bsc_accumulate(p.Y, p.K, lpj, p.H)
     A_r, B_r, lse_r, y2_r = ref.bsc_accumulate(p.Y, p.bits, lpj)

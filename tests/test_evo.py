@@ -647,9 +647,9 @@ def test_evo_step_bit_identical_across_thread_counts(restore_threads):
 
 
 def test_em_bit_identical_across_thread_counts(restore_threads):
-    """3 EM epochs (N > 256: several reduction blocks) give bit-identical parameters, F and states."""
+    """3 EM epochs (N > 1024: several reduction blocks) give bit-identical parameters, F and states."""
     rng = np.random.default_rng(7)
-    N, D, H, S = 2000, 16, 12, 10
+    N, D, H, S = 3000, 16, 12, 10
     W_true = rng.normal(size=(D, H))
     Y = (rng.random((N, H)) < 0.15) @ W_true.T + 0.3 * rng.normal(size=(N, D))
     results = []

@@ -8,7 +8,7 @@
 namespace zs {
 
 // Patches per block of a deterministic (thread-count independent) reduction.
-constexpr std::size_t kBlock = 256;
+constexpr std::size_t kBlock = 1024;
 
 // q_s = exp(lpj_s) / sum_{s'} exp(lpj_s'); returns log sum_s exp(lpj_s).
 inline double truncated_posterior(const double* lpj, int S, double* q) {
