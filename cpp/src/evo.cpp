@@ -70,12 +70,18 @@ void sparseflip_probabilities(int H, int k, double bitflip_prob, double pi_sum, 
 
 struct FlipProbabilities {
     double p0 = 0.0, p1 = 0.0, inv_log_q0 = 0.0;
+    double no_set_bit = 1.0;  // (1 - p0)^H: the first geometric skip reaches past H (no 0-bit is set)
 };
 
 FlipProbabilities flip_probabilities(int H, int k, double bitflip_prob, double pi_sum) {
     FlipProbabilities f;
     sparseflip_probabilities(H, k, bitflip_prob, pi_sum, f.p0, f.p1);
-    if (f.p0 > 0.0 && f.p0 < 1.0) f.inv_log_q0 = 1.0 / std::log1p(-f.p0);
+    if (f.p0 >= 1.0) {
+        f.no_set_bit = 0.0;
+    } else if (f.p0 > 0.0) {
+        f.inv_log_q0 = 1.0 / std::log1p(-f.p0);
+        f.no_set_bit = std::exp(H * std::log1p(-f.p0));
+    }
     return f;
 }
 
@@ -98,9 +104,12 @@ void sparseflip(CounterRng& rng, std::uint64_t* child, int H, const FlipProbabil
         }
     }
     if (f.p0 > 0.0) {
+        // The first skip is floor(log(u) / log(1 - p0)) >= H exactly when u <= (1 - p0)^H: most
+        // children set no bit, and this comparison spares them the logarithm.
+        const double u = 1.0 - rng.uniform();  // in (0, 1]
         const auto end = static_cast<std::uint64_t>(H);
-        for (std::uint64_t h = rng.geometric_skip(f.p0, f.inv_log_q0); h < end;
-             h += 1 + rng.geometric_skip(f.p0, f.inv_log_q0)) {
+        const std::uint64_t first = u <= f.no_set_bit ? end : rng.geometric_skip_from(u, f.p0, f.inv_log_q0);
+        for (std::uint64_t h = first; h < end; h += 1 + rng.geometric_skip(f.p0, f.inv_log_q0)) {
             // Positions are visited in increasing order, so an unvisited bit still holds the parent's value.
             if (!get_bit(child, static_cast<int>(h))) flip_bit(child, static_cast<int>(h));
         }

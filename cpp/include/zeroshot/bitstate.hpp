@@ -37,13 +37,16 @@ inline bool equal_state(const std::uint64_t* a, const std::uint64_t* b, int n_wo
     return true;
 }
 
+// A polynomial over the words, then a full-avalanche finaliser: table slots use the low bits, and
+// states often differ only in one high bit of one word.
 inline std::uint64_t hash_state(const std::uint64_t* s, int n_words) {
     std::uint64_t h = 0x243F6A8885A308D3ULL;
-    for (int w = 0; w < n_words; ++w) {
-        h ^= s[w] + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
-        h *= 0xFF51AFD7ED558CCDULL;
-    }
-    return h ^ (h >> 33);
+    for (int w = 0; w < n_words; ++w) h = (h ^ s[w]) * 0x100000001B3ULL + 0x9E3779B97F4A7C15ULL;
+    h ^= h >> 30;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 27;
+    h *= 0x94D049BB133111EBULL;
+    return h ^ (h >> 31);
 }
 
 // A growable list of distinct packed states with an open-addressing index for duplicate checks.

@@ -114,6 +114,15 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
     const auto m = static_cast<std::int64_t>(ws.pool.size());
     const double* l = ws.pool_lpj.data();
     auto better = [l](std::int64_t a, std::int64_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
+    std::int64_t worst = 0;
+    for (std::int64_t s = 1; s < S; ++s)
+        if (better(worst, s)) worst = s;
+    bool any_better = false;
+    for (std::int64_t i = S; i < m && !any_better; ++i) any_better = better(i, worst);
+    if (!any_better) {  // K_n stays as it is
+        for (int s = 0; s < S; ++s) lpj_n[s] = l[s];
+        return 0;
+    }
     ws.order.resize(static_cast<std::size_t>(S));
     for (int s = 0; s < S; ++s) ws.order[s] = s;
     std::make_heap(ws.order.begin(), ws.order.end(), better);  // top: the worst kept state
@@ -124,10 +133,6 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
         ws.order.back() = i;
         std::push_heap(ws.order.begin(), ws.order.end(), better);
         ++replaced;
-    }
-    if (replaced == 0) {
-        for (int s = 0; s < S; ++s) lpj_n[s] = l[s];
-        return 0;
     }
     replaced = 0;
     for (int s = 0; s < S; ++s) {

@@ -39,9 +39,11 @@ public:
 
     // Number of failures before the next success of a Bernoulli(p) sequence, 0 < p <= 1;
     // inv_log_q = 1 / log(1 - p) (pass it precomputed: the logarithm dominates otherwise).
-    std::uint64_t geometric_skip(double p, double inv_log_q) {
+    std::uint64_t geometric_skip(double p, double inv_log_q) { return geometric_skip_from(1.0 - uniform(), p, inv_log_q); }
+
+    // The same from a given uniform u in (0, 1].
+    static std::uint64_t geometric_skip_from(double u, double p, double inv_log_q) {
         if (p >= 1.0) return 0;
-        const double u = 1.0 - uniform();  // in (0, 1]
         const double k = std::floor(std::log(u) * inv_log_q);
         return k > 1e18 ? std::uint64_t(1e18) : static_cast<std::uint64_t>(k);
     }
