@@ -81,10 +81,10 @@ class DenoiseConfig:
     """
 
     model: str = "bsc"
-    patch_size: int = 8
+    patch_size: int = 5
     n_latents: int = 256
     n_states: int = 60
-    epochs: int = 40
+    epochs: int = 60
     evo: EvoConfig = field(default_factory=EvoConfig)
     max_train_patches: Optional[int] = 65536
     inference_epochs: int = 10
