@@ -16,7 +16,8 @@ _DEFAULTS = DenoiseConfig()
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("model and training")
     g.add_argument("--model", choices=MODELS, default=_DEFAULTS.model)
-    g.add_argument("--patch-size", type=int, default=_DEFAULTS.patch_size, help="P: patches are P x P")
+    g.add_argument("--patch-size", type=int, default=_DEFAULTS.patch_size,
+                   help="P: patches are P x P (default: 5, or 8 for very noisy images)")
     g.add_argument("--latents", type=int, default=_DEFAULTS.n_latents, help="H: number of latents")
     g.add_argument("--states", type=int, default=_DEFAULTS.n_states, help="S: states per patch")
     g.add_argument("--epochs", type=int, default=_DEFAULTS.epochs)

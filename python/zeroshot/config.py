@@ -74,14 +74,15 @@ class EvoConfig:
 class DenoiseConfig:
     """Everything `zeroshot.denoise` needs besides the image.
 
-    patch_size P (patches are P x P, D = P^2), n_latents H, n_states S, epochs of EM on the training
+    patch_size P (patches are P x P, D = P^2; None: 5, or 8 for very noisy images, see
+    `zeroshot.noise.choose_patch_size`), n_latents H, n_states S, epochs of EM on the training
     patches, max_train_patches (a random subset for learning; None = all), inference_epochs of E-steps
     at fixed parameters over all patches when learning used a subset, chunk_patches (memory bound of the
     inference), merge method of overlapping estimates, center_patches (model patches without their mean).
     """
 
     model: str = "bsc"
-    patch_size: int = 5
+    patch_size: Optional[int] = None
     n_latents: int = 256
     n_states: int = 60
     epochs: int = 60
@@ -96,7 +97,8 @@ class DenoiseConfig:
 
     def __post_init__(self) -> None:
         _require(self.model in MODELS, f"model must be one of {MODELS}, got {self.model!r}")
-        _positive_int("patch_size", self.patch_size)
+        if self.patch_size is not None:
+            _positive_int("patch_size", self.patch_size)
         _positive_int("n_latents", self.n_latents)
         _positive_int("n_states", self.n_states)
         _positive_int("epochs", self.epochs, minimum=0)

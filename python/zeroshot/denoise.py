@@ -12,6 +12,7 @@ from zeroshot.config import DenoiseConfig
 from zeroshot.em import Callback, EMTrainer, EpochLog
 from zeroshot.models import BSC
 from zeroshot.models.bsc import initial_activation
+from zeroshot.noise import choose_patch_size
 from zeroshot.models.base import Model
 from zeroshot.patches import PatchMerger, extract_patches, patch_grid_shape
 from zeroshot.states import TruncatedStates
@@ -108,8 +109,10 @@ def denoise(
     `config`. `callback` gets an `EpochLog` after every training epoch.
     """
     config = replace(config or DenoiseConfig(), **options)  # type: ignore[arg-type]
+    values = check_image(image, config.patch_size or 1)
+    if config.patch_size is None:
+        config = replace(config, patch_size=choose_patch_size(values))
     P = config.patch_size
-    values = check_image(image, P)
     # Scaled to zero mean and unit variance; the statistics are taken of values / max|value| so that
     # they cannot overflow (an image of values near 1e300 would otherwise give inf and NaN).
     peak = float(np.max(np.abs(values)))

@@ -1,0 +1,35 @@
+"""A quick noise-level estimate before learning, used to pick the patch size."""
+from __future__ import annotations
+
+import numpy as np
+
+# Relative noise (sigma over the signal's standard deviation) above which larger patches denoise
+# better; measured on the standard images (bench/RESULTS.md): 5x5 patches win at sigma 15 and 25
+# (relative noise 0.26-0.55), 8x8 patches at sigma 50 (0.82-1.10).
+LARGE_PATCH_RELATIVE_NOISE = 0.7
+SMALL_PATCH, LARGE_PATCH = 5, 8
+
+
+def estimate_noise_sigma(image: np.ndarray) -> float:
+    """Standard deviation of additive white noise, from the median absolute deviation of the
+    diagonal Haar detail (a - b - c + d) / 2 of disjoint 2x2 blocks: smooth structure cancels in it,
+    white noise keeps its variance. image: (R, C) with R, C >= 2."""
+    y = np.asarray(image, dtype=np.float64)
+    rows, cols = (y.shape[0] // 2) * 2, (y.shape[1] // 2) * 2
+    if rows < 2 or cols < 2:
+        raise ValueError(f"image of shape {y.shape} is too small to estimate the noise (needs 2x2)")
+    y = y[:rows, :cols]
+    detail = (y[0::2, 0::2] - y[1::2, 0::2] - y[0::2, 1::2] + y[1::2, 1::2]) / 2.0
+    mad = np.median(np.abs(detail - np.median(detail)))
+    return float(mad / 0.6744897501960817)  # MAD of a normal variable is 0.6745 sigma
+
+
+def choose_patch_size(image: np.ndarray) -> int:
+    """5 for images whose noise is small against their structure, 8 for very noisy ones (and never
+    more than the image's smaller side)."""
+    y = np.asarray(image, dtype=np.float64)
+    sigma = estimate_noise_sigma(y)
+    signal_var = max(float(y.var()) - sigma**2, 1e-300)
+    relative = sigma / np.sqrt(signal_var)
+    size = LARGE_PATCH if relative > LARGE_PATCH_RELATIVE_NOISE else SMALL_PATCH
+    return int(min(size, *y.shape))

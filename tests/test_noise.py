@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from zeroshot.noise import LARGE_PATCH, SMALL_PATCH, choose_patch_size, estimate_noise_sigma
+
+
+def smooth_image(shape=(128, 160)) -> np.ndarray:
+    r, c = np.mgrid[: shape[0], : shape[1]]
+    return 100 + 40 * np.sin(r / 9.0) * np.cos(c / 13.0) + 30 * (r > shape[0] // 2)
+
+
+@pytest.mark.parametrize("sigma", [2.0, 10.0, 40.0])
+def test_noise_estimate_within_ten_percent(sigma):
+    rng = np.random.default_rng(3)
+    noisy = smooth_image() + sigma * rng.standard_normal((128, 160))
+    assert estimate_noise_sigma(noisy) == pytest.approx(sigma, rel=0.1)
+
+
+def test_noise_estimate_of_a_noiseless_smooth_image_is_small():
+    assert estimate_noise_sigma(smooth_image()) < 0.5
+
+
+def test_patch_size_grows_with_relative_noise():
+    rng = np.random.default_rng(4)
+    clean = smooth_image()
+    assert choose_patch_size(clean + 5 * rng.standard_normal(clean.shape)) == SMALL_PATCH
+    assert choose_patch_size(clean + 60 * rng.standard_normal(clean.shape)) == LARGE_PATCH
+    # Never larger than the image.
+    assert choose_patch_size(rng.standard_normal((4, 50))) == 4
+
+
+def test_too_small_image_is_a_clear_error():
+    with pytest.raises(ValueError, match="too small"):
+        estimate_noise_sigma(np.zeros((1, 10)))
