@@ -52,8 +52,9 @@ BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std:
                     y2_loc += yy;
                     touched.clear();
                     for (int s = 0; s < S; ++s) {
-                        const int k = active_indices(K + (n * S + s) * n_words, n_words, active.data());
                         const double w = q[s];
+                        if (w == 0.0) continue;
+                        const int k = active_indices(K + (n * S + s) * n_words, n_words, active.data());
                         for (int i = 0; i < k; ++i) {
                             const int a = active[i];
                             if (!is_touched[a]) { is_touched[a] = 1; touched.push_back(a); }

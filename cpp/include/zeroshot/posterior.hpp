@@ -10,6 +10,11 @@ namespace zs {
 // Patches per block of a deterministic (thread-count independent) reduction.
 constexpr std::size_t kBlock = 1024;
 
+// Weights below exp(-30) ~ 1e-13 of the largest are set to 0 without calling exp: with S states the
+// dropped mass is below S * 1e-13 of the total, far under the tolerance any use of q has, and the
+// statistics skip those states (most of K_n late in training).
+constexpr double kNegligibleLogWeight = -30.0;
+
 // q_s = exp(lpj_s) / sum_{s'} exp(lpj_s'); returns log sum_s exp(lpj_s).
 inline double truncated_posterior(const double* lpj, int S, double* q) {
     double top = lpj[0];
@@ -18,7 +23,8 @@ inline double truncated_posterior(const double* lpj, int S, double* q) {
         throw std::invalid_argument("a row of lpj has no finite maximum (run an E-step before using the states)");
     double z = 0.0;
     for (int s = 0; s < S; ++s) {
-        q[s] = std::exp(lpj[s] - top);
+        const double log_ratio = lpj[s] - top;
+        q[s] = log_ratio < kNegligibleLogWeight ? 0.0 : std::exp(log_ratio);
         z += q[s];
     }
     const double inv = 1.0 / z;
