@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "zeroshot/parallel.hpp"
+
 namespace zs::py_bind {
 
 namespace py = pybind11;
@@ -49,11 +51,9 @@ py::array_t<T> inplace_array(const py::object& obj, const char* name) {
     return a;
 }
 
-template <class T>
-void check_finite(const InArray<T>& a, const char* name) {
-    const T* p = a.data();
-    for (py::ssize_t i = 0; i < a.size(); ++i)
-        if (!std::isfinite(p[i])) throw std::invalid_argument(std::string(name) + " contains NaN or Inf");
+inline void check_finite(const InArray<double>& a, const char* name) {
+    if (!all_finite(a.data(), static_cast<std::size_t>(a.size())))
+        throw std::invalid_argument(std::string(name) + " contains NaN or Inf");
 }
 
 }  // namespace zs::py_bind

@@ -47,7 +47,8 @@ py::array_t<std::uint64_t> make_children_py(const InArray<std::uint64_t>& parent
     py::array_t<std::uint64_t> out({static_cast<py::ssize_t>(c.children_per_generation()),
                                     static_cast<py::ssize_t>(words_for(H))});
     CounterRng rng(seed, 0, 0, RngPurpose::select_test);
-    make_children(rng, c, H, expected_active, ptrs.data(), P, out.mutable_data());
+    FlipCache flips(H, c.bitflip_prob, expected_active);
+    make_children(rng, c, H, flips, ptrs.data(), P, out.mutable_data());
     return out;
 }
 

@@ -68,23 +68,6 @@ void sparseflip_probabilities(int H, int k, double bitflip_prob, double pi_sum, 
     p1 = k > 0 ? clamp01(std::max((flips - pi_sum + k) / 2.0, floor) / k) : 0.0;
 }
 
-struct FlipProbabilities {
-    double p0 = 0.0, p1 = 0.0, inv_log_q0 = 0.0;
-    double no_set_bit = 1.0;  // (1 - p0)^H: the first geometric skip reaches past H (no 0-bit is set)
-};
-
-FlipProbabilities flip_probabilities(int H, int k, double bitflip_prob, double pi_sum) {
-    FlipProbabilities f;
-    sparseflip_probabilities(H, k, bitflip_prob, pi_sum, f.p0, f.p1);
-    if (f.p0 >= 1.0) {
-        f.no_set_bit = 0.0;
-    } else if (f.p0 > 0.0) {
-        f.inv_log_q0 = 1.0 / std::log1p(-f.p0);
-        f.no_set_bit = std::exp(H * std::log1p(-f.p0));
-    }
-    return f;
-}
-
 void sparseflip(CounterRng& rng, std::uint64_t* child, int H, const FlipProbabilities& f) {
     const int n_words = words_for(H);
     // Each bit is decided on the parent's value: 1-bits are cleared with p1 (collected in `clear`
@@ -119,7 +102,19 @@ void sparseflip(CounterRng& rng, std::uint64_t* child, int H, const FlipProbabil
 
 }  // namespace
 
-int make_children(CounterRng& rng, const EvoConfig& config, int H, double expected_active,
+FlipProbabilities flip_probabilities(int H, int k, double bitflip_prob, double pi_sum) {
+    FlipProbabilities f;
+    sparseflip_probabilities(H, k, bitflip_prob, pi_sum, f.p0, f.p1);
+    if (f.p0 >= 1.0) {
+        f.no_set_bit = 0.0;
+    } else if (f.p0 > 0.0) {
+        f.inv_log_q0 = 1.0 / std::log1p(-f.p0);
+        f.no_set_bit = std::exp(H * std::log1p(-f.p0));
+    }
+    return f;
+}
+
+int make_children(CounterRng& rng, const EvoConfig& config, int H, FlipCache& flips,
                   const std::uint64_t* const* parents, int n_parents, std::uint64_t* children) {
     const int n_words = words_for(H);
     int count = 0;
@@ -143,8 +138,7 @@ int make_children(CounterRng& rng, const EvoConfig& config, int H, double expect
                 if (config.mutation == Mutation::randflip)
                     flip_bit(child, static_cast<int>(rng.below(static_cast<std::uint64_t>(H))));
                 else if (config.mutation == Mutation::sparseflip)
-                    sparseflip(rng, child, H,
-                               flip_probabilities(H, popcount(child, n_words), config.bitflip_prob, expected_active));
+                    sparseflip(rng, child, H, flips.get(popcount(child, n_words)));
             }
         }
         return count;
@@ -166,8 +160,7 @@ int make_children(CounterRng& rng, const EvoConfig& config, int H, double expect
                 flip_bit(child, bits[c]);
             }
         } else {
-            const FlipProbabilities f =
-                flip_probabilities(H, popcount(parents[i], n_words), config.bitflip_prob, expected_active);
+            const FlipProbabilities& f = flips.get(popcount(parents[i], n_words));
             for (int c = 0; c < config.n_children; ++c) {
                 std::uint64_t* child = next_child();
                 std::copy(parents[i], parents[i] + n_words, child);

@@ -1,5 +1,7 @@
 #include "zeroshot/parallel.hpp"
 
+#include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -22,6 +24,13 @@ int get_num_threads() {
 #else
     return 1;
 #endif
+}
+
+bool all_finite(const double* values, std::size_t n) {
+    bool finite = true;
+#pragma omp parallel for reduction(&& : finite) schedule(static)
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(n); ++i) finite = finite && std::isfinite(values[i]);
+    return finite;
 }
 
 bool has_openmp() {

@@ -42,8 +42,36 @@ int select_parents(CounterRng& rng, const double* lpj, const std::int64_t* candi
                    int n_parents, Selection selection, std::vector<double>& cdf_buffer,
                    std::int64_t* out);
 
+// sparseflip's flip probabilities for a parent with k active bits (see evo.cpp).
+struct FlipProbabilities {
+    double p0 = 0.0, p1 = 0.0, inv_log_q0 = 0.0;
+    double no_set_bit = 1.0;  // (1 - p0)^H: the first geometric skip reaches past H (no 0-bit is set)
+};
+FlipProbabilities flip_probabilities(int H, int k, double bitflip_prob, double pi_sum);
+
+// The probabilities depend on the parent only through k: computed once per k and E-step (per thread).
+class FlipCache {
+public:
+    FlipCache(int H, double bitflip_prob, double pi_sum)
+        : H_(H), bitflip_prob_(bitflip_prob), pi_sum_(pi_sum), known_(static_cast<std::size_t>(H) + 1, 0),
+          values_(static_cast<std::size_t>(H) + 1) {}
+    const FlipProbabilities& get(int k) {
+        if (!known_[k]) {
+            values_[k] = flip_probabilities(H_, k, bitflip_prob_, pi_sum_);
+            known_[k] = 1;
+        }
+        return values_[k];
+    }
+
+private:
+    int H_;
+    double bitflip_prob_, pi_sum_;
+    std::vector<char> known_;
+    std::vector<FlipProbabilities> values_;
+};
+
 // Children of one generation, written consecutively into `children` (n_words each); returns their number.
-int make_children(CounterRng& rng, const EvoConfig& config, int H, double expected_active,
+int make_children(CounterRng& rng, const EvoConfig& config, int H, FlipCache& flips,
                   const std::uint64_t* const* parents, int n_parents, std::uint64_t* children);
 
 struct EvoWorkspace {
@@ -61,7 +89,7 @@ struct EvoWorkspace {
 // all distinct children (in heap order). Returns the number of replaced states.
 template <class Evaluator>
 int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, CounterRng& rng,
-              std::uint64_t* K_n, double* lpj_n, int S, EvoWorkspace& ws) {
+              std::uint64_t* K_n, double* lpj_n, int S, EvoWorkspace& ws, FlipCache& flips) {
     const int H = model.n_latents();
     const int n_words = words_for(H);
     const int per_gen = config.children_per_generation();
@@ -96,8 +124,8 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
             std::copy(p, p + n_words, ws.parent_copy.begin() + static_cast<std::ptrdiff_t>(i) * n_words);
             ws.parent_ptrs[i] = ws.parent_copy.data() + static_cast<std::size_t>(i) * n_words;
         }
-        const int n_children = make_children(rng, config, H, model.expected_active(),
-                                             ws.parent_ptrs.data(), n_sel, ws.children.data());
+        const int n_children =
+            make_children(rng, config, H, flips, ws.parent_ptrs.data(), n_sel, ws.children.data());
         ws.next_candidates.clear();
         for (int c = 0; c < n_children; ++c) {
             const std::uint64_t* child = ws.children.data() + static_cast<std::size_t>(c) * n_words;
@@ -158,6 +186,7 @@ std::int64_t evo_step(const Evaluator& model, const EvoConfig& config, std::uint
 #pragma omp parallel reduction(+ : replaced)
     {
         EvoWorkspace ws(n_words);
+        FlipCache flips(model.n_latents(), config.bitflip_prob, model.expected_active());
 #pragma omp for schedule(dynamic, 64)
         for (std::int64_t n = 0; n < static_cast<std::int64_t>(N); ++n) {
             errors.run([&] {
@@ -165,7 +194,7 @@ std::int64_t evo_step(const Evaluator& model, const EvoConfig& config, std::uint
                 CounterRng rng(seed, epoch, first_index + static_cast<std::uint64_t>(n), RngPurpose::evo);
                 replaced += evo_patch(model, config, static_cast<std::size_t>(n), rng,
                                       K + static_cast<std::size_t>(n) * S * n_words,
-                                      lpj + static_cast<std::size_t>(n) * S, S, ws);
+                                      lpj + static_cast<std::size_t>(n) * S, S, ws, flips);
             });
         }
     }

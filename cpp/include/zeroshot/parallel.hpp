@@ -1,6 +1,7 @@
 // Thread control and exception transport out of OpenMP regions.
 #pragma once
 
+#include <cstddef>
 #include <exception>
 #include <mutex>
 
@@ -9,6 +10,9 @@ namespace zs {
 void set_num_threads(int n);
 int get_num_threads();
 bool has_openmp();
+
+// Whether every value is finite (checked in parallel: inputs like W^T Y are large).
+bool all_finite(const double* values, std::size_t n);
 
 // Collects the first exception thrown inside a parallel loop so it can be rethrown after the loop
 // (an exception escaping an OpenMP region terminates the process).
