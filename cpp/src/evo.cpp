@@ -73,12 +73,14 @@ void sparseflip(CounterRng& rng, std::uint64_t* child, int H, const FlipProbabil
     // Each bit is decided on the parent's value: 1-bits are cleared with p1 (collected in `clear`
     // first), 0-bits are set with p0, visited by geometric skipping so the cost is O(flips + |s|).
     constexpr int stack_words = 64;  // H <= 4096 needs no heap
-    std::uint64_t stack_clear[stack_words] = {};
+    std::uint64_t stack_clear[stack_words];  // only the first n_words are used (and zeroed)
     std::vector<std::uint64_t> heap_clear;
     std::uint64_t* clear = stack_clear;
     if (n_words > stack_words) {
         heap_clear.assign(static_cast<std::size_t>(n_words), 0ULL);
         clear = heap_clear.data();
+    } else {
+        std::fill(clear, clear + n_words, 0ULL);
     }
     if (f.p1 > 0.0) {
         for (int w = 0; w < n_words; ++w) {

@@ -137,8 +137,8 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
         ws.candidates.swap(ws.next_candidates);
     }
 
-    // Keep the best S; ties broken by pool index so the result is deterministic. A min-heap of the
-    // kept states (worst on top) makes a child that does not beat the worst kept state cost O(1).
+    // Keep the best S; ties broken by pool index so the result is deterministic. Only children that
+    // beat the worst old state can enter, and in most patches there are none or a few.
     const auto m = static_cast<std::int64_t>(ws.pool.size());
     const double* l = ws.pool_lpj.data();
     auto better = [l](std::int64_t a, std::int64_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); };
@@ -151,18 +151,14 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
         for (int s = 0; s < S; ++s) lpj_n[s] = l[s];
         return 0;
     }
+    // The kept set: the best S of the old states and the children that beat the worst old one.
     ws.order.resize(static_cast<std::size_t>(S));
     for (int s = 0; s < S; ++s) ws.order[s] = s;
-    std::make_heap(ws.order.begin(), ws.order.end(), better);  // top: the worst kept state
+    for (std::int64_t i = S; i < m; ++i)
+        if (better(i, worst)) ws.order.push_back(i);
+    std::nth_element(ws.order.begin(), ws.order.begin() + (S - 1), ws.order.end(), better);
+    ws.order.resize(static_cast<std::size_t>(S));
     int replaced = 0;
-    for (std::int64_t i = S; i < m; ++i) {
-        if (!better(i, ws.order.front())) continue;  // i is not better than the worst kept
-        std::pop_heap(ws.order.begin(), ws.order.end(), better);
-        ws.order.back() = i;
-        std::push_heap(ws.order.begin(), ws.order.end(), better);
-        ++replaced;
-    }
-    replaced = 0;
     for (int s = 0; s < S; ++s) {
         const std::int64_t idx = ws.order[s];
         if (idx >= S) ++replaced;
