@@ -83,11 +83,11 @@ class DenoiseConfig:
 
     model: str = "bsc"
     patch_size: Optional[int] = None
-    n_latents: int = 256
+    n_latents: int = 512
     n_states: int = 60
     epochs: int = 60
     evo: EvoConfig = field(default_factory=EvoConfig)
-    max_train_patches: Optional[int] = 65536
+    max_train_patches: Optional[int] = 262144
     inference_epochs: int = 10
     chunk_patches: int = 65536
     merge: str = "mean"

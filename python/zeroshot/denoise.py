@@ -136,7 +136,8 @@ def denoise(
     with thread_count(threads):
         Y, _ = _center(_patch_rows(scaled, P, rows, config.chunk_patches), config.center_patches)
         model = _new_model(config, Y)
-        states = TruncatedStates.random(Y.shape[0], config.n_latents, config.n_states, initial_activation(config.n_latents), config.seed)
+        p_on = initial_activation(config.n_latents)
+        states = TruncatedStates.random(Y.shape[0], config.n_latents, config.n_states, p_on, config.seed)
         trainer = EMTrainer(config.evo, seed=config.seed, callback=callback)
         model, history = trainer.fit(model, Y, states, config.epochs)
 
@@ -151,8 +152,7 @@ def denoise(
                 rounds = 1
             else:
                 chunk_states = TruncatedStates.random(
-                    stop - start, config.n_latents, config.n_states, initial_activation(config.n_latents),
-                    config.seed + 1, first_index=start,
+                    stop - start, config.n_latents, config.n_states, p_on, config.seed + 1, first_index=start
                 )
                 rounds = max(1, config.inference_epochs)
             for r in range(rounds):
