@@ -86,7 +86,7 @@ struct EvoWorkspace {
 };
 
 // One EVO E-step for patch n: re-evaluates K_n, runs the generations, keeps the best S of K_n and
-// all distinct children (in heap order). Returns the number of replaced states.
+// all distinct children (in selection order). Returns the number of replaced states.
 template <class Evaluator>
 int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, CounterRng& rng,
               std::uint64_t* K_n, double* lpj_n, int S, EvoWorkspace& ws, FlipCache& flips) {
