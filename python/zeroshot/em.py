@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -44,20 +44,20 @@ class EMTrainer:
 
     def fit(
         self, model: Model, Y: np.ndarray, states: TruncatedStates, epochs: int, first_epoch: int = 0
-    ) -> tuple:
+    ) -> Tuple[Model, List[EpochLog]]:
         """Runs `epochs` epochs; returns (model, [EpochLog])."""
         history: List[EpochLog] = []
         workspace: dict = {}
         for epoch in range(first_epoch, first_epoch + epochs):
             start = time.perf_counter()
             replaced = model.e_step(Y, states, self.evo, self.seed, epoch, workspace)
-            local = np.concatenate([model.accumulate(Y, states), [float(replaced)]])
+            # One buffer per epoch: the model's statistics, then the patch and replaced-state counts.
+            local = np.concatenate([model.accumulate(Y, states), [float(Y.shape[0]), float(replaced)]])
             total = self.comm.allreduce(local)
-            stats, total_replaced = total[:-1], int(total[-1])
+            stats, n_patches, total_replaced = total[:-2], float(total[-2]), int(total[-1])
             free_energy = model.free_energy(stats)
             if not np.isfinite(free_energy):
                 raise FloatingPointError(f"free energy is not finite at epoch {epoch}")
-            n_patches = stats[-1]
             model = model.m_step(stats)
             log = EpochLog(
                 epoch=epoch,
