@@ -75,7 +75,7 @@ def _patch_rows(image: np.ndarray, P: int, rows: np.ndarray, chunk: int) -> np.n
     done = 0
     for start in range(0, n_total, chunk):
         stop = min(start + chunk, n_total)
-        hi = np.searchsorted(rows, stop)
+        hi = int(np.searchsorted(rows, stop))
         if hi > done:
             out[done:hi] = extract_patches(image, P, start, stop)[rows[done:hi] - start]
             done = hi
@@ -110,9 +110,8 @@ def denoise(
     """
     config = replace(config or DenoiseConfig(), **options)  # type: ignore[arg-type]
     values = check_image(image, config.patch_size or 1)
-    if config.patch_size is None:
-        config = replace(config, patch_size=choose_patch_size(values))
-    P = config.patch_size
+    P = config.patch_size if config.patch_size is not None else choose_patch_size(values)
+    config = replace(config, patch_size=P)
     # Scaled to zero mean and unit variance; the statistics are taken of values / max|value| so that
     # they cannot overflow (an image of values near 1e300 would otherwise give inf and NaN).
     peak = float(np.max(np.abs(values)))

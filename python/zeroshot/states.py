@@ -51,5 +51,6 @@ class TruncatedStates:
         """(N, S, H) uint8 view of the states (a copy; for tests and inspection)."""
         return _core.unpack_states(self.K, self.H)
 
-    def subset(self, rows: np.ndarray) -> "TruncatedStates":
+    def subset(self, rows: "np.ndarray | slice") -> "TruncatedStates":
+        """The rows' states (a view for a slice, a copy for an index array)."""
         return TruncatedStates(self.K[rows], self.lpj[rows], self.H, self.first_index)
