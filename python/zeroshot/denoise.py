@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Iterator, List, Optional
 
 import numpy as np
@@ -108,6 +108,9 @@ def denoise(
     patch_size, n_latents, n_states, epochs, max_train_patches, merge, seed, ...) and override
     `config`. `callback` gets an `EpochLog` after every training epoch.
     """
+    unknown = sorted(set(options) - {f.name for f in fields(DenoiseConfig)})
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(unknown)}; see zeroshot.DenoiseConfig for the fields")
     config = replace(config or DenoiseConfig(), **options)  # type: ignore[arg-type]
     values = check_image(image, config.patch_size or 1)
     P = config.patch_size if config.patch_size is not None else choose_patch_size(values)
