@@ -1,6 +1,7 @@
 #include "arrays.hpp"
 #include "evo_config.hpp"
 #include "register.hpp"
+#include "states_check.hpp"
 #include "zeroshot/bsc.hpp"
 #include "zeroshot/evo.hpp"
 #include "zeroshot/states.hpp"
@@ -8,18 +9,6 @@
 namespace zs::py_bind {
 
 namespace {
-
-// K (N, S, n_words): bits at positions >= H must be zero, or kernels would index past W.
-void check_states(const py::array& K_arr, const std::uint64_t* K, py::ssize_t N, int H) {
-    check_shape(K_arr, "K", {N, -1, words_for(H)});
-    const int tail = H % 64;
-    if (tail == 0) return;
-    const py::ssize_t n_words = words_for(H), rows = K_arr.size() / n_words;
-    const std::uint64_t mask = ~((1ULL << tail) - 1ULL);
-    for (py::ssize_t r = 0; r < rows; ++r)
-        if (K[r * n_words + n_words - 1] & mask)
-            throw std::invalid_argument("K holds a state with bits set beyond H = " + std::to_string(H));
-}
 
 struct BscInputs {
     InArray<double> WtY, y2, WtW, pi;

@@ -9,4 +9,5 @@ PYBIND11_MODULE(_core, m) {
     zs::py_bind::register_states(m);
     zs::py_bind::register_evo(m);
     zs::py_bind::register_bsc(m);
+    zs::py_bind::register_sssc(m);
 }

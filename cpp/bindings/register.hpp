@@ -7,4 +7,5 @@ void register_runtime(pybind11::module_& m);
 void register_states(pybind11::module_& m);
 void register_evo(pybind11::module_& m);
 void register_bsc(pybind11::module_& m);
+void register_sssc(pybind11::module_& m);
 }  // namespace zs::py_bind

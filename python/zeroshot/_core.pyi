@@ -43,3 +43,13 @@ def bsc_m_step(
     A: NDArray[np.float64], B: NDArray[np.float64], y2_sum: float, n_patches: float, W_old: NDArray[np.float64],
     shared_pi: bool = False,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], float]: ...  # W, pi, sigma2
+def sssc_log_pseudo_joint(
+    WtY: NDArray[np.float64], y2: NDArray[np.float64], WtW: NDArray[np.float64], pi: NDArray[np.float64],
+    mu: NDArray[np.float64], psi: NDArray[np.float64], sigma2: float, K: NDArray[np.uint64],
+) -> NDArray[np.float64]: ...  # (N, S)
+def evo_step_sssc(
+    K: NDArray[np.uint64], lpj: NDArray[np.float64], WtY: NDArray[np.float64], y2: NDArray[np.float64],
+    WtW: NDArray[np.float64], pi: NDArray[np.float64], mu: NDArray[np.float64], psi: NDArray[np.float64],
+    sigma2: float, seed: int, epoch: int, first_index: int, n_parents: int, n_children: int, n_generations: int,
+    selection: str, mutation: str, crossover: bool, bitflip_prob: float,
+) -> int: ...

@@ -1,0 +1,113 @@
+"""SSSC kernels against a numpy reference that builds the full D x D covariance."""
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zeroshot import _core
+from zeroshot.config import EvoConfig
+from zeroshot.states import TruncatedStates
+
+
+def sssc_log_joint_reference(Y, W, pi, mu, psi, sigma2, bits):
+    """log p(s, y_n) (N, S) from C_s = sigma2 I + W_a diag(psi_a) W_a^T and mean W_a mu_a."""
+    N, D = Y.shape
+    out = np.empty(bits.shape[:2])
+    for n in range(N):
+        for s, state in enumerate(bits[n]):
+            a = np.flatnonzero(state)
+            C = sigma2 * np.eye(D) + W[:, a] @ np.diag(psi[a]) @ W[:, a].T
+            r = Y[n] - W[:, a] @ mu[a]
+            _, logdet = np.linalg.slogdet(C)
+            log_lik = -0.5 * (D * np.log(2 * np.pi) + logdet + r @ np.linalg.solve(C, r))
+            log_prior = np.sum(state * np.log(pi) + (1 - state) * np.log1p(-pi))
+            out[n, s] = log_lik + log_prior
+    return out
+
+
+def random_problem(seed, N, D, H, S):
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(D, H))
+    pi = rng.uniform(0.05, 0.6, size=H)
+    mu = rng.normal(size=H)
+    psi = rng.uniform(0.2, 2.0, size=H)
+    sigma2 = float(rng.uniform(0.1, 1.5))
+    Y = rng.normal(size=(N, D)) * 2
+    all_states = np.array(list(itertools.product([0, 1], repeat=H)), dtype=np.uint8) if H <= 10 else None
+    if all_states is not None and S <= len(all_states):
+        bits = np.stack([all_states[rng.choice(len(all_states), S, replace=False)] for _ in range(N)])
+    else:
+        bits = np.stack([np.unique((rng.random((4 * S, H)) < 0.3).astype(np.uint8), axis=0)[:S] for _ in range(N)])
+    return Y, W, pi, mu, psi, sigma2, bits
+
+
+def core_lpj(Y, W, pi, mu, psi, sigma2, K):
+    return _core.sssc_log_pseudo_joint(Y @ W, np.einsum("nd,nd->n", Y, Y), W.T @ W, pi, mu, psi, sigma2, K)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 5), st.integers(1, 9), st.integers(1, 8), st.integers(1, 12))
+def test_lpj_equals_full_covariance_reference(seed, N, D, H, S):
+    S = min(S, 2**H)
+    Y, W, pi, mu, psi, sigma2, bits = random_problem(seed, N, D, H, S)
+    K = _core.pack_states(bits)
+    lpj = core_lpj(Y, W, pi, mu, psi, sigma2, K)
+    # lpj = log p(s, y) + D/2 log(2 pi sigma2) - sum_h log(1 - pi_h), the same constant as BSC.
+    const = -0.5 * D * np.log(2 * np.pi * sigma2) + np.sum(np.log1p(-pi))
+    reference = sssc_log_joint_reference(Y, W, pi, mu, psi, sigma2, bits)
+    np.testing.assert_allclose(lpj + const, reference, rtol=1e-9, atol=1e-8)
+
+
+def test_lpj_across_word_boundary():
+    """H = 70: active latents in both 64-bit words."""
+    Y, W, pi, mu, psi, sigma2, _ = random_problem(5, 3, 6, 70, 4)
+    rng = np.random.default_rng(6)
+    bits = np.zeros((3, 4, 70), dtype=np.uint8)
+    for n in range(3):
+        for s in range(1, 4):
+            bits[n, s, rng.choice(70, size=s + 1, replace=False)] = 1
+        bits[n, 3, [2, 65, 69]] = 1
+    lpj = core_lpj(Y, W, pi, mu, psi, sigma2, _core.pack_states(bits))
+    const = -0.5 * 6 * np.log(2 * np.pi * sigma2) + np.sum(np.log1p(-pi))
+    np.testing.assert_allclose(lpj + const, sssc_log_joint_reference(Y, W, pi, mu, psi, sigma2, bits), rtol=1e-9)
+
+
+def test_singular_slab_system_stays_finite():
+    """Identical columns with tiny noise: Lambda^-1 is near singular, the result must stay finite."""
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=(5, 1))
+    W = np.hstack([w, w, w])
+    bits = np.array([[[1, 1, 1], [1, 1, 0], [0, 0, 0]]], dtype=np.uint8)
+    lpj = core_lpj(rng.normal(size=(1, 5)), W, np.full(3, 0.3), np.zeros(3), np.full(3, 1e8), 1e-10,
+                   _core.pack_states(bits))
+    assert np.all(np.isfinite(lpj))
+
+
+def test_evo_step_keeps_distinct_states_with_true_lpj():
+    Y, W, pi, mu, psi, sigma2, _ = random_problem(2, 40, 8, 12, 6)
+    states = TruncatedStates.random(40, 12, 6, 1 / 12, seed=0)
+    WtY, y2, WtW = Y @ W, np.einsum("nd,nd->n", Y, Y), W.T @ W
+    for epoch in range(3):
+        _core.evo_step_sssc(states.K, states.lpj, WtY, y2, WtW, pi, mu, psi, sigma2, seed=0, epoch=epoch,
+                            first_index=0, **EvoConfig().core_kwargs())
+    bits = states.bits()
+    for n in range(40):
+        assert len({row.tobytes() for row in bits[n]}) == 6
+    np.testing.assert_allclose(states.lpj, core_lpj(Y, W, pi, mu, psi, sigma2, states.K), rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad", ["psi", "pi", "sigma2"])
+def test_bad_parameters_are_value_errors(bad):
+    Y, W, pi, mu, psi, sigma2, bits = random_problem(3, 2, 4, 3, 2)
+    if bad == "psi":
+        psi = psi.copy()
+        psi[0] = 0.0
+    elif bad == "pi":
+        pi = pi.copy()
+        pi[1] = 1.0
+    else:
+        sigma2 = -1.0
+    with pytest.raises(ValueError):
+        core_lpj(Y, W, pi, mu, psi, sigma2, _core.pack_states(bits))
