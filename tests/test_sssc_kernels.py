@@ -111,3 +111,60 @@ def test_bad_parameters_are_value_errors(bad):
         sigma2 = -1.0
     with pytest.raises(ValueError):
         core_lpj(Y, W, pi, mu, psi, sigma2, _core.pack_states(bits))
+
+
+def slab_posterior_reference(y, W, mu, psi, sigma2, state):
+    """kappa, Lambda of z_a | s, y by Gaussian conditioning with the D x D covariance C_s."""
+    a = np.flatnonzero(state)
+    D = y.shape[0]
+    Wa, Pa = W[:, a], np.diag(psi[a])
+    C = sigma2 * np.eye(D) + Wa @ Pa @ Wa.T
+    gain = Pa @ Wa.T @ np.linalg.inv(C)
+    return a, mu[a] + gain @ (y - Wa @ mu[a]), Pa - gain @ Wa @ Pa
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4), st.integers(1, 8), st.integers(1, 7), st.integers(1, 10))
+def test_slab_posterior_equals_conditioning_reference(seed, N, D, H, S):
+    S = min(S, 2**H)
+    Y, W, pi, mu, psi, sigma2, bits = random_problem(seed, N, D, H, S)
+    kappa, Lambda = _core.sssc_slab_posterior(
+        Y @ W, np.einsum("nd,nd->n", Y, Y), W.T @ W, pi, mu, psi, sigma2, _core.pack_states(bits)
+    )
+    for n in range(N):
+        for s in range(S):
+            a, k_ref, L_ref = slab_posterior_reference(Y[n], W, mu, psi, sigma2, bits[n, s])
+            np.testing.assert_allclose(kappa[n, s, a], k_ref, rtol=1e-8, atol=1e-9)
+            np.testing.assert_allclose(Lambda[n, s][np.ix_(a, a)], L_ref, rtol=1e-8, atol=1e-9)
+            off = np.ones(H, bool)
+            off[a] = False
+            assert np.all(kappa[n, s, off] == 0) and np.all(Lambda[n, s][off] == 0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.integers(1, 7), st.integers(1, 6), st.integers(1, 8))
+def test_accumulate_equals_reference(seed, N, D, H, S):
+    S = min(S, 2**H)
+    Y, W, pi, mu, psi, sigma2, bits = random_problem(seed, N, D, H, S)
+    K = _core.pack_states(bits)
+    WtY, y2, WtW = Y @ W, np.einsum("nd,nd->n", Y, Y), W.T @ W
+    lpj = _core.sssc_log_pseudo_joint(WtY, y2, WtW, pi, mu, psi, sigma2, K)
+    A, B, xs, ss, lse, y2_sum = _core.sssc_accumulate(Y, WtY, y2, WtW, pi, mu, psi, sigma2, K, lpj)
+    q = np.exp(lpj - lpj.max(1, keepdims=True))
+    q /= q.sum(1, keepdims=True)
+    A_r, B_r = np.zeros((D, H)), np.zeros((H, H))
+    xs_r, ss_r = np.zeros(H), np.zeros(H)
+    for n in range(N):
+        x_mean = np.zeros(H)
+        for s in range(S):
+            a, k_ref, L_ref = slab_posterior_reference(Y[n], W, mu, psi, sigma2, bits[n, s])
+            x_mean[a] += q[n, s] * k_ref
+            B_r[np.ix_(a, a)] += q[n, s] * (L_ref + np.outer(k_ref, k_ref))
+            ss_r += q[n, s] * bits[n, s]
+        A_r += np.outer(Y[n], x_mean)
+        xs_r += x_mean
+    lse_r = np.sum(np.log(np.sum(np.exp(lpj - lpj.max(1, keepdims=True)), 1)) + lpj.max(1))
+    for got, want in [(A, A_r), (B, B_r), (xs, xs_r), (ss, ss_r)]:
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-9)
+    assert lse == pytest.approx(lse_r, rel=1e-12)
+    assert y2_sum == pytest.approx(float(np.sum(Y * Y)), rel=1e-12)

@@ -3,6 +3,7 @@
 #include "register.hpp"
 #include "states_check.hpp"
 #include "zeroshot/evo.hpp"
+#include "zeroshot/bitstate.hpp"
 #include "zeroshot/sssc.hpp"
 
 namespace zs::py_bind {
@@ -70,6 +71,64 @@ std::int64_t evo_step_sssc_py(const py::object& K_obj, const py::object& lpj_obj
     return evo_step(model, c, k, l, static_cast<std::size_t>(in.N), S, seed, epoch, first_index);
 }
 
+py::tuple sssc_slab_posterior_py(const InArray<double>& WtY, const InArray<double>& y2, const InArray<double>& WtW,
+                                  const InArray<double>& pi, const InArray<double>& mu, const InArray<double>& psi,
+                                  double sigma2, const InArray<std::uint64_t>& K) {
+    const SsscInputs in = sssc_inputs(WtY, y2, WtW, pi, mu, psi);
+    check_states(K, K.data(), in.N, in.H);
+    const auto S = static_cast<py::ssize_t>(K.shape(1));
+    const py::ssize_t H = in.H;
+    if (in.N * S * H * H > (py::ssize_t(1) << 27))
+        throw std::invalid_argument("sssc_slab_posterior embeds (N, S, H, H): meant for small problems");
+    py::array_t<double> kappa({in.N, S, H}), Lambda({in.N, S, H, H});
+    std::fill(kappa.mutable_data(), kappa.mutable_data() + kappa.size(), 0.0);
+    std::fill(Lambda.mutable_data(), Lambda.mutable_data() + Lambda.size(), 0.0);
+    SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(),
+                        sigma2, in.H);
+    const int n_words = words_for(in.H);
+    std::vector<std::int32_t> active(static_cast<std::size_t>(H));
+    std::vector<double> kap(static_cast<std::size_t>(H)), lam;
+    for (py::ssize_t n = 0; n < in.N; ++n)
+        for (py::ssize_t s = 0; s < S; ++s) {
+            const int k = active_indices(K.data() + (n * S + s) * n_words, n_words, active.data());
+            lam.resize(static_cast<std::size_t>(k) * k);
+            model.slab_posterior(static_cast<std::size_t>(n), active.data(), k, kap.data(), lam.data());
+            double* kout = kappa.mutable_data() + (n * S + s) * H;
+            double* lout = Lambda.mutable_data() + (n * S + s) * H * H;
+            for (int i = 0; i < k; ++i) {
+                kout[active[i]] = kap[i];
+                for (int j = 0; j < k; ++j) lout[active[i] * H + active[j]] = lam[static_cast<std::size_t>(i) * k + j];
+            }
+        }
+    return py::make_tuple(kappa, Lambda);
+}
+
+py::tuple sssc_accumulate_py(const InArray<double>& Y, const InArray<double>& WtY, const InArray<double>& y2,
+                             const InArray<double>& WtW, const InArray<double>& pi, const InArray<double>& mu,
+                             const InArray<double>& psi, double sigma2, const InArray<std::uint64_t>& K,
+                             const InArray<double>& lpj) {
+    const SsscInputs in = sssc_inputs(WtY, y2, WtW, pi, mu, psi);
+    check_shape(Y, "Y", {in.N, -1});
+    check_states(K, K.data(), in.N, in.H);
+    const auto S = static_cast<int>(K.shape(1));
+    check_shape(lpj, "lpj", {in.N, S});
+    const auto D = static_cast<int>(Y.shape(1));
+    SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(),
+                        sigma2, in.H);
+    SsscStats st;
+    {
+        py::gil_scoped_release release;
+        st = sssc_accumulate(model, Y.data(), static_cast<std::size_t>(in.N), D, K.data(), lpj.data(), S);
+    }
+    const py::ssize_t H = in.H;
+    py::array_t<double> A({static_cast<py::ssize_t>(D), H}), B({H, H}), xs(H), ss(H);
+    std::copy(st.A.begin(), st.A.end(), A.mutable_data());
+    std::copy(st.B.begin(), st.B.end(), B.mutable_data());
+    std::copy(st.x_sum.begin(), st.x_sum.end(), xs.mutable_data());
+    std::copy(st.s_sum.begin(), st.s_sum.end(), ss.mutable_data());
+    return py::make_tuple(A, B, xs, ss, st.lse, st.y2);
+}
+
 }  // namespace
 
 void register_sssc(py::module_& m) {
@@ -80,6 +139,12 @@ void register_sssc(py::module_& m) {
           py::arg("WtW"), py::arg("pi"), py::arg("mu"), py::arg("psi"), py::arg("sigma2"), py::arg("seed"),
           py::arg("epoch"), py::arg("first_index"), ZS_EVO_ARGS,
           "One evolutionary E-step under SSSC on K and lpj in place; returns the replaced-state count.");
+    m.def("sssc_slab_posterior", &sssc_slab_posterior_py, py::arg("WtY"), py::arg("y2"), py::arg("WtW"),
+          py::arg("pi"), py::arg("mu"), py::arg("psi"), py::arg("sigma2"), py::arg("K"),
+          "kappa (N, S, H) and Lambda (N, S, H, H) of every state, embedded (zeros off the active set); small problems.");
+    m.def("sssc_accumulate", &sssc_accumulate_py, py::arg("Y"), py::arg("WtY"), py::arg("y2"), py::arg("WtW"),
+          py::arg("pi"), py::arg("mu"), py::arg("psi"), py::arg("sigma2"), py::arg("K"), py::arg("lpj"),
+          "M-step statistics (A (D, H), B (H, H), sum <x> (H,), sum <s> (H,), sum log-normalisers, sum ||y||^2).");
 }
 
 }  // namespace zs::py_bind

@@ -1,9 +1,13 @@
 #include "zeroshot/sssc.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
+#include "zeroshot/bitstate.hpp"
 #include "zeroshot/linalg.hpp"
+#include "zeroshot/parallel.hpp"
+#include "zeroshot/posterior.hpp"
 
 namespace zs {
 
@@ -21,15 +25,13 @@ SsscEvaluator::SsscEvaluator(const double* WtY, const double* y2, const double* 
     }
 }
 
-double SsscEvaluator::lpj(std::size_t n, const std::int32_t* a, int k) const {
+double SsscEvaluator::factor_state(std::size_t n, const std::int32_t* a, int k, std::vector<double>& L,
+                                  std::vector<double>& b) const {
     const double* wty = WtY_ + n * static_cast<std::size_t>(H_);
     const double inv_s2 = 1.0 / sigma2_;
-    // Per-thread scratch: Lambda^-1 (k x k, then its Cholesky factor) and b = W_a^T r.
-    thread_local std::vector<double> L, b, x;
     L.resize(static_cast<std::size_t>(k) * k);
     b.resize(static_cast<std::size_t>(k));
-
-    double r2 = y2_[n], prior = 0.0, log_det_psi = 0.0;
+    double r2 = y2_[n];
     for (int i = 0; i < k; ++i) {
         const int ai = a[i];
         const double* row = WtW_ + static_cast<std::size_t>(ai) * H_;
@@ -42,31 +44,130 @@ double SsscEvaluator::lpj(std::size_t n, const std::int32_t* a, int k) const {
         L[static_cast<std::size_t>(i) * k + i] += 1.0 / psi_[ai];
         b[i] = wty[ai] - wtw_mu;
         r2 += -2.0 * mu_[ai] * wty[ai] + mu_[ai] * wtw_mu;
-        prior += log_odds_[ai];
-        log_det_psi += std::log(psi_[ai]);
     }
-    if (k == 0) return -0.5 * r2 * inv_s2;
-
-    std::vector<double> fallback;
-    const double* factor = L.data();
-    if (!cholesky_factor(L.data(), k)) {  // numerically singular: regularise instead of failing
+    if (k > 0 && !cholesky_factor(L.data(), k)) {  // numerically singular: regularise instead of failing
+        std::vector<double> system(static_cast<std::size_t>(k) * k);
         for (int i = 0; i < k; ++i)
             for (int j = 0; j < k; ++j)
-                L[static_cast<std::size_t>(i) * k + j] =
+                system[static_cast<std::size_t>(i) * k + j] =
                     WtW_[static_cast<std::size_t>(a[i]) * H_ + a[j]] * inv_s2 + (i == j ? 1.0 / psi_[a[i]] : 0.0);
-        fallback = regularised_cholesky(L.data(), k);
-        factor = fallback.data();
+        L = regularised_cholesky(system.data(), k);
     }
-    double log_det_lambda_inv = 0.0;
-    for (int i = 0; i < k; ++i) log_det_lambda_inv += 2.0 * std::log(factor[static_cast<std::size_t>(i) * k + i]);
-    // b^T Lambda b with Lambda = (Lambda^-1)^-1: solve L L^T x = b, then b^T x.
+    return r2;
+}
+
+double SsscEvaluator::lpj(std::size_t n, const std::int32_t* a, int k) const {
+    thread_local std::vector<double> L, b, x;  // per-thread scratch
+    const double r2 = factor_state(n, a, k, L, b);
+    const double inv_s2 = 1.0 / sigma2_;
+    if (k == 0) return -0.5 * r2 * inv_s2;
+    double prior = 0.0, log_det_psi = 0.0, log_det_lambda_inv = 0.0;
+    for (int i = 0; i < k; ++i) {
+        prior += log_odds_[a[i]];
+        log_det_psi += std::log(psi_[a[i]]);
+        log_det_lambda_inv += 2.0 * std::log(L[static_cast<std::size_t>(i) * k + i]);
+    }
+    // b^T Lambda b: solve L L^T x = b, then b^T x.
     x.assign(b.begin(), b.end());
-    cholesky_solve(factor, k, x.data());
+    cholesky_solve(L.data(), k, x.data());
     double quad = 0.0;
     for (int i = 0; i < k; ++i) quad += b[i] * x[i];
-
     const double mahalanobis = r2 * inv_s2 - quad * inv_s2 * inv_s2;
     return -0.5 * (log_det_lambda_inv + log_det_psi + mahalanobis) + prior;
+}
+
+void SsscEvaluator::slab_posterior(std::size_t n, const std::int32_t* a, int k, double* kappa, double* Lambda) const {
+    thread_local std::vector<double> L, b, column;
+    factor_state(n, a, k, L, b);
+    // kappa = mu_a + Lambda b / sigma2
+    column.assign(b.begin(), b.end());
+    cholesky_solve(L.data(), k, column.data());
+    for (int i = 0; i < k; ++i) kappa[i] = mu_[a[i]] + column[i] / sigma2_;
+    // Lambda = (L L^T)^-1, column by column.
+    for (int j = 0; j < k; ++j) {
+        column.assign(static_cast<std::size_t>(k), 0.0);
+        column[j] = 1.0;
+        cholesky_solve(L.data(), k, column.data());
+        for (int i = 0; i < k; ++i) Lambda[static_cast<std::size_t>(i) * k + j] = column[i];
+    }
+}
+
+SsscStats sssc_accumulate(const SsscEvaluator& model, const double* Y, std::size_t N, int D,
+                          const std::uint64_t* K, const double* lpj, int S) {
+    const int H = model.n_latents();
+    const int n_words = words_for(H);
+    const std::size_t DH = static_cast<std::size_t>(D) * H, HH = static_cast<std::size_t>(H) * H;
+    SsscStats total;
+    total.A.assign(DH, 0.0);
+    total.B.assign(HH, 0.0);
+    total.x_sum.assign(static_cast<std::size_t>(H), 0.0);
+    total.s_sum.assign(static_cast<std::size_t>(H), 0.0);
+    std::vector<double> At(DH, 0.0);  // A transposed: (H, D)
+    const auto n_blocks = static_cast<std::int64_t>((N + kBlock - 1) / kBlock);
+    ExceptionCollector errors;
+#pragma omp parallel
+    {
+        std::vector<double> At_loc(DH), B_loc(HH), x_loc(static_cast<std::size_t>(H)), s_loc(static_cast<std::size_t>(H));
+        std::vector<double> q(static_cast<std::size_t>(S)), ex(static_cast<std::size_t>(H), 0.0);
+        std::vector<double> kappa(static_cast<std::size_t>(H)), Lambda;
+        std::vector<std::int32_t> active(static_cast<std::size_t>(H)), touched;
+        std::vector<char> is_touched(static_cast<std::size_t>(H), 0);
+#pragma omp for ordered schedule(static, 1)
+        for (std::int64_t blk = 0; blk < n_blocks; ++blk) {
+            double lse_loc = 0.0, y2_loc = 0.0;
+            errors.run([&] {
+                std::fill(At_loc.begin(), At_loc.end(), 0.0);
+                std::fill(B_loc.begin(), B_loc.end(), 0.0);
+                std::fill(x_loc.begin(), x_loc.end(), 0.0);
+                std::fill(s_loc.begin(), s_loc.end(), 0.0);
+                const std::size_t end = std::min(N, static_cast<std::size_t>(blk + 1) * kBlock);
+                for (std::size_t n = static_cast<std::size_t>(blk) * kBlock; n < end; ++n) {
+                    lse_loc += truncated_posterior(lpj + n * S, S, q.data());
+                    const double* y = Y + n * D;
+                    for (int d = 0; d < D; ++d) y2_loc += y[d] * y[d];
+                    touched.clear();
+                    for (int s = 0; s < S; ++s) {
+                        const double w = q[s];
+                        if (w == 0.0) continue;
+                        const int k = active_indices(K + (n * S + s) * n_words, n_words, active.data());
+                        Lambda.resize(static_cast<std::size_t>(k) * k);
+                        model.slab_posterior(n, active.data(), k, kappa.data(), Lambda.data());
+                        for (int i = 0; i < k; ++i) {
+                            const int ai = active[i];
+                            if (!is_touched[ai]) { is_touched[ai] = 1; touched.push_back(ai); }
+                            ex[ai] += w * kappa[i];
+                            s_loc[ai] += w;
+                            double* row = B_loc.data() + static_cast<std::size_t>(ai) * H;
+                            for (int j = 0; j < k; ++j)
+                                row[active[j]] += w * (Lambda[static_cast<std::size_t>(i) * k + j] + kappa[i] * kappa[j]);
+                        }
+                    }
+                    for (int h : touched) {
+                        double* col = At_loc.data() + static_cast<std::size_t>(h) * D;
+                        for (int d = 0; d < D; ++d) col[d] += ex[h] * y[d];
+                        x_loc[h] += ex[h];
+                        ex[h] = 0.0;
+                        is_touched[h] = 0;
+                    }
+                }
+            });
+#pragma omp ordered
+            {
+                for (std::size_t i = 0; i < DH; ++i) At[i] += At_loc[i];
+                for (std::size_t i = 0; i < HH; ++i) total.B[i] += B_loc[i];
+                for (int h = 0; h < H; ++h) {
+                    total.x_sum[h] += x_loc[h];
+                    total.s_sum[h] += s_loc[h];
+                }
+                total.lse += lse_loc;
+                total.y2 += y2_loc;
+            }
+        }
+    }
+    errors.rethrow();
+    for (int h = 0; h < H; ++h)
+        for (int d = 0; d < D; ++d) total.A[static_cast<std::size_t>(d) * H + h] = At[static_cast<std::size_t>(h) * D + d];
+    return total;
 }
 
 }  // namespace zs

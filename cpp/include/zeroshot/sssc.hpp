@@ -19,6 +19,9 @@ public:
     // lpj = log p(s, y_n) + D/2 log(2 pi sigma2) - sum_h log(1 - pi_h)  (the same constant as BSC).
     double lpj(std::size_t n, const std::int32_t* active, int k) const;
 
+    // Slab posterior z_a | s, y_n ~ N(kappa, Lambda): kappa (k,), Lambda (k, k) row-major.
+    void slab_posterior(std::size_t n, const std::int32_t* active, int k, double* kappa, double* Lambda) const;
+
     int n_latents() const { return H_; }
     double expected_active() const { return expected_active_; }
     void prefetch(std::size_t n) const {
@@ -27,6 +30,11 @@ public:
     }
 
 private:
+    // Cholesky factor of Lambda^-1 = W_a^T W_a / sigma2 + Psi_a^-1 into L (k x k) and b = W_a^T r
+    // into b; returns ||r||^2 (r = y - W_a mu_a).
+    double factor_state(std::size_t n, const std::int32_t* active, int k, std::vector<double>& L,
+                        std::vector<double>& b) const;
+
     const double* WtY_;
     const double* y2_;
     const double* WtW_;
@@ -37,5 +45,15 @@ private:
     double expected_active_;
     std::vector<double> log_odds_;  // log(pi / (1 - pi))
 };
+
+// M-step statistics of SSSC summed over patches (fixed blocks, fixed order): A = sum y <x>^T (D, H),
+// B = sum <x x^T> (H, H), x_sum = sum <x> (H), s_sum = sum <s> (H), lse, y2 as for BSC.
+struct SsscStats {
+    std::vector<double> A, B, x_sum, s_sum;
+    double lse = 0.0;
+    double y2 = 0.0;
+};
+SsscStats sssc_accumulate(const SsscEvaluator& model, const double* Y, std::size_t N, int D,
+                          const std::uint64_t* K, const double* lpj, int S);
 
 }  // namespace zs
