@@ -6,7 +6,7 @@
 
 #include "zeroshot/bitstate.hpp"
 #include "zeroshot/bounds.hpp"
-#include "zeroshot/linalg.hpp"
+#include "zeroshot/mstep.hpp"
 #include "zeroshot/parallel.hpp"
 #include "zeroshot/posterior.hpp"
 
@@ -142,57 +142,12 @@ void bsc_posterior_moments(const double* W, int D, int H, const std::uint64_t* K
 BscParams bsc_m_step(const BscStats& stats, double n_patches, const double* W_old, int D, int H,
                      bool shared_pi) {
     if (!(n_patches > 0)) throw std::invalid_argument("M-step needs at least one patch");
-    const auto& A = stats.A;
-    const auto& B = stats.B;
+    std::vector<double> s_sum(static_cast<std::size_t>(H));  // <s_h s_h> = <s_h>: the diagonal of B
+    for (int h = 0; h < H; ++h) s_sum[h] = stats.B[static_cast<std::size_t>(h) * H + h];
     BscParams p;
-    p.W.assign(W_old, W_old + static_cast<std::size_t>(D) * H);
-    p.pi.resize(static_cast<std::size_t>(H));
-
-    // Latents that were (numerically) never active carry no information: they keep their column.
-    double max_diag = 0.0;
-    for (int h = 0; h < H; ++h) max_diag = std::max(max_diag, B[static_cast<std::size_t>(h) * H + h]);
-    std::vector<int> used;
-    for (int h = 0; h < H; ++h)
-        if (B[static_cast<std::size_t>(h) * H + h] > 1e-12 * std::max(max_diag, 1.0)) used.push_back(h);
-    const int L = static_cast<int>(used.size());
-    if (L > 0) {
-        std::vector<double> BLL(static_cast<std::size_t>(L) * L);
-        for (int i = 0; i < L; ++i)
-            for (int j = 0; j < L; ++j) BLL[static_cast<std::size_t>(i) * L + j] = B[static_cast<std::size_t>(used[i]) * H + used[j]];
-        const std::vector<double> factor = regularised_cholesky(BLL.data(), L);
-        std::vector<double> rhs(static_cast<std::size_t>(L));
-        for (int d = 0; d < D; ++d) {  // row d of W solves B_LL w = A_d,L
-            for (int i = 0; i < L; ++i) rhs[i] = A[static_cast<std::size_t>(d) * H + used[i]];
-            cholesky_solve(factor.data(), L, rhs.data());
-            for (int i = 0; i < L; ++i) p.W[static_cast<std::size_t>(d) * H + used[i]] = rhs[i];
-        }
-    }
-
-    double pi_mean = 0.0;
-    for (int h = 0; h < H; ++h) {
-        p.pi[h] = B[static_cast<std::size_t>(h) * H + h] / n_patches;
-        pi_mean += p.pi[h] / H;
-    }
-    for (int h = 0; h < H; ++h) p.pi[h] = bounds::clamp_pi(shared_pi ? pi_mean : p.pi[h]);
-
-    // sigma2 = (sum ||y||^2 - 2 tr(W^T A) + tr(W^T W B)) / (N D), with the new W.
-    double cross = 0.0;
-    for (std::size_t i = 0; i < static_cast<std::size_t>(D) * H; ++i) cross += p.W[i] * A[i];
-    double quad = 0.0;
-    std::vector<double> WB(static_cast<std::size_t>(H));
-    for (int d = 0; d < D; ++d) {
-        const double* w = p.W.data() + static_cast<std::size_t>(d) * H;
-        for (int h = 0; h < H; ++h) {
-            if (w[h] == 0.0) continue;
-            const double* brow = B.data() + static_cast<std::size_t>(h) * H;
-            double s = 0.0;
-            for (int g = 0; g < H; ++g) s += brow[g] * w[g];
-            quad += w[h] * s;
-        }
-    }
-    const double sigma2 = (stats.y2 - 2.0 * cross + quad) / (n_patches * D);
-    if (!std::isfinite(sigma2)) throw std::runtime_error("M-step produced a non-finite sigma2");
-    p.sigma2 = std::max(sigma2, bounds::sigma2_min);
+    p.W = solve_dictionary(stats.A, stats.B, s_sum, W_old, D, H);
+    p.pi = prior_probabilities(s_sum, n_patches, shared_pi);
+    p.sigma2 = noise_variance(stats.A, stats.B, p.W, stats.y2, n_patches, D, H);
     return p;
 }
 
