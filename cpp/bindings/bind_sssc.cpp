@@ -129,6 +129,37 @@ py::tuple sssc_accumulate_py(const InArray<double>& Y, const InArray<double>& Wt
     return py::make_tuple(A, B, xs, ss, st.lse, st.y2);
 }
 
+py::tuple sssc_m_step_py(const InArray<double>& A, const InArray<double>& B, const InArray<double>& x_sum,
+                         const InArray<double>& s_sum, double y2_sum, double n_patches, const InArray<double>& W_old,
+                         const InArray<double>& mu_old, const InArray<double>& psi_old, bool shared_pi) {
+    check_shape(W_old, "W_old", {-1, -1});
+    const py::ssize_t D = W_old.shape(0), H = W_old.shape(1);
+    check_shape(A, "A", {D, H});
+    check_shape(B, "B", {H, H});
+    for (const auto& [arr, name] : {std::pair{&x_sum, "x_sum"}, {&s_sum, "s_sum"}, {&mu_old, "mu_old"}, {&psi_old, "psi_old"}})
+        check_shape(*arr, name, {H});
+    check_finite(A, "A");
+    check_finite(B, "B");
+    SsscStats st;
+    st.A.assign(A.data(), A.data() + A.size());
+    st.B.assign(B.data(), B.data() + B.size());
+    st.x_sum.assign(x_sum.data(), x_sum.data() + H);
+    st.s_sum.assign(s_sum.data(), s_sum.data() + H);
+    st.y2 = y2_sum;
+    SsscParams p;
+    {
+        py::gil_scoped_release release;
+        p = sssc_m_step(st, n_patches, W_old.data(), mu_old.data(), psi_old.data(), static_cast<int>(D),
+                        static_cast<int>(H), shared_pi);
+    }
+    py::array_t<double> W({D, H}), pi(H), mu(H), psi(H);
+    std::copy(p.W.begin(), p.W.end(), W.mutable_data());
+    std::copy(p.pi.begin(), p.pi.end(), pi.mutable_data());
+    std::copy(p.mu.begin(), p.mu.end(), mu.mutable_data());
+    std::copy(p.psi.begin(), p.psi.end(), psi.mutable_data());
+    return py::make_tuple(W, pi, mu, psi, p.sigma2);
+}
+
 }  // namespace
 
 void register_sssc(py::module_& m) {
@@ -142,6 +173,9 @@ void register_sssc(py::module_& m) {
     m.def("sssc_slab_posterior", &sssc_slab_posterior_py, py::arg("WtY"), py::arg("y2"), py::arg("WtW"),
           py::arg("pi"), py::arg("mu"), py::arg("psi"), py::arg("sigma2"), py::arg("K"),
           "kappa (N, S, H) and Lambda (N, S, H, H) of every state, embedded (zeros off the active set); small problems.");
+    m.def("sssc_m_step", &sssc_m_step_py, py::arg("A"), py::arg("B"), py::arg("x_sum"), py::arg("s_sum"),
+          py::arg("y2_sum"), py::arg("n_patches"), py::arg("W_old"), py::arg("mu_old"), py::arg("psi_old"),
+          py::arg("shared_pi") = false, "(W, pi, mu, psi, sigma2) maximising the truncated free energy.");
     m.def("sssc_accumulate", &sssc_accumulate_py, py::arg("Y"), py::arg("WtY"), py::arg("y2"), py::arg("WtW"),
           py::arg("pi"), py::arg("mu"), py::arg("psi"), py::arg("sigma2"), py::arg("K"), py::arg("lpj"),
           "M-step statistics (A (D, H), B (H, H), sum <x> (H,), sum <s> (H,), sum log-normalisers, sum ||y||^2).");

@@ -5,7 +5,9 @@
 #include <stdexcept>
 
 #include "zeroshot/bitstate.hpp"
+#include "zeroshot/bounds.hpp"
 #include "zeroshot/linalg.hpp"
+#include "zeroshot/mstep.hpp"
 #include "zeroshot/parallel.hpp"
 #include "zeroshot/posterior.hpp"
 
@@ -90,6 +92,26 @@ void SsscEvaluator::slab_posterior(std::size_t n, const std::int32_t* a, int k, 
         cholesky_solve(L.data(), k, column.data());
         for (int i = 0; i < k; ++i) Lambda[static_cast<std::size_t>(i) * k + j] = column[i];
     }
+}
+
+SsscParams sssc_m_step(const SsscStats& st, double n_patches, const double* W_old, const double* mu_old,
+                       const double* psi_old, int D, int H, bool shared_pi) {
+    if (!(n_patches > 0)) throw std::invalid_argument("M-step needs at least one patch");
+    SsscParams p;
+    p.W = solve_dictionary(st.A, st.B, st.s_sum, W_old, D, H);
+    p.pi = prior_probabilities(st.s_sum, n_patches, shared_pi);
+    p.sigma2 = noise_variance(st.A, st.B, p.W, st.y2, n_patches, D, H);
+    p.mu.assign(mu_old, mu_old + H);
+    p.psi.assign(psi_old, psi_old + H);
+    const double largest = *std::max_element(st.s_sum.begin(), st.s_sum.end());
+    for (int h = 0; h < H; ++h) {
+        const double weight = st.s_sum[h];
+        if (!(weight > 1e-12 * std::max(largest, 1.0))) continue;
+        p.mu[h] = st.x_sum[h] / weight;
+        const double second = st.B[static_cast<std::size_t>(h) * H + h] / weight;
+        p.psi[h] = std::max(second - p.mu[h] * p.mu[h], bounds::psi_min);
+    }
+    return p;
 }
 
 SsscStats sssc_accumulate(const SsscEvaluator& model, const double* Y, std::size_t N, int D,

@@ -53,3 +53,17 @@ def evo_step_sssc(
     sigma2: float, seed: int, epoch: int, first_index: int, n_parents: int, n_children: int, n_generations: int,
     selection: str, mutation: str, crossover: bool, bitflip_prob: float,
 ) -> int: ...
+def sssc_slab_posterior(
+    WtY: NDArray[np.float64], y2: NDArray[np.float64], WtW: NDArray[np.float64], pi: NDArray[np.float64],
+    mu: NDArray[np.float64], psi: NDArray[np.float64], sigma2: float, K: NDArray[np.uint64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...  # kappa (N, S, H), Lambda (N, S, H, H), embedded
+def sssc_accumulate(
+    Y: NDArray[np.float64], WtY: NDArray[np.float64], y2: NDArray[np.float64], WtW: NDArray[np.float64],
+    pi: NDArray[np.float64], mu: NDArray[np.float64], psi: NDArray[np.float64], sigma2: float,
+    K: NDArray[np.uint64], lpj: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, float]: ...
+def sssc_m_step(
+    A: NDArray[np.float64], B: NDArray[np.float64], x_sum: NDArray[np.float64], s_sum: NDArray[np.float64],
+    y2_sum: float, n_patches: float, W_old: NDArray[np.float64], mu_old: NDArray[np.float64],
+    psi_old: NDArray[np.float64], shared_pi: bool = False,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]: ...

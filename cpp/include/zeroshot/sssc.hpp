@@ -56,4 +56,14 @@ struct SsscStats {
 SsscStats sssc_accumulate(const SsscEvaluator& model, const double* Y, std::size_t N, int D,
                           const std::uint64_t* K, const double* lpj, int S);
 
+struct SsscParams {
+    std::vector<double> W, pi, mu, psi;
+    double sigma2 = 1.0;
+};
+// Exact M-step (diagonal Psi; z_h exists only when s_h = 1): W = A B^-1, sigma2 from the new W,
+// pi = <s> / N, mu_h = sum <x_h> / sum <s_h>, Psi_h = sum <x_h^2> / sum <s_h> - mu_h^2 (>= psi_min).
+// Latents never active keep W's column, mu and Psi.
+SsscParams sssc_m_step(const SsscStats& stats, double n_patches, const double* W_old, const double* mu_old,
+                       const double* psi_old, int D, int H, bool shared_pi);
+
 }  // namespace zs
