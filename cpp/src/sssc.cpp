@@ -94,6 +94,42 @@ void SsscEvaluator::slab_posterior(std::size_t n, const std::int32_t* a, int k, 
     }
 }
 
+void sssc_posterior_mean(const SsscEvaluator& model, const double* W, int D, const std::uint64_t* K,
+                         const double* lpj, std::size_t N, int S, double* mean) {
+    const int H = model.n_latents();
+    const int n_words = words_for(H);
+    std::vector<double> Wt(static_cast<std::size_t>(D) * H);  // (H, D): columns of W contiguous
+    for (int d = 0; d < D; ++d)
+        for (int h = 0; h < H; ++h) Wt[static_cast<std::size_t>(h) * D + d] = W[static_cast<std::size_t>(d) * H + h];
+    ExceptionCollector errors;
+#pragma omp parallel
+    {
+        std::vector<double> q(static_cast<std::size_t>(S)), kappa(static_cast<std::size_t>(H)), Lambda;
+        std::vector<std::int32_t> active(static_cast<std::size_t>(H));
+#pragma omp for schedule(static)
+        for (std::int64_t nn = 0; nn < static_cast<std::int64_t>(N); ++nn) {
+            errors.run([&] {
+                const auto n = static_cast<std::size_t>(nn);
+                truncated_posterior(lpj + n * S, S, q.data());
+                double* m = mean + n * D;
+                std::fill(m, m + D, 0.0);
+                for (int s = 0; s < S; ++s) {
+                    if (q[s] == 0.0) continue;
+                    const int k = active_indices(K + (n * S + s) * n_words, n_words, active.data());
+                    Lambda.resize(static_cast<std::size_t>(k) * k);
+                    model.slab_posterior(n, active.data(), k, kappa.data(), Lambda.data());
+                    for (int i = 0; i < k; ++i) {
+                        const double* col = Wt.data() + static_cast<std::size_t>(active[i]) * D;
+                        const double w = q[s] * kappa[i];
+                        for (int d = 0; d < D; ++d) m[d] += w * col[d];
+                    }
+                }
+            });
+        }
+    }
+    errors.rethrow();
+}
+
 SsscParams sssc_m_step(const SsscStats& st, double n_patches, const double* W_old, const double* mu_old,
                        const double* psi_old, int D, int H, bool shared_pi) {
     if (!(n_patches > 0)) throw std::invalid_argument("M-step needs at least one patch");

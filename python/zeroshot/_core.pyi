@@ -67,3 +67,8 @@ def sssc_m_step(
     y2_sum: float, n_patches: float, W_old: NDArray[np.float64], mu_old: NDArray[np.float64],
     psi_old: NDArray[np.float64], shared_pi: bool = False,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]: ...
+def sssc_posterior_mean(
+    W: NDArray[np.float64], WtY: NDArray[np.float64], y2: NDArray[np.float64], WtW: NDArray[np.float64],
+    pi: NDArray[np.float64], mu: NDArray[np.float64], psi: NDArray[np.float64], sigma2: float,
+    K: NDArray[np.uint64], lpj: NDArray[np.float64],
+) -> NDArray[np.float64]: ...  # (N, D)

@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional
 _SELECTIONS = ("uniform", "fitness")
 _MUTATIONS = ("none", "randflip", "sparseflip")
 MERGE_METHODS = ("mean", "median", "gaussian")
-MODELS = ("bsc",)
+MODELS = ("bsc", "es3c")
 
 
 def _require(condition: bool, message: str) -> None:

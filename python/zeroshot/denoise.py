@@ -10,7 +10,7 @@ import numpy as np
 from zeroshot import _core
 from zeroshot.config import DenoiseConfig
 from zeroshot.em import Callback, EMTrainer, EpochLog
-from zeroshot.models import BSC
+from zeroshot.models import BSC, SSSC
 from zeroshot.models.bsc import initial_activation
 from zeroshot.noise import choose_patch_size
 from zeroshot.models.base import Model
@@ -90,6 +90,8 @@ def _center(Y: np.ndarray, center: bool) -> tuple:
 
 
 def _new_model(config: DenoiseConfig, Y: np.ndarray) -> Model:
+    if config.model == "es3c":
+        return SSSC.from_data(Y, config.n_latents, config.seed, shared_pi=config.shared_pi)
     return BSC.from_data(Y, config.n_latents, config.seed, shared_pi=config.shared_pi)
 
 

@@ -56,6 +56,10 @@ struct SsscStats {
 SsscStats sssc_accumulate(const SsscEvaluator& model, const double* Y, std::size_t N, int D,
                           const std::uint64_t* K, const double* lpj, int S);
 
+// Posterior mean of the noise-free patch, W <x>_n (N, D), with W (D, H).
+void sssc_posterior_mean(const SsscEvaluator& model, const double* W, int D, const std::uint64_t* K,
+                         const double* lpj, std::size_t N, int S, double* mean);
+
 struct SsscParams {
     std::vector<double> W, pi, mu, psi;
     double sigma2 = 1.0;

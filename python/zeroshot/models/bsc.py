@@ -37,6 +37,23 @@ class BSCParams:
         object.__setattr__(self, "sigma2", float(self.sigma2))
 
 
+def dense_products(
+    W: np.ndarray, Y: np.ndarray, workspace: Optional[dict] = None
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Y W (N, H), ||y_n||^2 (N,), W^T W (H, H): the dense work the models' kernels start from. A
+    workspace dict keeps the (N, H) buffer between epochs: allocating it anew each time costs as much
+    as the product (page faults)."""
+    shape = (Y.shape[0], W.shape[1])
+    if workspace is None:
+        WtY = Y @ W
+    else:
+        WtY = workspace.get("WtY")
+        if WtY is None or WtY.shape != shape:
+            WtY = workspace["WtY"] = np.empty(shape)
+        np.matmul(Y, W, out=WtY)
+    return WtY, np.einsum("nd,nd->n", Y, Y), W.T @ W
+
+
 def initial_activation(H: int) -> float:
     """Prior activation of each latent at the start (and of the initial states): one latent per patch
     on average, at most 1/2 (H = 1)."""
@@ -70,18 +87,7 @@ class BSC:
     def _products(
         self, Y: np.ndarray, workspace: Optional[dict] = None
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Y W (N, H), ||y_n||^2 (N,), W^T W (H, H). A workspace dict keeps the (N, H) buffer between
-        epochs: allocating it anew each time costs as much as the product (page faults)."""
-        W = self.params.W
-        shape = (Y.shape[0], self.H)
-        if workspace is None:
-            WtY = Y @ W
-        else:
-            WtY = workspace.get("WtY")
-            if WtY is None or WtY.shape != shape:
-                WtY = workspace["WtY"] = np.empty(shape)
-            np.matmul(Y, W, out=WtY)
-        return WtY, np.einsum("nd,nd->n", Y, Y), W.T @ W
+        return dense_products(self.params.W, Y, workspace)
 
     def log_pseudo_joint(self, Y: np.ndarray, states: TruncatedStates) -> np.ndarray:
         WtY, y2, WtW = self._products(Y)

@@ -1,0 +1,95 @@
+"""The SSSC model through the Python layer: EM, parameter recovery, thread independence, denoising."""
+import itertools
+
+import numpy as np
+import pytest
+
+from zeroshot.config import EvoConfig
+from zeroshot.denoise import denoise, thread_count
+from zeroshot.em import EMTrainer
+from zeroshot.models import SSSC, SSSCParams
+from zeroshot.states import TruncatedStates
+
+D_TRUE, H_TRUE = 9, 3
+
+
+def sssc_data(rng, N, W, pi, mu, psi, sigma):
+    s = rng.random((N, W.shape[1])) < pi
+    z = mu + np.sqrt(psi) * rng.standard_normal((N, W.shape[1]))
+    return (s * z) @ W.T + sigma * rng.standard_normal((N, W.shape[0]))
+
+
+def true_params():
+    W = np.zeros((D_TRUE, H_TRUE))
+    W[0:3, 0] = 1.0  # three non-overlapping 3-pixel strokes
+    W[3:6, 1] = 1.0
+    W[6:9, 2] = 1.0
+    return W, np.array([0.2, 0.3, 0.25]), np.array([3.0, 2.0, 4.0]), np.array([0.5, 0.3, 1.0]), 0.5
+
+
+def test_parameters_of_a_known_sssc_are_recovered():
+    W, pi, mu, psi, sigma = true_params()
+    rng = np.random.default_rng(0)
+    Y = sssc_data(rng, 4000, W, pi, mu, psi, sigma)
+    all_bits = np.array(list(itertools.product([0, 1], repeat=H_TRUE)), dtype=np.uint8)
+    states = TruncatedStates.from_bits(np.broadcast_to(all_bits, (Y.shape[0], 8, H_TRUE)).copy())
+    model = SSSC.from_data(Y, H_TRUE, seed=1)
+    with thread_count(1):
+        model, history = EMTrainer(EvoConfig(), seed=0).fit(model, Y, states, 150)
+    F = [h.free_energy for h in history]
+    assert np.all(np.diff(F) >= -1e-9 * np.abs(F[:-1]))
+    p = model.params
+    # Match learned to true latents by the effective mean contribution W_h mu_h (sign and scale of W
+    # against mu are not identifiable separately).
+    learned = p.W * p.mu
+    truth = W * mu
+    C = np.corrcoef(np.hstack([truth, learned]).T)[:H_TRUE, H_TRUE:]
+    match = np.argmax(np.abs(C), axis=1)
+    assert sorted(match) == [0, 1, 2], f"latents not matched one to one: {C.round(3)}"
+    assert np.all(np.abs(C[np.arange(H_TRUE), match]) > 0.98)
+    np.testing.assert_allclose(learned[:, match], truth, atol=0.25)
+    np.testing.assert_allclose(p.pi[match], pi, atol=0.03)
+    # Slab variance relative to the squared mean is invariant to rescaling W against z.
+    np.testing.assert_allclose(p.psi[match] / p.mu[match] ** 2, psi / mu**2, rtol=0.3)
+    assert np.sqrt(p.sigma2) == pytest.approx(sigma, rel=0.05)
+
+
+def test_em_does_not_depend_on_the_thread_count():
+    W, pi, mu, psi, sigma = true_params()
+    Y = sssc_data(np.random.default_rng(2), 2500, W, pi, mu, psi, sigma)
+    results = []
+    for threads in (1, 2):
+        model = SSSC.from_data(Y, 5, seed=0)
+        states = TruncatedStates.random(Y.shape[0], 5, 6, 0.2, seed=0)
+        with thread_count(threads):
+            model, history = EMTrainer(EvoConfig(n_children=2), seed=0).fit(model, Y, states, 3)
+        results.append((model.params, states.K.copy(), [h.free_energy for h in history]))
+    (p1, K1, F1), (p2, K2, F2) = results
+    assert F1 == F2
+    np.testing.assert_array_equal(K1, K2)
+    for name in ("W", "pi", "mu", "psi"):
+        np.testing.assert_array_equal(getattr(p1, name), getattr(p2, name))
+    assert p1.sigma2 == p2.sigma2
+
+
+def test_denoise_with_es3c_improves_psnr():
+    rng = np.random.default_rng(5)
+    r, c = np.mgrid[:48, :48]
+    clean = 100.0 * ((r // 12 + c // 16) % 2) + 50.0 * (r > 30)
+    noisy = clean + 25.0 * rng.standard_normal(clean.shape)
+    result = denoise(noisy, model="es3c", patch_size=5, n_latents=16, n_states=16, epochs=10, threads=1)
+
+    def psnr(x):
+        return 10 * np.log10(255.0**2 / np.mean((x - clean) ** 2))
+
+    assert np.all(np.isfinite(result.denoised))
+    assert psnr(result.denoised) > psnr(noisy) + 6
+    assert result.noise_sigma == pytest.approx(25.0, rel=0.25)
+
+
+def test_bad_sssc_parameters_are_value_errors():
+    W, pi, mu, psi, sigma = true_params()
+    with pytest.raises(ValueError, match="psi"):
+        SSSCParams(W, pi, mu, np.array([0.5, 0.0, 1.0]), sigma**2)
+    with pytest.raises(ValueError, match="mu"):
+        SSSCParams(W, pi, np.array([1.0, np.nan, 1.0]), psi, sigma**2)
