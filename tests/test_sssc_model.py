@@ -93,3 +93,16 @@ def test_bad_sssc_parameters_are_value_errors():
         SSSCParams(W, pi, mu, np.array([0.5, 0.0, 1.0]), sigma**2)
     with pytest.raises(ValueError, match="mu"):
         SSSCParams(W, pi, np.array([1.0, np.nan, 1.0]), psi, sigma**2)
+
+
+def test_es3c_after_bsc_pretraining():
+    """bsc_pretrain_epochs BSC epochs, then SSSC from the BSC: one history, epochs numbered on."""
+    rng = np.random.default_rng(6)
+    r, c = np.mgrid[:40, :40]
+    clean = 80.0 * ((r // 10 + c // 10) % 2)
+    noisy = clean + 20.0 * rng.standard_normal(clean.shape)
+    result = denoise(noisy, model="es3c", patch_size=4, n_latents=12, n_states=12, epochs=4,
+                     bsc_pretrain_epochs=3, threads=1)
+    assert [h.epoch for h in result.history] == list(range(7))
+    assert isinstance(result.model, SSSC)
+    assert np.mean((result.denoised - clean) ** 2) < 0.25 * np.mean((noisy - clean) ** 2)

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from zeroshot.config import MERGE_METHODS, MODELS, DenoiseConfig
+from zeroshot.config import MERGE_METHODS, MODELS, DenoiseConfig, total_epochs
 
 _DEFAULTS = DenoiseConfig()
 
@@ -50,7 +50,7 @@ def _run(image: np.ndarray, config: DenoiseConfig, args: argparse.Namespace):
     from zeroshot.progress import EpochProgress
 
     callback = None if args.quiet else EpochProgress(
-        config.epochs, sigma_scale=float(np.std(image)) or 1.0, stream=sys.stderr
+        total_epochs(config), sigma_scale=float(np.std(image)) or 1.0, stream=sys.stderr
     )
     return denoise(image, config=config, threads=args.threads, callback=callback)
 

@@ -78,7 +78,8 @@ class DenoiseConfig:
     `zeroshot.noise.choose_patch_size`), n_latents H, n_states S, epochs of EM on the training
     patches, max_train_patches (a random subset for learning; None = all), inference_epochs of E-steps
     at fixed parameters over all patches when learning used a subset, chunk_patches (memory bound of the
-    inference), merge method of overlapping estimates, center_patches (model patches without their mean).
+    inference), merge method of overlapping estimates, center_patches (model patches without their mean),
+    bsc_pretrain_epochs (es3c only: that many BSC epochs first, then `epochs` of SSSC started from the BSC).
     """
 
     model: str = "bsc"
@@ -89,6 +90,7 @@ class DenoiseConfig:
     evo: EvoConfig = field(default_factory=EvoConfig)
     max_train_patches: Optional[int] = 262144
     inference_epochs: int = 10
+    bsc_pretrain_epochs: int = 0
     chunk_patches: int = 65536
     merge: str = "mean"
     center_patches: bool = True
@@ -103,6 +105,7 @@ class DenoiseConfig:
         _positive_int("n_states", self.n_states)
         _positive_int("epochs", self.epochs, minimum=0)
         _positive_int("inference_epochs", self.inference_epochs, minimum=0)
+        _positive_int("bsc_pretrain_epochs", self.bsc_pretrain_epochs, minimum=0)
         _positive_int("chunk_patches", self.chunk_patches)
         if self.max_train_patches is not None:
             _positive_int("max_train_patches", self.max_train_patches)
@@ -115,3 +118,8 @@ class DenoiseConfig:
                 f"n_states S = {self.n_states} exceeds the 2^H = {2**self.n_latents} distinct states "
                 f"of n_latents H = {self.n_latents}",
             )
+
+
+def total_epochs(config: DenoiseConfig) -> int:
+    """Training epochs of a run, BSC pre-training included (for progress displays)."""
+    return config.epochs + (config.bsc_pretrain_epochs if config.model == "es3c" else 0)

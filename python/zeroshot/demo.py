@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from zeroshot.config import DenoiseConfig
+from zeroshot.config import DenoiseConfig, total_epochs
 from zeroshot.imageio import write_image
 from zeroshot.metrics import psnr
 from zeroshot.progress import EpochProgress
@@ -36,7 +36,7 @@ def run_demo(
     clean = simulated_micrograph(size, seed=0)
     noisy = add_tem_noise(clean, seed=1)
     callback = (
-        None if quiet else EpochProgress(config.epochs, sigma_scale=float(np.std(noisy)), stream=sys.stderr)
+        None if quiet else EpochProgress(total_epochs(config), sigma_scale=float(np.std(noisy)), stream=sys.stderr)
     )
     result = denoise(noisy, config=config, threads=threads, callback=callback)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, cast
 
 import numpy as np
 
@@ -143,7 +143,14 @@ def denoise(
         p_on = initial_activation(config.n_latents)
         states = TruncatedStates.random(Y.shape[0], config.n_latents, config.n_states, p_on, config.seed)
         trainer = EMTrainer(config.evo, seed=config.seed, callback=callback)
-        model, history = trainer.fit(model, Y, states, config.epochs)
+        history: List[EpochLog] = []
+        if isinstance(model, SSSC) and config.bsc_pretrain_epochs > 0:
+            # BSC first (binary amplitudes are quicker to settle), then SSSC from it on the same states.
+            bsc = BSC.from_data(Y, config.n_latents, config.seed, shared_pi=config.shared_pi)
+            pretrained, history = trainer.fit(bsc, Y, states, config.bsc_pretrain_epochs)
+            model = SSSC.from_bsc(cast(BSC, pretrained))  # fit returns the model type it was given
+        model, es3c_history = trainer.fit(model, Y, states, config.epochs, first_epoch=len(history))
+        history = history + es3c_history
 
         merger = PatchMerger(scaled.shape, P, config.merge)
         variance = PatchMerger(scaled.shape, P, "mean") if want_variance else None
