@@ -9,6 +9,7 @@
 #include "zeroshot/mstep.hpp"
 #include "zeroshot/parallel.hpp"
 #include "zeroshot/posterior.hpp"
+#include "zeroshot/statistics.hpp"
 
 namespace zs {
 
@@ -26,80 +27,30 @@ BscEvaluator::BscEvaluator(const double* WtY, const double* y2, const double* Wt
 
 BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std::uint64_t* K,
                         const double* lpj, int S) {
-    const int n_words = words_for(H);
-    const std::size_t DH = static_cast<std::size_t>(D) * H, HH = static_cast<std::size_t>(H) * H;
-    std::vector<double> At(DH, 0.0), B(HH, 0.0);  // At is A transposed: (H, D)
-    double lse_total = 0.0, y2_total = 0.0;
-    const auto n_blocks = static_cast<std::int64_t>((N + kBlock - 1) / kBlock);
-    ExceptionCollector errors;
-#pragma omp parallel
-    {
-        std::vector<double> At_loc(DH), B_loc(HH), q(static_cast<std::size_t>(S)), es(static_cast<std::size_t>(H), 0.0);
-        std::vector<std::int32_t> active(static_cast<std::size_t>(H)), touched;
-        std::vector<char> is_touched(static_cast<std::size_t>(H), 0);
-#pragma omp for ordered schedule(static, 1)
-        for (std::int64_t blk = 0; blk < n_blocks; ++blk) {
-            double lse_loc = 0.0, y2_loc = 0.0;
-            errors.run([&] {
-                std::fill(At_loc.begin(), At_loc.end(), 0.0);
-                std::fill(B_loc.begin(), B_loc.end(), 0.0);
-                const std::size_t end = std::min(N, static_cast<std::size_t>(blk + 1) * kBlock);
-                for (std::size_t n = static_cast<std::size_t>(blk) * kBlock; n < end; ++n) {
-                    lse_loc += truncated_posterior(lpj + n * S, S, q.data());
-                    const double* y = Y + n * D;
-                    double yy = 0.0;
-                    for (int d = 0; d < D; ++d) yy += y[d] * y[d];
-                    y2_loc += yy;
-                    touched.clear();
-                    for (int s = 0; s < S; ++s) {
-                        const double w = q[s];
-                        if (w == 0.0) continue;
-                        const int k = active_indices(K + (n * S + s) * n_words, n_words, active.data());
-                        for (int i = 0; i < k; ++i) {
-                            const int a = active[i];
-                            if (!is_touched[a]) { is_touched[a] = 1; touched.push_back(a); }
-                            es[a] += w;
-                            double* row = B_loc.data() + static_cast<std::size_t>(a) * H;
-                            for (int j = 0; j <= i; ++j) row[active[j]] += w;  // lower triangle
-                        }
-                    }
-                    for (int a : touched) {
-                        double* col = At_loc.data() + static_cast<std::size_t>(a) * D;
-                        const double e = es[a];
-                        for (int d = 0; d < D; ++d) col[d] += e * y[d];
-                        es[a] = 0.0;
-                        is_touched[a] = 0;
-                    }
-                }
-            });
-#pragma omp ordered
-            {
-                for (std::size_t i = 0; i < DH; ++i) At[i] += At_loc[i];
-                for (std::size_t i = 0; i < HH; ++i) B[i] += B_loc[i];
-                lse_total += lse_loc;
-                y2_total += y2_loc;
+    PosteriorSums sums = posterior_sums(Y, N, D, H, K, lpj, S, [H] {
+        return [H](std::size_t, const std::int32_t* active, int k, double w, LatentWeights& weights,
+                   PosteriorSums& block) {
+            for (int i = 0; i < k; ++i) {
+                weights.add(active[i], w);  // <s>
+                double* row = block.B.data() + static_cast<std::size_t>(active[i]) * H;
+                for (int j = 0; j <= i; ++j) row[active[j]] += w;  // <s s^T>, lower triangle
             }
-        }
-    }
-    errors.rethrow();
-    BscStats stats;
-    stats.A.resize(DH);
-    for (int h = 0; h < H; ++h)
-        for (int d = 0; d < D; ++d) stats.A[static_cast<std::size_t>(d) * H + h] = At[static_cast<std::size_t>(h) * D + d];
+        };
+    });
     for (int i = 0; i < H; ++i)
-        for (int j = 0; j < i; ++j) B[static_cast<std::size_t>(j) * H + i] = B[static_cast<std::size_t>(i) * H + j];
-    stats.B = std::move(B);
-    stats.lse = lse_total;
-    stats.y2 = y2_total;
+        for (int j = 0; j < i; ++j) sums.B[static_cast<std::size_t>(j) * H + i] = sums.B[static_cast<std::size_t>(i) * H + j];
+    BscStats stats;
+    stats.A = transposed(sums.At.data(), H, D);
+    stats.B = std::move(sums.B);
+    stats.lse = sums.lse;
+    stats.y2 = sums.y2;
     return stats;
 }
 
 void bsc_posterior_moments(const double* W, int D, int H, const std::uint64_t* K, const double* lpj,
                            std::size_t N, int S, double* mean, double* var) {
     const int n_words = words_for(H);
-    std::vector<double> Wt(static_cast<std::size_t>(D) * H);  // (H, D): columns of W contiguous
-    for (int d = 0; d < D; ++d)
-        for (int h = 0; h < H; ++h) Wt[static_cast<std::size_t>(h) * D + d] = W[static_cast<std::size_t>(d) * H + h];
+    const std::vector<double> Wt = transposed(W, D, H);  // (H, D): columns of W contiguous
     ExceptionCollector errors;
 #pragma omp parallel
     {

@@ -10,6 +10,7 @@
 #include "zeroshot/mstep.hpp"
 #include "zeroshot/parallel.hpp"
 #include "zeroshot/posterior.hpp"
+#include "zeroshot/statistics.hpp"
 
 namespace zs {
 
@@ -98,9 +99,7 @@ void sssc_posterior_mean(const SsscEvaluator& model, const double* W, int D, con
                          const double* lpj, std::size_t N, int S, double* mean) {
     const int H = model.n_latents();
     const int n_words = words_for(H);
-    std::vector<double> Wt(static_cast<std::size_t>(D) * H);  // (H, D): columns of W contiguous
-    for (int d = 0; d < D; ++d)
-        for (int h = 0; h < H; ++h) Wt[static_cast<std::size_t>(h) * D + d] = W[static_cast<std::size_t>(d) * H + h];
+    const std::vector<double> Wt = transposed(W, D, H);  // (H, D): columns of W contiguous
     ExceptionCollector errors;
 #pragma omp parallel
     {
@@ -153,78 +152,28 @@ SsscParams sssc_m_step(const SsscStats& st, double n_patches, const double* W_ol
 SsscStats sssc_accumulate(const SsscEvaluator& model, const double* Y, std::size_t N, int D,
                           const std::uint64_t* K, const double* lpj, int S) {
     const int H = model.n_latents();
-    const int n_words = words_for(H);
-    const std::size_t DH = static_cast<std::size_t>(D) * H, HH = static_cast<std::size_t>(H) * H;
-    SsscStats total;
-    total.A.assign(DH, 0.0);
-    total.B.assign(HH, 0.0);
-    total.x_sum.assign(static_cast<std::size_t>(H), 0.0);
-    total.s_sum.assign(static_cast<std::size_t>(H), 0.0);
-    std::vector<double> At(DH, 0.0);  // A transposed: (H, D)
-    const auto n_blocks = static_cast<std::int64_t>((N + kBlock - 1) / kBlock);
-    ExceptionCollector errors;
-#pragma omp parallel
-    {
-        std::vector<double> At_loc(DH), B_loc(HH), x_loc(static_cast<std::size_t>(H)), s_loc(static_cast<std::size_t>(H));
-        std::vector<double> q(static_cast<std::size_t>(S)), ex(static_cast<std::size_t>(H), 0.0);
-        std::vector<double> kappa(static_cast<std::size_t>(H)), Lambda;
-        std::vector<std::int32_t> active(static_cast<std::size_t>(H)), touched;
-        std::vector<char> is_touched(static_cast<std::size_t>(H), 0);
-#pragma omp for ordered schedule(static, 1)
-        for (std::int64_t blk = 0; blk < n_blocks; ++blk) {
-            double lse_loc = 0.0, y2_loc = 0.0;
-            errors.run([&] {
-                std::fill(At_loc.begin(), At_loc.end(), 0.0);
-                std::fill(B_loc.begin(), B_loc.end(), 0.0);
-                std::fill(x_loc.begin(), x_loc.end(), 0.0);
-                std::fill(s_loc.begin(), s_loc.end(), 0.0);
-                const std::size_t end = std::min(N, static_cast<std::size_t>(blk + 1) * kBlock);
-                for (std::size_t n = static_cast<std::size_t>(blk) * kBlock; n < end; ++n) {
-                    lse_loc += truncated_posterior(lpj + n * S, S, q.data());
-                    const double* y = Y + n * D;
-                    for (int d = 0; d < D; ++d) y2_loc += y[d] * y[d];
-                    touched.clear();
-                    for (int s = 0; s < S; ++s) {
-                        const double w = q[s];
-                        if (w == 0.0) continue;
-                        const int k = active_indices(K + (n * S + s) * n_words, n_words, active.data());
-                        Lambda.resize(static_cast<std::size_t>(k) * k);
-                        model.slab_posterior(n, active.data(), k, kappa.data(), Lambda.data());
-                        for (int i = 0; i < k; ++i) {
-                            const int ai = active[i];
-                            if (!is_touched[ai]) { is_touched[ai] = 1; touched.push_back(ai); }
-                            ex[ai] += w * kappa[i];
-                            s_loc[ai] += w;
-                            double* row = B_loc.data() + static_cast<std::size_t>(ai) * H;
-                            for (int j = 0; j < k; ++j)
-                                row[active[j]] += w * (Lambda[static_cast<std::size_t>(i) * k + j] + kappa[i] * kappa[j]);
-                        }
-                    }
-                    for (int h : touched) {
-                        double* col = At_loc.data() + static_cast<std::size_t>(h) * D;
-                        for (int d = 0; d < D; ++d) col[d] += ex[h] * y[d];
-                        x_loc[h] += ex[h];
-                        ex[h] = 0.0;
-                        is_touched[h] = 0;
-                    }
-                }
-            });
-#pragma omp ordered
-            {
-                for (std::size_t i = 0; i < DH; ++i) At[i] += At_loc[i];
-                for (std::size_t i = 0; i < HH; ++i) total.B[i] += B_loc[i];
-                for (int h = 0; h < H; ++h) {
-                    total.x_sum[h] += x_loc[h];
-                    total.s_sum[h] += s_loc[h];
-                }
-                total.lse += lse_loc;
-                total.y2 += y2_loc;
+    PosteriorSums sums = posterior_sums(Y, N, D, H, K, lpj, S, [&model, H] {
+        return [&model, H, kappa = std::vector<double>(static_cast<std::size_t>(H)), Lambda = std::vector<double>()](
+                   std::size_t n, const std::int32_t* active, int k, double w, LatentWeights& weights,
+                   PosteriorSums& block) mutable {
+            Lambda.resize(static_cast<std::size_t>(k) * k);
+            model.slab_posterior(n, active, k, kappa.data(), Lambda.data());
+            for (int i = 0; i < k; ++i) {
+                weights.add(active[i], w * kappa[i]);  // <x>
+                block.s_sum[active[i]] += w;           // <s>
+                double* row = block.B.data() + static_cast<std::size_t>(active[i]) * H;
+                for (int j = 0; j < k; ++j)  // <x x^T> = sum_s q(s) (Lambda_s + kappa_s kappa_s^T)
+                    row[active[j]] += w * (Lambda[static_cast<std::size_t>(i) * k + j] + kappa[i] * kappa[j]);
             }
-        }
-    }
-    errors.rethrow();
-    for (int h = 0; h < H; ++h)
-        for (int d = 0; d < D; ++d) total.A[static_cast<std::size_t>(d) * H + h] = At[static_cast<std::size_t>(h) * D + d];
+        };
+    });
+    SsscStats total;
+    total.A = transposed(sums.At.data(), H, D);
+    total.B = std::move(sums.B);
+    total.x_sum = std::move(sums.e_sum);
+    total.s_sum = std::move(sums.s_sum);
+    total.lse = sums.lse;
+    total.y2 = sums.y2;
     return total;
 }
 

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "zeroshot/posterior.hpp"
+
 namespace zs {
 
 class BscEvaluator {
@@ -28,13 +30,7 @@ public:
     int n_latents() const { return H_; }
     double expected_active() const { return expected_active_; }
 
-    // Starts loading patch n's row of WtY: states touch it at scattered latents, so without this
-    // each first touch of a cache line waits on memory.
-    // (An int loop over doubles: g++ 12 drops the same loop written over byte offsets.)
-    void prefetch(std::size_t n) const {
-        const double* row = WtY_ + n * static_cast<std::size_t>(H_);
-        for (int h = 0; h < H_; h += 8) __builtin_prefetch(row + h);  // one 64-byte line per step
-    }
+    void prefetch(std::size_t n) const { prefetch_row(WtY_ + n * static_cast<std::size_t>(H_), H_); }
 
 private:
     const double* WtY_;

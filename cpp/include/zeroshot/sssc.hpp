@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "zeroshot/posterior.hpp"
+
 namespace zs {
 
 class SsscEvaluator {
@@ -24,10 +26,7 @@ public:
 
     int n_latents() const { return H_; }
     double expected_active() const { return expected_active_; }
-    void prefetch(std::size_t n) const {
-        const double* row = WtY_ + n * static_cast<std::size_t>(H_);
-        for (int h = 0; h < H_; h += 8) __builtin_prefetch(row + h);
-    }
+    void prefetch(std::size_t n) const { prefetch_row(WtY_ + n * static_cast<std::size_t>(H_), H_); }
 
 private:
     // Cholesky factor of Lambda^-1 = W_a^T W_a / sigma2 + Psi_a^-1 into L (k x k) and b = W_a^T r
