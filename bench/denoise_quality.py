@@ -1,12 +1,15 @@
-"""Denoising quality of zeroshot (BSC) against BM3D and non-local means on the standard test images.
+"""Denoising quality of zeroshot (BSC and ES3C) against BM3D and non-local means on the standard test images.
 
 Images from ../shared/data/standard (house, peppers, cameraman 256x256; lena, barbara 512x512) on the
 0-255 scale, additive white Gaussian noise clean + sigma * N(0, 1) for sigma in 15, 25, 50 (fixed seed,
 no clipping: the noisy image leaves [0, 255]). Every method gets the same noisy array:
 
-- bsc:  ``zeroshot.denoise.denoise(noisy)`` with the package defaults (blind: it learns sigma itself),
-        plus the ``--bsc key=value ...`` overrides of `DenoiseConfig` fields (``evo.<field>`` and
-        ``annealing.<field>`` set the nested configs), e.g. ``--bsc n_latents=256 n_states=60 epochs=60``.
+- bsc:  ``zeroshot.denoise.denoise(noisy, config)`` with the package's BSC defaults
+        (``DenoiseConfig.for_model("bsc")``; blind: it learns sigma itself), plus the ``--bsc key=value ...``
+        overrides of `DenoiseConfig` fields (``evo.<field>`` sets the nested EVO config),
+        e.g. ``--bsc n_latents=256 n_states=60 epochs=60``.
+- es3c: the same with the package's ES3C defaults (``DenoiseConfig.for_model("es3c")``) and the
+        ``--es3c key=value ...`` overrides.
 - bm3d: ``bm3d.bm3d(noisy, sigma_psd=sigma)`` (PyPI ``bm3d``, default profile 'np', both stages),
         given the true sigma on the 0-255 scale. A benchmark-only dependency, not one of zeroshot's: its
         licence (Tampere University) allows non-commercial use only.
@@ -15,14 +18,15 @@ no clipping: the noisy image leaves [0, 255]). Every method gets the same noisy 
         starting point its documentation recommends with fast_mode and a known sigma.
 
 Reported: PSNR and SSIM (zeroshot.metrics, data_range=255, against the clean image), wall time per
-method, the mean PSNR per sigma per method, and BSC's noise estimate against the true sigma. BM3D and
-NLM results are cached per (method, image, sigma) as .npz under --cache (default bench/out), keyed by the
-noisy input and the peer's settings, so that rerunning BSC does not recompute them. Checks: every output
-is finite and has a higher PSNR than the noisy input.
+method, the mean PSNR per sigma per method, and zeroshot's noise estimates against the true sigma. BM3D
+and NLM results are cached per (method, image, sigma) as .npz under --cache (default bench/out), keyed by
+the noisy input and the peer's settings, so that rerunning zeroshot does not recompute them. Checks: every
+output is finite and has a higher PSNR than the noisy input.
 
     pip install bm3d scikit-image      # benchmark-only dependencies
-    python bench/denoise_quality.py [--images house ...] [--sigmas 15 25 50] [--methods bsc bm3d nlm]
-                                    [--bsc n_latents=256 ...] [--threads N] [--markdown] [--cache DIR]
+    python bench/denoise_quality.py [--images house ...] [--sigmas 15 25 50] [--methods bsc es3c bm3d nlm]
+                                    [--bsc n_latents=256 ...] [--es3c epochs=40 ...] [--threads N]
+                                    [--markdown] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -42,13 +46,14 @@ from common import STANDARD_IMAGES, add_gaussian_noise, commit, load_standard, m
 from zeroshot.config import DenoiseConfig
 from zeroshot.metrics import psnr, ssim
 
-METHODS = ("bsc", "bm3d", "nlm")
+METHODS = ("bsc", "es3c", "bm3d", "nlm")
+OURS = ("bsc", "es3c")
 PEERS = ("bm3d", "nlm")
 DATA_RANGE = 255.0
 NLM_SETTINGS = {"patch_size": 5, "patch_distance": 6, "h_factor": 0.8, "fast_mode": True}
 
 
-# ----------------------------------------------------------------------------------------- BSC config
+# ------------------------------------------------------------------------------------ zeroshot config
 def _parse_value(text: str) -> Any:
     lowered = text.lower()
     if lowered in ("none", "null"):
@@ -61,31 +66,31 @@ def _parse_value(text: str) -> Any:
         return text  # a plain string such as merge=median
 
 
-def bsc_config(overrides: list[str]) -> DenoiseConfig:
-    """DenoiseConfig() with `key=value` overrides; `evo.x=..` / `annealing.x=..` set nested fields."""
-    base = DenoiseConfig()
+def model_config(model: str, overrides: list[str]) -> DenoiseConfig:
+    """The package's defaults for `model` with `key=value` overrides; `evo.x=..` sets nested fields."""
+    base = DenoiseConfig.for_model(model)
     top: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {}
     names = {f.name for f in dataclasses.fields(base)}
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--bsc expects key=value, got {item!r}")
+            raise SystemExit(f"--{model} expects key=value, got {item!r}")
         value = _parse_value(text)
         if "." in key:
             outer, inner = key.split(".", 1)
             sub = getattr(base, outer, None)
             if outer not in names or not dataclasses.is_dataclass(sub):
                 raise SystemExit(
-                    f"--bsc {item!r}: {outer!r} is not a nested config of DenoiseConfig"
+                    f"--{model} {item!r}: {outer!r} is not a nested config of DenoiseConfig"
                 )
             if inner not in {f.name for f in dataclasses.fields(sub)}:
-                raise SystemExit(f"--bsc {item!r}: {type(sub).__name__} has no field {inner!r}")
+                raise SystemExit(f"--{model} {item!r}: {type(sub).__name__} has no field {inner!r}")
             nested.setdefault(outer, {})[inner] = value
         else:
             if key not in names:
                 raise SystemExit(
-                    f"--bsc {item!r}: DenoiseConfig has no field {key!r} (fields: {sorted(names)})"
+                    f"--{model} {item!r}: DenoiseConfig has no field {key!r} (fields: {sorted(names)})"
                 )
             top[key] = value
     try:
@@ -93,7 +98,7 @@ def bsc_config(overrides: list[str]) -> DenoiseConfig:
             top[outer] = dataclasses.replace(top.get(outer, getattr(base, outer)), **values)
         return dataclasses.replace(base, **top)
     except (ValueError, TypeError) as error:
-        raise SystemExit(f"--bsc: invalid configuration: {error}") from None
+        raise SystemExit(f"--{model}: invalid configuration: {error}") from None
 
 
 # ------------------------------------------------------------------------------------------ methods
@@ -197,15 +202,16 @@ def main() -> None:
     )
     parser.add_argument("--sigmas", nargs="+", type=float, default=[15.0, 25.0, 50.0])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    for model in OURS:
+        parser.add_argument(
+            f"--{model}",
+            nargs="*",
+            default=[],
+            metavar="KEY=VALUE",
+            help=f"DenoiseConfig overrides of {model}, e.g. n_latents=256 n_states=60 evo.n_parents=8",
+        )
     parser.add_argument(
-        "--bsc",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="DenoiseConfig overrides of BSC, e.g. n_latents=256 n_states=60 evo.n_parents=8",
-    )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="BSC threads (default: zeroshot's default)"
+        "--threads", type=int, default=None, help="zeroshot threads (default: zeroshot's default)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise")
     parser.add_argument(
@@ -222,18 +228,18 @@ def main() -> None:
     for method in methods:
         if method in PEERS:
             check_peer_installed(method)
-    config = bsc_config(args.bsc) if "bsc" in methods else None
+    configs = {m: model_config(m, getattr(args, m)) for m in OURS if m in methods}
 
     print(f"machine: {machine()}; commit {commit()}")
-    if config is not None:
+    for model, config in configs.items():
+        defaults = DenoiseConfig.for_model(model)
         changed = {
             f.name: getattr(config, f.name)
             for f in dataclasses.fields(config)
-            if getattr(config, f.name) != getattr(DenoiseConfig(), f.name)
+            if getattr(config, f.name) != getattr(defaults, f.name)
         }
-        print(
-            f"bsc: DenoiseConfig defaults{f' with {changed}' if changed else ''}; threads={args.threads}"
-        )
+        print(f"{model}: {config}")
+        print(f"  (package defaults{f' with {changed}' if changed else ''}; threads={args.threads})")
     print(f"noise: clean + sigma * N(0,1), seed {args.seed}, no clipping; metrics data_range=255\n")
 
     # results[(image, sigma)] = {"noisy": psnr, method: (psnr, ssim, seconds), "sigma_hat": ...}
@@ -249,14 +255,14 @@ def main() -> None:
             }
             for method in methods:
                 note = ""
-                if method == "bsc":
+                if method in OURS:
                     from zeroshot.denoise import denoise
 
                     start = time.perf_counter()
-                    result = denoise(noisy, config=config, threads=args.threads)
+                    result = denoise(noisy, config=configs[method], threads=args.threads)
                     seconds = time.perf_counter() - start
                     denoised = result.denoised
-                    entry["sigma_hat"] = result.noise_sigma
+                    entry[f"{method} sigma_hat"] = result.noise_sigma
                     note = f", sigma estimate {result.noise_sigma:.2f}"
                 else:
                     denoised, seconds, hit = cached_peer(
@@ -286,8 +292,8 @@ def main() -> None:
     header = ["image", "σ", "noisy PSNR"]
     for method in methods:
         header += [f"{method} PSNR", f"{method} SSIM", f"{method} s"]
-    if "bsc" in methods:
-        header += ["bsc σ̂"]
+    ours = [m for m in methods if m in OURS]
+    header += [f"{m} σ̂" for m in ours]
     rows = []
     for (name, sigma), entry in results.items():
         row = [f"{name} {entry['shape'][0]}²", f"{sigma:g}", f"{entry['noisy']:.2f}"]
@@ -301,8 +307,9 @@ def main() -> None:
                 ]
             else:
                 row += ["-", "-", "-"]
-        if "bsc" in methods:
-            row += [f"{entry['sigma_hat']:.2f}" if "sigma_hat" in entry else "-"]
+        for m in ours:
+            key = f"{m} sigma_hat"
+            row += [f"{entry[key]:.2f}" if key in entry else "-"]
         rows.append(row)
     print_table(header, rows, args.markdown)
 
@@ -327,11 +334,12 @@ def main() -> None:
         rows.append(row)
     print_table(header, rows, args.markdown)
 
-    if "bsc" in methods:
-        errors = [(e["sigma_hat"] - s) / s for (n, s), e in results.items() if "sigma_hat" in e]
+    for m in ours:
+        key = f"{m} sigma_hat"
+        errors = [(e[key] - s) / s for (n, s), e in results.items() if key in e]
         if errors:
             print(
-                f"\nbsc noise estimate vs true sigma: mean relative error {100 * np.mean(errors):+.1f}%, "
+                f"\n{m} noise estimate vs true sigma: mean relative error {100 * np.mean(errors):+.1f}%, "
                 f"max |error| {100 * np.max(np.abs(errors)):.1f}%"
             )
 

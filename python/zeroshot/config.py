@@ -120,6 +120,21 @@ class DenoiseConfig:
             )
 
 
+    @classmethod
+    def for_model(cls, model: str = "bsc", **overrides: Any) -> "DenoiseConfig":
+        """The measured default configuration of `model` (see MODEL_DEFAULTS), with overrides."""
+        _require(model in MODELS, f"model must be one of {MODELS}, got {model!r}")
+        return cls(model=model, **{**MODEL_DEFAULTS[model], **overrides})
+
+
+# Where a model's defaults differ from the DenoiseConfig field defaults (chosen by bench/denoise_quality.py,
+# recorded in bench/RESULTS.md).
+MODEL_DEFAULTS: Dict[str, Dict[str, Any]] = {
+    "bsc": {},
+    "es3c": {},
+}
+
+
 def total_epochs(config: DenoiseConfig) -> int:
     """Training epochs of a run, BSC pre-training included (for progress displays)."""
     return config.epochs + (config.bsc_pretrain_epochs if config.model == "es3c" else 0)

@@ -108,12 +108,14 @@ def denoise(
 
     image: (R, C) array of any real dtype. Options are the fields of `DenoiseConfig` (model,
     patch_size, n_latents, n_states, epochs, max_train_patches, merge, seed, ...) and override
-    `config`. `callback` gets an `EpochLog` after every training epoch.
+    `config` (default: `DenoiseConfig.for_model(model)`, the measured defaults of the model). `callback` gets an `EpochLog` after every training epoch.
     """
     unknown = sorted(set(options) - {f.name for f in fields(DenoiseConfig)})
     if unknown:
         raise ValueError(f"unknown option(s) {', '.join(unknown)}; see zeroshot.DenoiseConfig for the fields")
-    config = replace(config or DenoiseConfig(), **options)  # type: ignore[arg-type]
+    if config is None:  # a model named in the options brings its own measured defaults
+        config = DenoiseConfig.for_model(str(options.get("model", "bsc")))
+    config = replace(config, **options)  # type: ignore[arg-type]
     values = check_image(image, config.patch_size or 1)
     P = config.patch_size if config.patch_size is not None else choose_patch_size(values)
     config = replace(config, patch_size=P)
