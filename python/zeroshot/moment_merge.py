@@ -1,0 +1,254 @@
+"""Per-pixel posterior moments from per-patch posterior moments (the variance map and its kin).
+
+Every pixel is covered by up to D = P * P overlapping patches (fewer at the borders); patch p gives
+for that pixel a posterior mean m_p, variance v_p and, optionally, third central moment t_p. The
+pixel's distribution is taken to be the equal-weight mixture of the n covering patches' posteriors,
+whose moments follow from the law of total variance (and its third-order analogue):
+
+    mean      M  = mean_p m_p
+    within    W  = mean_p v_p                       (posterior uncertainty inside the patches)
+    between   B  = mean_p (m_p - M)^2               (disagreement of the patches, 1/n normalisation)
+    variance  V  = W + B
+    third     mu3 = mean_p [t_p + 3 v_p (m_p - M) + (m_p - M)^3]
+    skewness  mu3 / V^(3/2), defined as 0 where V is ~0 (see MomentMerger.result)
+
+Numerics: the sums of powers of m are accumulated around a per-pixel shift K (the first mean seen
+for that pixel), so B and mu3 come from differences of numbers of the size of the spread of the
+estimates, not of their magnitude: adding 1e6 to every mean changes V by rounding only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from zeroshot.patches import (
+    _as_int,
+    _check_image_shape,
+    _check_patch_size,
+    _check_real_dtype,
+    _grid_blocks,
+)
+
+__all__ = ["MomentMerger", "PixelMoments", "merge_moments"]
+
+# V counts as zero for the skewness where sqrt(V) <= _SKEW_REL_FLOOR * |M|: the shifted sums are
+# exact only to about eps * |M| per estimate, so below that floor the skewness is rounding noise.
+_SKEW_REL_FLOOR = 1e-12
+
+
+@dataclass(frozen=True)
+class PixelMoments:
+    """Per-pixel posterior moments, each (R, C) float64.
+
+    mean: M; variance: V = within + between; within: mean of the patch variances; between:
+    population variance of the patch means; third: mu3 and skewness: mu3 / V^(3/2) (0 where V is
+    ~0), both None unless third moments were given.
+    """
+
+    mean: np.ndarray
+    variance: np.ndarray
+    within: np.ndarray
+    between: np.ndarray
+    third: np.ndarray | None = None
+    skewness: np.ndarray | None = None
+
+
+class MomentMerger:
+    """Merge per-patch posterior moments (n, D) into per-pixel maps (R, C), chunk by chunk.
+
+    Patches are numbered as in zeroshot.patches (row-major by top-left corner, stride 1). Call
+    add(start, mean, variance[, third]) for consecutive or scattered ranges of patches, each patch
+    once, then result(). Either every add passes `third` or none does. Adding the chunks in
+    increasing `start` gives bitwise the same result however the patches are split into chunks;
+    other orders agree to rounding. Memory: 6 (R, C) float64 maps, 9 with third moments.
+    """
+
+    def __init__(self, image_shape: Sequence[int], P: int) -> None:
+        self.image_shape = _check_image_shape(image_shape)
+        self.P = _check_patch_size(P, self.image_shape)
+        self.grid_shape = (self.image_shape[0] - self.P + 1, self.image_shape[1] - self.P + 1)
+        self.n_patches = self.grid_shape[0] * self.grid_shape[1]
+        self.has_third: bool | None = None  # fixed by the first non-empty add
+
+        shape = self.image_shape
+        self._added = np.zeros(self.n_patches, dtype=bool)  # patches seen so far, (N,)
+        self._count = np.zeros(shape)  # covering patches seen per pixel
+        self._shift = np.zeros(shape)  # K: the first mean seen per pixel
+        self._sum1 = np.zeros(shape)  # sum (m - K)
+        self._sum2 = np.zeros(shape)  # sum (m - K)^2
+        self._sum_v = np.zeros(shape)  # sum v
+        self._sum3 = np.zeros(0)  # sum (m - K)^3          } allocated when third moments come
+        self._sum_vd = np.zeros(0)  # sum v (m - K)        }
+        self._sum_t = np.zeros(0)  # sum t                 }
+
+    def add(
+        self,
+        start: int,
+        mean: np.ndarray,
+        variance: np.ndarray,
+        third: np.ndarray | None = None,
+    ) -> None:
+        """Add the moments (n, D) of the patches with global indices start..start+n-1.
+
+        mean, variance and third (optional): (n, D) real arrays, finite; variance >= 0.
+        """
+        arrays = {"mean": mean, "variance": variance}
+        if third is not None:
+            arrays["third"] = third
+        first, checked = self._checked_chunk(start, arrays)
+        n = checked["mean"].shape[0]
+        if n == 0:
+            return
+        self._claim(first, n, third is not None)
+
+        P = self.P
+        for row, col, n_rows, n_cols, k in _grid_blocks(first, n, self.grid_shape[1]):
+            block = {
+                name: value[k : k + n_rows * n_cols].reshape(n_rows, n_cols, P, P)
+                for name, value in checked.items()
+            }
+            # Descending offsets: each pixel sees its covering patches in increasing patch index,
+            # so the sums do not depend on how the patches were split into chunks.
+            for i in range(P - 1, -1, -1):
+                for j in range(P - 1, -1, -1):
+                    target = (slice(row + i, row + i + n_rows), slice(col + j, col + j + n_cols))
+                    values = {name: b[:, :, i, j] for name, b in block.items()}
+                    self._accumulate(target, values)
+
+    def _checked_chunk(
+        self, start: object, arrays: dict[str, np.ndarray]
+    ) -> tuple[int, dict[str, np.ndarray]]:
+        """start as an int and the arrays as float64, or a ValueError naming what is wrong."""
+        checked = {name: self._check_moment(name, value) for name, value in arrays.items()}
+        shape = checked["mean"].shape
+        for name, value in checked.items():
+            if value.shape != shape:
+                raise ValueError(f"{name} has shape {value.shape} but mean has shape {shape}")
+        n = shape[0]
+        first = _as_int(start)
+        if first is None or not 0 <= first <= self.n_patches - n:
+            raise ValueError(
+                f"moments for patches [{start}, {start} + {n}) do not fit in the "
+                f"N = {self.n_patches} patches of an image of shape {self.image_shape} "
+                f"with P={self.P}"
+            )
+        v = checked["variance"]
+        if (v < 0).any():
+            row, col = np.argwhere(v < 0)[0]
+            raise ValueError(
+                f"variance must be >= 0, got {v[row, col]} for patch {first + row}, pixel {col}"
+            )
+        return first, checked
+
+    def _claim(self, first: int, n: int, has_third: bool) -> None:
+        """Mark patches first..first+n-1 as added; fix has_third on the first non-empty chunk."""
+        if self.has_third is not None and self.has_third != has_third:
+            raise ValueError(
+                "third moments must be given for every chunk or for none: earlier chunks "
+                + ("had them, this one has none" if self.has_third else "had none, this one has")
+            )
+        seen = self._added[first : first + n]
+        if seen.any():
+            raise ValueError(
+                f"patch {first + int(np.argmax(seen))} was already added; each patch may be "
+                f"added once"
+            )
+        seen[...] = True
+        if self.has_third is None:
+            self.has_third = has_third
+            if has_third:
+                self._sum3 = np.zeros(self.image_shape)
+                self._sum_vd = np.zeros(self.image_shape)
+                self._sum_t = np.zeros(self.image_shape)
+
+    def _check_moment(self, name: str, value: np.ndarray) -> np.ndarray:
+        array = np.asarray(value)
+        D = self.P * self.P
+        if array.ndim != 2 or array.shape[1] != D:
+            raise ValueError(
+                f"{name} must have shape (n, D) = (n, {D}) for P={self.P}, got shape {array.shape}"
+            )
+        _check_real_dtype(name, array)
+        array = array.astype(np.float64, copy=False)
+        finite = np.isfinite(array)
+        if not finite.all():
+            row, col = np.argwhere(~finite)[0]
+            raise ValueError(
+                f"{name} of shape {array.shape} contains NaN or Inf (first: {array[row, col]} "
+                f"in row {row} of the chunk, pixel {col})"
+            )
+        return array
+
+    def _accumulate(self, target: tuple[slice, slice], values: dict[str, np.ndarray]) -> None:
+        m, v = values["mean"], values["variance"]
+        shift = self._shift[target]
+        count = self._count[target]
+        np.copyto(shift, m, where=count == 0)
+        d = m - shift
+        d2 = d * d
+        self._sum1[target] += d
+        self._sum2[target] += d2
+        self._sum_v[target] += v
+        if self.has_third:
+            self._sum3[target] += d2 * d
+            self._sum_vd[target] += v * d
+            self._sum_t[target] += values["third"]
+        count += 1
+
+    def result(self) -> PixelMoments:
+        """The per-pixel maps. Raises ValueError if some pixel has no estimate yet.
+
+        The between term is clamped at 0 (rounding can make it slightly negative). The skewness is
+        0 where V == 0, where sqrt(V) <= 1e-12 |M| (below the rounding level of the shifted sums)
+        or where V^(3/2) underflows.
+        """
+        uncovered = self._count == 0
+        if uncovered.any():
+            r, c = np.argwhere(uncovered)[0]
+            raise ValueError(
+                f"{int(uncovered.sum())} of {uncovered.size} pixels of the image of shape "
+                f"{self.image_shape} have no estimate yet (first at pixel ({r}, {c})); "
+                f"{int(self._added.sum())} of N = {self.n_patches} patches were added"
+            )
+        n = self._count
+        mu = self._sum1 / n  # M - K
+        mean = self._shift + mu
+        within = self._sum_v / n
+        between = np.maximum(self._sum2 / n - mu * mu, 0.0)
+        variance = within + between
+        if not self.has_third:
+            return PixelMoments(mean, variance, within, between)
+
+        # Central moments of the means from the shifted sums: E[(m-M)^3] with m - M = d - mu.
+        central3 = self._sum3 / n - 3.0 * mu * (self._sum2 / n) + 2.0 * mu**3
+        cross = self._sum_vd / n - within * mu  # E[v (m - M)]
+        third = self._sum_t / n + 3.0 * cross + central3
+        scale = variance**1.5
+        defined = (np.sqrt(variance) > _SKEW_REL_FLOOR * np.abs(mean)) & (
+            scale >= np.finfo(np.float64).tiny
+        )
+        skewness = np.zeros_like(third)
+        np.divide(third, scale, out=skewness, where=defined)
+        return PixelMoments(mean, variance, within, between, third, skewness)
+
+
+def merge_moments(
+    mean: np.ndarray,
+    variance: np.ndarray,
+    image_shape: Sequence[int],
+    P: int,
+    third: np.ndarray | None = None,
+) -> PixelMoments:
+    """Per-pixel moments from the moments (N, D) of all N patches of an image; see MomentMerger."""
+    merger = MomentMerger(image_shape, P)
+    shape = np.shape(mean)
+    if len(shape) != 2 or shape[0] != merger.n_patches:
+        raise ValueError(
+            f"mean must have shape (N, D) = ({merger.n_patches}, {merger.P**2}) for an image of "
+            f"shape {merger.image_shape} with P={merger.P}, got shape {shape}"
+        )
+    merger.add(0, mean, variance, third)
+    return merger.result()
