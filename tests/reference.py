@@ -94,13 +94,16 @@ def bsc_accumulate(Y: np.ndarray, states: np.ndarray, lpj: np.ndarray):
 
 
 def bsc_posterior_moments(W: np.ndarray, states: np.ndarray, lpj: np.ndarray):
-    """Posterior mean m_n = W <s>_n (N, D) and variance sum_s q(s) ((W s)_d - m_nd)^2 (N, D)."""
+    """Posterior mean m_n = W <s>_n (N, D), variance sum_s q(s) ((W s)_d - m_nd)^2 (N, D) and third
+    central moment sum_s q(s) ((W s)_d - m_nd)^3 (N, D)."""
     s = np.asarray(states, dtype=np.float64)
     q = truncated_posterior(lpj)
     recon = np.einsum("dh,nsh->nsd", W, s)  # (N, S, D)
     mean = np.einsum("ns,nsd->nd", q, recon)
-    var = np.einsum("ns,nsd->nd", q, (recon - mean[:, None, :]) ** 2)
-    return mean, var
+    dev = recon - mean[:, None, :]
+    var = np.einsum("ns,nsd->nd", q, dev**2)
+    third = np.einsum("ns,nsd->nd", q, dev**3)
+    return mean, var, third
 
 
 # ----------------------------------------------------------------------------- M-step

@@ -205,25 +205,31 @@ def test_accumulate_over_several_blocks():
 @given(problems(), st.floats(0.0, 30.0), st.integers(0, 2**32 - 1))
 def test_posterior_moments_match_reference(p, spread, seed):
     lpj = random_lpj(np.random.default_rng(seed), p.N, p.S, spread)
-    mean, var = _core.bsc_posterior_moments(p.W, p.K, lpj, want_variance=True)
-    mean_r, var_r = ref.bsc_posterior_moments(p.W, p.bits, lpj)
+    mean, var, third = _core.bsc_posterior_moments(p.W, p.K, lpj, order=3)
+    mean_r, var_r, third_r = ref.bsc_posterior_moments(p.W, p.bits, lpj)
     scale = np.abs(p.W).sum()
     np.testing.assert_allclose(mean, mean_r, rtol=1e-10, atol=1e-13 * scale)
     np.testing.assert_allclose(var, var_r, rtol=1e-10, atol=1e-12 * scale**2)
+    np.testing.assert_allclose(third, third_r, rtol=1e-10, atol=1e-12 * scale**3)
     assert np.all(var >= 0)
-    mean_only, none = _core.bsc_posterior_moments(p.W, p.K, lpj)
-    assert none is None
+    mean_only, no_var, no_third = _core.bsc_posterior_moments(p.W, p.K, lpj)
+    assert no_var is None and no_third is None
     np.testing.assert_array_equal(mean_only, mean)
+    mean2, var2, no_third = _core.bsc_posterior_moments(p.W, p.K, lpj, order=2)
+    assert no_third is None
+    np.testing.assert_array_equal(mean2, mean)
+    np.testing.assert_array_equal(var2, var)
 
 
 def test_posterior_variance_is_zero_for_a_point_mass():
-    """One state with all the mass: mean = W s, variance 0."""
+    """One state with all the mass: mean = W s, variance and third moment 0."""
     p = make_problem(5, N=4, D=6, H=65, S=3)
     lpj = np.full((p.N, p.S), -1e4)
     lpj[:, 1] = 0.0
-    mean, var = _core.bsc_posterior_moments(p.W, p.K, lpj, want_variance=True)
+    mean, var, third = _core.bsc_posterior_moments(p.W, p.K, lpj, order=3)
     np.testing.assert_allclose(mean, p.bits[:, 1].astype(float) @ p.W.T, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(var, 0.0, atol=1e-24)
+    np.testing.assert_allclose(third, 0.0, atol=1e-24)
 
 
 # ----------------------------------------------------------------------------- M-step

@@ -87,6 +87,20 @@ def test_denoise_with_es3c_improves_psnr():
     assert result.noise_sigma == pytest.approx(25.0, rel=0.25)
 
 
+def test_denoise_with_es3c_gives_a_variance_map():
+    rng = np.random.default_rng(7)
+    r, c = np.mgrid[:32, :32]
+    clean = 80.0 * ((r // 8 + c // 8) % 2)
+    noisy = clean + 20.0 * rng.standard_normal(clean.shape)
+    options = dict(model="es3c", patch_size=4, n_latents=8, n_states=8, epochs=3, threads=1)
+    result = denoise(noisy, want_variance=True, **options)
+    assert result.variance is not None and result.variance.shape == noisy.shape
+    assert np.all(np.isfinite(result.variance)) and np.all(result.variance >= 0)
+    assert np.max(result.variance) > 0
+    # The variance is an extra output: the denoised image does not change.
+    np.testing.assert_array_equal(result.denoised, denoise(noisy, **options).denoised)
+
+
 def test_bad_sssc_parameters_are_value_errors():
     W, pi, mu, psi, sigma = true_params()
     with pytest.raises(ValueError, match="psi"):

@@ -1,5 +1,6 @@
 #include "arrays.hpp"
 #include "evo_config.hpp"
+#include "moments_outputs.hpp"
 #include "register.hpp"
 #include "states_check.hpp"
 #include "zeroshot/bsc.hpp"
@@ -84,28 +85,22 @@ py::tuple bsc_accumulate_py(const InArray<double>& Y, const InArray<std::uint64_
 }
 
 py::tuple bsc_moments_py(const InArray<double>& W, const InArray<std::uint64_t>& K, const InArray<double>& lpj,
-                         bool want_variance) {
+                         int order) {
     check_shape(W, "W", {-1, -1});
     const py::ssize_t D = W.shape(0), H = W.shape(1);
     check_shape(lpj, "lpj", {-1, -1});
     const py::ssize_t N = lpj.shape(0), S = lpj.shape(1);
     check_states(K, K.data(), N, static_cast<int>(H));
     check_shape(K, "K", {N, S, words_for(static_cast<int>(H))});
-    py::array_t<double> mean({N, D});
-    py::object var = py::none();
-    double* var_ptr = nullptr;
-    if (want_variance) {
-        py::array_t<double> v({N, D});
-        var_ptr = v.mutable_data();
-        var = v;
-    }
-    double* m = mean.mutable_data();
+    check_log_joints(lpj, N, S);
+    check_finite(W, "W");
+    const MomentOutputs out(order, N, D);
     {
         py::gil_scoped_release release;
         bsc_posterior_moments(W.data(), static_cast<int>(D), static_cast<int>(H), K.data(), lpj.data(),
-                              static_cast<std::size_t>(N), static_cast<int>(S), m, var_ptr);
+                              static_cast<std::size_t>(N), static_cast<int>(S), out.arrays());
     }
-    return py::make_tuple(mean, var);
+    return out.as_tuple();
 }
 
 py::tuple bsc_m_step_py(const InArray<double>& A, const InArray<double>& B, double y2_sum, double n_patches,
@@ -143,8 +138,9 @@ void register_bsc(py::module_& m) {
           "One evolutionary E-step on K (N, S, n_words) and lpj (N, S) in place; returns the replaced-state count.");
     m.def("bsc_accumulate", &bsc_accumulate_py, py::arg("Y"), py::arg("K"), py::arg("lpj"), py::arg("H"),
           "M-step sufficient statistics (A (D, H), B (H, H), sum of log-normalisers, sum ||y||^2).");
-    m.def("bsc_posterior_moments", &bsc_moments_py, py::arg("W"), py::arg("K"), py::arg("lpj"),
-          py::arg("want_variance") = false, "Posterior mean W<s> (N, D) and optionally variance (N, D) or None.");
+    m.def("bsc_posterior_moments", &bsc_moments_py, py::arg("W"), py::arg("K"), py::arg("lpj"), py::arg("order") = 1,
+          "Posterior moments of the noise-free patches W s: (mean (N, D), variance (N, D) if order >= 2 else None, "
+          "third central moment (N, D) if order == 3 else None).");
     m.def("bsc_m_step", &bsc_m_step_py, py::arg("A"), py::arg("B"), py::arg("y2_sum"), py::arg("n_patches"),
           py::arg("W_old"), py::arg("shared_pi") = false, "(W, pi, sigma2) maximising the truncated free energy.");
 }

@@ -1,5 +1,6 @@
 #include "arrays.hpp"
 #include "evo_config.hpp"
+#include "moments_outputs.hpp"
 #include "register.hpp"
 #include "states_check.hpp"
 #include "zeroshot/evo.hpp"
@@ -160,24 +161,26 @@ py::tuple sssc_m_step_py(const InArray<double>& A, const InArray<double>& B, con
     return py::make_tuple(W, pi, mu, psi, p.sigma2);
 }
 
-py::array_t<double> sssc_posterior_mean_py(const InArray<double>& W, const InArray<double>& WtY,
-                                           const InArray<double>& y2, const InArray<double>& WtW,
-                                           const InArray<double>& pi, const InArray<double>& mu,
-                                           const InArray<double>& psi, double sigma2, const InArray<std::uint64_t>& K,
-                                           const InArray<double>& lpj) {
+py::tuple sssc_moments_py(const InArray<double>& W, const InArray<double>& WtY, const InArray<double>& y2,
+                          const InArray<double>& WtW, const InArray<double>& pi, const InArray<double>& mu,
+                          const InArray<double>& psi, double sigma2, const InArray<std::uint64_t>& K,
+                          const InArray<double>& lpj, int order) {
     const SsscInputs in = sssc_inputs(WtY, y2, WtW, pi, mu, psi);
     check_shape(W, "W", {-1, in.H});
+    check_finite(W, "W");
     check_states(K, K.data(), in.N, in.H);
     const auto S = static_cast<int>(K.shape(1));
-    check_shape(lpj, "lpj", {in.N, S});
+    check_log_joints(lpj, in.N, S);
     const auto D = static_cast<int>(W.shape(0));
     SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(),
                         sigma2, in.H);
-    py::array_t<double> mean({in.N, static_cast<py::ssize_t>(D)});
-    double* m = mean.mutable_data();
-    py::gil_scoped_release release;
-    sssc_posterior_mean(model, W.data(), D, K.data(), lpj.data(), static_cast<std::size_t>(in.N), S, m);
-    return mean;
+    const MomentOutputs out(order, in.N, D);
+    {
+        py::gil_scoped_release release;
+        sssc_posterior_moments(model, W.data(), D, K.data(), lpj.data(), static_cast<std::size_t>(in.N), S,
+                               out.arrays());
+    }
+    return out.as_tuple();
 }
 
 }  // namespace
@@ -193,9 +196,11 @@ void register_sssc(py::module_& m) {
     m.def("sssc_slab_posterior", &sssc_slab_posterior_py, py::arg("WtY"), py::arg("y2"), py::arg("WtW"),
           py::arg("pi"), py::arg("mu"), py::arg("psi"), py::arg("sigma2"), py::arg("K"),
           "kappa (N, S, H) and Lambda (N, S, H, H) of every state, embedded (zeros off the active set); small problems.");
-    m.def("sssc_posterior_mean", &sssc_posterior_mean_py, py::arg("W"), py::arg("WtY"), py::arg("y2"),
+    m.def("sssc_posterior_moments", &sssc_moments_py, py::arg("W"), py::arg("WtY"), py::arg("y2"),
           py::arg("WtW"), py::arg("pi"), py::arg("mu"), py::arg("psi"), py::arg("sigma2"), py::arg("K"),
-          py::arg("lpj"), "Posterior mean W <x>_n (N, D) of the noise-free patches.");
+          py::arg("lpj"), py::arg("order") = 1,
+          "Posterior moments of the noise-free patches W (s * z): (mean W <x>_n (N, D), variance (N, D) if "
+          "order >= 2 else None, third central moment (N, D) if order == 3 else None).");
     m.def("sssc_m_step", &sssc_m_step_py, py::arg("A"), py::arg("B"), py::arg("x_sum"), py::arg("s_sum"),
           py::arg("y2_sum"), py::arg("n_patches"), py::arg("W_old"), py::arg("mu_old"), py::arg("psi_old"),
           py::arg("shared_pi") = false, "(W, pi, mu, psi, sigma2) maximising the truncated free energy.");

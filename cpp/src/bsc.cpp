@@ -6,6 +6,7 @@
 
 #include "zeroshot/bitstate.hpp"
 #include "zeroshot/bounds.hpp"
+#include "zeroshot/moments.hpp"
 #include "zeroshot/mstep.hpp"
 #include "zeroshot/parallel.hpp"
 #include "zeroshot/posterior.hpp"
@@ -48,46 +49,18 @@ BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std:
 }
 
 void bsc_posterior_moments(const double* W, int D, int H, const std::uint64_t* K, const double* lpj,
-                           std::size_t N, int S, double* mean, double* var) {
-    const int n_words = words_for(H);
+                           std::size_t N, int S, MomentArrays out) {
     const std::vector<double> Wt = transposed(W, D, H);  // (H, D): columns of W contiguous
-    ExceptionCollector errors;
-#pragma omp parallel
-    {
-        std::vector<double> q(static_cast<std::size_t>(S)), x(static_cast<std::size_t>(D));
-        std::vector<std::int32_t> active(static_cast<std::size_t>(H));
-#pragma omp for schedule(static)
-        for (std::int64_t nn = 0; nn < static_cast<std::int64_t>(N); ++nn) {
-            errors.run([&] {
-                const auto n = static_cast<std::size_t>(nn);
-                truncated_posterior(lpj + n * S, S, q.data());
-                double* m = mean + n * D;
-                std::fill(m, m + D, 0.0);
-                for (int s = 0; s < S; ++s) {
-                    if (q[s] == 0.0) continue;
-                    const int k = active_indices(K + (n * S + s) * n_words, n_words, active.data());
-                    for (int i = 0; i < k; ++i) {
-                        const double* col = Wt.data() + static_cast<std::size_t>(active[i]) * D;
-                        for (int d = 0; d < D; ++d) m[d] += q[s] * col[d];
-                    }
-                }
-                if (!var) return;
-                double* v = var + n * D;
-                std::fill(v, v + D, 0.0);
-                for (int s = 0; s < S; ++s) {
-                    if (q[s] == 0.0) continue;
-                    const int k = active_indices(K + (n * S + s) * n_words, n_words, active.data());
-                    for (int d = 0; d < D; ++d) x[d] = -m[d];
-                    for (int i = 0; i < k; ++i) {
-                        const double* col = Wt.data() + static_cast<std::size_t>(active[i]) * D;
-                        for (int d = 0; d < D; ++d) x[d] += col[d];
-                    }
-                    for (int d = 0; d < D; ++d) v[d] += q[s] * x[d] * x[d];
-                }
-            });
-        }
-    }
-    errors.rethrow();
+    // Given s, x = W s exactly: the conditional mean is W s, there is no conditional variance.
+    posterior_moments(K, lpj, N, S, D, H, /*has_conditional_variance=*/false, out, [&Wt, D] {
+        return [&Wt, D](std::size_t, const std::int32_t* active, int k, double* mu, double*) {
+            std::fill(mu, mu + D, 0.0);
+            for (int i = 0; i < k; ++i) {
+                const double* col = Wt.data() + static_cast<std::size_t>(active[i]) * D;
+                for (int d = 0; d < D; ++d) mu[d] += col[d];
+            }
+        };
+    });
 }
 
 BscParams bsc_m_step(const BscStats& stats, double n_patches, const double* W_old, int D, int H,

@@ -7,6 +7,7 @@
 #include "zeroshot/bitstate.hpp"
 #include "zeroshot/bounds.hpp"
 #include "zeroshot/linalg.hpp"
+#include "zeroshot/moments.hpp"
 #include "zeroshot/mstep.hpp"
 #include "zeroshot/parallel.hpp"
 #include "zeroshot/posterior.hpp"
@@ -79,13 +80,18 @@ double SsscEvaluator::lpj(std::size_t n, const std::int32_t* a, int k) const {
     return -0.5 * (log_det_lambda_inv + log_det_psi + mahalanobis) + prior;
 }
 
-void SsscEvaluator::slab_posterior(std::size_t n, const std::int32_t* a, int k, double* kappa, double* Lambda) const {
-    thread_local std::vector<double> L, b, column;
+void SsscEvaluator::slab_mean_and_factor(std::size_t n, const std::int32_t* a, int k, double* kappa,
+                                         std::vector<double>& L) const {
+    thread_local std::vector<double> b;
     factor_state(n, a, k, L, b);
     // kappa = mu_a + Lambda b / sigma2
-    column.assign(b.begin(), b.end());
-    cholesky_solve(L.data(), k, column.data());
-    for (int i = 0; i < k; ++i) kappa[i] = mu_[a[i]] + column[i] / sigma2_;
+    cholesky_solve(L.data(), k, b.data());
+    for (int i = 0; i < k; ++i) kappa[i] = mu_[a[i]] + b[i] / sigma2_;
+}
+
+void SsscEvaluator::slab_posterior(std::size_t n, const std::int32_t* a, int k, double* kappa, double* Lambda) const {
+    thread_local std::vector<double> L, column;
+    slab_mean_and_factor(n, a, k, kappa, L);
     // Lambda = (L L^T)^-1, column by column.
     for (int j = 0; j < k; ++j) {
         column.assign(static_cast<std::size_t>(k), 0.0);
@@ -95,38 +101,61 @@ void SsscEvaluator::slab_posterior(std::size_t n, const std::int32_t* a, int k, 
     }
 }
 
-void sssc_posterior_mean(const SsscEvaluator& model, const double* W, int D, const std::uint64_t* K,
-                         const double* lpj, std::size_t N, int S, double* mean) {
-    const int H = model.n_latents();
-    const int n_words = words_for(H);
-    const std::vector<double> Wt = transposed(W, D, H);  // (H, D): columns of W contiguous
-    ExceptionCollector errors;
-#pragma omp parallel
-    {
-        std::vector<double> q(static_cast<std::size_t>(S)), kappa(static_cast<std::size_t>(H)), Lambda;
-        std::vector<std::int32_t> active(static_cast<std::size_t>(H));
-#pragma omp for schedule(static)
-        for (std::int64_t nn = 0; nn < static_cast<std::int64_t>(N); ++nn) {
-            errors.run([&] {
-                const auto n = static_cast<std::size_t>(nn);
-                truncated_posterior(lpj + n * S, S, q.data());
-                double* m = mean + n * D;
-                std::fill(m, m + D, 0.0);
-                for (int s = 0; s < S; ++s) {
-                    if (q[s] == 0.0) continue;
-                    const int k = active_indices(K + (n * S + s) * n_words, n_words, active.data());
-                    Lambda.resize(static_cast<std::size_t>(k) * k);
-                    model.slab_posterior(n, active.data(), k, kappa.data(), Lambda.data());
-                    for (int i = 0; i < k; ++i) {
-                        const double* col = Wt.data() + static_cast<std::size_t>(active[i]) * D;
-                        const double w = q[s] * kappa[i];
-                        for (int d = 0; d < D; ++d) m[d] += w * col[d];
-                    }
-                }
-            });
+namespace {
+
+// One state's conditional moments of the noise-free patch: mu = W_a kappa and, if c is not null,
+// c_d = (W_a Lambda W_a^T)_dd = ||L^-1 w_d||^2 with w_d the d-th row of W_a. The forward substitution
+// runs for all pixels at once, row i of V = L^-1 W_a^T at a time: O(D k^2 / 2), sums of squares.
+class SsscStateMoments {
+public:
+    SsscStateMoments(const SsscEvaluator& model, const std::vector<double>& Wt, int D)
+        : model_(model), Wt_(Wt), D_(D), kappa_(static_cast<std::size_t>(model.n_latents())) {}
+
+    void operator()(std::size_t n, const std::int32_t* active, int k, double* mu, double* c) {
+        model_.slab_mean_and_factor(n, active, k, kappa_.data(), L_);
+        const auto D = static_cast<std::size_t>(D_);
+        std::fill(mu, mu + D, 0.0);
+        for (int i = 0; i < k; ++i) {
+            const double* col = column(active[i]);
+            for (std::size_t d = 0; d < D; ++d) mu[d] += kappa_[i] * col[d];
+        }
+        if (!c) return;
+        std::fill(c, c + D, 0.0);
+        V_.resize(static_cast<std::size_t>(k) * D);
+        for (int i = 0; i < k; ++i) {
+            double* vi = V_.data() + i * D;
+            const double* col = column(active[i]);
+            std::copy(col, col + D, vi);
+            const double* Li = L_.data() + static_cast<std::size_t>(i) * k;
+            for (int j = 0; j < i; ++j) {
+                const double* vj = V_.data() + j * D;
+                for (std::size_t d = 0; d < D; ++d) vi[d] -= Li[j] * vj[d];
+            }
+            const double inv = 1.0 / Li[i];
+            for (std::size_t d = 0; d < D; ++d) {
+                vi[d] *= inv;
+                c[d] += vi[d] * vi[d];
+            }
         }
     }
-    errors.rethrow();
+
+private:
+    const double* column(int h) const { return Wt_.data() + static_cast<std::size_t>(h) * D_; }
+
+    const SsscEvaluator& model_;
+    const std::vector<double>& Wt_;  // (H, D): columns of W contiguous
+    int D_;
+    std::vector<double> kappa_, L_, V_;
+};
+
+}  // namespace
+
+void sssc_posterior_moments(const SsscEvaluator& model, const double* W, int D, const std::uint64_t* K,
+                            const double* lpj, std::size_t N, int S, MomentArrays out) {
+    const int H = model.n_latents();
+    const std::vector<double> Wt = transposed(W, D, H);
+    posterior_moments(K, lpj, N, S, D, H, /*has_conditional_variance=*/true, out,
+                      [&model, &Wt, D] { return SsscStateMoments(model, Wt, D); });
 }
 
 SsscParams sssc_m_step(const SsscStats& st, double n_patches, const double* W_old, const double* mu_old,

@@ -37,8 +37,9 @@ def bsc_accumulate(
     Y: NDArray[np.float64], K: NDArray[np.uint64], lpj: NDArray[np.float64], H: int
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], float, float]: ...  # A (D, H), B (H, H), lse, y2
 def bsc_posterior_moments(
-    W: NDArray[np.float64], K: NDArray[np.uint64], lpj: NDArray[np.float64], want_variance: bool = False
-) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]: ...  # mean (N, D), variance (N, D) or None
+    W: NDArray[np.float64], K: NDArray[np.uint64], lpj: NDArray[np.float64], order: int = 1
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64] | None]: ...
+# mean (N, D); variance (N, D) if order >= 2 else None; third central moment (N, D) if order == 3 else None
 def bsc_m_step(
     A: NDArray[np.float64], B: NDArray[np.float64], y2_sum: float, n_patches: float, W_old: NDArray[np.float64],
     shared_pi: bool = False,
@@ -67,8 +68,9 @@ def sssc_m_step(
     y2_sum: float, n_patches: float, W_old: NDArray[np.float64], mu_old: NDArray[np.float64],
     psi_old: NDArray[np.float64], shared_pi: bool = False,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]: ...
-def sssc_posterior_mean(
+def sssc_posterior_moments(
     W: NDArray[np.float64], WtY: NDArray[np.float64], y2: NDArray[np.float64], WtW: NDArray[np.float64],
     pi: NDArray[np.float64], mu: NDArray[np.float64], psi: NDArray[np.float64], sigma2: float,
-    K: NDArray[np.uint64], lpj: NDArray[np.float64],
-) -> NDArray[np.float64]: ...  # (N, D)
+    K: NDArray[np.uint64], lpj: NDArray[np.float64], order: int = 1,
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64] | None]: ...
+# mean (N, D); variance (N, D) if order >= 2 else None; third central moment (N, D) if order == 3 else None

@@ -170,10 +170,10 @@ def denoise(
                 rounds = max(1, config.inference_epochs)
             for r in range(rounds):
                 model.e_step(Yc, chunk_states, config.evo, config.seed, config.epochs + r)
-            mean, var = model.posterior_moments(Yc, chunk_states, want_variance)
-            merger.add(start, mean + dc)
-            if variance is not None and var is not None:
-                variance.add(start, var)
+            moments = model.posterior_moments(Yc, chunk_states, order=2 if want_variance else 1)
+            merger.add(start, moments.mean + dc)
+            if variance is not None and moments.variance is not None:
+                variance.add(start, moments.variance)
 
     denoised = (merger.result() * scale_unit + offset_unit) * peak
     D = P * P

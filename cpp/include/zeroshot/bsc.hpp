@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "zeroshot/moments.hpp"
 #include "zeroshot/posterior.hpp"
 
 namespace zs {
@@ -53,9 +54,10 @@ struct BscStats {
 BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std::uint64_t* K,
                         const double* lpj, int S);
 
-// Posterior mean W<s>_n (N, D) and, if var != nullptr, the posterior variance of (Ws)_d (N, D).
+// Posterior moments of the noise-free patch x = W s (N, D each), W (D, H): the mean W<s>_n and, where
+// out's pointers are not null, the variance and the third central moment of (Ws)_d.
 void bsc_posterior_moments(const double* W, int D, int H, const std::uint64_t* K, const double* lpj,
-                           std::size_t N, int S, double* mean, double* var);
+                           std::size_t N, int S, MomentArrays out);
 
 struct BscParams {
     std::vector<double> W, pi;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "zeroshot/moments.hpp"
 #include "zeroshot/posterior.hpp"
 
 namespace zs {
@@ -23,6 +24,12 @@ public:
 
     // Slab posterior z_a | s, y_n ~ N(kappa, Lambda): kappa (k,), Lambda (k, k) row-major.
     void slab_posterior(std::size_t n, const std::int32_t* active, int k, double* kappa, double* Lambda) const;
+
+    // The same posterior as kappa (k,) and the lower Cholesky factor L (k x k, row-major, zero above the
+    // diagonal) of Lambda^-1 = L L^T, regularised where numerically singular as for lpj: quadratic forms
+    // v^T Lambda v = ||L^-1 v||^2 then need no inverse and cannot come out negative.
+    void slab_mean_and_factor(std::size_t n, const std::int32_t* active, int k, double* kappa,
+                              std::vector<double>& L) const;
 
     int n_latents() const { return H_; }
     double expected_active() const { return expected_active_; }
@@ -55,9 +62,12 @@ struct SsscStats {
 SsscStats sssc_accumulate(const SsscEvaluator& model, const double* Y, std::size_t N, int D,
                           const std::uint64_t* K, const double* lpj, int S);
 
-// Posterior mean of the noise-free patch, W <x>_n (N, D), with W (D, H).
-void sssc_posterior_mean(const SsscEvaluator& model, const double* W, int D, const std::uint64_t* K,
-                         const double* lpj, std::size_t N, int S, double* mean);
+// Posterior moments of the noise-free patch x = W_a z_a (N, D each), W (D, H): the mean W <x>_n and, where
+// out's pointers are not null, the variance and the third central moment per pixel. Given s, x_d is
+// Gaussian with mean (W_a kappa_s)_d and variance (W_a Lambda_s W_a^T)_dd, taken in O(D k^2) without
+// any D x D matrix.
+void sssc_posterior_moments(const SsscEvaluator& model, const double* W, int D, const std::uint64_t* K,
+                            const double* lpj, std::size_t N, int S, MomentArrays out);
 
 struct SsscParams {
     std::vector<double> W, pi, mu, psi;

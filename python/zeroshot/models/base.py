@@ -1,12 +1,31 @@
 """The interface every patch model offers to the EM trainer and the denoising pipeline."""
 from __future__ import annotations
 
-from typing import Optional, Protocol, Tuple
+from dataclasses import dataclass
+from typing import Optional, Protocol
 
 import numpy as np
 
 from zeroshot.config import EvoConfig
 from zeroshot.states import TruncatedStates
+
+
+@dataclass(frozen=True)
+class PosteriorMoments:
+    """Posterior moments of the noise-free patches, per pixel: mean (N, D), and if asked for the
+    variance (N, D) and the third central moment (N, D)."""
+
+    mean: np.ndarray
+    variance: Optional[np.ndarray] = None
+    third: Optional[np.ndarray] = None
+
+    def __post_init__(self) -> None:
+        if self.mean.ndim != 2:
+            raise ValueError(f"mean must have shape (N, D), got {self.mean.shape}")
+        for name in ("variance", "third"):
+            value = getattr(self, name)
+            if value is not None and value.shape != self.mean.shape:
+                raise ValueError(f"{name} has shape {value.shape}, expected the mean's {self.mean.shape}")
 
 
 class Model(Protocol):
@@ -40,8 +59,7 @@ class Model(Protocol):
         """A new model with the parameters maximising F for the summed statistics."""
         ...
 
-    def posterior_moments(
-        self, Y: np.ndarray, states: TruncatedStates, want_variance: bool = False
-    ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        """Posterior mean (N, D) of the noise-free patch and optionally its variance (N, D)."""
+    def posterior_moments(self, Y: np.ndarray, states: TruncatedStates, order: int = 1) -> PosteriorMoments:
+        """Posterior moments of the noise-free patches of Y (N, D) up to `order` (1: mean; 2: + variance;
+        3: + third central moment), each (N, D)."""
         ...

@@ -8,6 +8,7 @@ import numpy as np
 
 from zeroshot import _core
 from zeroshot.config import EvoConfig
+from zeroshot.models.base import PosteriorMoments
 from zeroshot.states import TruncatedStates
 
 
@@ -125,7 +126,6 @@ class BSC:
         W, pi, sigma2 = _core.bsc_m_step(A, B, y2, n, self.params.W, self.shared_pi)
         return BSC(BSCParams(W, pi, sigma2), self.shared_pi)
 
-    def posterior_moments(
-        self, Y: np.ndarray, states: TruncatedStates, want_variance: bool = False
-    ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        return _core.bsc_posterior_moments(self.params.W, states.K, states.lpj, want_variance)
+    def posterior_moments(self, Y: np.ndarray, states: TruncatedStates, order: int = 1) -> PosteriorMoments:
+        """Moments of W s under the truncated posterior (Y is not needed: lpj carries it)."""
+        return PosteriorMoments(*_core.bsc_posterior_moments(self.params.W, states.K, states.lpj, order))

@@ -3,12 +3,13 @@ s_h ~ Bernoulli(pi_h), z ~ N(mu, diag(psi)), y = W (s * z) + eps, eps ~ N(0, sig
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
 import numpy as np
 
 from zeroshot import _core
 from zeroshot.config import EvoConfig
+from zeroshot.models.base import PosteriorMoments
 from zeroshot.models.bsc import BSC, dense_products, initial_activation
 from zeroshot.states import TruncatedStates
 
@@ -113,10 +114,8 @@ class SSSC:
         W, pi, mu, psi, sigma2 = _core.sssc_m_step(A, B, xs, ss, y2, n, p.W, p.mu, p.psi, self.shared_pi)
         return SSSC(SSSCParams(W, pi, mu, psi, sigma2), self.shared_pi)
 
-    def posterior_moments(
-        self, Y: np.ndarray, states: TruncatedStates, want_variance: bool = False
-    ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
-        if want_variance:
-            raise NotImplementedError("the SSSC posterior variance is not implemented yet")
-        mean = _core.sssc_posterior_mean(W=self.params.W, K=states.K, lpj=states.lpj, **self._kernel_args(Y))
-        return mean, None
+    def posterior_moments(self, Y: np.ndarray, states: TruncatedStates, order: int = 1) -> PosteriorMoments:
+        """Moments of W (s * z) under the truncated posterior, the slab posteriors included."""
+        return PosteriorMoments(*_core.sssc_posterior_moments(
+            W=self.params.W, K=states.K, lpj=states.lpj, order=order, **self._kernel_args(Y)
+        ))
