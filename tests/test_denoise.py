@@ -139,12 +139,46 @@ def test_other_merge_methods_denoise_too(clean, noisy, merge):
 
 
 def test_variance_map(noisy):
-    out = denoise(noisy, **FAST, want_variance=True)
-    assert out.variance is not None
+    out = denoise(noisy, **FAST, moments=2)
+    assert out.variance is not None and out.moments is not None
     assert out.variance.shape == noisy.shape
     assert np.all(np.isfinite(out.variance))
-    assert np.all(out.variance >= -1e-9)
-    assert denoise(noisy, **FAST).variance is None
+    assert np.all(out.variance >= 0)
+    np.testing.assert_allclose(out.variance, out.moments.within + out.moments.between, rtol=1e-12)
+    assert out.moments.third is None and out.moments.skewness is None
+    # The mixture mean of the covering patches is the mean-merged denoised image.
+    np.testing.assert_allclose(out.moments.mean, out.denoised, rtol=1e-10, atol=1e-8)
+    plain = denoise(noisy, **FAST)
+    assert plain.variance is None and plain.moments is None
+    np.testing.assert_array_equal(plain.denoised, out.denoised)
+
+
+def test_third_moment_and_skewness(noisy):
+    out = denoise(noisy, **FAST, moments=3)
+    assert out.moments is not None and out.moments.skewness is not None and out.moments.third is not None
+    assert np.all(np.isfinite(out.moments.skewness)) and np.all(np.isfinite(out.moments.third))
+    assert np.any(out.moments.skewness != 0)
+
+
+def test_variance_ignores_an_added_constant(noisy):
+    # Patches are centred and the image standardised: an offset is absorbed before the model sees it.
+    base = denoise(noisy, **FAST, moments=2)
+    shifted = denoise(noisy + 1000.0, **FAST, moments=2)
+    np.testing.assert_allclose(shifted.variance, base.variance, rtol=1e-6, atol=1e-6 * base.variance.max())
+    np.testing.assert_allclose(shifted.denoised - 1000.0, base.denoised, atol=1e-6)
+
+
+def test_variance_scales_with_the_square_of_the_values(noisy):
+    base = denoise(noisy, **FAST, moments=3)
+    scaled = denoise(noisy * 3.0, **FAST, moments=3)
+    np.testing.assert_allclose(scaled.variance, 9.0 * base.variance, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(scaled.moments.skewness, base.moments.skewness, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [0, 4, 2.5])
+def test_bad_moments_order(noisy, bad):
+    with pytest.raises(ValueError, match="moments must be"):
+        denoise(noisy, **FAST, moments=bad)
 
 
 # ---- bad inputs: ValueError with a message that says what is wrong ----

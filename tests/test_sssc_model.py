@@ -93,7 +93,7 @@ def test_denoise_with_es3c_gives_a_variance_map():
     clean = 80.0 * ((r // 8 + c // 8) % 2)
     noisy = clean + 20.0 * rng.standard_normal(clean.shape)
     options = dict(model="es3c", patch_size=4, n_latents=8, n_states=8, epochs=3, threads=1)
-    result = denoise(noisy, want_variance=True, **options)
+    result = denoise(noisy, moments=2, **options)
     assert result.variance is not None and result.variance.shape == noisy.shape
     assert np.all(np.isfinite(result.variance)) and np.all(result.variance >= 0)
     assert np.max(result.variance) > 0

@@ -14,6 +14,7 @@ from zeroshot.models import BSC, SSSC
 from zeroshot.models.bsc import initial_activation
 from zeroshot.noise import choose_patch_size
 from zeroshot.models.base import Model
+from zeroshot.moment_merge import MomentMerger, PixelMoments
 from zeroshot.patches import PatchMerger, extract_patches, patch_grid_shape
 from zeroshot.states import TruncatedStates
 
@@ -21,7 +22,8 @@ from zeroshot.states import TruncatedStates
 @dataclass(frozen=True)
 class DenoiseResult:
     """denoised (R, C) float64 on the input's value scale; noise_sigma: the learned noise level on that
-    scale; free_energy: F per training epoch; variance: posterior variance map (R, C) if asked for."""
+    scale; free_energy: F per training epoch; moments: per-pixel posterior moments on the input's scale
+    (mean, variance = within + between, third moment and skewness) if asked for; variance: moments.variance."""
 
     denoised: np.ndarray
     noise_sigma: float
@@ -29,7 +31,11 @@ class DenoiseResult:
     history: List[EpochLog]
     model: Model
     config: DenoiseConfig
-    variance: Optional[np.ndarray] = None
+    moments: Optional[PixelMoments] = None
+
+    @property
+    def variance(self) -> Optional[np.ndarray]:
+        return None if self.moments is None else self.moments.variance
 
 
 def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
@@ -101,15 +107,20 @@ def denoise(
     config: Optional[DenoiseConfig] = None,
     threads: Optional[int] = None,
     callback: Optional[Callback] = None,
-    want_variance: bool = False,
+    moments: int = 1,
     **options: object,
 ) -> DenoiseResult:
     """Denoise one 2-D image from itself alone.
 
     image: (R, C) array of any real dtype. Options are the fields of `DenoiseConfig` (model,
     patch_size, n_latents, n_states, epochs, max_train_patches, merge, seed, ...) and override
-    `config` (default: `DenoiseConfig.for_model(model)`, the measured defaults of the model). `callback` gets an `EpochLog` after every training epoch.
+    `config` (default: `DenoiseConfig.for_model(model)`, the measured defaults of the model).
+    `callback` gets an `EpochLog` after every training epoch. moments: 1 for the denoised image only,
+    2 to add the per-pixel posterior variance (law of total variance over the covering patches), 3 to
+    add the third central moment and the skewness.
     """
+    if moments not in (1, 2, 3):
+        raise ValueError(f"moments must be 1 (mean), 2 (+ variance) or 3 (+ third moment), got {moments!r}")
     unknown = sorted(set(options) - {f.name for f in fields(DenoiseConfig)})
     if unknown:
         raise ValueError(f"unknown option(s) {', '.join(unknown)}; see zeroshot.DenoiseConfig for the fields")
@@ -155,7 +166,7 @@ def denoise(
         history = history + es3c_history
 
         merger = PatchMerger(scaled.shape, P, config.merge)
-        variance = PatchMerger(scaled.shape, P, "mean") if want_variance else None
+        pixel_moments = MomentMerger(scaled.shape, P) if moments > 1 else None
         for start in range(0, n_total, config.chunk_patches):
             stop = min(start + config.chunk_patches, n_total)
             Yc, dc = _center(extract_patches(scaled, P, start, stop), config.center_patches)
@@ -170,10 +181,10 @@ def denoise(
                 rounds = max(1, config.inference_epochs)
             for r in range(rounds):
                 model.e_step(Yc, chunk_states, config.evo, config.seed, config.epochs + r)
-            moments = model.posterior_moments(Yc, chunk_states, order=2 if want_variance else 1)
-            merger.add(start, moments.mean + dc)
-            if variance is not None and moments.variance is not None:
-                variance.add(start, moments.variance)
+            patch_moments = model.posterior_moments(Yc, chunk_states, order=moments)
+            merger.add(start, patch_moments.mean + dc)
+            if pixel_moments is not None and patch_moments.variance is not None:
+                pixel_moments.add(start, patch_moments.mean + dc, patch_moments.variance, patch_moments.third)
 
     denoised = (merger.result() * scale_unit + offset_unit) * peak
     D = P * P
@@ -187,5 +198,18 @@ def denoise(
         history=history,
         model=model,
         config=config,
-        variance=None if variance is None else variance.result() * scale**2,
+        moments=None if pixel_moments is None else _to_input_scale(pixel_moments.result(), scale, offset_unit * peak),
+    )
+
+
+def _to_input_scale(m: PixelMoments, scale: float, offset: float) -> PixelMoments:
+    """Moments of x * scale + offset. Products one factor at a time: scale**2 may overflow where V * scale
+    does not, and 0 * inf would be NaN."""
+    return PixelMoments(
+        mean=m.mean * scale + offset,
+        variance=(m.variance * scale) * scale,
+        within=(m.within * scale) * scale,
+        between=(m.between * scale) * scale,
+        third=None if m.third is None else ((m.third * scale) * scale) * scale,
+        skewness=m.skewness,
     )
