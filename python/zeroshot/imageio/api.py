@@ -119,8 +119,8 @@ def _check_format(path: Path, dtype: DTypeLike, ndim: int) -> Tuple[Writer, np.d
         if not fmt.stores(target):
             elsewhere = [s for f in FORMATS if f.write is not None and f.stores(target) for s in f.suffixes]
             raise ValueError(
-                f"{path}: {fmt.name} cannot store dtype {target}; pass dtype= one of "
-                f"{', '.join(str(d) for d in fmt.write_dtypes)}, or write {target} to "
+                f"{path}: {fmt.name} cannot store dtype {target} (it stores "
+                f"{', '.join(str(d) for d in fmt.write_dtypes)}); {target} can be written to "
                 f"{' / '.join(elsewhere)}"
             )
     if ndim == 3 and not fmt.write_stacks:
