@@ -10,7 +10,18 @@ import numpy as np
 from zeroshot.imageio.pixelsize import PixelSize
 
 
+_MAGIC = b"\x93NUMPY"
+
+
 def read_npy(path: Path) -> Tuple[np.ndarray, Optional[PixelSize]]:
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(len(_MAGIC))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc})") from exc
+    if start != _MAGIC:
+        # Checked here: np.load would take any other bytes for a pickle and suggest unpickling them.
+        raise ValueError(f"{path}: not a .npy file (it does not start with the NumPy header)")
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as exc:  # numpy raises ValueError/OSError/EOFError for broken files
