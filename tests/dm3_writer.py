@@ -38,30 +38,42 @@ def _text(name: str, text: str) -> bytes:
 
 
 def _calibration(name: str, scale: float, units: str) -> bytes:
-    return _group(name, [
-        _value("Origin", _FLOAT32, "f", 0.0),
-        _value("Scale", _FLOAT32, "f", scale),
-        _text("Units", units),
-    ])
+    return _group(
+        name,
+        [
+            _value("Origin", _FLOAT32, "f", 0.0),
+            _value("Scale", _FLOAT32, "f", scale),
+            _text("Units", units),
+        ],
+    )
 
 
 def dm3_bytes(image: np.ndarray, scale_yx: Tuple[float, float], units: str) -> bytes:
-    """A DM3 file holding `image` (R, C), stored as float32, with pixel size `scale_yx` in `units`."""
+    """A DM3 file holding `image` (R, C) as float32, with the pixel size `scale_yx` in `units`."""
     rows, cols = image.shape
     data = np.ascontiguousarray(image, dtype="<f4")
-    image_data = _group("ImageData", [
-        _group("Calibrations", [
-            _calibration("Brightness", 1.0, ""),
-            # DM lists dimensions x first.
-            _group("Dimension", [
-                _calibration("", scale_yx[1], units),
-                _calibration("", scale_yx[0], units),
-            ]),
-        ]),
-        _array("Data", _FLOAT32, data.tobytes(), data.size),
-        _value("DataType", _INT32, "i", 2),  # 2: float32
-        _group("Dimensions", [_value("", _INT32, "i", cols), _value("", _INT32, "i", rows)]),
-    ])
+    image_data = _group(
+        "ImageData",
+        [
+            _group(
+                "Calibrations",
+                [
+                    _calibration("Brightness", 1.0, ""),
+                    # DM lists dimensions x first.
+                    _group(
+                        "Dimension",
+                        [
+                            _calibration("", scale_yx[1], units),
+                            _calibration("", scale_yx[0], units),
+                        ],
+                    ),
+                ],
+            ),
+            _array("Data", _FLOAT32, data.tobytes(), data.size),
+            _value("DataType", _INT32, "i", 2),  # 2: float32
+            _group("Dimensions", [_value("", _INT32, "i", cols), _value("", _INT32, "i", rows)]),
+        ],
+    )
     one_image = _group("", [image_data, _group("ImageTags", []), _text("Name", "test image")])
     root = struct.pack(">bbi", 0, 1, 1) + _group("ImageList", [one_image])
     return struct.pack(">iii", 3, len(root) + 4, 1) + root + b"\0" * 8

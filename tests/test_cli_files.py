@@ -1,4 +1,4 @@
-"""`zeroshot denoise` with several files, stacks, output formats and sidecars (zeroshot.cli_files)."""
+"""`zeroshot denoise` with several files, stacks, output formats, sidecars (zeroshot.cli_files)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,9 @@ def test_format_option_names_outputs_by_input_stem(tmp_path):
 def test_keep_dtype_writes_the_input_dtype(tmp_path):
     source = tmp_path / "in.mrc"
     write_em(source, as_int16(plaid()))
-    assert main(["denoise", str(source), "-o", f"{tmp_path}/out/", "--keep-dtype", "-q", *FAST]) == 0
+    assert (
+        main(["denoise", str(source), "-o", f"{tmp_path}/out/", "--keep-dtype", "-q", *FAST]) == 0
+    )
     assert read_em(tmp_path / "out" / "in.mrc").dtype == np.int16
 
 
@@ -82,10 +84,16 @@ def test_sidecar_records_the_run(tmp_path, capsys):
     assert abs(datetime.now(timezone.utc) - date) < timedelta(minutes=5)
     assert record["command"] == "denoise"
     assert record["input"] == {
-        "path": str(source.resolve()), "format": "TIFF", "shape": [32, 32], "dtype": "float32",
+        "path": str(source.resolve()),
+        "format": "TIFF",
+        "shape": [32, 32],
+        "dtype": "float32",
     }
     assert record["output"] == {
-        "path": str(target.resolve()), "format": "TIFF", "shape": [32, 32], "dtype": "float32",
+        "path": str(target.resolve()),
+        "format": "TIFF",
+        "shape": [32, 32],
+        "dtype": "float32",
         "value_mapping": None,
     }
     assert record["pixel_size"]["unit"] == "nm"
@@ -137,7 +145,10 @@ def _garbage(path):
         ("second input corrupt", "bad.tif: not a readable TIFF file"),
         ("unknown input suffix", "x.jpg: unknown image suffix '.jpg'"),
         ("output folder under a file", "is not a folder"),
-        ("file output into a missing folder", "nope: cannot write the output(s) there: it does not"),
+        (
+            "file output into a missing folder",
+            "nope: cannot write the output(s) there: it does not",
+        ),
         ("same stem twice", "is the output of both"),
         ("output is the input", "would overwrite the input"),
         ("several inputs, file output", "need an output folder"),

@@ -50,12 +50,25 @@ def assert_pixel_size(found, expected, rel=1e-6):
 # ------------------------------------------------------------------------------------ round trips
 
 ROUND_TRIPS = [
-    (".mrc", np.int8), (".mrc", np.int16), (".mrc", np.uint16), (".mrc", np.float16),
-    (".mrc", np.float32), (".mrcs", np.float32),
-    (".tif", np.uint8), (".tif", np.int16), (".tif", np.uint16), (".tif", np.float32),  # ImageJ
-    (".tiff", np.int8), (".tif", np.int32), (".tif", np.uint32), (".tif", np.float64),  # plain
-    (".png", np.uint8), (".png", np.uint16),
-    (".npy", np.float64), (".npy", np.int16), (".npy", np.float32),
+    (".mrc", np.int8),
+    (".mrc", np.int16),
+    (".mrc", np.uint16),
+    (".mrc", np.float16),
+    (".mrc", np.float32),
+    (".mrcs", np.float32),
+    (".tif", np.uint8),
+    (".tif", np.int16),
+    (".tif", np.uint16),
+    (".tif", np.float32),  # ImageJ
+    (".tiff", np.int8),
+    (".tif", np.int32),
+    (".tif", np.uint32),
+    (".tif", np.float64),  # plain
+    (".png", np.uint8),
+    (".png", np.uint16),
+    (".npy", np.float64),
+    (".npy", np.int16),
+    (".npy", np.float32),
 ]
 
 
@@ -75,8 +88,10 @@ def test_round_trip_keeps_values_dtype_and_pixel_size(tmp_path, suffix, dtype):
     assert names(tmp_path) == [path.name]  # no temporary left behind
 
 
-@pytest.mark.parametrize("suffix, dtype", [(".mrc", np.int16), (".tif", np.float32),
-                                            (".tif", np.float64), (".npy", np.uint16)])
+@pytest.mark.parametrize(
+    "suffix, dtype",
+    [(".mrc", np.int16), (".tif", np.float32), (".tif", np.float64), (".npy", np.uint16)],
+)
 def test_stack_round_trip(tmp_path, suffix, dtype):
     stack = sample(dtype, shape=(3, 6, 5))
     path = tmp_path / f"stack{suffix}"
@@ -130,17 +145,20 @@ def test_write_with_dtype_converts(tmp_path):
 def test_tiff_resolution_tags_from_tifffile(tmp_path, unit_code, per_unit, expected_nm):
     path = tmp_path / "ext.tif"
     # x has twice the pixels per unit of y: pixels half as wide as high.
-    tifffile.imwrite(path, sample(np.uint16), resolution=(2 * per_unit, per_unit),
-                     resolutionunit=unit_code)
+    tifffile.imwrite(
+        path, sample(np.uint16), resolution=(2 * per_unit, per_unit), resolutionunit=unit_code
+    )
     assert_pixel_size(read_em(path).pixel_size, PixelSize(expected_nm, expected_nm / 2))
 
 
-@pytest.mark.parametrize("unit, expected_nm", [("micron", 250.0), ("\\u00B5m", 250.0),
-                                               ("nm", 0.25), ("pixel", None)])
+@pytest.mark.parametrize(
+    "unit, expected_nm", [("micron", 250.0), ("\\u00B5m", 250.0), ("nm", 0.25), ("pixel", None)]
+)
 def test_tiff_imagej_unit(tmp_path, unit, expected_nm):
     path = tmp_path / "ij.tif"
-    tifffile.imwrite(path, sample(np.float32), imagej=True, resolution=(4.0, 4.0),
-                     metadata={"unit": unit})
+    tifffile.imwrite(
+        path, sample(np.float32), imagej=True, resolution=(4.0, 4.0), metadata={"unit": unit}
+    )
     found = read_em(path).pixel_size
     if expected_nm is None:
         assert found is None
@@ -157,8 +175,13 @@ def test_tiff_resolution_unit_none_is_no_pixel_size(tmp_path):
 def test_tiff_fei_metadata_beats_screen_resolution(tmp_path):
     path = tmp_path / "fei.tif"
     ini = "[User]\nDate=01/01/2020\n[Scan]\nPixelWidth=1.5e-09\nPixelHeight=2.5e-09\n"
-    tifffile.imwrite(path, sample(np.uint16), extratags=[(34682, "s", 0, ini, True)],
-                     resolution=(72.0, 72.0), resolutionunit="INCH")
+    tifffile.imwrite(
+        path,
+        sample(np.uint16),
+        extratags=[(34682, "s", 0, ini, True)],
+        resolution=(72.0, 72.0),
+        resolutionunit="INCH",
+    )
     assert_pixel_size(read_em(path).pixel_size, PixelSize(2.5, 1.5))
 
 
@@ -227,7 +250,7 @@ def test_broken_files_give_a_clear_error(tmp_path, suffix, damage):
     elif damage == "empty":
         broken = b""
     else:
-        broken = raw[:1024 + 16]
+        broken = raw[: 1024 + 16]
     path.write_bytes(broken)
     with pytest.raises(ValueError) as info:
         read_em(path)
@@ -247,7 +270,9 @@ def test_missing_and_unknown_files(tmp_path):
     with pytest.raises(ValueError, match="absent.mrc: no such file"):
         read_em(tmp_path / "absent.mrc")
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8")
-    with pytest.raises(ValueError, match=r"photo.jpg: unknown image suffix '.jpg'; zeroshot reads .mrc"):
+    with pytest.raises(
+        ValueError, match=r"photo.jpg: unknown image suffix '.jpg'; zeroshot reads .mrc"
+    ):
         read_em(tmp_path / "photo.jpg")
     with pytest.raises(ValueError, match="not a regular file"):
         read_em(tmp_path)
@@ -293,11 +318,24 @@ def test_one_row_image_stays_two_dimensional(tmp_path):
         (lambda p: np.save(p.with_suffix(".npy"), np.zeros((8, 9, 3))), ["(8, 9, 3)", "colour"]),
         (lambda p: np.save(p.with_suffix(".npy"), np.zeros((2, 3, 8, 9))), ["(2, 3, 8, 9)"]),
         (lambda p: np.save(p.with_suffix(".npy"), np.zeros(7)), ["(7,)"]),
-        (lambda p: tifffile.imwrite(p.with_suffix(".tif"), np.zeros((8, 9, 3), np.uint8),
-                                    photometric="rgb"), ["(8, 9, 3)", "colour"]),
-        (lambda p: Image.fromarray(np.dstack([np.zeros((8, 9), np.uint8), np.ones((8, 9), np.uint8),
-                                              np.zeros((8, 9), np.uint8)])).save(p.with_suffix(".png")),
-         ["channels that differ", "(8, 9, 3)"]),
+        (
+            lambda p: tifffile.imwrite(
+                p.with_suffix(".tif"), np.zeros((8, 9, 3), np.uint8), photometric="rgb"
+            ),
+            ["(8, 9, 3)", "colour"],
+        ),
+        (
+            lambda p: Image.fromarray(
+                np.dstack(
+                    [
+                        np.zeros((8, 9), np.uint8),
+                        np.ones((8, 9), np.uint8),
+                        np.zeros((8, 9), np.uint8),
+                    ]
+                )
+            ).save(p.with_suffix(".png")),
+            ["channels that differ", "(8, 9, 3)"],
+        ),
     ],
     ids=["rgb-npy", "4d-npy", "1d-npy", "rgb-tiff", "rgb-png"],
 )
@@ -414,13 +452,22 @@ def _axis(name, size, scale, units, navigate=False):
 
 def test_vendor_image_is_picked_among_signals(tmp_path, monkeypatch):
     image = np.arange(12, dtype=np.int16).reshape(3, 4)
-    _fake_rsciio(monkeypatch, "rsciio.emd", [
-        {"data": np.zeros((5, 100)), "axes": [_axis("x", 5, 1.0, "nm", True),
-                                              _axis("Energy", 100, 0.01, "keV")],
-         "metadata": {"General": {"title": "EDS"}}},
-        {"data": image, "axes": [_axis("y", 3, 0.2, "µm"), _axis("x", 4, 0.1, "µm")],
-         "metadata": {"General": {"title": "HAADF"}}},
-    ])
+    _fake_rsciio(
+        monkeypatch,
+        "rsciio.emd",
+        [
+            {
+                "data": np.zeros((5, 100)),
+                "axes": [_axis("x", 5, 1.0, "nm", True), _axis("Energy", 100, 0.01, "keV")],
+                "metadata": {"General": {"title": "EDS"}},
+            },
+            {
+                "data": image,
+                "axes": [_axis("y", 3, 0.2, "µm"), _axis("x", 4, 0.1, "µm")],
+                "metadata": {"General": {"title": "HAADF"}},
+            },
+        ],
+    )
     path = tmp_path / "velox.emd"
     path.write_bytes(b"")
     back = read_em(path)
@@ -431,10 +478,20 @@ def test_vendor_image_is_picked_among_signals(tmp_path, monkeypatch):
 
 def test_vendor_stack_and_diffraction_units(tmp_path, monkeypatch):
     stack = np.zeros((2, 3, 4), np.float32)
-    _fake_rsciio(monkeypatch, "rsciio.tia", [
-        {"data": stack, "axes": [_axis("t", 2, 1.0, "s", True), _axis("y", 3, 2.0, "1/nm"),
-                                 _axis("x", 4, 2.0, "1/nm")]},
-    ])
+    _fake_rsciio(
+        monkeypatch,
+        "rsciio.tia",
+        [
+            {
+                "data": stack,
+                "axes": [
+                    _axis("t", 2, 1.0, "s", True),
+                    _axis("y", 3, 2.0, "1/nm"),
+                    _axis("x", 4, 2.0, "1/nm"),
+                ],
+            },
+        ],
+    )
     path = tmp_path / "series.ser"
     path.write_bytes(b"")
     back = read_em(path)
@@ -444,11 +501,16 @@ def test_vendor_stack_and_diffraction_units(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("count", [0, 2])
 def test_vendor_file_needs_exactly_one_image(tmp_path, monkeypatch, count):
-    image = {"data": np.zeros((3, 4)), "axes": [_axis("y", 3, 1.0, "nm"), _axis("x", 4, 1.0, "nm")],
-             "metadata": {"General": {"title": "BF"}}}
-    spectrum = {"data": np.zeros((1, 2048)), "axes": [_axis("x", 1, 1.0, "", True),
-                                                       _axis("Energy loss", 2048, 0.1, "eV")],
-                "metadata": {"General": {"title": "carbon"}}}
+    image = {
+        "data": np.zeros((3, 4)),
+        "axes": [_axis("y", 3, 1.0, "nm"), _axis("x", 4, 1.0, "nm")],
+        "metadata": {"General": {"title": "BF"}},
+    }
+    spectrum = {
+        "data": np.zeros((1, 2048)),
+        "axes": [_axis("x", 1, 1.0, "", True), _axis("Energy loss", 2048, 0.1, "eV")],
+        "metadata": {"General": {"title": "carbon"}},
+    }
     _fake_rsciio(monkeypatch, "rsciio.digitalmicrograph", [spectrum] + [image] * count)
     path = tmp_path / "eels.dm3"
     path.write_bytes(b"")

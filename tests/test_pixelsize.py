@@ -10,9 +10,24 @@ from zeroshot.imageio import PixelSize, nm_per_unit, pixel_size_from
 
 @pytest.mark.parametrize(
     "unit, nm",
-    [("nm", 1.0), ("NM", 1.0), ("Å", 0.1), ("A", 0.1), ("angstrom", 0.1), ("pm", 1e-3),
-     ("µm", 1e3), ("μm", 1e3), ("um", 1e3), ("micron", 1e3), ("\\u00B5m", 1e3), ("mm", 1e6),
-     ("cm", 1e7), ("m", 1e9), ("inch", 2.54e7), (" nm ", 1.0)],
+    [
+        ("nm", 1.0),
+        ("NM", 1.0),
+        ("Å", 0.1),
+        ("A", 0.1),
+        ("angstrom", 0.1),
+        ("pm", 1e-3),
+        ("µm", 1e3),
+        ("μm", 1e3),
+        ("um", 1e3),
+        ("micron", 1e3),
+        ("\\u00B5m", 1e3),
+        ("mm", 1e6),
+        ("cm", 1e7),
+        ("m", 1e9),
+        ("inch", 2.54e7),
+        (" nm ", 1.0),
+    ],
 )
 def test_length_units(unit, nm):
     assert nm_per_unit(unit) == nm
@@ -31,8 +46,13 @@ def test_pixel_size_from_mixed_units():
 
 @pytest.mark.parametrize(
     "y, y_unit, x, x_unit",
-    [(1.0, "nm", 1.0, "1/nm"), (0.0, "nm", 1.0, "nm"), (1.0, "nm", math.nan, "nm"),
-     (1.0, "pixel", 1.0, "nm"), (math.inf, "nm", 1.0, "nm")],
+    [
+        (1.0, "nm", 1.0, "1/nm"),
+        (0.0, "nm", 1.0, "nm"),
+        (1.0, "nm", math.nan, "nm"),
+        (1.0, "pixel", 1.0, "nm"),
+        (math.inf, "nm", 1.0, "nm"),
+    ],
 )
 def test_pixel_size_from_gives_none_when_unknown(y, y_unit, x, x_unit):
     assert pixel_size_from(y, y_unit, x, x_unit) is None

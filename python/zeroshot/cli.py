@@ -14,6 +14,7 @@ from zeroshot.config import MERGE_METHODS, MODELS, DenoiseConfig, total_epochs
 
 if TYPE_CHECKING:
     from zeroshot.denoise import DenoiseResult
+    from zeroshot.imageio import EMImage
 
 _DEFAULTS = DenoiseConfig()
 
@@ -85,38 +86,47 @@ def _settings(config: DenoiseConfig, args: argparse.Namespace) -> Dict[str, Any]
     return {**asdict(config), "threads": args.threads}
 
 
+def _denoise_frames(
+    image: EMImage, config: DenoiseConfig, args: argparse.Namespace, label: str
+) -> List[DenoiseResult]:
+    """Each frame of `image` denoised with its own model; `label` (if any) is shown before each."""
+    results = []
+    for index, frame in enumerate(image.frames, start=1):
+        if label and not args.quiet:
+            frame_note = f" frame {index}/{len(image.frames)}" if image.is_stack else ""
+            print(f"{label}{frame_note}", file=sys.stderr)
+        results.append(_run(frame, config, args))
+    return results
+
+
 def _cmd_denoise(args: argparse.Namespace) -> int:
-    from zeroshot.cli_files import prepare_jobs, write_result
+    from zeroshot.cli_files import join_frames, per_frame, prepare_jobs, write_result
     from zeroshot.imageio import read_em
 
     config = _config(args)
     # Every input read and every output checked before the first training starts.
-    jobs = prepare_jobs(args.inputs, args.output, args.format, args.keep_dtype,
-                        min_side=config.patch_size or 1)
+    jobs = prepare_jobs(
+        args.inputs, args.output, args.format, args.keep_dtype, min_side=config.patch_size or 1
+    )
     for number, job in enumerate(jobs, start=1):
         image = read_em(job.source)
-        frames = image.frames
-        results = []
-        for index, frame in enumerate(frames, start=1):
-            if not args.quiet and (len(jobs) > 1 or len(frames) > 1):
-                frame_note = f" frame {index}/{len(frames)}" if image.is_stack else ""
-                print(f"[{number}/{len(jobs)}] {job.source}{frame_note}", file=sys.stderr)
-            results.append(_run(frame, config, args))  # each frame learns its own model
+        label = f"[{number}/{len(jobs)}] {job.source}" if len(jobs) > 1 or image.is_stack else ""
+        results = _denoise_frames(image, config, args, label)
         sigmas = [r.noise_sigma for r in results]
-        patch_sizes = [r.config.patch_size for r in results]
-        denoised = np.stack([r.denoised for r in results]) if image.is_stack else results[0].denoised
         record = {
             "settings": _settings(config, args),
             "results": {
-                # One value per frame for a stack, a single value for an image.
-                "noise_sigma": sigmas if image.is_stack else sigmas[0],
-                "patch_size": patch_sizes if image.is_stack else patch_sizes[0],
+                "noise_sigma": per_frame(sigmas, image),
+                "patch_size": per_frame([r.config.patch_size for r in results], image),
             },
         }
-        write_result(job, denoised, image.pixel_size, "denoise", record)
-        sigma_text = ", ".join(f"{s:.4g}" for s in sigmas)
-        print(f"{job.source} -> {job.target}: estimated noise sigma{' per frame' if image.is_stack else ''} "
-              f"{sigma_text} (on the input's value scale); pixel size {image.pixel_size or 'unknown'}")
+        write_result(job, join_frames([r.denoised for r in results], image), image.pixel_size,
+                     "denoise", record)
+        print(
+            f"{job.source} -> {job.target}: estimated noise sigma"
+            f"{' per frame' if image.is_stack else ''} {', '.join(f'{s:.4g}' for s in sigmas)} "
+            f"(on the input's value scale); pixel size {image.pixel_size or 'unknown'}"
+        )
     return 0
 
 

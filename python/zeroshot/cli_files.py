@@ -2,10 +2,10 @@
 images: the file arguments, which output each input goes to, every check before any work starts,
 and writing a result with its JSON sidecar.
 
-Output dtype: float32 for MRC, TIFF and .npy, or with ``--keep-dtype`` the input's dtype (rounded and
-clipped). PNG stores 8 and 16 bits only: an 8- or 16-bit unsigned input keeps its dtype; any other
-input is stretched linearly so that the result's minimum becomes 0 and its maximum 65535 (16-bit),
-and the sidecar records that minimum and maximum.
+Output dtype: float32 for MRC, TIFF and .npy, or with ``--keep-dtype`` the input's dtype (rounded
+and clipped). PNG stores 8 and 16 bits only: an 8- or 16-bit unsigned input keeps its dtype; any
+other input is stretched linearly so that the result's minimum becomes 0 and its maximum 65535
+(16-bit), and the sidecar records that minimum and maximum.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
 
 from zeroshot.imageio import (
     READ_SUFFIXES,
+    EMImage,
     PixelSize,
     check_format,
     format_of,
@@ -53,23 +54,30 @@ class FileJob:
 def add_file_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     """The input files, -o, --format and --keep-dtype of a subcommand that `verb`s images."""
     parser.add_argument(
-        "inputs", nargs="+", metavar="INPUT",
-        help=f"image(s) to {verb}: " + ", ".join(READ_SUFFIXES)
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help=f"image(s) to {verb}: "
+        + ", ".join(READ_SUFFIXES)
         + " (.dm3/.dm4/.ser/.emi/.emd need `pip install zeroshot[em]`)",
     )
     parser.add_argument(
-        "-o", "--output", required=True,
+        "-o",
+        "--output",
+        required=True,
         help="output file (one input), or a folder (several inputs, an existing folder, or a name "
         "ending in /): each output there keeps its input's name with the suffix of --format or of "
         "the input",
     )
     parser.add_argument(
-        "--format", choices=sorted(OUTPUT_FORMATS),
+        "--format",
+        choices=sorted(OUTPUT_FORMATS),
         help="output format for a folder output (default: the input's own); must match -o's suffix "
         "for a file output",
     )
     parser.add_argument(
-        "--keep-dtype", action="store_true",
+        "--keep-dtype",
+        action="store_true",
         help="write the input's dtype (rounded and clipped) instead of float32; PNG always keeps "
         "8/16-bit inputs and stretches others to 16 bits",
     )
@@ -86,15 +94,17 @@ def prepare_jobs(
     min_side: int = 1,
 ) -> List[FileJob]:
     """Checks everything that can be checked before any work (each input is read in full; each
-    output has a writable format and dtype, a distinct name that is no input, and a writable folder),
-    creates a missing output folder, and returns one job per input. Raises ValueError naming the
-    file at the first problem; nothing is written then."""
+    output has a writable format and dtype, a distinct name that is no input, and a writable
+    folder), creates a missing output folder, and returns one job per input. Raises ValueError
+    naming the file at the first problem; nothing is written then."""
     sources = [Path(name) for name in inputs]
     out = Path(output)
     to_folder = len(sources) > 1 or output.endswith(("/", os.sep)) or out.is_dir()
-    targets = _folder_targets(sources, out, output_format) if to_folder else [
-        _file_target(out, output_format)
-    ]
+    targets = (
+        _folder_targets(sources, out, output_format)
+        if to_folder
+        else [_file_target(out, output_format)]
+    )
     jobs = [_job(source, target, keep_dtype, min_side) for source, target in zip(sources, targets)]
     _check_distinct(jobs)
     # An output folder is made when missing; a file output goes into an existing folder.
@@ -135,8 +145,8 @@ def _job(source: Path, target: Path, keep_dtype: bool, min_side: int) -> FileJob
     fmt = format_of(target)
     if fmt.write is None:
         raise ValueError(
-            f"{target}: zeroshot cannot write {fmt.name} files; choose an output format with --format "
-            f"({', '.join(sorted(OUTPUT_FORMATS))})"
+            f"{target}: zeroshot cannot write {fmt.name} files; choose an output format with "
+            f"--format ({', '.join(sorted(OUTPUT_FORMATS))})"
         )
     dtype = _output_dtype(target, image.dtype, keep_dtype)
     check_format(target, STRETCH_DTYPE if dtype is None else dtype, image.data.ndim)
@@ -167,8 +177,8 @@ def _check_distinct(jobs: List[FileJob]) -> None:
             raise ValueError(f"{job.target}: the output would overwrite the input {sources[key]}")
         if key in seen:
             raise ValueError(
-                f"{job.target}: is the output of both {seen[key]} and {job.source}; give the inputs "
-                "different names or write them to different folders"
+                f"{job.target}: is the output of both {seen[key]} and {job.source}; give the "
+                "inputs different names or write them to different folders"
             )
         seen[key] = job.source
 
@@ -194,6 +204,18 @@ def _check_folder(folder: Path, jobs: List[FileJob], may_create: bool) -> None:
 
 
 # -------------------------------------------------------------------------------------- writing
+
+T = TypeVar("T")
+
+
+def join_frames(frames: List[np.ndarray], image: EMImage) -> np.ndarray:
+    """The per-frame results (R, C) as one array of `image`'s shape: (F, R, C) for a stack."""
+    return np.stack(frames) if image.is_stack else frames[0]
+
+
+def per_frame(values: List[T], image: EMImage) -> Any:
+    """For a sidecar: the list of per-frame values for a stack, the single value for an image."""
+    return values if image.is_stack else values[0]
 
 
 def write_result(

@@ -1,7 +1,8 @@
-"""The JSON sidecar written next to each output file: what was run on which input, and what came of it.
+"""The JSON sidecar written next to each output file: what was run on which input, and what came
+of it.
 
-``out.tif`` gets ``out.tif.json`` (the whole output name plus ``.json``, so ``out.tif`` and ``out.mrc``
-in one folder keep separate sidecars).
+``out.tif`` gets ``out.tif.json`` (the whole output name plus ``.json``, so ``out.tif`` and
+``out.mrc`` in one folder keep separate sidecars).
 """
 
 from __future__ import annotations

@@ -1,18 +1,19 @@
-"""Reading and writing EM images and stacks with their pixel size, in every format zeroshot knows."""
+"""Reading and writing EM images and stacks with their pixel size, in every format zeroshot
+knows."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 from zeroshot.imageio.atomic import atomic_output
 from zeroshot.imageio.dtypes import check_finite, real_dtype, to_dtype_like
-from zeroshot.imageio.formats import FORMATS, WRITE_SUFFIXES, Writer, format_of
+from zeroshot.imageio.formats import FORMATS, WRITE_SUFFIXES, Format, Writer, format_of
 from zeroshot.imageio.pixelsize import PixelSize
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -71,11 +72,11 @@ def _image_or_stack(data: np.ndarray, path: Path) -> np.ndarray:
         raise ValueError(f"{path}: dtype {data.dtype} is not a real integer or floating type")
     shape = data.shape
     while data.ndim > 2 and 1 in data.shape:
-        data = data.reshape(tuple(n for i, n in enumerate(data.shape) if i != data.shape.index(1)))
+        data = np.squeeze(data, axis=data.shape.index(1))
     if data.ndim == 3 and data.shape[2] in (3, 4) and min(data.shape[:2]) > data.shape[2]:
         raise ValueError(
-            f"{path}: an array of shape {shape} looks like a colour (RGB/RGBA) image; zeroshot reads "
-            "one channel (R, C) or a stack of frames (F, R, C)"
+            f"{path}: an array of shape {shape} looks like a colour (RGB/RGBA) image; zeroshot "
+            "reads one channel (R, C) or a stack of frames (F, R, C)"
         )
     if data.ndim not in (2, 3):
         raise ValueError(
@@ -95,13 +96,18 @@ def read_image(path: PathLike) -> np.ndarray:
     image = read_em(path)
     if image.is_stack:
         raise ValueError(
-            f"{path}: has {image.data.shape[0]} frames (array shape {image.data.shape}); read_image "
-            "reads one 2-D image, read_em reads stacks"
+            f"{path}: has {image.data.shape[0]} frames (array shape {image.data.shape}); "
+            "read_image reads one 2-D image, read_em reads stacks"
         )
     return image.data
 
 
 # ----------------------------------------------------------------------------------------- write
+
+
+def _writable_suffixes(condition: Callable[[Format], bool]) -> List[str]:
+    """The suffixes of the writable formats that meet `condition`."""
+    return [s for f in FORMATS if f.write is not None and condition(f) for s in f.suffixes]
 
 
 def _check_format(path: Path, dtype: DTypeLike, ndim: int) -> Tuple[Writer, np.dtype]:
@@ -117,16 +123,16 @@ def _check_format(path: Path, dtype: DTypeLike, ndim: int) -> Tuple[Writer, np.d
     if fmt.write_dtypes:
         target = target.newbyteorder("=")
         if not fmt.stores(target):
-            elsewhere = [s for f in FORMATS if f.write is not None and f.stores(target) for s in f.suffixes]
+            stored = target
             raise ValueError(
                 f"{path}: {fmt.name} cannot store dtype {target} (it stores "
                 f"{', '.join(str(d) for d in fmt.write_dtypes)}); {target} can be written to "
-                f"{' / '.join(elsewhere)}"
+                f"{' / '.join(_writable_suffixes(lambda f: f.stores(stored)))}"
             )
     if ndim == 3 and not fmt.write_stacks:
         raise ValueError(
             f"{path}: {fmt.name} holds one 2-D image, not a stack of frames; write stacks to "
-            f"{' / '.join(s for f in FORMATS if f.write is not None and f.write_stacks for s in f.suffixes)}"
+            f"{' / '.join(_writable_suffixes(lambda f: f.write_stacks))}"
         )
     if ndim not in (2, 3):
         raise ValueError(f"{path}: zeroshot writes 2-D images and 3-D stacks, not {ndim}-D arrays")
@@ -160,12 +166,13 @@ def write_em(
 ) -> None:
     """Write an (R, C) image or an (F, R, C) stack to `path`; the format follows the suffix.
 
-    dtype (default: data's dtype) is the stored dtype; integer targets are rounded and clipped to the
-    dtype's range (`to_dtype_like`). Stored dtypes: .mrc/.mrcs int8, int16, uint16, float16, float32;
-    .tif/.tiff (u)int8/16/32, float32, float64; .png uint8, uint16 (no stacks); .npy any real dtype.
-    The pixel size goes into MRC (voxel size), TIFF (resolution tags, ImageJ metadata) and PNG (pHYs,
-    down to 0.47 nm); .npy drops it. The file is written to a temporary file in the same folder
-    and moved into place, so a failure leaves nothing behind (and an existing file untouched).
+    dtype (default: data's dtype) is the stored dtype; integer targets are rounded and clipped to
+    the dtype's range (`to_dtype_like`). Stored dtypes: .mrc/.mrcs int8, int16, uint16, float16,
+    float32; .tif/.tiff (u)int8/16/32, float32, float64; .png uint8, uint16 (no stacks); .npy any
+    real dtype. The pixel size goes into MRC (voxel size), TIFF (resolution tags, ImageJ metadata)
+    and PNG (pHYs, down to 0.47 nm); .npy drops it. The file is written to a temporary file in
+    the same folder and moved into place, so a failure leaves nothing behind (and an existing file
+    untouched).
     """
     p = Path(path)
     arr = np.asarray(data)

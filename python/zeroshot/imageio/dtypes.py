@@ -64,7 +64,9 @@ def to_dtype_like(values: np.ndarray, dtype: DTypeLike) -> np.ndarray:
     return np.clip(np.rint(f), float(info.min), top).astype(dt)
 
 
-def stretch_to_dtype(values: np.ndarray, dtype: DTypeLike) -> Tuple[np.ndarray, Tuple[float, float]]:
+def stretch_to_dtype(
+    values: np.ndarray, dtype: DTypeLike
+) -> Tuple[np.ndarray, Tuple[float, float]]:
     """Map ``values`` linearly onto the full range of the unsigned integer ``dtype``: the minimum
     becomes 0, the maximum the dtype's largest value (65535 for uint16), rounded to nearest. A
     constant image becomes all 0. Returns the array and the (minimum, maximum) that were mapped, so

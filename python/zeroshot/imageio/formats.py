@@ -45,11 +45,22 @@ class Format:
 
 FORMATS = (
     # uint8 is left out: MRC mode 0 is signed, and mrcfile would silently widen uint8 to uint16.
-    Format("MRC", (".mrc", ".mrcs"), read_mrc, write_mrc,
-           _dtypes(np.int8, np.int16, np.uint16, np.float16, np.float32)),
-    Format("TIFF", (".tif", ".tiff"), read_tiff, write_tiff,
-           _dtypes(np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.float32,
-                   np.float64)),
+    Format(
+        "MRC",
+        (".mrc", ".mrcs"),
+        read_mrc,
+        write_mrc,
+        _dtypes(np.int8, np.int16, np.uint16, np.float16, np.float32),
+    ),
+    Format(
+        "TIFF",
+        (".tif", ".tiff"),
+        read_tiff,
+        write_tiff,
+        _dtypes(
+            np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.float32, np.float64
+        ),
+    ),
     Format("PNG", (".png",), read_png, write_png, _dtypes(np.uint8, np.uint16), write_stacks=False),
     Format("NPY", (".npy",), read_npy, write_npy),
     Format("DigitalMicrograph", (".dm3", ".dm4"), read_vendor),

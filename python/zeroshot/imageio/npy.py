@@ -9,7 +9,6 @@ import numpy as np
 
 from zeroshot.imageio.pixelsize import PixelSize
 
-
 _MAGIC = b"\x93NUMPY"
 
 

@@ -55,8 +55,9 @@ def _pil_to_array(im: Any, path: Path) -> np.ndarray:
     r, g, b = rgba[..., 0], rgba[..., 1], rgba[..., 2]
     if not (np.array_equal(r, g) and np.array_equal(r, b)):
         raise ValueError(
-            f"{path}: image mode {mode} (shape {rgba.shape[:2] + (len(im.getbands()),)}) has colour "
-            "channels that differ; zeroshot wants one channel (convert the image to grayscale first)"
+            f"{path}: image mode {mode} (shape {rgba.shape[:2] + (len(im.getbands()),)}) has "
+            "colour channels that differ; zeroshot wants one channel (convert the image to "
+            "grayscale first)"
         )
     return np.ascontiguousarray(r)
 

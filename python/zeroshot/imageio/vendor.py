@@ -40,17 +40,23 @@ def read_vendor(path: Path) -> Tuple[np.ndarray, Optional[PixelSize]]:
     try:
         signals: List[Dict[str, Any]] = reader(str(path), lazy=False)
     except Exception as exc:  # each plugin raises its own types for broken files
-        raise ValueError(f"{path}: not a readable {path.suffix} file ({type(exc).__name__}: {exc})") from exc
+        raise ValueError(
+            f"{path}: not a readable {path.suffix} file ({type(exc).__name__}: {exc})"
+        ) from exc
     images = [s for s in signals if len(_signal_axes(s)) == 2]
     if len(images) != 1:
         found = "; ".join(_describe(s) for s in signals) or "nothing"
         what = "no image" if not images else f"{len(images)} images"
-        raise ValueError(f"{path}: holds {what} (found: {found}); zeroshot reads a file with one image")
+        raise ValueError(
+            f"{path}: holds {what} (found: {found}); zeroshot reads a file with one image"
+        )
     image = images[0]
     y_axis, x_axis = _signal_axes(image)
     pixel_size = pixel_size_from(
-        y_axis.get("scale", 0.0), str(y_axis.get("units", "")),
-        x_axis.get("scale", 0.0), str(x_axis.get("units", "")),
+        y_axis.get("scale", 0.0),
+        str(y_axis.get("units", "")),
+        x_axis.get("scale", 0.0),
+        str(x_axis.get("units", "")),
     )
     return np.asarray(image["data"]), pixel_size
 
@@ -63,7 +69,8 @@ def _signal_axes(signal: Dict[str, Any]) -> List[Dict[str, Any]]:
 def _describe(signal: Dict[str, Any]) -> str:
     title = signal.get("metadata", {}).get("General", {}).get("title") or "untitled"
     axes = ", ".join(
-        f"{axis.get('name') or '?'} ({axis.get('units') or 'no unit'})" for axis in _signal_axes(signal)
+        f"{axis.get('name') or '?'} ({axis.get('units') or 'no unit'})"
+        for axis in _signal_axes(signal)
     )
     shape = tuple(getattr(signal.get("data"), "shape", ()))
     return f"{title!r}: {len(_signal_axes(signal))}-D signal over [{axes}], data shape {shape}"
