@@ -145,8 +145,8 @@ def _job(source: Path, target: Path, keep_dtype: bool, min_side: int) -> FileJob
     fmt = format_of(target)
     if fmt.write is None:
         raise ValueError(
-            f"{target}: zeroshot cannot write {fmt.name} files; choose an output format with "
-            f"--format ({', '.join(sorted(OUTPUT_FORMATS))})"
+            f"{target}: zeroshot cannot write {fmt.name} files; write "
+            f"{', '.join(OUTPUT_FORMATS.values())} (--format for a folder output)"
         )
     dtype = _output_dtype(target, image.dtype, keep_dtype)
     check_format(target, STRETCH_DTYPE if dtype is None else dtype, image.data.ndim)
