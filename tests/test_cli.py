@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -26,24 +27,27 @@ def noisy_blocks(dtype, size: int = 40) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "name, dtype",
+    "name, dtype, flags, written",
     [
-        ("in8.png", np.uint8),
-        ("in16.png", np.uint16),
-        ("in.npy", np.float32),
-        ("in64.npy", np.float64),
+        ("in8.png", np.uint8, [], np.uint8),
+        ("in16.png", np.uint16, [], np.uint16),
+        ("in.npy", np.float32, [], np.float32),
+        ("in64.npy", np.float64, [], np.float32),  # float32 unless --keep-dtype
+        ("keep64.npy", np.float64, ["--keep-dtype"], np.float64),
+        ("in16.tif", np.uint16, [], np.float32),
+        ("keep16.tif", np.uint16, ["--keep-dtype"], np.uint16),
     ],
 )
-def test_denoise_file_keeps_dtype_and_shape(tmp_path, capsys, name, dtype):
+def test_denoise_file_dtype_and_shape(tmp_path, capsys, name, dtype, flags, written):
     image = noisy_blocks(dtype)
     source, target = tmp_path / name, tmp_path / ("out_" + name)
     write_image(source, image)
     assert read_image(source).dtype == np.dtype(dtype)
 
-    assert main(["denoise", str(source), "-o", str(target), "-q", *FAST]) == 0
+    assert main(["denoise", str(source), "-o", str(target), "-q", *FAST, *flags]) == 0
 
     out = read_image(target)
-    assert out.dtype == np.dtype(dtype)
+    assert out.dtype == np.dtype(written)
     assert out.shape == image.shape
     # Denoised: closer to the plaid than the input was (smoothing works on the written file too).
     y, x = np.mgrid[: image.shape[0], : image.shape[1]]
@@ -212,14 +216,23 @@ def test_demo_progress_goes_to_stderr(tmp_path, capsys):
     assert "PSNR" in captured.out and "epoch" not in captured.out
 
 
-def test_float_input_to_png_output_exits_2(tmp_path, capsys):
+def test_float_input_to_png_is_stretched_to_16_bits(tmp_path):
     source, target = tmp_path / "in.npy", tmp_path / "out.png"
     write_image(source, noisy_blocks(np.float32))
-    assert (
-        main(["denoise", str(source), "-o", str(target), "-q", "--epochs", "1", "--threads", "1"])
-        == 2
-    )
+    assert main(["denoise", str(source), "-o", str(target), "-q", *FAST]) == 0
+    out = read_image(target)
+    assert out.dtype == np.uint16
+    assert out.min() == 0 and out.max() == 65535
+    mapping = json.loads((tmp_path / "out.png.json").read_text())["output"]["value_mapping"]
+    # The recorded rule recovers the denoised values: min + stored / 65535 * (max - min).
+    assert 0.1 < mapping["min"] < mapping["max"] < 1.0
+    assert mapping["stored_max"] == 65535
+
+
+def test_float_input_to_png_with_keep_dtype_exits_2(tmp_path, capsys):
+    source, target = tmp_path / "in.npy", tmp_path / "out.png"
+    write_image(source, noisy_blocks(np.float32))
+    assert main(["denoise", str(source), "-o", str(target), "-q", "--keep-dtype", *FAST]) == 2
     captured = capsys.readouterr()
     assert "out.png" in captured.err and "float32" in captured.err
-    assert not target.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy"]

@@ -240,7 +240,7 @@ def test_pickled_npy_is_refused(tmp_path):
         ("float.png", np.zeros((3, 3)), None, [".npy", ".tif"]),
         ("float32.png", np.zeros((3, 3), np.float32), None, ["float32"]),
         ("int16.png", np.zeros((3, 3), np.int16), None, ["int16"]),
-        ("float64.tif", np.zeros((3, 3)), None, ["float64"]),
+        ("int64.tif", np.zeros((3, 3), np.int64), None, ["int64"]),  # TIFF: up to 32-bit integers
         ("x.png", np.zeros((3, 3)), np.float32, ["float32"]),
         ("x.jpg", np.zeros((3, 3), np.uint8), None, [".jpg"]),
         ("noext", np.zeros((3, 3), np.uint8), None, ["suffix"]),

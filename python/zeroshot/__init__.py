@@ -1,8 +1,9 @@
 """zeroshot: zero-shot denoising and structure enhancement of noisy electron-microscopy images.
 
     import zeroshot
-    result = zeroshot.denoise(noisy)      # noisy: 2-D array; result.denoised, result.noise_sigma, ...
-    relief = zeroshot.enhance(noisy, "relief")   # structure from the posterior variance: .values, .display
+    image = zeroshot.read_em("in.mrc")    # EMImage: data (R, C) or (F, R, C), pixel_size (nm) or None
+    result = zeroshot.denoise(image.data)  # 2-D array; result.denoised, result.noise_sigma, ...
+    relief = zeroshot.enhance(image.data, "relief")   # structure from the posterior variance: .values, .display
 """
 from __future__ import annotations
 
@@ -10,17 +11,22 @@ from zeroshot._core import get_num_threads, has_openmp, set_num_threads
 from zeroshot.config import DenoiseConfig, EvoConfig
 from zeroshot.denoise import DenoiseResult, denoise
 from zeroshot.enhance import EnhanceResult, RenderSettings, enhance
+from zeroshot.imageio import EMImage, PixelSize, read_em, write_em
 
 __all__ = [
     "DenoiseConfig",
     "DenoiseResult",
+    "EMImage",
     "EnhanceResult",
     "EvoConfig",
+    "PixelSize",
     "RenderSettings",
     "denoise",
     "enhance",
     "get_num_threads",
     "has_openmp",
+    "read_em",
     "set_num_threads",
+    "write_em",
 ]
 __version__ = "0.1.0"

@@ -3,14 +3,40 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import numpy as np
 
+from zeroshot.cli_files import add_file_arguments
 from zeroshot.config import MERGE_METHODS, MODELS, DenoiseConfig, total_epochs
 
+if TYPE_CHECKING:
+    from zeroshot.denoise import DenoiseResult
+    from zeroshot.imageio import EMImage
+
 _DEFAULTS = DenoiseConfig()
+
+_DENOISE_EPILOG = """\
+formats (by suffix):
+  read and write  .mrc .mrcs (MRC), .tif .tiff (TIFF), .png (8/16-bit), .npy
+  read only       .dm3 .dm4 (DigitalMicrograph), .ser .emi (TIA), .emd (Velox/Berkeley),
+                  with `pip install zeroshot[em]`
+  A stack of frames (F, R, C) is denoised frame by frame, each with its own model, and written
+  back as a stack (not to PNG). Singleton axes are dropped; colour images are refused.
+
+output:
+  float32 in MRC, TIFF and .npy (--keep-dtype: the input's dtype, rounded and clipped). PNG
+  keeps an 8- or 16-bit input's dtype; any other input is stretched to 16 bits (result's minimum
+  -> 0, maximum -> 65535). The pixel size (nm) is carried into MRC, TIFF and PNG outputs.
+  Next to each output a sidecar (out.tif -> out.tif.json) records the input, the settings, the noise
+  sigma, the pixel size, the zeroshot version and the date.
+
+examples:
+  zeroshot denoise noisy.mrc -o denoised.mrc
+  zeroshot denoise a.mrc b.tif -o outdir/ --format tif
+"""
 
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +71,7 @@ def _config(args: argparse.Namespace) -> DenoiseConfig:
     )
 
 
-def _run(image: np.ndarray, config: DenoiseConfig, args: argparse.Namespace):
+def _run(image: np.ndarray, config: DenoiseConfig, args: argparse.Namespace) -> DenoiseResult:
     from zeroshot.denoise import denoise
     from zeroshot.progress import EpochProgress
 
@@ -55,16 +81,52 @@ def _run(image: np.ndarray, config: DenoiseConfig, args: argparse.Namespace):
     return denoise(image, config=config, threads=args.threads, callback=callback)
 
 
+def _settings(config: DenoiseConfig, args: argparse.Namespace) -> Dict[str, Any]:
+    """The run's settings for the sidecar: the DenoiseConfig fields and the thread count."""
+    return {**asdict(config), "threads": args.threads}
+
+
+def _denoise_frames(
+    image: EMImage, config: DenoiseConfig, args: argparse.Namespace, label: str
+) -> List[DenoiseResult]:
+    """Each frame of `image` denoised with its own model; `label` (if any) is shown before each."""
+    results = []
+    for index, frame in enumerate(image.frames, start=1):
+        if label and not args.quiet:
+            frame_note = f" frame {index}/{len(image.frames)}" if image.is_stack else ""
+            print(f"{label}{frame_note}", file=sys.stderr)
+        results.append(_run(frame, config, args))
+    return results
+
+
 def _cmd_denoise(args: argparse.Namespace) -> int:
-    from zeroshot.imageio import check_writable, read_image, to_dtype_like, write_image
+    from zeroshot.cli_files import join_frames, per_frame, prepare_jobs, write_result
+    from zeroshot.imageio import read_em
 
     config = _config(args)
-    image = read_image(args.input)
-    check_writable(args.output, image.dtype)  # fail before training, not after
-    result = _run(image, config, args)
-    write_image(args.output, to_dtype_like(result.denoised, image.dtype))
-    print(f"{args.input} -> {args.output}: estimated noise sigma {result.noise_sigma:.4g} "
-          f"(on the input's value scale)")
+    # Every input read and every output checked before the first training starts.
+    jobs = prepare_jobs(
+        args.inputs, args.output, args.format, args.keep_dtype, min_side=config.patch_size or 1
+    )
+    for number, job in enumerate(jobs, start=1):
+        image = read_em(job.source)
+        label = f"[{number}/{len(jobs)}] {job.source}" if len(jobs) > 1 or image.is_stack else ""
+        results = _denoise_frames(image, config, args, label)
+        sigmas = [r.noise_sigma for r in results]
+        record = {
+            "settings": _settings(config, args),
+            "results": {
+                "noise_sigma": per_frame(sigmas, image),
+                "patch_size": per_frame([r.config.patch_size for r in results], image),
+            },
+        }
+        write_result(job, join_frames([r.denoised for r in results], image), image.pixel_size,
+                     "denoise", record)
+        print(
+            f"{job.source} -> {job.target}: estimated noise sigma"
+            f"{' per frame' if image.is_stack else ''} {', '.join(f'{s:.4g}' for s in sigmas)} "
+            f"(on the input's value scale); pixel size {image.pixel_size or 'unknown'}"
+        )
     return 0
 
 
@@ -82,9 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("denoise", help="denoise an image file (PNG, TIFF, .npy)")
-    p.add_argument("input", help="noisy image: PNG/TIFF (8/16-bit, float32 TIFF) or .npy")
-    p.add_argument("-o", "--output", required=True, help="output file; same dtype and value range as the input")
+    p = sub.add_parser(
+        "denoise",
+        help="denoise image files (MRC, TIFF, PNG, .npy; DM3/DM4/SER/EMD with zeroshot[em])",
+        description="Denoise EM images, each from itself alone. Problems with any input or output\n"
+        "are reported before training starts.",
+        epilog=_DENOISE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_file_arguments(p, "denoise")
     _add_training_options(p)
     p.set_defaults(run=_cmd_denoise)
 
