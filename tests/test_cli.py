@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 from zeroshot.cli import main
-from zeroshot.imageio import read_image, write_image
+from PIL import Image
+from zeroshot.imageio import read_em, read_image, write_image
 
 FAST = ["--latents", "16", "--states", "16", "--epochs", "5", "--patch-size", "5", "--threads", "1"]
 
@@ -236,3 +237,74 @@ def test_float_input_to_png_with_keep_dtype_exits_2(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "out.png" in captured.err and "float32" in captured.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy"]
+
+
+# ---- structure maps: enhance, --also-variance, --report ----
+
+def _particle(tmp_path, name="particle.npy"):
+    r, c = np.mgrid[:40, :40]
+    image = 30.0 + 120.0 * (((r - 20) ** 2 + (c - 18) ** 2) < 100)
+    image = image + 20.0 * np.random.default_rng(0).standard_normal(image.shape)
+    path = tmp_path / name
+    np.save(path, image.astype(np.float32))
+    return path
+
+
+TINY = ["--epochs", "3", "--latents", "12", "--states", "8", "--patch-size", "4", "-q", "--threads", "1"]
+
+
+@pytest.mark.parametrize("kind", ["variance", "relief", "detail", "skewness"])
+def test_enhance_writes_raw_floats_and_png_renderings(tmp_path, kind):
+    source = _particle(tmp_path)
+    assert main(["enhance", str(source), "-o", str(tmp_path / "map.npy"), "--kind", kind, *TINY]) == 0
+    raw = np.load(tmp_path / "map.npy")
+    assert raw.dtype == np.float32 and raw.shape == (40, 40) and np.all(np.isfinite(raw))
+    if kind == "variance":
+        assert raw.min() >= 0 and raw.max() > 0
+    assert main(["enhance", str(source), "-o", str(tmp_path / "map.png"), "--kind", kind, *TINY]) == 0
+    with Image.open(tmp_path / "map.png") as im:
+        png = np.asarray(im)
+    assert png.dtype == np.uint8 and png.shape == (40, 40) and png.max() > png.min()
+    sidecar = json.loads((tmp_path / "map.png.json").read_text())
+    assert sidecar["enhance"]["kind"] == kind
+
+
+def test_enhance_relief_is_bit_identical_across_runs(tmp_path):
+    source = _particle(tmp_path)
+    for name in ("one.npy", "two.npy"):
+        assert main(["enhance", str(source), "-o", str(tmp_path / name), "--kind", "relief", *TINY]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "one.npy"), np.load(tmp_path / "two.npy"))
+
+
+def test_denoise_also_variance_and_report_from_one_run(tmp_path, capsys):
+    source = _particle(tmp_path)
+    out = tmp_path / "den.tif"
+    code = main(["denoise", str(source), "-o", str(out), "--also-variance", "--report",
+                 str(tmp_path / "report.png"), *TINY])
+    assert code == 0, capsys.readouterr().err
+    variance = read_em(tmp_path / "den_variance.tif").data
+    assert variance.dtype == np.float32 and variance.min() >= 0 and variance.max() > 0
+    with Image.open(tmp_path / "report.png") as im:
+        assert im.format == "PNG"
+    # The variance does not change the denoised image.
+    assert main(["denoise", str(source), "-o", str(tmp_path / "plain.tif"), *TINY]) == 0
+    np.testing.assert_array_equal(read_em(out).data, read_em(tmp_path / "plain.tif").data)
+
+
+def test_report_path_for_several_inputs_exits_2_before_training(tmp_path, capsys):
+    a, b = _particle(tmp_path, "a.npy"), _particle(tmp_path, "b.npy")
+    code = main(["denoise", str(a), str(b), "-o", str(tmp_path / "out") + "/", "--report", "r.png", *TINY])
+    assert code == 2
+    assert "one report file for 2 inputs" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "a.npy").exists()
+
+
+def test_model_defaults_apply_unless_overridden():
+    from zeroshot.cli import _config, build_parser
+    from zeroshot.config import DenoiseConfig
+
+    args = build_parser().parse_args(["denoise", "x.npy", "-o", "y.npy", "--model", "es3c"])
+    assert _config(args) == DenoiseConfig.for_model("es3c")
+    args = build_parser().parse_args(["denoise", "x.npy", "-o", "y.npy", "--model", "es3c", "--epochs", "7",
+                                      "--max-train-patches", "0"])
+    assert _config(args) == DenoiseConfig.for_model("es3c", epochs=7, max_train_patches=None)

@@ -1,4 +1,4 @@
-"""Command line: `zeroshot denoise`, `zeroshot demo`."""
+"""Command line: `zeroshot denoise`, `zeroshot enhance`, `zeroshot demo`."""
 from __future__ import annotations
 
 import argparse
@@ -11,12 +11,16 @@ import numpy as np
 
 from zeroshot.cli_files import add_file_arguments
 from zeroshot.config import MERGE_METHODS, MODELS, DenoiseConfig, total_epochs
+from zeroshot.enhance import KINDS, DetailSettings, ReliefSettings, RenderSettings
 
 if TYPE_CHECKING:
+    from zeroshot.cli_files import FileJob
     from zeroshot.denoise import DenoiseResult
     from zeroshot.imageio import EMImage
 
 _DEFAULTS = DenoiseConfig()
+_RELIEF = ReliefSettings()
+_DETAIL = DetailSettings()
 
 _DENOISE_EPILOG = """\
 formats (by suffix):
@@ -36,49 +40,83 @@ output:
 examples:
   zeroshot denoise noisy.mrc -o denoised.mrc
   zeroshot denoise a.mrc b.tif -o outdir/ --format tif
+  zeroshot denoise noisy.tif -o denoised.tif --also-variance --report report.png
+"""
+
+_ENHANCE_EPILOG = """\
+kinds:
+  variance  per-pixel posterior variance V = within-patch + between-patch (law of total variance);
+            float outputs hold V, PNG shows the stretched sqrt(V)
+  relief    hill-shade of the stretched sqrt(V): a three-dimensional impression (values in [0, 1])
+  detail    the denoised image with its detail boosted where the posterior is confident
+  skewness  the signed third standardised posterior moment, a detail map
+Float outputs (.npy, .mrc, .tif) hold the raw float32 values; .png holds the 8-bit rendering
+(0.5/99.5 percentile stretch). Formats, stacks and sidecars as for `zeroshot denoise`.
+
+examples:
+  zeroshot enhance noisy.mrc -o relief.png --kind relief
+  zeroshot enhance a.mrc b.dm4 -o outdir/ --kind variance --format tif
 """
 
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("model and training")
-    g.add_argument("--model", choices=MODELS, default=_DEFAULTS.model)
-    g.add_argument("--patch-size", type=int, default=_DEFAULTS.patch_size,
-                   help="P: patches are P x P (default: 5, or 8 for very noisy images)")
-    g.add_argument("--latents", type=int, default=_DEFAULTS.n_latents, help="H: number of latents")
-    g.add_argument("--states", type=int, default=_DEFAULTS.n_states, help="S: states per patch")
-    g.add_argument("--epochs", type=int, default=_DEFAULTS.epochs)
-    g.add_argument("--max-train-patches", type=int, default=_DEFAULTS.max_train_patches,
+    g = parser.add_argument_group(
+        "model and training", "defaults: the measured defaults of the chosen --model (see the README)"
+    )
+    g.add_argument("--model", choices=MODELS, default=_DEFAULTS.model,
+                   help="bsc: binary sparse coding (faster); es3c: spike-and-slab (better)")
+    # None: the model's own default (DenoiseConfig.for_model).
+    g.add_argument("--patch-size", type=int, help="P: patches are P x P (default: from the noise level)")
+    g.add_argument("--latents", type=int, help="H: number of latents")
+    g.add_argument("--states", type=int, help="S: states per patch")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--max-train-patches", type=int,
                    help="learn on a random subset of this many patches (0: all)")
-    g.add_argument("--inference-epochs", type=int, default=_DEFAULTS.inference_epochs,
+    g.add_argument("--inference-epochs", type=int,
                    help="E-steps at fixed parameters over all patches when learning used a subset")
-    g.add_argument("--merge", choices=MERGE_METHODS, default=_DEFAULTS.merge)
-    g.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+    g.add_argument("--merge", choices=MERGE_METHODS)
+    g.add_argument("--seed", type=int)
     g.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all cores)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
 
-def _config(args: argparse.Namespace) -> DenoiseConfig:
-    return DenoiseConfig(
-        model=args.model,
-        patch_size=args.patch_size,
-        n_latents=args.latents,
-        n_states=args.states,
-        epochs=args.epochs,
-        max_train_patches=args.max_train_patches or None,
-        inference_epochs=args.inference_epochs,
-        merge=args.merge,
-        seed=args.seed,
+_OPTION_FIELDS = {
+    "patch_size": "patch_size",
+    "latents": "n_latents",
+    "states": "n_states",
+    "epochs": "epochs",
+    "inference_epochs": "inference_epochs",
+    "merge": "merge",
+    "seed": "seed",
+}
+
+
+def _add_report_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--report", nargs="?", const="auto", metavar="PNG",
+        help="a one-page PNG figure of the run (noisy, denoised, variance, relief, F over epochs, dictionary); "
+             "without a path: NAME_report.png beside each output. Needs matplotlib (zeroshot[report])",
     )
 
 
-def _run(image: np.ndarray, config: DenoiseConfig, args: argparse.Namespace) -> DenoiseResult:
+def _config(args: argparse.Namespace) -> DenoiseConfig:
+    """The model's measured defaults with the options given on the command line."""
+    given = {field: getattr(args, option) for option, field in _OPTION_FIELDS.items()
+             if getattr(args, option) is not None}
+    if args.max_train_patches is not None:
+        given["max_train_patches"] = args.max_train_patches or None
+    return DenoiseConfig.for_model(args.model, **given)
+
+
+def _run(image: np.ndarray, config: DenoiseConfig, args: argparse.Namespace, moments: int = 1) -> DenoiseResult:
     from zeroshot.denoise import denoise
     from zeroshot.progress import EpochProgress
 
     callback = None if args.quiet else EpochProgress(
         total_epochs(config), sigma_scale=float(np.std(image)) or 1.0, stream=sys.stderr
     )
-    return denoise(image, config=config, threads=args.threads, callback=callback)
+    return denoise(image, config=config, threads=args.threads, callback=callback, moments=moments)
 
 
 def _settings(config: DenoiseConfig, args: argparse.Namespace) -> Dict[str, Any]:
@@ -87,7 +125,7 @@ def _settings(config: DenoiseConfig, args: argparse.Namespace) -> Dict[str, Any]
 
 
 def _denoise_frames(
-    image: EMImage, config: DenoiseConfig, args: argparse.Namespace, label: str
+    image: EMImage, config: DenoiseConfig, args: argparse.Namespace, label: str, moments: int = 1
 ) -> List[DenoiseResult]:
     """Each frame of `image` denoised with its own model; `label` (if any) is shown before each."""
     results = []
@@ -95,12 +133,12 @@ def _denoise_frames(
         if label and not args.quiet:
             frame_note = f" frame {index}/{len(image.frames)}" if image.is_stack else ""
             print(f"{label}{frame_note}", file=sys.stderr)
-        results.append(_run(frame, config, args))
+        results.append(_run(frame, config, args, moments))
     return results
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:
-    from zeroshot.cli_files import join_frames, per_frame, prepare_jobs, write_result
+    from zeroshot.cli_files import derived_job, join_frames, per_frame, prepare_jobs, write_result
     from zeroshot.imageio import read_em
 
     config = _config(args)
@@ -108,25 +146,125 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     jobs = prepare_jobs(
         args.inputs, args.output, args.format, args.keep_dtype, min_side=config.patch_size or 1
     )
+    variance_jobs = [derived_job(job, "variance") for job in jobs] if args.also_variance else []
+    reports = _report_paths(args, jobs)
+    moments = 2 if args.also_variance or reports else 1
     for number, job in enumerate(jobs, start=1):
         image = read_em(job.source)
         label = f"[{number}/{len(jobs)}] {job.source}" if len(jobs) > 1 or image.is_stack else ""
-        results = _denoise_frames(image, config, args, label)
+        results = _denoise_frames(image, config, args, label, moments)
         sigmas = [r.noise_sigma for r in results]
-        record = {
-            "settings": _settings(config, args),
-            "results": {
-                "noise_sigma": per_frame(sigmas, image),
-                "patch_size": per_frame([r.config.patch_size for r in results], image),
-            },
-        }
+        record = _record(config, args, results, image)
         write_result(job, join_frames([r.denoised for r in results], image), image.pixel_size,
                      "denoise", record)
+        extra = ""
+        if variance_jobs:
+            _write_kind(variance_jobs[number - 1], results, image, "variance", RenderSettings(), record)
+            extra += f", variance -> {variance_jobs[number - 1].target}"
+        if reports:
+            _write_report(reports[number - 1], image, results[0], args)
+            extra += f", report -> {reports[number - 1]}"
         print(
-            f"{job.source} -> {job.target}: estimated noise sigma"
+            f"{job.source} -> {job.target}{extra}: estimated noise sigma"
             f"{' per frame' if image.is_stack else ''} {', '.join(f'{s:.4g}' for s in sigmas)} "
             f"(on the input's value scale); pixel size {image.pixel_size or 'unknown'}"
         )
+    return 0
+
+
+def _record(config: DenoiseConfig, args: argparse.Namespace, results: List[DenoiseResult], image: EMImage) -> Dict[str, Any]:
+    from zeroshot.cli_files import per_frame
+
+    return {
+        "settings": _settings(config, args),
+        "results": {
+            "noise_sigma": per_frame([r.noise_sigma for r in results], image),
+            "patch_size": per_frame([r.config.patch_size for r in results], image),
+        },
+    }
+
+
+def _report_paths(args: argparse.Namespace, jobs: List[FileJob]) -> List[Path]:
+    """Where each input's report goes: --report PATH (one input), or beside each output."""
+    if args.report is None:
+        return []
+    if args.report != "auto" and len(jobs) > 1:
+        raise ValueError(f"--report {args.report}: one report file for {len(jobs)} inputs; give --report "
+                         "without a path to write one beside each output")
+    paths = [Path(args.report)] if args.report != "auto" else [
+        job.target.with_name(job.target.stem + "_report.png") for job in jobs
+    ]
+    for path in paths:
+        if path.suffix.lower() != ".png":
+            raise ValueError(f"--report {path}: the report is a PNG figure, name it *.png")
+        if not path.parent.is_dir():
+            raise ValueError(f"--report {path}: the folder {path.parent} does not exist")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ValueError("--report needs matplotlib: pip install 'zeroshot[report]'") from None
+    return paths
+
+
+def _write_report(path: Path, image: EMImage, run: DenoiseResult, args: argparse.Namespace) -> None:
+    """The one-page figure of a run (of the first frame for a stack)."""
+    from zeroshot.enhance import render_kind
+    from zeroshot.report import write_report
+
+    relief, _ = render_kind(run, "relief")
+    assert run.variance is not None and run.config.patch_size is not None  # a run with moments >= 2
+    frame = " (frame 1)" if image.is_stack else ""
+    name = image.path.name if image.path is not None else "image"
+    write_report(
+        path, noisy=image.frames[0], denoised=run.denoised, variance=run.variance, relief=relief,
+        free_energy=run.free_energy, W=run.model.W, patch_size=run.config.patch_size, usage=run.model.pi,
+        title=f"{name}{frame}: {run.config.model}, estimated noise sigma {run.noise_sigma:.4g}",
+    )
+
+
+def _write_kind(
+    job: FileJob, results: List[DenoiseResult], image: EMImage, kind: str, settings: RenderSettings,
+    record: Dict[str, Any],
+) -> None:
+    """`kind` of every frame into job.target: raw values as float32, or the 8-bit rendering in PNG."""
+    from zeroshot.cli_files import join_frames, write_result
+    from zeroshot.enhance import render_kind
+    from zeroshot.render import to_uint8
+
+    rendered = [render_kind(run, kind, settings) for run in results]
+    png = job.target.suffix.lower() == ".png"
+    frames = [to_uint8(display) if png else values for values, display in rendered]
+    extra = {"enhance": {"kind": kind, **asdict(settings)}, "png": "8-bit rendering" if png else None}
+    write_result(job, join_frames(frames, image), image.pixel_size, f"enhance --kind {kind}", {**record, **extra})
+
+
+def _render_settings(args: argparse.Namespace) -> RenderSettings:
+    return RenderSettings(
+        relief=ReliefSettings(args.azimuth, args.elevation, args.z_factor, args.smoothing),
+        detail=DetailSettings(args.amount, args.radius, args.std_factor),
+    )
+
+
+def _cmd_enhance(args: argparse.Namespace) -> int:
+    from zeroshot.cli_files import float_or_png_job, prepare_jobs
+    from zeroshot.imageio import read_em
+
+    config = _config(args)
+    settings = _render_settings(args)
+    jobs = [float_or_png_job(job) for job in prepare_jobs(
+        args.inputs, args.output, args.format, False, min_side=config.patch_size or 1
+    )]
+    reports = _report_paths(args, jobs)
+    moments = 3 if args.kind == "skewness" else 2
+    for number, job in enumerate(jobs, start=1):
+        image = read_em(job.source)
+        label = f"[{number}/{len(jobs)}] {job.source}" if len(jobs) > 1 or image.is_stack else ""
+        results = _denoise_frames(image, config, args, label, moments)
+        _write_kind(job, results, image, args.kind, settings, _record(config, args, results, image))
+        if reports:
+            _write_report(reports[number - 1], image, results[0], args)
+        print(f"{job.source} -> {job.target}: {args.kind}; estimated noise sigma "
+              f"{', '.join(f'{r.noise_sigma:.4g}' for r in results)}")
     return 0
 
 
@@ -153,8 +291,41 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_file_arguments(p, "denoise")
+    p.add_argument("--also-variance", action="store_true",
+                   help="also write the posterior variance map beside each output (NAME_variance.SUFFIX; "
+                        "float formats hold V, PNG the stretched sqrt(V)) from the same training run")
+    _add_report_option(p)
     _add_training_options(p)
     p.set_defaults(run=_cmd_denoise)
+
+    e = sub.add_parser(
+        "enhance",
+        help="structure maps from the posterior: variance, relief, detail, skewness",
+        description="Learn the model of each image (as `denoise`) and render structure from its higher-order\n"
+        "posterior statistics.",
+        epilog=_ENHANCE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_file_arguments(e, "enhance", keep_dtype=False)
+    e.add_argument("--kind", choices=KINDS, default="variance", help="what to render (default: variance)")
+    r = e.add_argument_group("rendering")
+    r.add_argument("--azimuth", type=float, default=_RELIEF.azimuth,
+                   help="relief: light direction in degrees clockwise from the top (default %(default)s)")
+    r.add_argument("--elevation", type=float, default=_RELIEF.elevation,
+                   help="relief: light elevation in degrees (default %(default)s)")
+    r.add_argument("--z-factor", type=float, default=_RELIEF.z_factor,
+                   help="relief: height in pixels of the full stretch of sqrt(V) (default %(default)s)")
+    r.add_argument("--smoothing", type=float, default=_RELIEF.smoothing,
+                   help="relief: Gaussian sigma in pixels before shading (default %(default)s)")
+    r.add_argument("--amount", type=float, default=_DETAIL.amount,
+                   help="detail: boost of confident detail (default %(default)s)")
+    r.add_argument("--radius", type=float, default=_DETAIL.radius,
+                   help="detail: scale of the detail layer in pixels (default %(default)s)")
+    r.add_argument("--std-factor", type=float, default=_DETAIL.std_factor,
+                   help="detail: detail within this many posterior std is damped (default %(default)s)")
+    _add_report_option(e)
+    _add_training_options(e)
+    e.set_defaults(run=_cmd_enhance)
 
     d = sub.add_parser("demo", help="denoise a simulated TEM image of virus particles (made in code)")
     d.add_argument("-o", "--output", default=".", help="folder for the PNGs (default: current folder)")

@@ -51,8 +51,8 @@ class FileJob:
     output_dtype: Optional[np.dtype]
 
 
-def add_file_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
-    """The input files, -o, --format and --keep-dtype of a subcommand that `verb`s images."""
+def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: bool = True) -> None:
+    """The input files, -o, --format and (keep_dtype) --keep-dtype of a subcommand that `verb`s images."""
     parser.add_argument(
         "inputs",
         nargs="+",
@@ -75,6 +75,9 @@ def add_file_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
         help="output format for a folder output (default: the input's own); must match -o's suffix "
         "for a file output",
     )
+    if not keep_dtype:
+        parser.set_defaults(keep_dtype=False)
+        return
     parser.add_argument(
         "--keep-dtype",
         action="store_true",
@@ -112,6 +115,24 @@ def prepare_jobs(
     _check_folder(folder, jobs, may_create=to_folder)
     folder.mkdir(parents=True, exist_ok=True)
     return jobs
+
+
+def float_or_png_job(job: FileJob, target: Optional[Path] = None) -> FileJob:
+    """`job` (or the same input to `target`) writing maps that are no image of the input's values:
+    float32 in MRC, TIFF and .npy, an 8-bit rendering in PNG. Checked like prepare_jobs' outputs."""
+    target = job.target if target is None else target
+    dtype = np.dtype(np.uint8) if target.suffix.lower() == ".png" else DEFAULT_DTYPE
+    check_format(target, dtype, len(job.shape))
+    if target.resolve() == job.source.resolve():
+        raise ValueError(f"{target}: the output would overwrite the input {job.source}")
+    if target.is_dir():
+        raise ValueError(f"{target}: is a folder, not an output file")
+    return FileJob(job.source, target, job.shape, job.source_dtype, dtype)
+
+
+def derived_job(job: FileJob, tag: str) -> FileJob:
+    """A second output of `job`'s input beside its output: NAME_tag.SUFFIX (e.g. the variance map)."""
+    return float_or_png_job(job, job.target.with_name(f"{job.target.stem}_{tag}{job.target.suffix}"))
 
 
 def _file_target(out: Path, output_format: Optional[str]) -> Path:

@@ -35,6 +35,16 @@ class Model(Protocol):
     @property
     def sigma2(self) -> float: ...
 
+    @property
+    def W(self) -> np.ndarray:
+        """The dictionary (D, H)."""
+        ...
+
+    @property
+    def pi(self) -> np.ndarray:
+        """Prior activation probabilities (H,)."""
+        ...
+
     def log_pseudo_joint(self, Y: np.ndarray, states: TruncatedStates) -> np.ndarray:
         """lpj (N, S) of the states in K for the patches Y (N, D)."""
         ...

@@ -82,6 +82,14 @@ class BSC:
         return cls(BSCParams(W, np.full(H, initial_activation(H)), std**2), shared_pi)
 
     @property
+    def W(self) -> np.ndarray:
+        return self.params.W
+
+    @property
+    def pi(self) -> np.ndarray:
+        return self.params.pi
+
+    @property
     def sigma2(self) -> float:
         return self.params.sigma2
 

@@ -71,6 +71,14 @@ class SSSC:
         return cls(SSSCParams(p.W, p.pi, np.ones(bsc.H), np.full(bsc.H, 0.1), p.sigma2), bsc.shared_pi)
 
     @property
+    def W(self) -> np.ndarray:
+        return self.params.W
+
+    @property
+    def pi(self) -> np.ndarray:
+        return self.params.pi
+
+    @property
     def sigma2(self) -> float:
         return self.params.sigma2
 
