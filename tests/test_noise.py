@@ -32,3 +32,10 @@ def test_patch_size_grows_with_relative_noise():
 def test_too_small_image_is_a_clear_error():
     with pytest.raises(ValueError, match="too small"):
         estimate_noise_sigma(np.zeros((1, 10)))
+
+
+def test_patch_size_choices_can_be_given():
+    rng = np.random.default_rng(4)
+    clean = smooth_image()
+    assert choose_patch_size(clean + 5 * rng.standard_normal(clean.shape), 6, 10) == 6
+    assert choose_patch_size(clean + 60 * rng.standard_normal(clean.shape), 6, 10) == 10

@@ -24,12 +24,12 @@ def estimate_noise_sigma(image: np.ndarray) -> float:
     return float(mad / 0.6744897501960817)  # MAD of a normal variable is 0.6745 sigma
 
 
-def choose_patch_size(image: np.ndarray) -> int:
-    """5 for images whose noise is small against their structure, 8 for very noisy ones (and never
-    more than the image's smaller side)."""
+def choose_patch_size(image: np.ndarray, small: int = SMALL_PATCH, large: int = LARGE_PATCH) -> int:
+    """`small` for images whose noise is small against their structure, `large` for very noisy ones
+    (and never more than the image's smaller side)."""
     y = np.asarray(image, dtype=np.float64)
     sigma = estimate_noise_sigma(y)
     signal_var = max(float(y.var()) - sigma**2, 1e-300)
     relative = sigma / np.sqrt(signal_var)
-    size = LARGE_PATCH if relative > LARGE_PATCH_RELATIVE_NOISE else SMALL_PATCH
+    size = large if relative > LARGE_PATCH_RELATIVE_NOISE else small
     return int(min(size, *y.shape))
