@@ -34,8 +34,9 @@ def test_too_small_image_is_a_clear_error():
         estimate_noise_sigma(np.zeros((1, 10)))
 
 
-def test_patch_size_choices_can_be_given():
+def test_es3c_patch_size_grows_with_relative_noise():
     rng = np.random.default_rng(4)
     clean = smooth_image()
-    assert choose_patch_size(clean + 5 * rng.standard_normal(clean.shape), 6, 10) == 6
-    assert choose_patch_size(clean + 60 * rng.standard_normal(clean.shape), 6, 10) == 10
+    sizes = [choose_patch_size(clean + sigma * rng.standard_normal(clean.shape), "es3c") for sigma in (2, 20, 60, 200)]
+    assert sizes == sorted(sizes) and sizes[0] == 5 and sizes[-1] == 10
+    assert choose_patch_size(rng.standard_normal((4, 50)), "es3c") == 4

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
 _SELECTIONS = ("uniform", "fitness")
 _MUTATIONS = ("none", "randflip", "sparseflip")
@@ -74,7 +74,7 @@ class EvoConfig:
 class DenoiseConfig:
     """Everything `zeroshot.denoise` needs besides the image.
 
-    patch_size P (patches are P x P, D = P^2; None: from the noise level, AUTO_PATCH_SIZES, see
+    patch_size P (patches are P x P, D = P^2; None: from the noise level per model, see
     `zeroshot.noise.choose_patch_size`), n_latents H, n_states S, epochs of EM on the training
     patches, max_train_patches (a random subset for learning; None = all), inference_epochs of E-steps
     at fixed parameters over all patches when learning used a subset, chunk_patches (memory bound of the
@@ -133,8 +133,6 @@ MODEL_DEFAULTS: Dict[str, Dict[str, Any]] = {
     "bsc": {},
     "es3c": {},
 }
-# patch_size=None: P from the noise level, (small, large) per model (see zeroshot.noise.choose_patch_size).
-AUTO_PATCH_SIZES: Dict[str, Tuple[int, int]] = {"bsc": (5, 8), "es3c": (6, 8)}
 
 
 def total_epochs(config: DenoiseConfig) -> int:

@@ -8,7 +8,7 @@ from typing import Iterator, List, Optional, cast
 import numpy as np
 
 from zeroshot import _core
-from zeroshot.config import AUTO_PATCH_SIZES, DenoiseConfig
+from zeroshot.config import DenoiseConfig
 from zeroshot.em import Callback, EMTrainer, EpochLog
 from zeroshot.models import BSC, SSSC
 from zeroshot.models.bsc import initial_activation
@@ -128,7 +128,7 @@ def denoise(
         config = DenoiseConfig.for_model(str(options.get("model", "bsc")))
     config = replace(config, **options)  # type: ignore[arg-type]
     values = check_image(image, config.patch_size or 1)
-    P = config.patch_size if config.patch_size is not None else choose_patch_size(values, *AUTO_PATCH_SIZES[config.model])
+    P = config.patch_size if config.patch_size is not None else choose_patch_size(values, config.model)
     config = replace(config, patch_size=P)
     # Scaled to zero mean and unit variance; the statistics are taken of values / max|value| so that
     # they cannot overflow (an image of values near 1e300 would otherwise give inf and NaN).

@@ -4,10 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 # Relative noise (sigma over the signal's standard deviation) above which larger patches denoise
-# better; measured on the standard images (bench/RESULTS.md): 5x5 patches win at sigma 15 and 25
-# (relative noise 0.26-0.55), 8x8 patches at sigma 50 (0.82-1.10).
+# better with BSC; measured on the standard images (bench/RESULTS.md): 5x5 patches win at sigma 15
+# and 25 (relative noise 0.26-0.55), 8x8 patches at sigma 50 (0.82-1.10).
 LARGE_PATCH_RELATIVE_NOISE = 0.7
 SMALL_PATCH, LARGE_PATCH = 5, 8
+# ES3C's best patch size grows steadily with the relative noise r (bench/RESULTS.md: 5 at r ~ 0.26-0.30,
+# 6-7 at r ~ 0.42-0.55, 8 at r ~ 0.82, 10 at r ~ 1.1): P = round(ES3C_P0 + ES3C_P_SLOPE * r) in [5, 10].
+ES3C_P0, ES3C_P_SLOPE, ES3C_P_RANGE = 3.5, 6.0, (5, 10)
 
 
 def estimate_noise_sigma(image: np.ndarray) -> float:
@@ -24,12 +27,21 @@ def estimate_noise_sigma(image: np.ndarray) -> float:
     return float(mad / 0.6744897501960817)  # MAD of a normal variable is 0.6745 sigma
 
 
-def choose_patch_size(image: np.ndarray, small: int = SMALL_PATCH, large: int = LARGE_PATCH) -> int:
-    """`small` for images whose noise is small against their structure, `large` for very noisy ones
-    (and never more than the image's smaller side)."""
+def relative_noise(image: np.ndarray) -> float:
+    """Estimated noise sigma over the standard deviation of the noise-free signal."""
     y = np.asarray(image, dtype=np.float64)
     sigma = estimate_noise_sigma(y)
     signal_var = max(float(y.var()) - sigma**2, 1e-300)
-    relative = sigma / np.sqrt(signal_var)
-    size = large if relative > LARGE_PATCH_RELATIVE_NOISE else small
-    return int(min(size, *y.shape))
+    return float(sigma / np.sqrt(signal_var))
+
+
+def choose_patch_size(image: np.ndarray, model: str = "bsc") -> int:
+    """The patch size for `model` from the image's relative noise (see the constants above), never
+    more than the image's smaller side."""
+    r = relative_noise(image)
+    if model == "es3c":
+        low, high = ES3C_P_RANGE
+        size = int(np.clip(round(ES3C_P0 + ES3C_P_SLOPE * r), low, high))
+    else:
+        size = LARGE_PATCH if r > LARGE_PATCH_RELATIVE_NOISE else SMALL_PATCH
+    return int(min(size, *np.shape(image)))
