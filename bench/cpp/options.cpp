@@ -1,8 +1,10 @@
 #include "options.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <iterator>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -12,6 +14,11 @@
 namespace zs::bench {
 
 namespace {
+
+const char* const kNames[] = {"model",       "N",        "D",           "H",         "S",         "threads",
+                              "repeats",     "warmup",   "seed",        "active",    "noise",     "check-patches",
+                              "parents",     "children", "generations", "selection", "mutation",  "crossover",
+                              "bitflip-prob"};
 
 [[noreturn]] void fail(const std::string& what) { throw std::invalid_argument(what); }
 
@@ -81,11 +88,12 @@ Options parse_options(int argc, const char* const* argv, bool& help) {
         if (arg.rfind("--", 0) != 0) fail("unexpected argument '" + arg + "'");
         std::string name = arg.substr(2), value;
         const auto eq = name.find('=');
-        const bool is_flag = name == "crossover";
         if (eq != std::string::npos) {
             value = name.substr(eq + 1);
             name = name.substr(0, eq);
-        } else if (!is_flag) {
+        }
+        if (std::find(std::begin(kNames), std::end(kNames), name) == std::end(kNames)) fail("unknown option --" + name);
+        if (eq == std::string::npos && name != "crossover") {
             if (i + 1 >= argc) fail("--" + name + " needs a value");
             value = argv[++i];
         }
@@ -137,8 +145,6 @@ Options parse_options(int argc, const char* const* argv, bool& help) {
         } else if (name == "bitflip-prob") {
             o.evo.bitflip_prob = parse_real(name, value);
             if (!(o.evo.bitflip_prob > 0.0 && o.evo.bitflip_prob <= 1.0)) fail("--bitflip-prob must lie in (0, 1]");
-        } else {
-            fail("unknown option --" + name);
         }
     }
     if (!(o.active > 0.0 && o.active < o.H)) fail("--active must lie in (0, H)");
