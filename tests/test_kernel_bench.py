@@ -1,5 +1,5 @@
 """The compiled kernel benchmark (bench/cpp): configured and built with CMake into a temporary folder,
-then run on tiny problems. Skipped only when cmake or a C++ compiler is missing."""
+with OpenMP and without, then run on tiny problems. Skipped only when cmake or a C++ compiler is missing."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import shlex
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -17,13 +18,18 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = shlex.split("--N 600 --D 16 --H 24 --S 12 --repeats 2 --warmup 2 --check-patches 8")
 
 
+class Bench(NamedTuple):
+    exe: Path
+    openmp: bool
+
+
 def cxx_compiler() -> str | None:
     candidates = [os.environ.get("CXX", ""), "c++", "g++", "clang++"]
     return next((shutil.which(c) for c in candidates if c and shutil.which(c)), None)
 
 
-@pytest.fixture(scope="module")
-def bench_exe(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=["ON", "OFF"], ids=["openmp", "no-openmp"])
+def bench(request, tmp_path_factory) -> Bench:
     cmake, cxx = shutil.which("cmake"), cxx_compiler()
     if cmake is None:
         pytest.skip("cmake is not on PATH")
@@ -37,6 +43,7 @@ def bench_exe(tmp_path_factory) -> Path:
         "-B",
         str(build),
         "-DZEROSHOT_BUILD_BENCH=ON",
+        f"-DZEROSHOT_OPENMP={request.param}",
         "-DCMAKE_BUILD_TYPE=Release",
         f"-DCMAKE_CXX_COMPILER={cxx}",
     ]
@@ -48,7 +55,7 @@ def bench_exe(tmp_path_factory) -> Path:
         assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
     exe = next(build.rglob("zeroshot_kernel_bench*"), None)
     assert exe is not None and exe.is_file(), "the build made no zeroshot_kernel_bench executable"
-    return exe
+    return Bench(exe, request.param == "ON")
 
 
 def run_bench(exe: Path, *args: str) -> subprocess.CompletedProcess:
@@ -58,16 +65,20 @@ def run_bench(exe: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("model", ["bsc", "sssc"])
-def test_bench_runs_and_passes_its_checks(bench_exe, model):
-    done = run_bench(bench_exe, "--model", model, "--threads", "1,2", *TINY)
+def test_bench_runs_and_passes_its_checks(bench, model):
+    done = run_bench(bench.exe, "--model", model, "--threads", "1,2", *TINY)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
-    assert re.search(r"^build: compiler .+, flags \".*\", OpenMP (on|off)", out, re.MULTILINE)
+    openmp = "on" if bench.openmp else "off"
+    assert re.search(rf"^build: compiler .+, flags \".*\", OpenMP {openmp}", out, re.MULTILINE)
     assert re.search(r"^dense products: (own cache-blocked loop|CBLAS)", out, re.MULTILINE)
     assert f"problem: model {model}, N=600 D=16 H=24 S=12" in out
-    for threads in (1, 2):  # the used count is 1 without OpenMP
+    for threads in (1, 2):
+        used = threads if bench.openmp else 1
         assert re.search(
-            rf"^threads {threads} \(omp_get_max_threads [12], team size [12]\)", out, re.MULTILINE
+            rf"^threads {threads} \(omp_get_max_threads {used}, team size {used}\)",
+            out,
+            re.MULTILINE,
         )
     for phase, rate in [
         ("W^T Y", "GFLOP/s"),
@@ -84,15 +95,14 @@ def test_bench_runs_and_passes_its_checks(bench_exe, model):
     assert re.search(r"^result: PASS \(\d+ checks\)$", out, re.MULTILINE)
 
 
-def test_bench_single_thread_count_still_checks_thread_independence(bench_exe):
-    done = run_bench(bench_exe, "--threads", "1", *TINY)
+def test_bench_single_thread_count_still_checks_thread_independence(bench):
+    done = run_bench(bench.exe, "--threads", "1", *TINY)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(
-        r"^check: identical states, lpj, statistics and parameters at (threads 1, 2 .*: OK|"
-        r"every thread count: skipped)",
-        done.stdout,
-        re.MULTILINE,
-    )
+    identity = "check: identical states, lpj, statistics and parameters at "
+    if bench.openmp:
+        assert re.search(rf"^{identity}threads 1, 2 .*: OK$", done.stdout, re.MULTILINE)
+    else:
+        assert re.search(rf"^{identity}every thread count: skipped", done.stdout, re.MULTILINE)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +113,7 @@ def test_bench_single_thread_count_still_checks_thread_independence(bench_exe):
         (["--unknown"], "unknown option --unknown"),
     ],
 )
-def test_bench_rejects_bad_options(bench_exe, args, message):
-    done = run_bench(bench_exe, *args)
+def test_bench_rejects_bad_options(bench, args, message):
+    done = run_bench(bench.exe, *args)
     assert done.returncode == 2
     assert message in done.stderr
