@@ -3,7 +3,7 @@
 // Per thread count and repeat: the dense products (W^T Y, W^T W), the EVO E-step from the same warmed-up
 // states (restored before each repeat, not timed), the sufficient statistics and the M-step.
 #include <algorithm>
-#include <cstdio>
+#include <memory>
 #include <exception>
 #include <iostream>
 #include <stdexcept>
