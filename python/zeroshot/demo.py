@@ -26,9 +26,11 @@ def run_demo(
     threads: Optional[int] = None,
     quiet: bool = False,
 ) -> dict:
-    """Writes noisy.png, denoised.png and comparison.png (noisy | denoised | simulated truth) into
-    output_dir and returns the PSNR figures."""
+    """Writes noisy.png, denoised.png, comparison.png (noisy | denoised | simulated truth), and the
+    structure maps variance.png (stretched posterior standard deviation) and relief.png (its hill-shade)
+    into output_dir; returns the PSNR figures."""
     from zeroshot.denoise import denoise
+    from zeroshot.enhance import render_kind
 
     output_dir.mkdir(parents=True, exist_ok=True)
     print(f"zeroshot demo: a SIMULATED {size}x{size} TEM-like image of virus particles "
@@ -38,7 +40,7 @@ def run_demo(
     callback = (
         None if quiet else EpochProgress(total_epochs(config), sigma_scale=float(np.std(noisy)), stream=sys.stderr)
     )
-    result = denoise(noisy, config=config, threads=threads, callback=callback)
+    result = denoise(noisy, config=config, threads=threads, callback=callback, moments=2)
 
     gap = np.ones((size, 4))
     panels = np.hstack([noisy, gap, result.denoised, gap, clean])
@@ -46,10 +48,14 @@ def run_demo(
         "noisy": output_dir / "noisy.png",
         "denoised": output_dir / "denoised.png",
         "comparison": output_dir / "comparison.png",
+        "variance": output_dir / "variance.png",
+        "relief": output_dir / "relief.png",
     }
     write_image(paths["noisy"], _to_uint8(noisy))
     write_image(paths["denoised"], _to_uint8(result.denoised))
     write_image(paths["comparison"], _to_uint8(panels))
+    for kind in ("variance", "relief"):
+        write_image(paths[kind], _to_uint8(render_kind(result, kind)[1]))
 
     figures = {
         "psnr_noisy": psnr(clean, noisy, data_range=1.0),
