@@ -94,6 +94,7 @@ def test_cli_under_mpiexec_writes_one_output(tmp_path):
     assert run.stdout.count("estimated noise sigma") == 1  # rank 0 reports, the other rank is quiet
     assert run.stderr.count("2 MPI ranks, 1 OpenMP thread(s) per rank") == 1
     assert run.stderr.count("rank 1 on ") == 1 and run.stderr.count("epoch 5/5") == 1
+    assert json.loads((target.parent / "denoised.npy.json").read_text())["settings"]["mpi_ranks"] == 2
     serial = tmp_path / "serial.npy"
     assert main(["denoise", str(source), "-o", str(serial), "-q", *CLI_FLAGS]) == 0
     want = np.load(serial)

@@ -150,8 +150,9 @@ def _run(
 
 
 def _settings(config: DenoiseConfig, args: argparse.Namespace) -> Dict[str, Any]:
-    """The run's settings for the sidecar: the DenoiseConfig fields and the thread count."""
-    return {**asdict(config), "threads": args.threads}
+    """The run's settings for the sidecar: the DenoiseConfig fields, the threads (per rank) and the MPI ranks
+    (results of different rank counts agree to rounding only)."""
+    return {**asdict(config), "threads": args.threads, "mpi_ranks": args.comm.size}
 
 
 def _denoise_frames(
