@@ -95,9 +95,16 @@ def test_ranks_give_the_result_of_one_process(run, size):
     np.testing.assert_array_equal(results[1].denoised, results[0].denoised)
 
 
-def test_ranks_with_different_images_are_refused():
+@pytest.mark.parametrize("differs", ["image", "options", "moments", "checkpoint"])
+def test_ranks_with_different_images_or_options_are_refused(tmp_path, differs):
     def work(comm):
-        return denoise(image(seed=comm.rank), comm=comm, **TINY)
+        mine = {
+            "image": dict(image=image(seed=comm.rank)),
+            "options": dict(seed=comm.rank),
+            "moments": dict(moments=1 + comm.rank),
+            "checkpoint": dict(checkpoint=tmp_path / f"rank{comm.rank}.ckpt"),
+        }[differs]
+        return denoise(**{"image": image(), **TINY, **mine}, comm=comm)
 
     with pytest.raises(ValueError, match="different images or options"):
         run_ranks(2, work)

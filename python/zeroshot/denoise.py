@@ -103,7 +103,7 @@ def _check_same_run(comm: Comm, fingerprint: str) -> None:
 
 
 def _checkpoint_plan(
-    checkpoint: Optional[Union[str, "os.PathLike[str]"]], every: int, resume: bool, input_hash: str
+    checkpoint: Optional[Union[str, "os.PathLike[str]"]], every: int, resume: bool, input_hash: str, comm: Comm
 ) -> Optional[CheckpointPlan]:
     if not isinstance(every, int) or isinstance(every, bool) or every < 1:
         raise ValueError(f"checkpoint_every must be a positive integer, got {every!r}")
@@ -112,10 +112,17 @@ def _checkpoint_plan(
             raise ValueError("resume needs the checkpoint to resume from (checkpoint=PATH, --checkpoint PATH)")
         return None
     path = Path(checkpoint)
-    if path.is_dir():
-        raise ValueError(f"checkpoint {path} is a folder; name a file")
-    if not path.parent.is_dir():
-        raise ValueError(f"checkpoint {path}: the folder {path.parent} does not exist")
+    problem = None  # rank 0 alone writes (and reads) the checkpoint; the other ranks learn of a problem
+    if comm.rank == 0:
+        if path.is_dir():
+            problem = f"checkpoint {path} is a folder; name a file"
+        elif not path.parent.is_dir():
+            problem = f"checkpoint {path}: the folder {path.parent} does not exist"
+        elif not os.access(path.parent, os.W_OK | os.X_OK):
+            problem = f"checkpoint {path}: no permission to write in {path.parent}"
+    problem = comm.bcast(problem)
+    if problem is not None:
+        raise ValueError(problem)
     return CheckpointPlan(path, every, resume, input_hash)
 
 
@@ -161,9 +168,10 @@ def denoise(
     P = config.patch_size if config.patch_size is not None else choose_patch_size(values, *AUTO_PATCH_SIZES[config.model])
     config = replace(config, patch_size=P)
     input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
-    plan = _checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash)
-    if comm.size > 1:
-        _check_same_run(comm, input_hash + json.dumps(config_record(config), sort_keys=True))
+    if comm.size > 1:  # all that decides which collectives a rank takes part in
+        run = [config_record(config), moments, str(checkpoint), checkpoint_every, resume]
+        _check_same_run(comm, input_hash + json.dumps(run, sort_keys=True, default=repr))
+    plan = _checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
     # Scaled to zero mean and unit variance; the statistics are taken of values / max|value| so that
     # they cannot overflow (an image of values near 1e300 would otherwise give inf and NaN).
     peak = float(np.max(np.abs(values)))
