@@ -100,7 +100,7 @@ def test_sidecar_records_the_run(tmp_path, capsys):
     assert record["pixel_size"]["y"] == pytest.approx(0.5)
     assert record["pixel_size"]["x"] == pytest.approx(0.75)
     expected = asdict(DenoiseConfig(patch_size=5, n_latents=16, n_states=16, epochs=5, seed=3))
-    assert record["settings"] == {**expected, "threads": 1}
+    assert record["settings"] == {**expected, "threads": 1, "mpi_ranks": 1}
     sigma = record["results"]["noise_sigma"]
     assert 0.04 < sigma < 0.16  # the added noise is 0.08
     assert f"{sigma:.4g}" in capsys.readouterr().out

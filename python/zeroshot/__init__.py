@@ -12,6 +12,7 @@ from zeroshot.config import DenoiseConfig, EvoConfig
 from zeroshot.denoise import DenoiseResult, denoise
 from zeroshot.enhance import EnhanceResult, RenderSettings, enhance
 from zeroshot.imageio import EMImage, PixelSize, read_em, write_em
+from zeroshot.interrupt import TrainingInterrupted
 
 __all__ = [
     "DenoiseConfig",
@@ -21,6 +22,7 @@ __all__ = [
     "EvoConfig",
     "PixelSize",
     "RenderSettings",
+    "TrainingInterrupted",
     "denoise",
     "enhance",
     "get_num_threads",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
@@ -109,19 +110,49 @@ def _config(args: argparse.Namespace) -> DenoiseConfig:
     return DenoiseConfig.for_model(args.model, **given)
 
 
-def _run(image: np.ndarray, config: DenoiseConfig, args: argparse.Namespace, moments: int = 1) -> DenoiseResult:
+def _add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group(
+        "checkpoints", "Ctrl-C or SIGTERM during training then stops after the current epoch with a checkpoint "
+        "(exit code 130); --resume continues it to the result of an uninterrupted run"
+    )
+    g.add_argument("--checkpoint", metavar="PATH",
+                   help="save the training state to PATH (one input; a stack: PATH_frameK per frame) every "
+                        "--checkpoint-every epochs, at the end of training and when stopped")
+    g.add_argument("--checkpoint-every", type=int, default=10, metavar="K",
+                   help="epochs between checkpoints (default %(default)s)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint (refused for other options or another input)")
+
+
+def _frame_checkpoint(args: argparse.Namespace, index: int, image: EMImage) -> Optional[Path]:
+    """The checkpoint of frame `index` (1-based) of the input: --checkpoint, or PATH_frameK for a stack."""
+    path = getattr(args, "checkpoint", None)
+    if path is None:
+        return None
+    path = Path(path)
+    return path.with_name(f"{path.stem}_frame{index}{path.suffix}") if image.is_stack else path
+
+
+def _run(
+    image: np.ndarray, config: DenoiseConfig, args: argparse.Namespace, moments: int = 1,
+    checkpoint: Optional[Path] = None, resume: bool = False,
+) -> DenoiseResult:
     from zeroshot.denoise import denoise
     from zeroshot.progress import EpochProgress
 
-    callback = None if args.quiet else EpochProgress(
+    callback = None if args.quiet or args.comm.rank != 0 else EpochProgress(
         total_epochs(config), sigma_scale=float(np.std(image)) or 1.0, stream=sys.stderr
     )
-    return denoise(image, config=config, threads=args.threads, callback=callback, moments=moments)
+    return denoise(
+        image, config=config, threads=args.threads, callback=callback, moments=moments, comm=args.comm,
+        checkpoint=checkpoint, checkpoint_every=getattr(args, "checkpoint_every", 10), resume=resume,
+    )
 
 
 def _settings(config: DenoiseConfig, args: argparse.Namespace) -> Dict[str, Any]:
-    """The run's settings for the sidecar: the DenoiseConfig fields and the thread count."""
-    return {**asdict(config), "threads": args.threads}
+    """The run's settings for the sidecar: the DenoiseConfig fields, the threads (per rank) and the MPI ranks
+    (results of different rank counts agree to rounding only)."""
+    return {**asdict(config), "threads": args.threads, "mpi_ranks": args.comm.size}
 
 
 def _denoise_frames(
@@ -130,11 +161,24 @@ def _denoise_frames(
     """Each frame of `image` denoised with its own model; `label` (if any) is shown before each."""
     results = []
     for index, frame in enumerate(image.frames, start=1):
-        if label and not args.quiet:
+        if label and not args.quiet and args.comm.rank == 0:
             frame_note = f" frame {index}/{len(image.frames)}" if image.is_stack else ""
             print(f"{label}{frame_note}", file=sys.stderr)
-        results.append(_run(frame, config, args, moments))
+        checkpoint = _frame_checkpoint(args, index, image)
+        # A stack stopped at frame k has no checkpoints of the later frames yet: those start afresh.
+        resume = getattr(args, "resume", False) and (index == 1 or (checkpoint is not None and checkpoint.exists()))
+        results.append(_run(frame, config, args, moments, checkpoint, resume))
     return results
+
+
+def _check_checkpoint_options(args: argparse.Namespace) -> None:
+    if args.checkpoint is not None and len(args.inputs) > 1:
+        raise ValueError(f"--checkpoint {args.checkpoint}: one checkpoint file for {len(args.inputs)} inputs; "
+                         "checkpoint one input at a time")
+    if args.resume and args.checkpoint is None:
+        raise ValueError("--resume needs --checkpoint PATH, the checkpoint to continue from")
+    if args.checkpoint_every < 1:
+        raise ValueError(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:
@@ -142,6 +186,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     from zeroshot.imageio import read_em
 
     config = _config(args)
+    _check_checkpoint_options(args)
     # Every input read and every output checked before the first training starts.
     jobs = prepare_jobs(
         args.inputs, args.output, args.format, args.keep_dtype, min_side=config.patch_size or 1
@@ -153,6 +198,8 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         image = read_em(job.source)
         label = f"[{number}/{len(jobs)}] {job.source}" if len(jobs) > 1 or image.is_stack else ""
         results = _denoise_frames(image, config, args, label, moments)
+        if args.comm.rank != 0:  # every rank has the results; rank 0 writes and reports them
+            continue
         sigmas = [r.noise_sigma for r in results]
         record = _record(config, args, results, image)
         write_result(job, join_frames([r.denoised for r in results], image), image.pixel_size,
@@ -250,6 +297,7 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     from zeroshot.imageio import read_em
 
     config = _config(args)
+    _check_checkpoint_options(args)
     settings = _render_settings(args)
     jobs = [float_or_png_job(job) for job in prepare_jobs(
         args.inputs, args.output, args.format, False, min_side=config.patch_size or 1
@@ -260,6 +308,8 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
         image = read_em(job.source)
         label = f"[{number}/{len(jobs)}] {job.source}" if len(jobs) > 1 or image.is_stack else ""
         results = _denoise_frames(image, config, args, label, moments)
+        if args.comm.rank != 0:  # every rank has the results; rank 0 writes and reports them
+            continue
         _write_kind(job, results, image, args.kind, settings, _record(config, args, results, image))
         if reports:
             _write_report(reports[number - 1], image, results[0], args)
@@ -271,6 +321,8 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from zeroshot.demo import run_demo
 
+    if args.comm.size > 1:
+        raise ValueError("zeroshot demo runs in one process; start it without mpiexec")
     run_demo(Path(args.output), _config(args), size=args.size, threads=args.threads, quiet=args.quiet)
     return 0
 
@@ -296,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "float formats hold V, PNG the stretched sqrt(V)) from the same training run")
     _add_report_option(p)
     _add_training_options(p)
+    _add_checkpoint_options(p)
     p.set_defaults(run=_cmd_denoise)
 
     e = sub.add_parser(
@@ -325,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="detail: detail within this many posterior std is damped (default %(default)s)")
     _add_report_option(e)
     _add_training_options(e)
+    _add_checkpoint_options(e)
     e.set_defaults(run=_cmd_enhance)
 
     d = sub.add_parser("demo", help="denoise a simulated TEM image of virus particles (made in code)")
@@ -336,15 +390,59 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """The command line. Under mpiexec with several processes every rank runs it: each trains and infers
+    on its block of the patches, rank 0 alone prints and writes. A rank that fails ends the whole job."""
+    from zeroshot.interrupt import TrainingInterrupted
+    from zeroshot.mpi import MPIComm, world_comm
+
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args))
-    except (ValueError, OSError) as error:
+        args.comm = world_comm()
+    except ImportError as error:
         print(f"zeroshot {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("zeroshot: interrupted", file=sys.stderr)
+    comm = args.comm
+    try:
+        if comm.size > 1:
+            _log_ranks(args)
+        return int(args.run(args))
+    except TrainingInterrupted as stop:  # every rank stopped after the same epoch
+        if comm.rank == 0:
+            print(f"zeroshot {args.command}: interrupted: {stop}", file=sys.stderr)
         return 130
+    except BaseException as error:
+        if comm.size > 1 and isinstance(comm, MPIComm) and not isinstance(error, SystemExit):
+            # The other ranks may be waiting for this one in a collective: end the whole job.
+            if isinstance(error, (ValueError, OSError)):
+                print(f"zeroshot {args.command}: error on rank {comm.rank}: {error}", file=sys.stderr)
+            else:
+                traceback.print_exc()
+                print(f"zeroshot {args.command}: rank {comm.rank} failed; aborting the job", file=sys.stderr)
+            sys.stderr.flush()
+            comm.abort(130 if isinstance(error, KeyboardInterrupt) else 1)
+        if isinstance(error, (ValueError, OSError)):
+            print(f"zeroshot {args.command}: error: {error}", file=sys.stderr)
+            return 2
+        if isinstance(error, KeyboardInterrupt):
+            print("zeroshot: interrupted", file=sys.stderr)
+            return 130
+        raise
+
+
+def _log_ranks(args: argparse.Namespace) -> None:
+    """Rank 0 prints the ranks' hosts, threads and CPUs (not with -q) and warnings of oversubscription."""
+    from zeroshot import _core
+    from zeroshot.placement import describe, gather_placements
+
+    threads = args.threads if args.threads is not None else _core.get_num_threads()
+    placements = gather_placements(args.comm, threads)
+    if args.comm.rank != 0:
+        return
+    lines, warnings = describe(placements)
+    if not args.quiet:
+        print("zeroshot: " + "\n".join(lines), file=sys.stderr)
+    for warning in warnings:
+        print(f"zeroshot: warning: {warning}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,26 @@
 """The denoising pipeline: scale, patch, learn, infer in chunks, merge, scale back."""
 from __future__ import annotations
 
+import json
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-from typing import Iterator, List, Optional, cast
+from pathlib import Path
+from typing import Iterator, List, Optional, Union
 
 import numpy as np
 
 from zeroshot import _core
+from zeroshot.checkpoint import config_record, image_hash
+from zeroshot.comm import Comm, SerialComm, any_rank, block_range
 from zeroshot.config import DenoiseConfig
-from zeroshot.em import Callback, EMTrainer, EpochLog
-from zeroshot.models import BSC, SSSC
-from zeroshot.models.bsc import initial_activation
-from zeroshot.noise import choose_patch_size
+from zeroshot.em import Callback, EpochLog
+from zeroshot.inference import center, infer
 from zeroshot.models.base import Model
-from zeroshot.moment_merge import MomentMerger, PixelMoments
-from zeroshot.patches import PatchMerger, extract_patches, patch_grid_shape
-from zeroshot.states import TruncatedStates
+from zeroshot.moment_merge import PixelMoments
+from zeroshot.noise import choose_patch_size
+from zeroshot.patches import extract_patches, patch_grid_shape
+from zeroshot.training import CheckpointPlan, train
 
 
 @dataclass(frozen=True)
@@ -88,17 +92,38 @@ def _patch_rows(image: np.ndarray, P: int, rows: np.ndarray, chunk: int) -> np.n
     return out
 
 
-def _center(Y: np.ndarray, center: bool) -> tuple:
-    if not center:
-        return Y, np.zeros((Y.shape[0], 1))
-    dc = Y.mean(axis=1, keepdims=True)
-    return Y - dc, dc
+def _check_same_run(comm: Comm, fingerprint: str) -> None:
+    """Every rank must denoise the same image with the same configuration (a collective)."""
+    differs = comm.bcast(fingerprint) != fingerprint
+    if any_rank(comm, differs):
+        raise ValueError(
+            f"the {comm.size} ranks were given different images or options; every rank must call "
+            "denoise with the same image and options (for one image per process, leave comm out)"
+        )
 
 
-def _new_model(config: DenoiseConfig, Y: np.ndarray) -> Model:
-    if config.model == "es3c":
-        return SSSC.from_data(Y, config.n_latents, config.seed, shared_pi=config.shared_pi)
-    return BSC.from_data(Y, config.n_latents, config.seed, shared_pi=config.shared_pi)
+def _checkpoint_plan(
+    checkpoint: Optional[Union[str, "os.PathLike[str]"]], every: int, resume: bool, input_hash: str, comm: Comm
+) -> Optional[CheckpointPlan]:
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise ValueError(f"checkpoint_every must be a positive integer, got {every!r}")
+    if checkpoint is None:
+        if resume:
+            raise ValueError("resume needs the checkpoint to resume from (checkpoint=PATH, --checkpoint PATH)")
+        return None
+    path = Path(checkpoint)
+    problem = None  # rank 0 alone writes (and reads) the checkpoint; the other ranks learn of a problem
+    if comm.rank == 0:
+        if path.is_dir():
+            problem = f"checkpoint {path} is a folder; name a file"
+        elif not path.parent.is_dir():
+            problem = f"checkpoint {path}: the folder {path.parent} does not exist"
+        elif not os.access(path.parent, os.W_OK | os.X_OK):
+            problem = f"checkpoint {path}: no permission to write in {path.parent}"
+    problem = comm.bcast(problem)
+    if problem is not None:
+        raise ValueError(problem)
+    return CheckpointPlan(path, every, resume, input_hash)
 
 
 def denoise(
@@ -108,6 +133,10 @@ def denoise(
     threads: Optional[int] = None,
     callback: Optional[Callback] = None,
     moments: int = 1,
+    comm: Optional[Comm] = None,
+    checkpoint: Optional[Union[str, "os.PathLike[str]"]] = None,
+    checkpoint_every: int = 10,
+    resume: bool = False,
     **options: object,
 ) -> DenoiseResult:
     """Denoise one 2-D image from itself alone.
@@ -118,6 +147,13 @@ def denoise(
     `callback` gets an `EpochLog` after every training epoch. moments: 1 for the denoised image only,
     2 to add the per-pixel posterior variance (law of total variance over the covering patches), 3 to
     add the third central moment and the skewness.
+
+    comm: None for one process, or a `zeroshot.mpi.MPIComm()` (every rank of it calls denoise with the
+    same image and options; each works on its block of the patches; every rank gets the same result).
+    checkpoint: a file to save the training state to every `checkpoint_every` epochs, at the end of
+    training, and when SIGINT or SIGTERM arrives during training (training then stops after the
+    current epoch and `TrainingInterrupted` is raised). resume: continue from that file (refused if it
+    was made with another configuration or image); the result equals that of an uninterrupted run.
     """
     if moments not in (1, 2, 3):
         raise ValueError(f"moments must be 1 (mean), 2 (+ variance) or 3 (+ third moment), got {moments!r}")
@@ -127,9 +163,15 @@ def denoise(
     if config is None:  # a model named in the options brings its own measured defaults
         config = DenoiseConfig.for_model(str(options.get("model", "bsc")))
     config = replace(config, **options)  # type: ignore[arg-type]
+    comm = comm if comm is not None else SerialComm()
     values = check_image(image, config.patch_size or 1)
     P = config.patch_size if config.patch_size is not None else choose_patch_size(values, config.model)
     config = replace(config, patch_size=P)
+    input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
+    if comm.size > 1:  # all that decides which collectives a rank takes part in
+        run = [config_record(config), moments, str(checkpoint), checkpoint_every, resume]
+        _check_same_run(comm, input_hash + json.dumps(run, sort_keys=True, default=repr))
+    plan = _checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
     # Scaled to zero mean and unit variance; the statistics are taken of values / max|value| so that
     # they cannot overflow (an image of values near 1e300 would otherwise give inf and NaN).
     peak = float(np.max(np.abs(values)))
@@ -142,51 +184,26 @@ def denoise(
 
     grid = patch_grid_shape(scaled.shape, P)
     n_total = grid[0] * grid[1]
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(config.seed)  # the same subset on every rank
     subset = config.max_train_patches is not None and config.max_train_patches < n_total
     rows = (
         np.sort(rng.choice(n_total, size=config.max_train_patches, replace=False))
         if subset
         else np.arange(n_total)
     )
+    if rows.size < comm.size:
+        raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
+    lo, hi = block_range(rows.size, comm.rank, comm.size)
 
     with thread_count(threads):
-        Y, _ = _center(_patch_rows(scaled, P, rows, config.chunk_patches), config.center_patches)
-        model = _new_model(config, Y)
-        p_on = initial_activation(config.n_latents)
-        states = TruncatedStates.random(Y.shape[0], config.n_latents, config.n_states, p_on, config.seed)
-        trainer = EMTrainer(config.evo, seed=config.seed, callback=callback)
-        history: List[EpochLog] = []
-        if isinstance(model, SSSC) and config.bsc_pretrain_epochs > 0:
-            # BSC first (binary amplitudes are quicker to settle), then SSSC from it on the same states.
-            bsc = BSC.from_data(Y, config.n_latents, config.seed, shared_pi=config.shared_pi)
-            pretrained, history = trainer.fit(bsc, Y, states, config.bsc_pretrain_epochs)
-            model = SSSC.from_bsc(cast(BSC, pretrained))  # fit returns the model type it was given
-        model, es3c_history = trainer.fit(model, Y, states, config.epochs, first_epoch=len(history))
-        history = history + es3c_history
+        Y, _ = center(_patch_rows(scaled, P, rows[lo:hi], config.chunk_patches), config.center_patches)
+        model, states, history = train(config, Y, lo, rows.size, comm, callback, plan)
+        del Y
+        denoised_scaled, pixel_moments = infer(
+            model, scaled, config, moments, comm, trained=None if subset else states
+        )
 
-        merger = PatchMerger(scaled.shape, P, config.merge)
-        pixel_moments = MomentMerger(scaled.shape, P) if moments > 1 else None
-        for start in range(0, n_total, config.chunk_patches):
-            stop = min(start + config.chunk_patches, n_total)
-            Yc, dc = _center(extract_patches(scaled, P, start, stop), config.center_patches)
-            if not subset:
-                chunk_states = states.subset(slice(start, stop))
-                chunk_states.first_index = start
-                rounds = 1
-            else:
-                chunk_states = TruncatedStates.random(
-                    stop - start, config.n_latents, config.n_states, p_on, config.seed + 1, first_index=start
-                )
-                rounds = max(1, config.inference_epochs)
-            for r in range(rounds):
-                model.e_step(Yc, chunk_states, config.evo, config.seed, config.epochs + r)
-            patch_moments = model.posterior_moments(Yc, chunk_states, order=moments)
-            merger.add(start, patch_moments.mean + dc)
-            if pixel_moments is not None and patch_moments.variance is not None:
-                pixel_moments.add(start, patch_moments.mean + dc, patch_moments.variance, patch_moments.third)
-
-    denoised = (merger.result() * scale_unit + offset_unit) * peak
+    denoised = (denoised_scaled * scale_unit + offset_unit) * peak
     D = P * P
     # Centred patches keep D - 1 of the D noise dimensions: undo that shrinkage of the estimate.
     correction = D / (D - 1) if config.center_patches and D > 1 else 1.0
@@ -198,7 +215,7 @@ def denoise(
         history=history,
         model=model,
         config=config,
-        moments=None if pixel_moments is None else _to_input_scale(pixel_moments.result(), scale, offset_unit * peak),
+        moments=None if pixel_moments is None else _to_input_scale(pixel_moments, scale, offset_unit * peak),
     )
 
 

@@ -30,31 +30,47 @@ Callback = Callable[[EpochLog], None]
 
 
 class EMTrainer:
+    """Truncated EM over the patches of this process; with a `Comm` of several ranks the statistics
+    are summed over all ranks, so every rank computes the same M-step.
+
+    stop_requested: polled once per epoch on every rank; when it is true on any rank, every rank ends
+    `fit` after that epoch (the flag travels in the epoch's one summed buffer) and sets `stopped`.
+    after_epoch(epoch, model, stopping): called on every rank after each epoch's M-step (e.g. to write
+    a checkpoint); `stopping` is true for the last epoch of a stopped fit.
+    """
+
     def __init__(
         self,
         evo: EvoConfig,
         seed: int = 0,
         comm: Optional[Comm] = None,
         callback: Optional[Callback] = None,
+        stop_requested: Optional[Callable[[], bool]] = None,
+        after_epoch: Optional[Callable[[int, Model, bool], None]] = None,
     ) -> None:
         self.evo = evo
         self.seed = seed
         self.comm: Comm = comm if comm is not None else SerialComm()
         self.callback = callback
+        self.stop_requested = stop_requested
+        self.after_epoch = after_epoch
+        self.stopped = False
 
     def fit(
         self, model: Model, Y: np.ndarray, states: TruncatedStates, epochs: int, first_epoch: int = 0
     ) -> Tuple[Model, List[EpochLog]]:
-        """Runs `epochs` epochs; returns (model, [EpochLog])."""
+        """Runs `epochs` epochs (fewer if stopped); returns (model, [EpochLog])."""
         history: List[EpochLog] = []
         workspace: dict = {}
         for epoch in range(first_epoch, first_epoch + epochs):
             start = time.perf_counter()
             replaced = model.e_step(Y, states, self.evo, self.seed, epoch, workspace)
-            # One buffer per epoch: the model's statistics, then the patch and replaced-state counts.
-            local = np.concatenate([model.accumulate(Y, states), [float(Y.shape[0]), float(replaced)]])
-            total = self.comm.allreduce(local)
-            stats, n_patches, total_replaced = total[:-2], float(total[-2]), int(total[-1])
+            stop = self.stop_requested is not None and self.stop_requested()
+            # One buffer per epoch: the model's statistics, then the patch, replaced-state and stop counts.
+            counts = [float(Y.shape[0]), float(replaced), 1.0 if stop else 0.0]
+            total = self.comm.allreduce(np.concatenate([model.accumulate(Y, states), counts]))
+            stats, n_patches, total_replaced = total[:-3], float(total[-3]), int(total[-2])
+            stopping = bool(total[-1] > 0)
             free_energy = model.free_energy(stats)
             if not np.isfinite(free_energy):
                 raise FloatingPointError(f"free energy is not finite at epoch {epoch}")
@@ -70,4 +86,9 @@ class EMTrainer:
             history.append(log)
             if self.callback is not None:
                 self.callback(log)
+            if self.after_epoch is not None:
+                self.after_epoch(epoch, model, stopping)
+            if stopping:
+                self.stopped = True
+                break
         return model, history

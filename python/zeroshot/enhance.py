@@ -13,7 +13,7 @@ these `render_kind` makes one of:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -99,7 +99,7 @@ def enhance(
     config: Optional[DenoiseConfig] = None,
     threads: Optional[int] = None,
     callback: Optional[Callback] = None,
-    **options: object,
+    **options: Any,
 ) -> EnhanceResult:
     """Learn the model of `image` (as `zeroshot.denoise`, same options) and render `kind` (KINDS)."""
     if kind not in KINDS:

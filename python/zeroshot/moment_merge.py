@@ -26,6 +26,8 @@ import numpy as np
 
 from zeroshot.patches import (
     _as_int,
+    _check_band_arrays,
+    _claim_band,
     _check_image_shape,
     _check_patch_size,
     _check_real_dtype,
@@ -197,6 +199,41 @@ class MomentMerger:
             self._sum_vd[target] += v * d
             self._sum_t[target] += values["third"]
         count += 1
+
+    def band_state(self) -> dict[str, np.ndarray]:
+        """This merger's per-pixel sums and the patches added, for `absorb` into the merger of a
+        larger image of which this merger's image is a band of whole rows (the rank-parallel merge)."""
+        state = {"added": self._added, "count": self._count, "shift": self._shift, "sum1": self._sum1,
+                 "sum2": self._sum2, "sum_v": self._sum_v}
+        if self.has_third:
+            state.update(sum3=self._sum3, sum_vd=self._sum_vd, sum_t=self._sum_t)
+        return state
+
+    def absorb(self, state: dict[str, np.ndarray], row0: int) -> None:
+        """Adds what a merger of the rows row0.. of this image (same P and columns) merged, as given by
+        its `band_state`. Each patch may be added once over all adds and absorbs; third moments in
+        all or none. The band's sums around its shifts K_b are moved to this merger's shifts K
+        (d = (m - K_b) + (K_b - K)): bitwise the same as adding the band's moments here for a pixel
+        that only one of the two covered, equal to rounding otherwise."""
+        has_third = "sum3" in state
+        if bool(np.any(state.get("count", 0))):
+            self._claim(0, 0, has_third)  # fixes or checks has_third, claims no patch
+        rows, n_rows = _claim_band(self._added, state.get("added"), self.image_shape, self.P, row0)
+        names = ("count", "shift", "sum1", "sum2", "sum_v") + (("sum3", "sum_vd", "sum_t") if has_third else ())
+        _check_band_arrays(state, names, (n_rows, self.image_shape[1]))
+        n_b, s1, s2, sv = (np.asarray(state[name]) for name in ("count", "sum1", "sum2", "sum_v"))
+        count, shift = self._count[rows], self._shift[rows]
+        np.copyto(shift, state["shift"], where=count == 0)
+        delta = state["shift"] - shift  # 0 where this merger had nothing yet: the sums add exactly
+        if has_third and self.has_third:
+            s3, svd = np.asarray(state["sum3"]), np.asarray(state["sum_vd"])
+            self._sum3[rows] += s3 + 3.0 * delta * s2 + 3.0 * delta**2 * s1 + n_b * delta**3
+            self._sum_vd[rows] += svd + delta * sv
+            self._sum_t[rows] += state["sum_t"]
+        self._sum1[rows] += s1 + n_b * delta
+        self._sum2[rows] += s2 + 2.0 * delta * s1 + n_b * delta**2
+        self._sum_v[rows] += sv
+        count += n_b
 
     def result(self) -> PixelMoments:
         """The per-pixel maps. Raises ValueError if some pixel has no estimate yet.

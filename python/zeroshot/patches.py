@@ -106,6 +106,42 @@ def _grid_blocks(start: int, n: int, grid_cols: int) -> Iterator[tuple[int, int,
         yield k // grid_cols, 0, 1, stop - k, k - start
 
 
+def _claim_band(
+    added: np.ndarray, band_added: object, image_shape: tuple[int, int], P: int, row0: object
+) -> tuple[slice, int]:
+    """For combining the merger of a band of rows row0.. of an image into the whole image's merger:
+    checks that the band fits and adds no patch twice, marks its patches in `added` (N,) and returns
+    the band's rows and its number of rows."""
+    first_row = _as_int(row0)
+    R, C = image_shape
+    grid_cols = C - P + 1
+    band = np.asarray(band_added)
+    n_band = band.shape[0] if band.ndim == 1 else -1
+    rows = n_band // grid_cols + P - 1 if n_band > 0 and n_band % grid_cols == 0 else -1
+    if band.dtype != np.bool_ or rows < P or first_row is None or not 0 <= first_row <= R - rows:
+        raise ValueError(
+            f"a band of {n_band} patches from row {row0!r} does not fit an image of shape "
+            f"{image_shape} with P={P} (whole rows of {grid_cols} patches are needed)"
+        )
+    mine = added[first_row * grid_cols : first_row * grid_cols + n_band]
+    twice = mine & band
+    if twice.any():
+        raise ValueError(
+            f"patch {first_row * grid_cols + int(np.argmax(twice))} was already added; each patch "
+            "may be added once"
+        )
+    mine |= band
+    return slice(first_row, first_row + rows), rows
+
+
+def _check_band_arrays(state: dict[str, np.ndarray], names: Sequence[str], shape: tuple[int, ...]) -> None:
+    for name in names:
+        if name not in state:
+            raise ValueError(f"the band state has no {name!r}")
+        if np.shape(state[name]) != shape:
+            raise ValueError(f"the band's {name} has shape {np.shape(state[name])}, expected {shape}")
+
+
 def _check_real_dtype(what: str, array: np.ndarray) -> None:
     kind = array.dtype.kind
     if kind not in "uif":
@@ -269,6 +305,37 @@ class PatchMerger:
             np.copyto(ref, values, where=first)
             self._dsum[target] += w * (values - ref)
         wsum += w
+
+    def band_state(self) -> dict[str, np.ndarray]:
+        """This merger's per-pixel sums and the patches added, for `absorb` into the merger of a
+        larger image of which this merger's image is a band of whole rows (the rank-parallel merge)."""
+        if self.method == "median":
+            return {"added": self._added, "wsum": self._wsum, "planes": self._planes}
+        return {"added": self._added, "wsum": self._wsum, "ref": self._ref, "dsum": self._dsum}
+
+    def absorb(self, state: dict[str, np.ndarray], row0: int) -> None:
+        """Adds what a merger of the rows row0.. of this image (same P, method and columns) merged,
+        as given by its `band_state`. Each patch may be added once over all adds and absorbs.
+
+        For a pixel that only one of the two mergers covered the result is bitwise the same as
+        adding the band's estimates here; otherwise the sums agree to rounding. Absorbing bands in
+        increasing row0 keeps each pixel's reference (its first estimate in patch order)."""
+        rows, n_rows = _claim_band(self._added, state.get("added"), self.image_shape, self.P, row0)
+        shape = (n_rows, self.image_shape[1])
+        wsum = self._wsum[rows]
+        if self.method == "median":
+            _check_band_arrays(state, ("wsum",), shape)
+            _check_band_arrays(state, ("planes",), shape + (self.P * self.P,))
+            planes = np.asarray(state["planes"])
+            np.copyto(self._planes[rows], planes, where=~np.isnan(planes))
+        else:
+            _check_band_arrays(state, ("wsum", "ref", "dsum"), shape)
+            band_ref = np.asarray(state["ref"])
+            ref = self._ref[rows]
+            np.copyto(ref, band_ref, where=wsum == 0)
+            # sum w (e - ref) = sum w (e - band_ref) + (band_ref - ref) sum w
+            self._dsum[rows] += state["dsum"] + state["wsum"] * (band_ref - ref)
+        wsum += state["wsum"]
 
     def result(self) -> np.ndarray:
         """The merged image (R, C) float64. Raises ValueError if some pixel has no estimate."""

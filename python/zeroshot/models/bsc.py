@@ -7,6 +7,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from zeroshot import _core
+from zeroshot.comm import Comm, SerialComm
 from zeroshot.config import EvoConfig
 from zeroshot.models.base import PosteriorMoments
 from zeroshot.states import TruncatedStates
@@ -55,6 +56,20 @@ def dense_products(
     return WtY, np.einsum("nd,nd->n", Y, Y), W.T @ W
 
 
+def data_moments(Y: np.ndarray, comm: Comm) -> Tuple[np.ndarray, float]:
+    """The mean patch (D,) and the standard deviation of all values of the patches Y (N, D) of every
+    rank (two passes, as numpy's mean and std; bitwise the same as Y.mean(axis=0), Y.std() for one rank)."""
+    D = Y.shape[1]
+    sums = comm.allreduce(np.concatenate([Y.sum(axis=0), [Y.sum(), float(Y.shape[0])]]))
+    n = sums[-1]
+    if n == 0:
+        raise ValueError("no patches to learn from")
+    grand_mean = sums[D] / (n * D)
+    deviations = Y - grand_mean
+    squares = comm.allreduce(np.array([np.sum(deviations * deviations)]))[0]
+    return sums[:D] / n, float(np.sqrt(squares / (n * D)))
+
+
 def initial_activation(H: int) -> float:
     """Prior activation of each latent at the start (and of the initial states): one latent per patch
     on average, at most 1/2 (H = 1)."""
@@ -72,12 +87,15 @@ class BSC:
         self.D, self.H = params.W.shape
 
     @classmethod
-    def from_data(cls, Y: np.ndarray, H: int, seed: int, shared_pi: bool = False) -> "BSC":
+    def from_data(
+        cls, Y: np.ndarray, H: int, seed: int, shared_pi: bool = False, comm: Optional[Comm] = None
+    ) -> "BSC":
         """Initial parameters from the data: W around the mean patch with data-scaled noise, pi = 1/H,
-        sigma2 the data variance."""
+        sigma2 the data variance. With a `comm`, Y is this rank's share of the data and the moments
+        are those of all ranks' data (every rank gets the same model)."""
         rng = np.random.default_rng(seed)
-        mean = Y.mean(axis=0)
-        std = float(Y.std()) or 1.0
+        mean, std = data_moments(Y, comm if comm is not None else SerialComm())
+        std = std or 1.0
         W = mean[:, None] + 0.25 * std * rng.standard_normal((Y.shape[1], H))
         return cls(BSCParams(W, np.full(H, initial_activation(H)), std**2), shared_pi)
 

@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from zeroshot import _core
+from zeroshot.comm import Comm
 from zeroshot.config import EvoConfig
 from zeroshot.models.base import PosteriorMoments
 from zeroshot.models.bsc import BSC, dense_products, initial_activation
@@ -58,9 +59,11 @@ class SSSC:
         self.D, self.H = params.W.shape
 
     @classmethod
-    def from_data(cls, Y: np.ndarray, H: int, seed: int, shared_pi: bool = False) -> "SSSC":
-        """W as for BSC, slabs N(0, 1), pi = 1/H, sigma2 the data variance."""
-        bsc = BSC.from_data(Y, H, seed)
+    def from_data(
+        cls, Y: np.ndarray, H: int, seed: int, shared_pi: bool = False, comm: Optional[Comm] = None
+    ) -> "SSSC":
+        """W as for BSC, slabs N(0, 1), pi = 1/H, sigma2 the data variance (of all ranks with a comm)."""
+        bsc = BSC.from_data(Y, H, seed, comm=comm)
         return cls(SSSCParams(bsc.params.W, np.full(H, initial_activation(H)), np.zeros(H), np.ones(H),
                               bsc.sigma2), shared_pi)
 

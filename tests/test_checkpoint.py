@@ -1,0 +1,263 @@
+"""Checkpoints: atomic files, refusing a checkpoint of another run, and stopping by a signal then resuming
+to bitwise the result of an uninterrupted run (API in-process, and the CLI in a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from thread_comm import run_ranks
+from zeroshot import checkpoint as checkpoint_module
+from zeroshot.checkpoint import Checkpoint, config_record, image_hash, load_checkpoint, save_checkpoint
+from zeroshot.cli import main
+from zeroshot.config import DenoiseConfig
+from zeroshot.denoise import denoise
+from zeroshot.em import EpochLog
+from zeroshot.interrupt import TrainingInterrupted
+from zeroshot.models import BSC, SSSC, BSCParams, SSSCParams
+
+TINY = dict(patch_size=4, n_latents=8, n_states=8, epochs=6, threads=1)
+
+
+def noisy_image(seed: int = 0, shape=(26, 29)) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    return 40.0 * ((x // 7) % 2) + 30.0 * ((y // 9) % 2) + 15.0 * rng.standard_normal(shape)
+
+
+def small_checkpoint(config: DenoiseConfig, image: np.ndarray, model=None) -> Checkpoint:
+    rng = np.random.default_rng(1)
+    model = model or BSC(BSCParams(rng.standard_normal((16, 8)), np.full(8, 0.2), 0.7))
+    K = rng.integers(0, 2**8, (5, 8, 1), dtype=np.uint64)
+    history = [EpochLog(0, -10.5, -2.1, 0.9, 12, 0.01)]
+    return Checkpoint(1, model, K, rng.standard_normal((5, 8)), history, config_record(config), image_hash(image))
+
+
+# ---- the file ----
+
+
+@pytest.mark.parametrize("model", ["bsc", "es3c"])
+def test_round_trip(tmp_path, model):
+    config, image = DenoiseConfig(model=model, **{k: v for k, v in TINY.items() if k != "threads"}), noisy_image()
+    rng = np.random.default_rng(2)
+    sssc = SSSC(SSSCParams(rng.standard_normal((16, 8)), np.full(8, 0.3), rng.standard_normal(8),
+                           rng.uniform(0.5, 2, 8), 0.4), shared_pi=True)
+    saved = small_checkpoint(config, image, sssc if model == "es3c" else None)
+    path = tmp_path / "run.ckpt"
+    save_checkpoint(path, saved)
+    loaded = load_checkpoint(path, config, image_hash(image))
+    assert type(loaded.model) is type(saved.model) and loaded.model.shared_pi == saved.model.shared_pi
+    for name, value in vars(saved.model.params).items():
+        np.testing.assert_array_equal(getattr(loaded.model.params, name), value)
+    np.testing.assert_array_equal(loaded.K, saved.K)
+    np.testing.assert_array_equal(loaded.lpj, saved.lpj)
+    assert loaded.history == saved.history and loaded.epoch == 1
+    assert sorted(os.listdir(tmp_path)) == ["run.ckpt"]  # the name as given (no .npz added), no temporary files
+
+
+def test_a_failed_write_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    config, image = DenoiseConfig(), noisy_image()
+    path = tmp_path / "run.ckpt"
+
+    def broken_savez(fh, **arrays):
+        fh.write(b"PK\x03\x04 half an archive")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint_module.np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, small_checkpoint(config, image))
+    assert os.listdir(tmp_path) == []  # nothing half-written
+    monkeypatch.undo()
+
+    save_checkpoint(path, small_checkpoint(config, image))
+    before = path.read_bytes()
+    monkeypatch.setattr(checkpoint_module.np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, small_checkpoint(config, image))
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["run.ckpt"]
+
+
+def test_a_checkpoint_of_another_configuration_is_refused_naming_the_fields(tmp_path):
+    config, image = DenoiseConfig(epochs=5), noisy_image()
+    path = tmp_path / "run.ckpt"
+    save_checkpoint(path, small_checkpoint(config, image))
+    other = DenoiseConfig(epochs=7, evo=DenoiseConfig().evo.__class__(n_parents=6))
+    with pytest.raises(ValueError, match=r"another configuration \(epochs: 5 in the checkpoint, 7 now; "
+                                         r"evo.n_parents: 5 in the checkpoint, 6 now\)"):
+        load_checkpoint(path, other, image_hash(image))
+
+
+def test_a_checkpoint_of_another_image_is_refused(tmp_path):
+    config, image = DenoiseConfig(), noisy_image()
+    path = tmp_path / "run.ckpt"
+    save_checkpoint(path, small_checkpoint(config, image))
+    changed = image.copy()
+    changed[3, 4] += 1e-9
+    with pytest.raises(ValueError, match="made for another input image"):
+        load_checkpoint(path, config, image_hash(changed))
+
+
+def test_missing_or_foreign_files_are_refused(tmp_path):
+    config, image = DenoiseConfig(), noisy_image()
+    with pytest.raises(ValueError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "absent.ckpt", config, image_hash(image))
+    foreign = tmp_path / "notes.ckpt"
+    foreign.write_text("not an archive")
+    with pytest.raises(ValueError, match="is not a zeroshot checkpoint"):
+        load_checkpoint(foreign, config, image_hash(image))
+    other_npz = tmp_path / "other.npz"
+    np.savez(other_npz, meta=np.array(json.dumps({"format": "something else"})))
+    with pytest.raises(ValueError, match="is not a zeroshot checkpoint"):
+        load_checkpoint(other_npz, config, image_hash(image))
+
+
+# ---- denoise(checkpoint=..., resume=...) ----
+
+
+def interrupt_at(epoch: int, sig: int = signal.SIGINT):
+    """A callback sending `sig` to this process after `epoch`: training stops after the next epoch."""
+
+    def callback(log: EpochLog) -> None:
+        if log.epoch == epoch:
+            os.kill(os.getpid(), sig)
+
+    return callback
+
+
+def assert_identical(a, b):
+    np.testing.assert_array_equal(a.denoised, b.denoised)
+    np.testing.assert_array_equal(a.model.W, b.model.W)
+    assert a.free_energy == b.free_energy
+    assert [h.n_replaced for h in a.history] == [h.n_replaced for h in b.history]
+
+
+@pytest.mark.parametrize(
+    "options, stop_after",
+    [
+        (dict(model="bsc"), 1),
+        (dict(model="es3c", bsc_pretrain_epochs=3), 0),  # stopped in the BSC pre-training
+        (dict(model="es3c", bsc_pretrain_epochs=3), 2),  # stopped at the switch to es3c
+        (dict(model="bsc", max_train_patches=200, chunk_patches=150), 3),
+    ],
+    ids=["bsc", "es3c-in-pretraining", "es3c-at-switch", "bsc-subset"],
+)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stopped_and_resumed_equals_uninterrupted(tmp_path, options, stop_after, sig):
+    image, path = noisy_image(), tmp_path / "run.ckpt"
+    options = {**TINY, **options}
+    whole = denoise(image, moments=2, **options)
+    with pytest.raises(TrainingInterrupted) as stopped:
+        denoise(image, checkpoint=path, checkpoint_every=4, callback=interrupt_at(stop_after, sig), **options)
+    assert stopped.value.epoch == stop_after + 2 and stopped.value.checkpoint == path
+    assert f"checkpoint saved to {path}" in str(stopped.value)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    resumed = denoise(image, moments=2, checkpoint=path, checkpoint_every=4, resume=True, **options)
+    assert_identical(resumed, whole)
+    np.testing.assert_array_equal(resumed.variance, whole.variance)
+
+
+def test_checkpoints_every_k_epochs_and_at_the_end(tmp_path, monkeypatch):
+    saved = []
+    original = checkpoint_module.save_checkpoint
+
+    def recording(path, checkpoint):
+        saved.append(checkpoint.epoch)
+        original(path, checkpoint)
+
+    monkeypatch.setattr("zeroshot.training.save_checkpoint", recording)
+    image, path = noisy_image(), tmp_path / "run.ckpt"
+    first = denoise(image, checkpoint=path, checkpoint_every=4, **{**TINY, "epochs": 9})
+    assert saved == [4, 8, 9]
+    # A finished checkpoint resumes straight into inference: the same result.
+    again = denoise(image, checkpoint=path, resume=True, **{**TINY, "epochs": 9})
+    assert saved == [4, 8, 9]
+    assert_identical(again, first)
+
+
+def test_resume_on_other_ranks_than_the_checkpoint_was_made_on(tmp_path):
+    image, path = noisy_image(), tmp_path / "run.ckpt"
+    options = {**TINY, "model": "es3c"}
+    whole = denoise(image, **options)
+    with pytest.raises(TrainingInterrupted):
+        denoise(image, checkpoint=path, callback=interrupt_at(1), **options)
+    results = run_ranks(2, lambda comm: denoise(image, comm=comm, checkpoint=path, resume=True, **options))
+    for result in results:
+        np.testing.assert_allclose(result.model.W, whole.model.W, rtol=1e-10)
+        np.testing.assert_allclose(result.denoised, whole.denoised, rtol=0, atol=1e-10 * np.abs(whole.denoised).max())
+
+
+def test_resume_refuses_another_configuration_or_image(tmp_path):
+    image, path = noisy_image(), tmp_path / "run.ckpt"
+    denoise(image, checkpoint=path, **TINY)
+    with pytest.raises(ValueError, match="epochs: 6 in the checkpoint, 7 now"):
+        denoise(image, checkpoint=path, resume=True, **{**TINY, "epochs": 7})
+    with pytest.raises(ValueError, match="another input image"):
+        denoise(noisy_image(seed=1), checkpoint=path, resume=True, **TINY)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(resume=True), "resume needs the checkpoint"),
+        (dict(checkpoint="run.ckpt", checkpoint_every=0), "checkpoint_every must be a positive integer"),
+        (dict(checkpoint="no/such/folder/run.ckpt"), "the folder no/such/folder does not exist"),
+        (dict(checkpoint=".", resume=True), "is a folder"),
+    ],
+)
+def test_bad_checkpoint_options(options, message):
+    with pytest.raises(ValueError, match=message):
+        denoise(noisy_image(), **TINY, **options)
+
+
+# ---- the CLI in a real process, stopped by a signal ----
+
+CLI_FLAGS = ["--latents", "16", "--states", "16", "--epochs", "40", "--patch-size", "5", "--threads", "1",
+             "--keep-dtype", "-q"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_cli_stopped_by_a_signal_resumes_to_the_uninterrupted_output(tmp_path, sig):
+    source, ckpt = tmp_path / "in.npy", tmp_path / "run.ckpt"
+    np.save(source, noisy_image(shape=(36, 40)))
+    stopped_out, full_out = tmp_path / "out.npy", tmp_path / "full.npy"
+    command = ["denoise", str(source), "-o", str(stopped_out), *CLI_FLAGS,
+               "--checkpoint", str(ckpt), "--checkpoint-every", "1"]
+    process = subprocess.Popen([sys.executable, "-m", "zeroshot.cli", *command],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not ckpt.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"no checkpoint appeared; the run said {process.communicate()}")
+        time.sleep(0.002)
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert f"checkpoint saved to {ckpt}" in err and "--resume" in err
+    assert "Traceback" not in err and out == ""
+    assert not stopped_out.exists()
+    with np.load(ckpt) as archive:
+        assert 1 <= json.loads(str(archive["meta"]))["epoch"] < 40  # stopped during training
+
+    assert main([*command, "--resume"]) == 0
+    assert main(["denoise", str(source), "-o", str(full_out), *CLI_FLAGS]) == 0
+    np.testing.assert_array_equal(np.load(stopped_out), np.load(full_out))
+
+
+def test_cli_checkpoint_options_are_checked(tmp_path, capsys):
+    source = tmp_path / "in.npy"
+    np.save(source, noisy_image())
+    assert main(["denoise", str(source), str(source), "-o", str(tmp_path / "out/"), "--checkpoint", "c"]) == 2
+    assert "one checkpoint file for 2 inputs" in capsys.readouterr().err
+    assert main(["denoise", str(source), "-o", str(tmp_path / "o.npy"), "--resume"]) == 2
+    assert "--resume needs --checkpoint" in capsys.readouterr().err
+    assert main(["denoise", str(source), "-o", str(tmp_path / "o.npy"), "--checkpoint", "c",
+                 "--checkpoint-every", "0"]) == 2
+    assert "--checkpoint-every must be at least 1" in capsys.readouterr().err

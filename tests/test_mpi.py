@@ -1,0 +1,143 @@
+"""MPI for real: `mpiexec -n 2` runs of the API and the CLI against one process (needs mpi4py and an
+MPI runtime: pip install ".[mpi]"; skipped without them)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from zeroshot.cli import main
+from zeroshot.denoise import denoise
+
+
+def find_mpiexec():
+    beside_python = Path(sys.executable).parent / "mpiexec"
+    return str(beside_python) if beside_python.exists() else shutil.which("mpiexec")
+
+
+MPIEXEC = find_mpiexec()
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("mpi4py") is None or MPIEXEC is None,
+    reason="needs mpi4py and mpiexec: pip install '.[mpi]' (mpi4py with MPICH from PyPI)",
+)
+HERE = Path(__file__).parent
+RTOL = 1e-10
+TIMEOUT = 300
+OPTIONS = {
+    "bsc": dict(model="bsc", patch_size=5, n_latents=12, n_states=10, epochs=5, threads=1),
+    "es3c": dict(model="es3c", patch_size=5, n_latents=12, n_states=10, epochs=5, bsc_pretrain_epochs=2,
+                 threads=1),
+}
+
+
+def noisy_image(shape=(34, 38)) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    return 0.2 + 0.4 * ((x // 10) % 2) + 0.3 * ((y // 13) % 2) + 0.08 * rng.standard_normal(shape)
+
+
+def mpiexec(*args: str, ranks: int = 2) -> subprocess.CompletedProcess:
+    return subprocess.run([MPIEXEC, "-n", str(ranks), *args], capture_output=True, text=True, timeout=TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def two_rank_runs(tmp_path_factory):
+    """{model: arrays of rank 0} of one `mpiexec -n 2` run per model, and the image."""
+    folder = tmp_path_factory.mktemp("mpi")
+    np.save(folder / "in.npy", noisy_image())
+    models = sorted(OPTIONS)
+    run = mpiexec(sys.executable, str(HERE / "mpi_denoise.py"), str(folder / "in.npy"), str(folder / "run"),
+                  *(json.dumps(OPTIONS[m]) for m in models))
+    assert run.returncode == 0, run.stderr
+    return {m: dict(np.load(folder / f"run{i}.npz")) for i, m in enumerate(models)}, np.load(folder / "in.npy")
+
+
+@pytest.mark.parametrize("model", sorted(OPTIONS))
+def test_two_ranks_give_the_parameters_and_images_of_one_process(two_rank_runs, model):
+    runs, image = two_rank_runs
+    parallel = runs[model]
+    serial = denoise(image, moments=2, **OPTIONS[model])
+    names = ["W", "pi", "sigma2"] + (["mu", "psi"] if model == "es3c" else [])
+    for name in names:
+        np.testing.assert_allclose(parallel[name], getattr(serial.model.params, name), rtol=RTOL, atol=0,
+                                   err_msg=name)
+    np.testing.assert_allclose(parallel["free_energy"], serial.free_energy, rtol=RTOL)
+    for name, want in (("denoised", serial.denoised), ("variance", serial.variance)):
+        np.testing.assert_allclose(parallel[name], want, rtol=0, atol=RTOL * np.abs(want).max(), err_msg=name)
+
+
+def cli_flags(epochs: int = 5) -> list:
+    return ["--latents", "12", "--states", "10", "--epochs", str(epochs), "--patch-size", "5", "--threads", "1",
+            "--keep-dtype"]
+
+
+CLI_FLAGS = cli_flags()
+
+
+def test_cli_under_mpiexec_writes_one_output(tmp_path):
+    source = tmp_path / "in.npy"
+    np.save(source, noisy_image())
+    target = tmp_path / "out" / "denoised.npy"
+    target.parent.mkdir()
+    run = mpiexec(sys.executable, "-m", "mpi4py", "-m", "zeroshot.cli", "denoise", str(source), "-o", str(target),
+                  *CLI_FLAGS)
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in target.parent.iterdir()) == ["denoised.npy", "denoised.npy.json"]
+    assert run.stdout.count("estimated noise sigma") == 1  # rank 0 reports, the other rank is quiet
+    assert run.stderr.count("2 MPI ranks, 1 OpenMP thread(s) per rank") == 1
+    assert run.stderr.count("rank 1 on ") == 1 and run.stderr.count("epoch 5/5") == 1
+    assert json.loads((target.parent / "denoised.npy.json").read_text())["settings"]["mpi_ranks"] == 2
+    serial = tmp_path / "serial.npy"
+    assert main(["denoise", str(source), "-o", str(serial), "-q", *CLI_FLAGS]) == 0
+    want = np.load(serial)
+    np.testing.assert_allclose(np.load(target), want, rtol=0, atol=RTOL * np.abs(want).max())
+
+
+def test_a_failing_rank_ends_the_whole_job(tmp_path):
+    source = tmp_path / "in.npy"
+    np.save(source, noisy_image())
+    good, bad = tmp_path / "good.npy", tmp_path / "no-such-folder" / "bad.npy"
+    cli = [sys.executable, "-m", "zeroshot.cli", "denoise", str(source), *CLI_FLAGS, "-q", "-o"]
+    # Rank 1 alone fails (its output folder is missing); rank 0 would wait for it forever without the abort.
+    started = time.monotonic()
+    run = subprocess.run([MPIEXEC, "-n", "1", *cli, str(good), ":", "-n", "1", *cli, str(bad)],
+                         capture_output=True, text=True, timeout=TIMEOUT)
+    assert run.returncode != 0
+    assert "error on rank 1" in run.stderr and "no-such-folder" in run.stderr
+    assert not good.exists()
+    assert time.monotonic() - started < TIMEOUT / 2
+
+
+def test_mpi_run_stopped_by_sigint_resumes(tmp_path):
+    source, ckpt, target = tmp_path / "in.npy", tmp_path / "run.ckpt", tmp_path / "out.npy"
+    np.save(source, noisy_image())
+    flags = [*cli_flags(epochs=40), "-q"]  # time to stop it on the way
+    command = ["denoise", str(source), "-o", str(target), *flags, "--checkpoint", str(ckpt), "--checkpoint-every", "1"]
+    process = subprocess.Popen([MPIEXEC, "-n", "2", sys.executable, "-m", "zeroshot.cli", *command],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + TIMEOUT
+    while not ckpt.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"no checkpoint appeared; the run said {process.communicate()}")
+        time.sleep(0.002)
+    process.send_signal(signal.SIGINT)  # mpiexec passes it on to every rank
+    _, err = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130, err
+    assert err.count(f"checkpoint saved to {ckpt}") == 1
+    assert not target.exists()
+
+    resumed = mpiexec(sys.executable, "-m", "zeroshot.cli", *command, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    whole = tmp_path / "whole.npy"
+    assert main(["denoise", str(source), "-o", str(whole), *flags]) == 0
+    want = np.load(whole)
+    np.testing.assert_allclose(np.load(target), want, rtol=0, atol=RTOL * np.abs(want).max())
