@@ -61,7 +61,6 @@ examples:
 
 
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("model and training")
     g = parser.add_argument_group(
         "model and training", "defaults: the measured defaults of the chosen --model (see the README)"
     )
@@ -182,7 +181,7 @@ def _check_checkpoint_options(args: argparse.Namespace) -> None:
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:
-    from zeroshot.cli_files import derived_job, join_frames, per_frame, prepare_jobs, write_result
+    from zeroshot.cli_files import derived_job, join_frames, prepare_jobs, write_result
     from zeroshot.imageio import read_em
 
     config = _config(args)
