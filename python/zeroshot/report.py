@@ -74,7 +74,8 @@ def write_report(
         (relief, "relief (hill-shade of √V)"),
     ]
     for ax, (image, name) in zip(axes.flat, panels):
-        ax.imshow(stretch(image), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        # Large images are shown smaller than their pixels: antialiased resampling avoids moiré.
+        ax.imshow(stretch(image), cmap="gray", vmin=0, vmax=1, interpolation="antialiased")
         ax.set_title(name)
         ax.set_axis_off()
     ax = axes.flat[4]
