@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from zeroshot.denoise import denoise
-from zeroshot.enhance import KINDS, RenderSettings, ReliefSettings, enhance, render_kind
+from zeroshot.enhance import KINDS, DetailSettings, RenderSettings, ReliefSettings, enhance, render_kind
 
 FAST = {"patch_size": 4, "n_latents": 12, "n_states": 12, "epochs": 6, "threads": 1}
 
@@ -66,3 +66,17 @@ def test_unknown_kind(noisy, run):
         enhance(noisy, "sharpness", **FAST)
     with pytest.raises(ValueError, match="kind must be one of"):
         render_kind(run, "sharpness")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: ReliefSettings(elevation=120.0),
+        lambda: ReliefSettings(z_factor=0.0),
+        lambda: ReliefSettings(smoothing=-1.0),
+        lambda: DetailSettings(radius=-2.0),
+    ],
+)
+def test_bad_render_settings_fail_at_once(make):
+    with pytest.raises(ValueError):
+        make()

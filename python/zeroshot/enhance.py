@@ -35,6 +35,10 @@ class ReliefSettings:
     z_factor: float = 20.0
     smoothing: float = 1.0
 
+    def __post_init__(self) -> None:
+        # The renderer's own checks on a tiny field: bad settings fail before any training, same message.
+        hillshade(np.zeros((2, 2)), self.azimuth, self.elevation, self.z_factor, self.smoothing)
+
 
 @dataclass(frozen=True)
 class DetailSettings:
@@ -45,6 +49,9 @@ class DetailSettings:
     amount: float = 1.0
     radius: float = 2.0
     std_factor: float = 1.0
+
+    def __post_init__(self) -> None:
+        detail_enhance(np.zeros((2, 2)), np.zeros((2, 2)), self.amount, self.radius, self.std_factor)
 
 
 @dataclass(frozen=True)
