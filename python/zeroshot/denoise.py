@@ -43,7 +43,8 @@ class DenoiseResult:
 
 
 def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
-    """The image as a finite 2-D float64 array at least patch_size on each side, or a ValueError."""
+    """The image as a new finite 2-D float64 array (a copy, which the pipeline scales in place) at least
+    patch_size on each side, or a ValueError."""
     array = np.asarray(image)
     if array.size == 0:
         raise ValueError(f"image is empty: shape {array.shape}")
@@ -54,7 +55,7 @@ def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
         )
     if array.dtype.kind not in "uif":
         raise ValueError(f"image must have a real numeric dtype, got {array.dtype}")
-    values = array.astype(np.float64)
+    values = array.astype(np.float64, copy=True)
     if not np.all(np.isfinite(values)):
         bad = np.argwhere(~np.isfinite(values))[0]
         raise ValueError(f"image contains NaN or Inf (first at pixel {tuple(int(i) for i in bad)})")
@@ -173,12 +174,17 @@ def denoise(
         _check_same_run(comm, input_hash + json.dumps(run, sort_keys=True, default=repr))
     plan = _checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
     # Scaled to zero mean and unit variance; the statistics are taken of values / max|value| so that
-    # they cannot overflow (an image of values near 1e300 would otherwise give inf and NaN).
+    # they cannot overflow (an image of values near 1e300 would otherwise give inf and NaN). In place:
+    # `values` is check_image's own copy, and one image copy less counts for a large micrograph.
     peak = float(np.max(np.abs(values)))
-    unit = values / peak if peak > 0 else values
-    offset_unit, scale_unit = float(unit.mean()), float(unit.std())
+    scaled = values
+    if peak > 0:
+        scaled /= peak
+    offset_unit, scale_unit = float(scaled.mean()), float(scaled.std())
     scale_unit = scale_unit if scale_unit > 0 else 1.0
-    scaled = (unit - offset_unit) / scale_unit
+    scaled -= offset_unit
+    scaled /= scale_unit
+    del values
     peak = peak if peak > 0 else 1.0
     scale = scale_unit * peak
 
@@ -191,19 +197,26 @@ def denoise(
         if subset
         else np.arange(n_total)
     )
-    if rows.size < comm.size:
-        raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
-    lo, hi = block_range(rows.size, comm.rank, comm.size)
+    n_train = rows.size
+    if n_train < comm.size:
+        raise ValueError(f"{n_train} training patches cannot be shared by {comm.size} ranks")
+    lo, hi = block_range(n_train, comm.rank, comm.size)
 
     with thread_count(threads):
         Y, _ = center(_patch_rows(scaled, P, rows[lo:hi], config.chunk_patches), config.center_patches)
-        model, states, history = train(config, Y, lo, rows.size, comm, callback, plan)
+        del rows
+        model, states, history = train(config, Y, lo, n_train, comm, callback, plan)
         del Y
-        denoised_scaled, pixel_moments = infer(
-            model, scaled, config, moments, comm, trained=None if subset else states
-        )
+        trained = None if subset else states
+        del states  # a subset's states are not needed any more: free them before inference
+        denoised_scaled, pixel_moments = infer(model, scaled, config, moments, comm, trained=trained)
+        del trained
 
-    denoised = (denoised_scaled * scale_unit + offset_unit) * peak
+    # Back to the input's scale in place (bitwise the same as new arrays, without their memory).
+    denoised = denoised_scaled
+    denoised *= scale_unit
+    denoised += offset_unit
+    denoised *= peak
     D = P * P
     # Centred patches keep D - 1 of the D noise dimensions: undo that shrinkage of the estimate.
     correction = D / (D - 1) if config.center_patches and D > 1 else 1.0
@@ -220,13 +233,14 @@ def denoise(
 
 
 def _to_input_scale(m: PixelMoments, scale: float, offset: float) -> PixelMoments:
-    """Moments of x * scale + offset. Products one factor at a time: scale**2 may overflow where V * scale
-    does not, and 0 * inf would be NaN."""
-    return PixelMoments(
-        mean=m.mean * scale + offset,
-        variance=(m.variance * scale) * scale,
-        within=(m.within * scale) * scale,
-        between=(m.between * scale) * scale,
-        third=None if m.third is None else ((m.third * scale) * scale) * scale,
-        skewness=m.skewness,
-    )
+    """Moments of x * scale + offset, in place (the maps are the pipeline's own). Products one factor at
+    a time: scale**2 may overflow where V * scale does not, and 0 * inf would be NaN."""
+    mean = m.mean  # a local name: `m.mean *= ...` would assign to the frozen dataclass
+    mean *= scale
+    mean += offset
+    for power, maps in ((2, (m.variance, m.within, m.between)), (3, (m.third,))):
+        for values in maps:
+            if values is not None:
+                for _ in range(power):
+                    values *= scale
+    return m
