@@ -16,6 +16,7 @@ from zeroshot.comm import Comm, SerialComm, any_rank, block_range
 from zeroshot.config import DenoiseConfig
 from zeroshot.em import Callback, EpochLog
 from zeroshot.inference import center, infer
+from zeroshot.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
 from zeroshot.models.base import Model
 from zeroshot.moment_merge import PixelMoments
 from zeroshot.noise import choose_patch_size
@@ -64,13 +65,21 @@ def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
     return values
 
 
+def check_threads(threads: Optional[int]) -> int:
+    """The OpenMP threads a run will use: `threads`, or the current number when None."""
+    if threads is None:
+        return _core.get_num_threads()
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    return threads
+
+
 @contextmanager
 def thread_count(threads: Optional[int]) -> Iterator[None]:
+    check_threads(threads)
     if threads is None:
         yield
         return
-    if not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
     previous = _core.get_num_threads()
     _core.set_num_threads(threads)
     try:
@@ -138,6 +147,7 @@ def denoise(
     checkpoint: Optional[Union[str, "os.PathLike[str]"]] = None,
     checkpoint_every: int = 10,
     resume: bool = False,
+    max_memory: MaxMemory = None,
     **options: object,
 ) -> DenoiseResult:
     """Denoise one 2-D image from itself alone.
@@ -155,6 +165,13 @@ def denoise(
     training, and when SIGINT or SIGTERM arrives during training (training then stops after the
     current epoch and `TrainingInterrupted` is raised). resume: continue from that file (refused if it
     was made with another configuration or image); the result equals that of an uninterrupted run.
+
+    Memory: before any work, an upper bound of the memory the run needs (`zeroshot.memory`) is checked
+    against the memory available to each process (Linux: MemAvailable and cgroup limits, shared by the
+    ranks of a host), or against max_memory (bytes, or a size such as '8G', per process) when given. If
+    fewer patches per inference chunk make it fit, chunk_patches is lowered (a warning on the logger
+    "zeroshot" says so; the result is the same); otherwise ValueError names the estimate, the limit and
+    the settings to lower.
     """
     if moments not in (1, 2, 3):
         raise ValueError(f"moments must be 1 (mean), 2 (+ variance) or 3 (+ third moment), got {moments!r}")
@@ -165,6 +182,8 @@ def denoise(
         config = DenoiseConfig.for_model(str(options.get("model", "bsc")))
     config = replace(config, **options)  # type: ignore[arg-type]
     comm = comm if comm is not None else SerialComm()
+    n_threads = check_threads(threads)
+    memory_limit = check_max_memory(max_memory)
     values = check_image(image, config.patch_size or 1)
     P = config.patch_size if config.patch_size is not None else choose_patch_size(values, config.model)
     config = replace(config, patch_size=P)
@@ -173,6 +192,10 @@ def denoise(
         run = [config_record(config), moments, str(checkpoint), checkpoint_every, resume]
         _check_same_run(comm, input_hash + json.dumps(run, sort_keys=True, default=repr))
     plan = _checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
+    chunk = fit_chunk_patches(values.shape, config, moments=moments, threads=n_threads, checkpoint=plan is not None,
+                              comm=comm, max_memory=memory_limit)
+    # Chunks change no result; the checkpoints keep the configuration as asked for.
+    run_config = replace(config, chunk_patches=chunk)
     # Scaled to zero mean and unit variance; the statistics are taken of values / max|value| so that
     # they cannot overflow (an image of values near 1e300 would otherwise give inf and NaN). In place:
     # `values` is check_image's own copy, and one image copy less counts for a large micrograph.
@@ -203,13 +226,13 @@ def denoise(
     lo, hi = block_range(n_train, comm.rank, comm.size)
 
     with thread_count(threads):
-        Y, _ = center(_patch_rows(scaled, P, rows[lo:hi], config.chunk_patches), config.center_patches)
+        Y, _ = center(_patch_rows(scaled, P, rows[lo:hi], chunk), config.center_patches)
         del rows
         model, states, history = train(config, Y, lo, n_train, comm, callback, plan)
         del Y
         trained = None if subset else states
         del states  # a subset's states are not needed any more: free them before inference
-        denoised_scaled, pixel_moments = infer(model, scaled, config, moments, comm, trained=trained)
+        denoised_scaled, pixel_moments = infer(model, scaled, run_config, moments, comm, trained=trained)
         del trained
 
     # Back to the input's scale in place (bitwise the same as new arrays, without their memory).

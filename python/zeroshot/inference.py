@@ -73,6 +73,8 @@ def infer(
         merger.add(start - offset, patch_moments.mean + dc)
         if pixel_moments is not None and patch_moments.variance is not None:
             pixel_moments.add(start - offset, patch_moments.mean + dc, patch_moments.variance, patch_moments.third)
+        # Freed before the next chunk is made: otherwise two chunks' arrays would be alive at once.
+        del Yc, dc, chunk_states, patch_moments
 
     whole = merge_over_ranks(merger, row0, comm, lambda: PatchMerger(image.shape, P, config.merge))
     maps: Optional[Dict[str, np.ndarray]] = None if whole is None else {"denoised": whole.result()}
