@@ -21,7 +21,8 @@ and one extraction chunk); init (the patches and their deviations from the mean,
 (the patches, states(n), the W^T Y workspace 8 n H, twice for es3c, checkpoint copies); inference (one
 chunk: its patches 8 c D, states(c), W^T Y 8 c H or the posterior moments 8 c D per moment, with the
 mergers' per-pixel sums: 3 A_b for mean/gaussian, (D + 1) A_b for median, 5 A_b, or 8 A_b with third
-moments, for the moments); merge (the whole image's sums on rank 0 and the result maps); result.
+moments, for the moments); merge (the sums, on rank 0 also the whole image's, and the denoised map);
+moment maps (the moment sums and the maps with their temporaries, 7A or 13A); result (the maps returned).
 """
 from __future__ import annotations
 
@@ -209,11 +210,17 @@ def _phases(
         denoised_map = 2 * A + 2 * F8 * _MEDIAN_ROWS * z.C * (D + 1)  # result, counts, sorted rows
     else:
         denoised_map = 2 * A + A // 8  # result, a temporary and a mask
-    # MomentMerger.result: mean, variance, within, between and the intermediate M - K, temporaries.
-    moment_maps = 0 if moments == 1 else (12 * A + A // 4 if moments == 3 else 6 * A + A // 8)
-    phases["merge"] = {
-        "image": A, **kept, **sums, **whole, "result maps": max(denoised_map, A + moment_maps),
-    }
+    phases["merge"] = {"image": A, **kept, **sums, **whole, "result maps": denoised_map}
+    if moments > 1:
+        # The denoised map's mergers are gone; MomentMerger.result makes mean, variance, within, between
+        # and the intermediate M - K (and third, skewness and their intermediates) with temporaries.
+        moment = ("moment merger sums",)
+        phases["moment maps"] = {
+            "image": A, **kept,
+            **{name: size for name, size in {**sums, **whole}.items() if name.endswith(moment)},
+            "received bands": 2 * sums["moment merger sums"] + 2 * z.band if ranks > 1 else 0,
+            "result maps": A + (12 * A + A // 4 if moments == 3 else 6 * A + A // 8),
+        }
     phases["result"] = {"image": A, "result maps": A * (1 + (0 if moments == 1 else 4 if moments == 2 else 6))}
     return phases
 
