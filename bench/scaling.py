@@ -235,8 +235,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--S", type=int, default=60)
     parser.add_argument("--P", type=int, default=5)
     parser.add_argument("--image", type=int, default=1024, help="side of the synthetic image the patches come from")
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--linear-tolerance", type=float, default=0.25)
     g = parser.add_argument_group("the large run (BSC; fewer epochs, training patches and inference epochs than "
                                   "the package defaults 60, 262144 and 10, to stay within ~15 minutes on 2 cores)")
