@@ -237,9 +237,11 @@ def test_a_tiny_limit_is_refused_naming_estimate_limit_and_settings():
     assert "max_train_patches" in message
 
 
-def test_a_large_limit_passes():
-    result = denoise(IMAGE, config=SMALL, threads=1, max_memory=2**40)
+def test_a_large_limit_passes_without_lowering_the_chunks(caplog):
+    with caplog.at_level(logging.WARNING, logger="zeroshot"):
+        result = denoise(IMAGE, config=SMALL, threads=1, max_memory=2**40)
     assert result.denoised.shape == IMAGE.shape
+    assert not caplog.records
 
 
 @pytest.mark.parametrize("bad", [0, -5, 1.5, True, "lots"])
