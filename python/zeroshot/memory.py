@@ -35,8 +35,9 @@ from zeroshot.config import DenoiseConfig
 from zeroshot.noise import ES3C_P_RANGE, LARGE_PATCH
 
 F8 = 8  # bytes of a float64, int64 or uint64 value
-# Thread stacks, OpenBLAS buffers and the kernels' scratch (not numpy arrays): about 5 MiB beyond the
-# imports at 2 threads on Linux; the reserve leaves room for many threads.
+# What is not numpy arrays: thread stacks, OpenBLAS buffers, the kernels' scratch, and freed memory that
+# glibc keeps for reuse (its trim threshold rises with large frees, up to 64 MiB). Measured on Linux at 1
+# and 2 threads: about 10 MiB beyond the traced arrays in process, about 20 MiB in a 4096 x 4096 CLI run.
 RUNTIME_RESERVE = 64 * 2**20
 # Python objects of a run (histories, configurations, small arrays): well below this.
 SMALL_OBJECTS = 2**20
