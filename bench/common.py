@@ -47,3 +47,27 @@ def commit() -> str:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def synthetic_micrograph(size: int, seed: int = 0) -> "tuple[np.ndarray, np.ndarray]":
+    """(clean, noisy): zeroshot.simulate's SIMULATED micrograph of virus particles, size x size, with its
+    default TEM noise (dose 50, readout sigma 2; about 16 dB PSNR)."""
+    from zeroshot.simulate import add_tem_noise, simulated_micrograph
+
+    clean = simulated_micrograph(size, seed=seed)
+    return clean, add_tem_noise(clean, seed=seed + 1)
+
+
+def training_patches(image_size: int, P: int, N: int, seed: int = 0) -> np.ndarray:
+    """Y (N, P*P): N distinct random P x P patches (sorted by position) of the noisy synthetic micrograph
+    of side image_size, scaled to zero mean and unit variance and centred, as zeroshot.denoise prepares them."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    _, noisy = synthetic_micrograph(image_size, seed)
+    image = (noisy - noisy.mean()) / noisy.std()
+    cols = image_size - P + 1
+    if N > cols * cols:
+        raise SystemExit(f"a {image_size}x{image_size} image has only {cols * cols} patches of {P}x{P}, not {N}")
+    rows, columns = np.divmod(np.sort(np.random.default_rng(seed).choice(cols * cols, N, replace=False)), cols)
+    Y = sliding_window_view(image, (P, P))[rows, columns].reshape(N, P * P)
+    return Y - Y.mean(axis=1, keepdims=True)

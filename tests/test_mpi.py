@@ -141,3 +141,13 @@ def test_mpi_run_stopped_by_sigint_resumes(tmp_path):
     assert main(["denoise", str(source), "-o", str(whole), *flags]) == 0
     want = np.load(whole)
     np.testing.assert_allclose(np.load(target), want, rtol=0, atol=RTOL * np.abs(want).max())
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_the_memory_bound_holds_every_rank(tmp_path, ranks):
+    """zeroshot.memory's per-rank bound (rank 0's, the largest) against each rank's traced peak."""
+    out = tmp_path / "memory.json"
+    run = mpiexec(sys.executable, str(HERE / "mpi_memory.py"), str(out), ranks=ranks)
+    assert run.returncode == 0, run.stderr
+    for result in json.loads(out.read_text()):
+        assert max(result["peaks"]) <= result["bound"] <= 2 * max(result["peaks"]), result

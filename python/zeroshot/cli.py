@@ -75,14 +75,30 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
                    help="learn on a random subset of this many patches (0: all)")
     g.add_argument("--inference-epochs", type=int,
                    help="E-steps at fixed parameters over all patches when learning used a subset")
+    g.add_argument("--chunk-patches", type=int,
+                   help=f"patches per inference chunk (default {_DEFAULTS.chunk_patches}; lowered automatically "
+                        "when the memory is short)")
+    g.add_argument("--max-memory", type=_memory_size, metavar="SIZE",
+                   help="memory each process may use, e.g. 8G or 500M (default: what is available: MemAvailable "
+                        "and cgroup limits); checked before any work (README: Large images and memory)")
     g.add_argument("--merge", choices=MERGE_METHODS)
     g.add_argument("--seed", type=int)
     g.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all cores)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
 
+def _memory_size(text: str) -> int:
+    from zeroshot.memory import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 _OPTION_FIELDS = {
     "patch_size": "patch_size",
+    "chunk_patches": "chunk_patches",
     "latents": "n_latents",
     "states": "n_states",
     "epochs": "epochs",
@@ -145,6 +161,7 @@ def _run(
     return denoise(
         image, config=config, threads=args.threads, callback=callback, moments=moments, comm=args.comm,
         checkpoint=checkpoint, checkpoint_every=getattr(args, "checkpoint_every", 10), resume=resume,
+        max_memory=args.max_memory,
     )
 
 
@@ -322,7 +339,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     if args.comm.size > 1:
         raise ValueError("zeroshot demo runs in one process; start it without mpiexec")
-    run_demo(Path(args.output), _config(args), size=args.size, threads=args.threads, quiet=args.quiet)
+    run_demo(Path(args.output), _config(args), size=args.size, threads=args.threads, quiet=args.quiet,
+             max_memory=args.max_memory)
     return 0
 
 

@@ -25,6 +25,7 @@ def run_demo(
     size: int = 256,
     threads: Optional[int] = None,
     quiet: bool = False,
+    max_memory: Optional[int] = None,
 ) -> dict:
     """Writes noisy.png, denoised.png, comparison.png (noisy | denoised | simulated truth), and the
     structure maps variance.png (stretched posterior standard deviation) and relief.png (its hill-shade)
@@ -40,7 +41,7 @@ def run_demo(
     callback = (
         None if quiet else EpochProgress(total_epochs(config), sigma_scale=float(np.std(noisy)), stream=sys.stderr)
     )
-    result = denoise(noisy, config=config, threads=threads, callback=callback, moments=2)
+    result = denoise(noisy, config=config, threads=threads, callback=callback, moments=2, max_memory=max_memory)
 
     gap = np.ones((size, 4))
     panels = np.hstack([noisy, gap, result.denoised, gap, clean])

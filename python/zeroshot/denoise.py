@@ -16,6 +16,7 @@ from zeroshot.comm import Comm, SerialComm, any_rank, block_range
 from zeroshot.config import DenoiseConfig
 from zeroshot.em import Callback, EpochLog
 from zeroshot.inference import center, infer
+from zeroshot.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
 from zeroshot.models.base import Model
 from zeroshot.moment_merge import PixelMoments
 from zeroshot.noise import choose_patch_size
@@ -43,7 +44,8 @@ class DenoiseResult:
 
 
 def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
-    """The image as a finite 2-D float64 array at least patch_size on each side, or a ValueError."""
+    """The image as a new finite 2-D float64 array (a copy, which the pipeline scales in place) at least
+    patch_size on each side, or a ValueError."""
     array = np.asarray(image)
     if array.size == 0:
         raise ValueError(f"image is empty: shape {array.shape}")
@@ -54,7 +56,7 @@ def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
         )
     if array.dtype.kind not in "uif":
         raise ValueError(f"image must have a real numeric dtype, got {array.dtype}")
-    values = array.astype(np.float64)
+    values = array.astype(np.float64, copy=True)
     if not np.all(np.isfinite(values)):
         bad = np.argwhere(~np.isfinite(values))[0]
         raise ValueError(f"image contains NaN or Inf (first at pixel {tuple(int(i) for i in bad)})")
@@ -63,13 +65,21 @@ def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
     return values
 
 
+def check_threads(threads: Optional[int]) -> int:
+    """The OpenMP threads a run will use: `threads`, or the current number when None."""
+    if threads is None:
+        return _core.get_num_threads()
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    return threads
+
+
 @contextmanager
 def thread_count(threads: Optional[int]) -> Iterator[None]:
+    check_threads(threads)
     if threads is None:
         yield
         return
-    if not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
     previous = _core.get_num_threads()
     _core.set_num_threads(threads)
     try:
@@ -137,6 +147,7 @@ def denoise(
     checkpoint: Optional[Union[str, "os.PathLike[str]"]] = None,
     checkpoint_every: int = 10,
     resume: bool = False,
+    max_memory: MaxMemory = None,
     **options: object,
 ) -> DenoiseResult:
     """Denoise one 2-D image from itself alone.
@@ -154,6 +165,13 @@ def denoise(
     training, and when SIGINT or SIGTERM arrives during training (training then stops after the
     current epoch and `TrainingInterrupted` is raised). resume: continue from that file (refused if it
     was made with another configuration or image); the result equals that of an uninterrupted run.
+
+    Memory: before any work, an upper bound of the memory the run needs (`zeroshot.memory`) is checked
+    against the memory available to each process (Linux: MemAvailable and cgroup limits, shared by the
+    ranks of a host), or against max_memory (bytes, or a size such as '8G', per process) when given. If
+    fewer patches per inference chunk make it fit, chunk_patches is lowered (a warning on the logger
+    "zeroshot" says so; the result is the same); otherwise ValueError names the estimate, the limit and
+    the settings to lower.
     """
     if moments not in (1, 2, 3):
         raise ValueError(f"moments must be 1 (mean), 2 (+ variance) or 3 (+ third moment), got {moments!r}")
@@ -164,6 +182,8 @@ def denoise(
         config = DenoiseConfig.for_model(str(options.get("model", "bsc")))
     config = replace(config, **options)  # type: ignore[arg-type]
     comm = comm if comm is not None else SerialComm()
+    n_threads = check_threads(threads)
+    memory_limit = check_max_memory(max_memory)
     values = check_image(image, config.patch_size or 1)
     P = config.patch_size if config.patch_size is not None else choose_patch_size(values, config.model)
     config = replace(config, patch_size=P)
@@ -172,13 +192,22 @@ def denoise(
         run = [config_record(config), moments, str(checkpoint), checkpoint_every, resume]
         _check_same_run(comm, input_hash + json.dumps(run, sort_keys=True, default=repr))
     plan = _checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
+    chunk = fit_chunk_patches(values.shape, config, moments=moments, threads=n_threads, checkpoint=plan is not None,
+                              comm=comm, max_memory=memory_limit)
+    # Chunks change no result; the checkpoints keep the configuration as asked for.
+    run_config = replace(config, chunk_patches=chunk)
     # Scaled to zero mean and unit variance; the statistics are taken of values / max|value| so that
-    # they cannot overflow (an image of values near 1e300 would otherwise give inf and NaN).
+    # they cannot overflow (an image of values near 1e300 would otherwise give inf and NaN). In place:
+    # `values` is check_image's own copy, and one image copy less counts for a large micrograph.
     peak = float(np.max(np.abs(values)))
-    unit = values / peak if peak > 0 else values
-    offset_unit, scale_unit = float(unit.mean()), float(unit.std())
+    scaled = values
+    if peak > 0:
+        scaled /= peak
+    offset_unit, scale_unit = float(scaled.mean()), float(scaled.std())
     scale_unit = scale_unit if scale_unit > 0 else 1.0
-    scaled = (unit - offset_unit) / scale_unit
+    scaled -= offset_unit
+    scaled /= scale_unit
+    del values
     peak = peak if peak > 0 else 1.0
     scale = scale_unit * peak
 
@@ -191,19 +220,26 @@ def denoise(
         if subset
         else np.arange(n_total)
     )
-    if rows.size < comm.size:
-        raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
-    lo, hi = block_range(rows.size, comm.rank, comm.size)
+    n_train = rows.size
+    if n_train < comm.size:
+        raise ValueError(f"{n_train} training patches cannot be shared by {comm.size} ranks")
+    lo, hi = block_range(n_train, comm.rank, comm.size)
 
     with thread_count(threads):
-        Y, _ = center(_patch_rows(scaled, P, rows[lo:hi], config.chunk_patches), config.center_patches)
-        model, states, history = train(config, Y, lo, rows.size, comm, callback, plan)
+        Y, _ = center(_patch_rows(scaled, P, rows[lo:hi], chunk), config.center_patches)
+        del rows
+        model, states, history = train(config, Y, lo, n_train, comm, callback, plan)
         del Y
-        denoised_scaled, pixel_moments = infer(
-            model, scaled, config, moments, comm, trained=None if subset else states
-        )
+        trained = None if subset else states
+        del states  # a subset's states are not needed any more: free them before inference
+        denoised_scaled, pixel_moments = infer(model, scaled, run_config, moments, comm, trained=trained)
+        del trained
 
-    denoised = (denoised_scaled * scale_unit + offset_unit) * peak
+    # Back to the input's scale in place (bitwise the same as new arrays, without their memory).
+    denoised = denoised_scaled
+    denoised *= scale_unit
+    denoised += offset_unit
+    denoised *= peak
     D = P * P
     # Centred patches keep D - 1 of the D noise dimensions: undo that shrinkage of the estimate.
     correction = D / (D - 1) if config.center_patches and D > 1 else 1.0
@@ -220,13 +256,14 @@ def denoise(
 
 
 def _to_input_scale(m: PixelMoments, scale: float, offset: float) -> PixelMoments:
-    """Moments of x * scale + offset. Products one factor at a time: scale**2 may overflow where V * scale
-    does not, and 0 * inf would be NaN."""
-    return PixelMoments(
-        mean=m.mean * scale + offset,
-        variance=(m.variance * scale) * scale,
-        within=(m.within * scale) * scale,
-        between=(m.between * scale) * scale,
-        third=None if m.third is None else ((m.third * scale) * scale) * scale,
-        skewness=m.skewness,
-    )
+    """Moments of x * scale + offset, in place (the maps are the pipeline's own). Products one factor at
+    a time: scale**2 may overflow where V * scale does not, and 0 * inf would be NaN."""
+    mean = m.mean  # a local name: `m.mean *= ...` would assign to the frozen dataclass
+    mean *= scale
+    mean += offset
+    for power, maps in ((2, (m.variance, m.within, m.between)), (3, (m.third,))):
+        for values in maps:
+            if values is not None:
+                for _ in range(power):
+                    values *= scale
+    return m

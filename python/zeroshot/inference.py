@@ -21,11 +21,13 @@ from zeroshot.states import TruncatedStates
 
 
 def center(Y: np.ndarray, on: bool) -> Tuple[np.ndarray, np.ndarray]:
-    """(patches without their means, the means (N, 1)); zeros as means when `on` is false."""
+    """(Y without the patches' means, the means (N, 1)); zeros as means when `on` is false. Y (N, D) is
+    centred in place (callers pass freshly extracted patches): no second (N, D) array."""
     if not on:
         return Y, np.zeros((Y.shape[0], 1))
     dc = Y.mean(axis=1, keepdims=True)
-    return Y - dc, dc
+    Y -= dc
+    return Y, dc
 
 
 def infer(
@@ -71,9 +73,12 @@ def infer(
         merger.add(start - offset, patch_moments.mean + dc)
         if pixel_moments is not None and patch_moments.variance is not None:
             pixel_moments.add(start - offset, patch_moments.mean + dc, patch_moments.variance, patch_moments.third)
+        # Freed before the next chunk is made: otherwise two chunks' arrays would be alive at once.
+        del Yc, dc, chunk_states, patch_moments
 
     whole = merge_over_ranks(merger, row0, comm, lambda: PatchMerger(image.shape, P, config.merge))
     maps: Optional[Dict[str, np.ndarray]] = None if whole is None else {"denoised": whole.result()}
+    del merger, whole  # before the moment maps are made
     if pixel_moments is not None:
         whole_moments = merge_over_ranks(pixel_moments, row0, comm, lambda: MomentMerger(image.shape, P))
         if maps is not None and whole_moments is not None:

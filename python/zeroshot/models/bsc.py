@@ -66,7 +66,8 @@ def data_moments(Y: np.ndarray, comm: Comm) -> Tuple[np.ndarray, float]:
         raise ValueError("no patches to learn from")
     grand_mean = sums[D] / (n * D)
     deviations = Y - grand_mean
-    squares = comm.allreduce(np.array([np.sum(deviations * deviations)]))[0]
+    np.multiply(deviations, deviations, out=deviations)  # squared in place: one (N, D) temporary, not two
+    squares = comm.allreduce(np.array([np.sum(deviations)]))[0]
     return sums[:D] / n, float(np.sqrt(squares / (n * D)))
 
 
