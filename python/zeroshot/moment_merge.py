@@ -31,7 +31,8 @@ from zeroshot.patches import (
     _check_image_shape,
     _check_patch_size,
     _check_real_dtype,
-    _grid_blocks,
+    _covering_offsets,
+    _mark_added,
 )
 
 __all__ = ["MomentMerger", "PixelMoments", "merge_moments"]
@@ -107,18 +108,9 @@ class MomentMerger:
         self._claim(first, n, third is not None)
 
         P = self.P
-        for row, col, n_rows, n_cols, k in _grid_blocks(first, n, self.grid_shape[1]):
-            block = {
-                name: value[k : k + n_rows * n_cols].reshape(n_rows, n_cols, P, P)
-                for name, value in checked.items()
-            }
-            # Descending offsets: each pixel sees its covering patches in increasing patch index,
-            # so the sums do not depend on how the patches were split into chunks.
-            for i in range(P - 1, -1, -1):
-                for j in range(P - 1, -1, -1):
-                    target = (slice(row + i, row + i + n_rows), slice(col + j, col + j + n_cols))
-                    values = {name: b[:, :, i, j] for name, b in block.items()}
-                    self._accumulate(target, values)
+        for rows, shape, i, j, target in _covering_offsets(first, n, self.grid_shape[1], P):
+            values = {name: v[rows].reshape(*shape, P, P)[:, :, i, j] for name, v in checked.items()}
+            self._accumulate(target, values)
 
     def _checked_chunk(
         self, start: object, arrays: dict[str, np.ndarray]
@@ -152,13 +144,7 @@ class MomentMerger:
                 "third moments must be given for every chunk or for none: earlier chunks "
                 + ("had them, this one has none" if self.has_third else "had none, this one has")
             )
-        seen = self._added[first : first + n]
-        if seen.any():
-            raise ValueError(
-                f"patch {first + int(np.argmax(seen))} was already added; each patch may be "
-                f"added once"
-            )
-        seen[...] = True
+        _mark_added(self._added, first, np.ones(n, dtype=bool))
         if self.has_third is None:
             self.has_third = has_third
             if has_third:

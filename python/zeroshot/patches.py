@@ -106,6 +106,33 @@ def _grid_blocks(start: int, n: int, grid_cols: int) -> Iterator[tuple[int, int,
         yield k // grid_cols, 0, 1, stop - k, k - start
 
 
+def _covering_offsets(
+    start: int, n: int, grid_cols: int, P: int
+) -> Iterator[tuple[slice, tuple[int, int], int, int, tuple[slice, slice]]]:
+    """For adding the patches start..start+n-1 to per-pixel maps: per grid block and patch offset (i, j),
+    (rows, shape, i, j, target): the block's rows of the chunk, its (n_rows, n_cols), and the image
+    pixels its patches' pixel (i, j) lands on. Offsets descend, so each pixel sees its covering patches
+    in increasing patch index and sums do not depend on how the patches were split into chunks."""
+    for row, col, n_rows, n_cols, k in _grid_blocks(start, n, grid_cols):
+        rows = slice(k, k + n_rows * n_cols)
+        for i in range(P - 1, -1, -1):
+            for j in range(P - 1, -1, -1):
+                target = (slice(row + i, row + i + n_rows), slice(col + j, col + j + n_cols))
+                yield rows, (n_rows, n_cols), i, j, target
+
+
+def _mark_added(added: np.ndarray, first: int, new: np.ndarray) -> None:
+    """Marks the patches first..first+len(new)-1 where `new` is True in `added` (N,), or raises a
+    ValueError naming a patch that was added before."""
+    mine = added[first : first + new.size]
+    twice = mine & new
+    if twice.any():
+        raise ValueError(
+            f"patch {first + int(np.argmax(twice))} was already added; each patch may be added once"
+        )
+    mine |= new
+
+
 def _claim_band(
     added: np.ndarray, band_added: object, image_shape: tuple[int, int], P: int, row0: object
 ) -> tuple[slice, int]:
@@ -123,14 +150,7 @@ def _claim_band(
             f"a band of {n_band} patches from row {row0!r} does not fit an image of shape "
             f"{image_shape} with P={P} (whole rows of {grid_cols} patches are needed)"
         )
-    mine = added[first_row * grid_cols : first_row * grid_cols + n_band]
-    twice = mine & band
-    if twice.any():
-        raise ValueError(
-            f"patch {first_row * grid_cols + int(np.argmax(twice))} was already added; each patch "
-            "may be added once"
-        )
-    mine |= band
+    _mark_added(added, first_row * grid_cols, band)
     return slice(first_row, first_row + rows), rows
 
 
@@ -276,23 +296,9 @@ class PatchMerger:
                 f"estimates of shape {estimates.shape} contain NaN or Inf (first: "
                 f"{estimates[row, col]} for patch {start + row}, pixel {col})"
             )
-        seen = self._added[start : start + n]
-        if seen.any():
-            raise ValueError(
-                f"patch {start + int(np.argmax(seen))} was already added; each patch may be "
-                f"added once"
-            )
-        seen[...] = True
-
-        grid_cols = self.grid_shape[1]
-        for row, col, n_rows, n_cols, k in _grid_blocks(start, n, grid_cols):
-            block = estimates[k : k + n_rows * n_cols].reshape(n_rows, n_cols, P, P)
-            # Descending offsets: each pixel sees its covering patches in increasing patch index,
-            # so the result does not depend on how the range was split into chunks.
-            for i in range(P - 1, -1, -1):
-                for j in range(P - 1, -1, -1):
-                    target = (slice(row + i, row + i + n_rows), slice(col + j, col + j + n_cols))
-                    self._accumulate(target, i, j, block[:, :, i, j])
+        _mark_added(self._added, start, np.ones(n, dtype=bool))
+        for rows, shape, i, j, target in _covering_offsets(start, n, self.grid_shape[1], P):
+            self._accumulate(target, i, j, estimates[rows].reshape(*shape, P, P)[:, :, i, j])
 
     def _accumulate(self, target: tuple[slice, slice], i: int, j: int, values: np.ndarray) -> None:
         w = self._weights[i, j]
