@@ -57,17 +57,14 @@ std::int64_t evo_step_sssc_py(const py::object& K_obj, const py::object& lpj_obj
                               int n_children, int n_generations, const std::string& selection,
                               const std::string& mutation, bool crossover, double bitflip_prob) {
     const SsscInputs in = sssc_inputs(WtY, y2, WtW, pi, mu, psi);
-    auto K = inplace_array<std::uint64_t>(K_obj, "K");
-    auto lpj = inplace_array<double>(lpj_obj, "lpj");
-    check_states(K, K.data(), in.N, in.H);
-    const auto S = static_cast<int>(K.shape(1));
-    check_shape(lpj, "lpj", {in.N, S});
+    auto states = inplace_states(K_obj, lpj_obj, in.N, in.H);
+    const int S = states.S;
     const EvoConfig c = make_evo_config(n_parents, n_children, n_generations, selection, mutation, crossover, bitflip_prob);
     c.validate(in.H, S);
     SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(),
                         sigma2, in.H);
-    std::uint64_t* k = K.mutable_data();
-    double* l = lpj.mutable_data();
+    std::uint64_t* k = states.K.mutable_data();
+    double* l = states.lpj.mutable_data();
     py::gil_scoped_release release;
     return evo_step(model, c, k, l, static_cast<std::size_t>(in.N), S, seed, epoch, first_index);
 }

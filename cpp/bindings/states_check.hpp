@@ -18,4 +18,19 @@ inline void check_states(const py::array& K_arr, const std::uint64_t* K, py::ssi
             throw std::invalid_argument("K holds a state with bits set beyond H = " + std::to_string(H));
 }
 
+// The states an E-step updates in place: K (N, S, n_words) as check_states wants it and lpj (N, S).
+struct InplaceStates {
+    py::array_t<std::uint64_t> K;
+    py::array_t<double> lpj;
+    int S;
+};
+inline InplaceStates inplace_states(const py::object& K_obj, const py::object& lpj_obj, py::ssize_t N, int H) {
+    auto K = inplace_array<std::uint64_t>(K_obj, "K");
+    auto lpj = inplace_array<double>(lpj_obj, "lpj");
+    check_states(K, K.data(), N, H);
+    const auto S = static_cast<int>(K.shape(1));
+    check_shape(lpj, "lpj", {N, S});
+    return {K, lpj, S};
+}
+
 }  // namespace zs::py_bind
