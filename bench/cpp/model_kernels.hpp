@@ -6,8 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
+#include "counting_evaluator.hpp"
 #include "options.hpp"
 #include "synthetic.hpp"
 #include "zeroshot/evo.hpp"
@@ -60,6 +62,38 @@ inline double relative_change(const std::vector<double>& a, const std::vector<do
     }
     return std::sqrt(diff / norm);
 }
+
+// What does not depend on the model beyond its evaluator type: evaluating, the E-step, the counted
+// E-step, and the M-step's summary figures. Models add accumulate, m_step and their own checks.
+template <class Evaluator, class Stats, class Params>
+class EvaluatorKernels : public ModelKernels {
+public:
+    template <class... EvaluatorArgs>
+    explicit EvaluatorKernels(const Problem& p, EvaluatorArgs&&... args)
+        : p_(p), model_(std::forward<EvaluatorArgs>(args)...) {}
+
+    void evaluate(const std::uint64_t* K, double* lpj, int S) const override {
+        evaluate_states(model_, K, lpj, p_.N, S);
+    }
+    std::int64_t e_step(const EvoConfig& evo, std::uint64_t* K, double* lpj, int S, std::uint64_t seed,
+                        std::uint64_t epoch) const override {
+        return evo_step(model_, evo, K, lpj, p_.N, S, seed, epoch, 0);
+    }
+    std::int64_t count_evaluations(const EvoConfig& evo, std::uint64_t* K, double* lpj, int S, std::uint64_t seed,
+                                   std::uint64_t epoch) const override {
+        const CountingEvaluator<Evaluator> counting(model_);
+        evo_step(counting, evo, K, lpj, p_.N, S, seed, epoch, 0);
+        return counting.total();
+    }
+    double dictionary_change() const override { return relative_change(params_.W, p_.W); }
+    double new_sigma2() const override { return params_.sigma2; }
+
+protected:
+    const Problem& p_;
+    Evaluator model_;
+    Stats stats_;
+    Params params_;
+};
 
 // The kernels under the problem's (generating) parameters; problem and dense must outlive them.
 std::unique_ptr<ModelKernels> make_bsc_kernels(const Problem& problem, const DenseInputs& dense);

@@ -1,5 +1,4 @@
 // The benchmark's view of the SSSC kernels (zeroshot/sssc.hpp).
-#include "counting_evaluator.hpp"
 #include "direct_lpj.hpp"
 #include "model_kernels.hpp"
 #include "zeroshot/bounds.hpp"
@@ -9,25 +8,12 @@ namespace zs::bench {
 
 namespace {
 
-class SsscKernels final : public ModelKernels {
+class SsscKernels final : public EvaluatorKernels<SsscEvaluator, SsscStats, SsscParams> {
 public:
     SsscKernels(const Problem& p, const DenseInputs& dense)
-        : p_(p), model_(dense.WtY.data(), dense.y2.data(), dense.WtW.data(), p.pi.data(), p.mu.data(), p.psi.data(),
-                        p.sigma2, p.H) {}
+        : EvaluatorKernels(p, dense.WtY.data(), dense.y2.data(), dense.WtW.data(), p.pi.data(), p.mu.data(),
+                           p.psi.data(), p.sigma2, p.H) {}
 
-    void evaluate(const std::uint64_t* K, double* lpj, int S) const override {
-        evaluate_states(model_, K, lpj, p_.N, S);
-    }
-    std::int64_t e_step(const EvoConfig& evo, std::uint64_t* K, double* lpj, int S, std::uint64_t seed,
-                        std::uint64_t epoch) const override {
-        return evo_step(model_, evo, K, lpj, p_.N, S, seed, epoch, 0);
-    }
-    std::int64_t count_evaluations(const EvoConfig& evo, std::uint64_t* K, double* lpj, int S, std::uint64_t seed,
-                                   std::uint64_t epoch) const override {
-        const CountingEvaluator<SsscEvaluator> counting(model_);
-        evo_step(counting, evo, K, lpj, p_.N, S, seed, epoch, 0);
-        return counting.total();
-    }
     void accumulate(const std::uint64_t* K, const double* lpj, int S) override {
         stats_ = sssc_accumulate(model_, p_.Y.data(), p_.N, p_.D, K, lpj, S);
     }
@@ -56,8 +42,6 @@ public:
             if (!(psi >= bounds::psi_min)) return false;
         return params_.sigma2 >= bounds::sigma2_min;
     }
-    double dictionary_change() const override { return relative_change(params_.W, p_.W); }
-    double new_sigma2() const override { return params_.sigma2; }
 
     double direct_lpj(std::size_t n, const std::int32_t* active, int k, double& scale) const override {
         return sssc_direct_lpj(p_.Y.data() + n * p_.D, p_.W.data(), p_.D, p_.H, p_.pi.data(), p_.mu.data(),
@@ -65,10 +49,6 @@ public:
     }
 
 private:
-    const Problem& p_;
-    SsscEvaluator model_;
-    SsscStats stats_;
-    SsscParams params_;
     mutable std::vector<double> scratch_;  // direct_lpj's D x D covariance (called from one thread)
 };
 
