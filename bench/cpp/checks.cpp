@@ -34,30 +34,20 @@ Outcome check_dense(const Problem& p, const std::vector<double>& WtY, const std:
                     const std::vector<std::size_t>& patches) {
     const std::size_t D = p.D, H = p.H;
     double worst = 0.0;
-    auto compare = [&worst](double got, double exact, double magnitude) {
+    // got against sum_d a[d * a_step] * b[d * b_step], relative to the sum of the terms' magnitudes.
+    auto compare = [&worst, D](double got, const double* a, std::size_t a_step, const double* b, std::size_t b_step) {
+        double exact = 0.0, magnitude = 0.0;
+        for (std::size_t d = 0; d < D; ++d) {
+            exact += a[d * a_step] * b[d * b_step];
+            magnitude += std::fabs(a[d * a_step] * b[d * b_step]);
+        }
         const double err = std::fabs(got - exact) / (magnitude > 0.0 ? magnitude : 1.0);
         worst = std::isfinite(err) ? std::max(worst, err) : INFINITY;
     };
-    for (std::size_t n : patches) {
-        for (std::size_t h = 0; h < H; ++h) {
-            double exact = 0.0, magnitude = 0.0;
-            for (std::size_t d = 0; d < D; ++d) {
-                exact += p.Y[n * D + d] * p.W[d * H + h];
-                magnitude += std::fabs(p.Y[n * D + d] * p.W[d * H + h]);
-            }
-            compare(WtY[n * H + h], exact, magnitude);
-        }
-    }
-    for (std::size_t g = 0; g < H; ++g) {
-        for (std::size_t h = 0; h < H; ++h) {
-            double exact = 0.0, magnitude = 0.0;
-            for (std::size_t d = 0; d < D; ++d) {
-                exact += p.W[d * H + g] * p.W[d * H + h];
-                magnitude += std::fabs(p.W[d * H + g] * p.W[d * H + h]);
-            }
-            compare(WtW[g * H + h], exact, magnitude);
-        }
-    }
+    for (std::size_t n : patches)
+        for (std::size_t h = 0; h < H; ++h) compare(WtY[n * H + h], &p.Y[n * D], 1, &p.W[h], H);
+    for (std::size_t g = 0; g < H; ++g)
+        for (std::size_t h = 0; h < H; ++h) compare(WtW[g * H + h], &p.W[g], H, &p.W[h], H);
     return {worst <= kDenseTolerance, format("max relative error %.1e, tolerance %.0e", worst, kDenseTolerance)};
 }
 
