@@ -1,4 +1,5 @@
 """Shared helpers of the benchmarks: test images, noise, machine description."""
+
 from __future__ import annotations
 
 import os
@@ -42,14 +43,17 @@ def machine() -> str:
 def commit() -> str:
     try:
         return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-            cwd=Path(__file__).parent, check=True,
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
-def synthetic_micrograph(size: int, seed: int = 0) -> "tuple[np.ndarray, np.ndarray]":
+def synthetic_micrograph(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(clean, noisy): zeroshot.simulate's SIMULATED micrograph of virus particles, size x size, with its
     default TEM noise (dose 50, readout sigma 2; about 16 dB PSNR)."""
     from zeroshot.simulate import add_tem_noise, simulated_micrograph
@@ -66,7 +70,7 @@ def training_patches(image_size: int, P: int, N: int, seed: int = 0) -> np.ndarr
     _, noisy = synthetic_micrograph(image_size, seed)
     image = (noisy - noisy.mean()) / noisy.std()
     cols = image_size - P + 1
-    if N > cols * cols:
+    if cols * cols < N:
         raise SystemExit(f"a {image_size}x{image_size} image has only {cols * cols} patches of {P}x{P}, not {N}")
     rows, columns = np.divmod(np.sort(np.random.default_rng(seed).choice(cols * cols, N, replace=False)), cols)
     Y = sliding_window_view(image, (P, P))[rows, columns].reshape(N, P * P)

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
 from common import STANDARD_IMAGES, add_gaussian_noise, commit, load_standard, machine
 from zeroshot.config import DenoiseConfig
 from zeroshot.metrics import psnr, ssim
@@ -81,17 +82,13 @@ def model_config(model: str, overrides: list[str]) -> DenoiseConfig:
             outer, inner = key.split(".", 1)
             sub = getattr(base, outer, None)
             if outer not in names or not dataclasses.is_dataclass(sub):
-                raise SystemExit(
-                    f"--{model} {item!r}: {outer!r} is not a nested config of DenoiseConfig"
-                )
+                raise SystemExit(f"--{model} {item!r}: {outer!r} is not a nested config of DenoiseConfig")
             if inner not in {f.name for f in dataclasses.fields(sub)}:
                 raise SystemExit(f"--{model} {item!r}: {type(sub).__name__} has no field {inner!r}")
             nested.setdefault(outer, {})[inner] = value
         else:
             if key not in names:
-                raise SystemExit(
-                    f"--{model} {item!r}: DenoiseConfig has no field {key!r} (fields: {sorted(names)})"
-                )
+                raise SystemExit(f"--{model} {item!r}: DenoiseConfig has no field {key!r} (fields: {sorted(names)})")
             top[key] = value
     try:
         for outer, values in nested.items():
@@ -140,9 +137,7 @@ def check_peer_installed(method: str) -> None:
         __import__(module)
     except ImportError:
         package = {"bm3d": "bm3d", "nlm": "scikit-image"}[method]
-        raise SystemExit(
-            f"method {method} needs `pip install {package}` (benchmark-only dependency)"
-        ) from None
+        raise SystemExit(f"method {method} needs `pip install {package}` (benchmark-only dependency)") from None
 
 
 def cached_peer(
@@ -183,7 +178,7 @@ def fmt_row(cells: list[str], widths: list[int], markdown: bool) -> str:
 
 
 def print_table(header: list[str], rows: list[list[str]], markdown: bool) -> None:
-    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print(fmt_row(header, widths, markdown))
     if markdown:
         print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
@@ -194,12 +189,8 @@ def print_table(header: list[str], rows: list[list[str]], markdown: bool) -> Non
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--images", nargs="+", default=list(STANDARD_IMAGES), choices=STANDARD_IMAGES
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", nargs="+", default=list(STANDARD_IMAGES), choices=STANDARD_IMAGES)
     parser.add_argument("--sigmas", nargs="+", type=float, default=[15.0, 25.0, 50.0])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     for model in OURS:
@@ -210,9 +201,7 @@ def main() -> None:
             metavar="KEY=VALUE",
             help=f"DenoiseConfig overrides of {model}, e.g. n_latents=256 n_states=60 evo.n_parents=8",
         )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="zeroshot threads (default: zeroshot's default)"
-    )
+    parser.add_argument("--threads", type=int, default=None, help="zeroshot threads (default: zeroshot's default)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise")
     parser.add_argument(
         "--cache",
@@ -265,25 +254,18 @@ def main() -> None:
                     entry[f"{method} sigma_hat"] = result.noise_sigma
                     note = f", sigma estimate {result.noise_sigma:.2f}"
                 else:
-                    denoised, seconds, hit = cached_peer(
-                        method, name, sigma, args.seed, noisy, args.cache
-                    )
+                    denoised, seconds, hit = cached_peer(method, name, sigma, args.seed, noisy, args.cache)
                     note = " (cached)" if hit else ""
                 if denoised.shape != clean.shape or not np.all(np.isfinite(denoised)):
-                    failures.append(
-                        f"{method} {name} sigma={sigma:g}: output not finite or wrong shape"
-                    )
+                    failures.append(f"{method} {name} sigma={sigma:g}: output not finite or wrong shape")
                     continue
                 p = psnr(clean, denoised, data_range=DATA_RANGE)
                 s = ssim(clean, denoised, data_range=DATA_RANGE)
                 entry[method] = (p, s, seconds)
                 if not p > entry["noisy"]:
-                    failures.append(
-                        f"{method} {name} sigma={sigma:g}: PSNR {p:.2f} <= noisy {entry['noisy']:.2f}"
-                    )
+                    failures.append(f"{method} {name} sigma={sigma:g}: PSNR {p:.2f} <= noisy {entry['noisy']:.2f}")
                 print(
-                    f"  {name} sigma={sigma:g} {method}: PSNR {p:.2f} dB, SSIM {s:.4f}, "
-                    f"{seconds:.2f} s{note}",
+                    f"  {name} sigma={sigma:g} {method}: PSNR {p:.2f} dB, SSIM {s:.4f}, {seconds:.2f} s{note}",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -314,9 +296,7 @@ def main() -> None:
     print_table(header, rows, args.markdown)
 
     print()
-    header = (
-        ["σ", "images"] + [f"{m} mean PSNR" for m in methods] + [f"{m} mean SSIM" for m in methods]
-    )
+    header = ["σ", "images"] + [f"{m} mean PSNR" for m in methods] + [f"{m} mean SSIM" for m in methods]
     rows = []
     for sigma in args.sigmas:
         entries = [e for (n, s), e in results.items() if s == sigma]

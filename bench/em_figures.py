@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from common import SHARED_DATA, commit, machine
 
 BENCH = Path(__file__).resolve().parent
@@ -65,8 +66,15 @@ def main() -> None:
         raise SystemExit(f"benchmark data not found: {source_dir}")
     args.figures.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    training = ["--model", args.model, "--epochs", str(args.epochs),
-                "--max-train-patches", str(args.max_train_patches), "-q"]
+    training = [
+        "--model",
+        args.model,
+        "--epochs",
+        str(args.epochs),
+        "--max-train-patches",
+        str(args.max_train_patches),
+        "-q",
+    ]
     if args.threads:
         training += ["--threads", str(args.threads)]
     print(f"machine: {machine()}; commit {commit()}")
@@ -79,8 +87,9 @@ def main() -> None:
         stem = Path(name).stem + Path(name).suffix.replace(".", "_")
         denoised, figure = args.out / f"{stem}.tif", args.figures / f"{stem}.png"
         start = time.perf_counter()
-        run = zeroshot("denoise", str(source), "-o", str(denoised), "--also-variance", "--report", str(figure),
-                       *training)
+        run = zeroshot(
+            "denoise", str(source), "-o", str(denoised), "--also-variance", "--report", str(figure), *training
+        )
         seconds = time.perf_counter() - start
         if run.returncode != 0:
             failures.append(f"{name}: denoise exited {run.returncode}: {run.stderr.strip()}")
@@ -92,19 +101,23 @@ def main() -> None:
         if out.data.shape != image.data.shape:
             problems.append(f"shape {out.data.shape} != input {image.data.shape}")
         if out.pixel_size != image.pixel_size and not (
-            out.pixel_size and image.pixel_size and np.allclose(
-                [out.pixel_size.y, out.pixel_size.x], [image.pixel_size.y, image.pixel_size.x], rtol=1e-5)
+            out.pixel_size
+            and image.pixel_size
+            and np.allclose([out.pixel_size.y, out.pixel_size.x], [image.pixel_size.y, image.pixel_size.x], rtol=1e-5)
         ):
             problems.append(f"pixel size {out.pixel_size} != input {image.pixel_size}")
         if not (np.all(np.isfinite(variance.data)) and variance.data.min() >= 0):
             problems.append("variance not finite and non-negative")
-        relief = zeroshot("enhance", str(source), "-o", str(args.out / f"{stem}_relief.tif"), "--kind", "relief",
-                          *training)
+        relief = zeroshot(
+            "enhance", str(source), "-o", str(args.out / f"{stem}_relief.tif"), "--kind", "relief", *training
+        )
         if relief.returncode != 0:
             problems.append(f"enhance exited {relief.returncode}: {relief.stderr.strip()}")
         failures += [f"{name}: {p}" for p in problems]
-        print(f"{name}: {image.data.shape} {image.dtype}, pixel size {image.pixel_size}; denoise + variance + "
-              f"report {seconds:.1f} s; {run.stdout.strip().splitlines()[-1]}")
+        print(
+            f"{name}: {image.data.shape} {image.dtype}, pixel size {image.pixel_size}; denoise + variance + "
+            f"report {seconds:.1f} s; {run.stdout.strip().splitlines()[-1]}"
+        )
 
     refused = zeroshot("denoise", str(source_dir / NOT_AN_IMAGE), "-o", str(args.out / "carbon.tif"), *training)
     print(f"\n{NOT_AN_IMAGE}: exit {refused.returncode}: {refused.stderr.strip()}")
@@ -112,8 +125,10 @@ def main() -> None:
         failures.append(f"{NOT_AN_IMAGE}: expected exit 2 naming the file")
     if failures:
         raise SystemExit("check FAILED:\n  " + "\n  ".join(failures))
-    print(f"\ncheck: every file processed, shapes and pixel sizes kept, variance finite and >= 0: OK\n"
-          f"figures in {args.figures}")
+    print(
+        f"\ncheck: every file processed, shapes and pixel sizes kept, variance finite and >= 0: OK\n"
+        f"figures in {args.figures}"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Targets: epoch time <= 5x the floor for BSC, <= 20x for ES3C.
 
     python bench/em_speed.py [--model bsc|es3c] [--warmup 5] [--repeats 7]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,21 +15,24 @@ import time
 import numpy as np
 
 import zeroshot
+from common import add_gaussian_noise, commit, load_standard, machine
 from zeroshot.config import EvoConfig
 from zeroshot.em import EMTrainer
 from zeroshot.models import BSC, SSSC
 from zeroshot.patches import extract_patches
 from zeroshot.states import TruncatedStates
 
-from common import add_gaussian_noise, commit, load_standard, machine
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--warmup", type=int, default=5, help="EM epochs before timing (realistic states)")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--model", choices=("bsc", "es3c"), default="bsc",
-                        help="bsc (target <= 5x the floor) or es3c, the spike-and-slab model (target <= 20x)")
+    parser.add_argument(
+        "--model",
+        choices=("bsc", "es3c"),
+        default="bsc",
+        help="bsc (target <= 5x the floor) or es3c, the spike-and-slab model (target <= 20x)",
+    )
     args = parser.parse_args()
 
     H, S, P = 256, 60, 8
@@ -74,20 +78,26 @@ def main() -> None:
         floors, epochs = zip(*pairs)
         results[threads] = (min(epochs), float(np.median([e / f for f, e in pairs])), min(floors))
         # Parts of an epoch at this thread count.
-        t_e = timed(lambda: model.e_step(Y, states, evo, 0, 10_000 + threads))
+        t_e = timed(lambda threads=threads: model.e_step(Y, states, evo, 0, 10_000 + threads))
         stats = model.accumulate(Y, states)
         t_acc = timed(lambda: model.accumulate(Y, states))
-        t_m = timed(lambda: model.m_step(stats))
-        print(f"threads={threads}: epoch {results[threads][0]:.3f} s  (E-step {t_e:.3f} s, statistics "
-              f"{t_acc:.3f} s, M-step {t_m:.3f} s); mean active latents per state "
-              f"{states.bits().sum(-1).mean():.2f}")
+        t_m = timed(lambda stats=stats: model.m_step(stats))
+        print(
+            f"threads={threads}: epoch {results[threads][0]:.3f} s  (E-step {t_e:.3f} s, statistics "
+            f"{t_acc:.3f} s, M-step {t_m:.3f} s); mean active latents per state "
+            f"{states.bits().sum(-1).mean():.2f}"
+        )
 
     epoch_2, ratio_2, floor_2 = results[2]
     print(f"GEMM floor (Y W and Y^T Q, float64 numpy): {floor_2:.3f} s")
-    print(f"{args.model}: epoch / floor = {ratio_2:.2f} at 2 threads (median of {args.repeats} alternating pairs; "
-          f"target <= {target})")
-    print(f"thread scaling: 1 thread {results[1][0]:.3f} s, 2 threads {epoch_2:.3f} s, "
-          f"speed-up {results[1][0] / epoch_2:.2f}x")
+    print(
+        f"{args.model}: epoch / floor = {ratio_2:.2f} at 2 threads (median of {args.repeats} alternating pairs; "
+        f"target <= {target})"
+    )
+    print(
+        f"thread scaling: 1 thread {results[1][0]:.3f} s, 2 threads {epoch_2:.3f} s, "
+        f"speed-up {results[1][0] / epoch_2:.2f}x"
+    )
 
     # Right result: F must not decrease much over epochs and parameters must be finite.
     final = model.free_energy(model.accumulate(Y, states))

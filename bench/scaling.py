@@ -19,6 +19,7 @@ getrusage of the child) at most the bound: the interpreter (the RSS of the same 
 + the input as read + estimate_memory.
 Speed-ups are reported, not checked (they depend on what else the machine runs).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,21 +30,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 import zeroshot
+from common import commit, machine, training_patches
 from zeroshot.config import DenoiseConfig, EvoConfig
 from zeroshot.em import EMTrainer
 from zeroshot.memory import estimate_memory, format_bytes
 from zeroshot.metrics import psnr
 from zeroshot.models import BSC
 from zeroshot.states import TruncatedStates
-
-from common import commit, machine, training_patches
 
 HERE = Path(__file__).resolve().parent
 PARTS = ("sizes", "threads", "ranks", "large")
@@ -56,7 +56,7 @@ class Checks:
     """Named pass/fail results, printed as they come."""
 
     def __init__(self) -> None:
-        self.failed: List[str] = []
+        self.failed: list[str] = []
 
     def check(self, ok: bool, what: str) -> None:
         print(f"check: {what}: {'OK' if ok else 'FAILED'}")
@@ -67,7 +67,7 @@ class Checks:
 @dataclass(frozen=True)
 class EpochRun:
     seconds: float  # the fastest timed epoch
-    params: Dict[str, np.ndarray]
+    params: dict[str, np.ndarray]
 
 
 def time_epochs(Y: np.ndarray, H: int, S: int, warmup: int, repeats: int, threads: int) -> EpochRun:
@@ -90,7 +90,7 @@ def part_sizes(args: argparse.Namespace, checks: Checks) -> None:
     print(f"\n## EM epoch time against N (H={args.H}, S={args.S}, P={args.P}; threads {thread_counts})")
     print("| N | " + " | ".join(f"epoch, {t} thr. | per patch | / smallest N's" for t in thread_counts) + " |")
     print("|---:|" + "---:|---:|---:|" * len(thread_counts))
-    seconds: Dict[int, List[float]] = {t: [] for t in thread_counts}
+    seconds: dict[int, list[float]] = {t: [] for t in thread_counts}
     for N in args.sizes:
         Y = training_patches(args.image, args.P, N)
         cells = []
@@ -105,12 +105,16 @@ def part_sizes(args: argparse.Namespace, checks: Checks) -> None:
         ratios = (times / N) / (times[0] / N[0])
         per_patch, fixed = np.polyfit(N, times, 1)
         residual = float(np.max(np.abs(times - (fixed + per_patch * N)) / times))
-        print(f"{t} thread(s): epoch = {fixed * 1e3:.1f} ms + {per_patch * 1e6:.2f} us x N "
-              f"(least squares; largest deviation {residual:.1%})")
-        checks.check(residual <= args.fit_tolerance and ratios.max() <= 1 + args.linear_tolerance,
-                     f"{t} thread(s): epoch time linear in N (a fixed part plus a part per patch within "
-                     f"{args.fit_tolerance:.0%}; time per patch at most {1 + args.linear_tolerance:.2f}x the "
-                     "smallest N's)")
+        print(
+            f"{t} thread(s): epoch = {fixed * 1e3:.1f} ms + {per_patch * 1e6:.2f} us x N "
+            f"(least squares; largest deviation {residual:.1%})"
+        )
+        checks.check(
+            residual <= args.fit_tolerance and ratios.max() <= 1 + args.linear_tolerance,
+            f"{t} thread(s): epoch time linear in N (a fixed part plus a part per patch within "
+            f"{args.fit_tolerance:.0%}; time per patch at most {1 + args.linear_tolerance:.2f}x the "
+            "smallest N's)",
+        )
 
 
 def part_threads(args: argparse.Namespace, checks: Checks) -> None:
@@ -126,7 +130,7 @@ def part_threads(args: argparse.Namespace, checks: Checks) -> None:
     checks.check(same, "parameters after the same epochs bitwise equal at 1 and 2 threads")
 
 
-def find_mpiexec() -> Optional[str]:
+def find_mpiexec() -> str | None:
     beside_python = Path(sys.executable).parent / "mpiexec"
     return str(beside_python) if beside_python.exists() else shutil.which("mpiexec")
 
@@ -141,9 +145,28 @@ def part_ranks(args: argparse.Namespace, checks: Checks, work: Path) -> None:
     runs = {}
     for ranks in (1, 2):
         out = work / f"ranks{ranks}.npz"
-        command = [mpiexec, "-n", str(ranks), sys.executable, str(HERE / "scaling_ranks.py"), str(out),
-                   "--N", str(N), "--H", str(args.H), "--S", str(args.S), "--P", str(args.P),
-                   "--image", str(args.image), "--warmup", str(args.warmup), "--repeats", str(args.repeats)]
+        command = [
+            mpiexec,
+            "-n",
+            str(ranks),
+            sys.executable,
+            str(HERE / "scaling_ranks.py"),
+            str(out),
+            "--N",
+            str(N),
+            "--H",
+            str(args.H),
+            "--S",
+            str(args.S),
+            "--P",
+            str(args.P),
+            "--image",
+            str(args.image),
+            "--warmup",
+            str(args.warmup),
+            "--repeats",
+            str(args.repeats),
+        ]
         done = subprocess.run(command, capture_output=True, text=True, cwd=HERE)
         if done.returncode != 0:
             print(done.stdout + done.stderr)
@@ -165,14 +188,20 @@ def part_ranks(args: argparse.Namespace, checks: Checks, work: Path) -> None:
 
 def large_config(args: argparse.Namespace) -> DenoiseConfig:
     return DenoiseConfig.for_model(
-        "bsc", patch_size=args.P, n_latents=args.large_H, n_states=args.large_S, epochs=args.large_epochs,
-        max_train_patches=args.large_train_patches, inference_epochs=args.large_inference_epochs,
+        "bsc",
+        patch_size=args.P,
+        n_latents=args.large_H,
+        n_states=args.large_S,
+        epochs=args.large_epochs,
+        max_train_patches=args.large_train_patches,
+        inference_epochs=args.large_inference_epochs,
     )
 
 
 def write_large_input(path: Path, size: int) -> np.ndarray:
     """Writes the noisy 16-bit TIFF; returns the expected counts (the clean image on the same scale)."""
     import tifffile
+
     from zeroshot.simulate import add_tem_noise, simulated_micrograph
 
     clean = simulated_micrograph(size, seed=0)
@@ -181,7 +210,7 @@ def write_large_input(path: Path, size: int) -> np.ndarray:
     return clean * LARGE_DOSE + LARGE_OFFSET
 
 
-def measured_run(command: Sequence[str]) -> Tuple[subprocess.CompletedProcess, float, int, str]:
+def measured_run(command: Sequence[str]) -> tuple[subprocess.CompletedProcess, float, int, str]:
     """(the finished process, wall seconds, peak RSS in bytes, how it was measured)."""
     if Path("/usr/bin/time").exists():
         start = time.perf_counter()
@@ -202,21 +231,61 @@ def part_large(args: argparse.Namespace, checks: Checks, work: Path) -> None:
     print(f"\n## {size}x{size} 16-bit image through the CLI ({args.threads} threads)")
     source, target = work / "large.tif", work / "large_denoised.tif"
     clean = write_large_input(source, size)
-    command = [sys.executable, "-m", "zeroshot.cli", "denoise", str(source), "-o", str(target), "-q",
-               "--model", config.model, "--patch-size", str(config.patch_size), "--latents", str(config.n_latents),
-               "--states", str(config.n_states), "--epochs", str(config.epochs),
-               "--max-train-patches", str(config.max_train_patches),
-               "--inference-epochs", str(config.inference_epochs), "--threads", str(args.threads)]
+    command = [
+        sys.executable,
+        "-m",
+        "zeroshot.cli",
+        "denoise",
+        str(source),
+        "-o",
+        str(target),
+        "-q",
+        "--model",
+        config.model,
+        "--patch-size",
+        str(config.patch_size),
+        "--latents",
+        str(config.n_latents),
+        "--states",
+        str(config.n_states),
+        "--epochs",
+        str(config.epochs),
+        "--max-train-patches",
+        str(config.max_train_patches),
+        "--inference-epochs",
+        str(config.inference_epochs),
+        "--threads",
+        str(args.threads),
+    ]
     print("command: " + " ".join(["python", *command[1:]]).replace(str(work), "WORK"))
     # The interpreter with every module the CLI loads and its fixed costs: the CLI on a 64 x 64 image with a
     # tiny model, whose arrays are negligible.
     tiny = work / "tiny.tif"
     write_large_input(tiny, 64)
-    _, _, baseline, _ = measured_run([
-        sys.executable, "-m", "zeroshot.cli", "denoise", str(tiny), "-o", str(work / "tiny_denoised.tif"), "-q",
-        "--patch-size", "5", "--latents", "8", "--states", "4", "--epochs", "1", "--inference-epochs", "1",
-        "--threads", str(args.threads),
-    ])
+    _, _, baseline, _ = measured_run(
+        [
+            sys.executable,
+            "-m",
+            "zeroshot.cli",
+            "denoise",
+            str(tiny),
+            "-o",
+            str(work / "tiny_denoised.tif"),
+            "-q",
+            "--patch-size",
+            "5",
+            "--latents",
+            "8",
+            "--states",
+            "4",
+            "--epochs",
+            "1",
+            "--inference-epochs",
+            "1",
+            "--threads",
+            str(args.threads),
+        ]
+    )
     done, wall, peak, how = measured_run(command)
     if done.returncode != 0:
         print(done.stdout + done.stderr)
@@ -226,12 +295,16 @@ def part_large(args: argparse.Namespace, checks: Checks, work: Path) -> None:
     input_bytes = size * size * 2
     bound = baseline + input_bytes + estimate.total
     print(f"wall time {wall:.0f} s; peak RSS {format_bytes(peak)} ({how})")
-    print(f"bound {format_bytes(bound)} = interpreter (the CLI on a 64x64 image) {format_bytes(baseline)} + input "
-          f"{format_bytes(input_bytes)} "
-          f"+ estimate_memory {estimate.describe()}")
+    print(
+        f"bound {format_bytes(bound)} = interpreter (the CLI on a 64x64 image) {format_bytes(baseline)} + input "
+        f"{format_bytes(input_bytes)} "
+        f"+ estimate_memory {estimate.describe()}"
+    )
     print("estimate per phase: " + ", ".join(f"{k} {format_bytes(v)}" for k, v in estimate.phases.items()))
-    print(f"peak RSS / bound = {peak / bound:.2f}; (peak RSS - interpreter - input) / estimate = "
-          f"{(peak - baseline - input_bytes) / estimate.total:.2f}")
+    print(
+        f"peak RSS / bound = {peak / bound:.2f}; (peak RSS - interpreter - input) / estimate = "
+        f"{(peak - baseline - input_bytes) / estimate.total:.2f}"
+    )
     import tifffile
 
     denoised = tifffile.imread(target).astype(np.float64)
@@ -239,17 +312,24 @@ def part_large(args: argparse.Namespace, checks: Checks, work: Path) -> None:
     data_range = float(clean.max() - clean.min())
     before, after = psnr(clean, noisy, data_range=data_range), psnr(clean, denoised, data_range=data_range)
     print(f"PSNR against the expected counts: noisy {before:.2f} dB, denoised {after:.2f} dB")
-    checks.check(denoised.shape == (size, size) and bool(np.isfinite(denoised).all()) and after > before + 3,
-                 "the denoised image is finite and at least 3 dB better than the input")
+    checks.check(
+        denoised.shape == (size, size) and bool(np.isfinite(denoised).all()) and after > before + 3,
+        "the denoised image is finite and at least 3 dB better than the input",
+    )
     checks.check(peak <= bound, "peak RSS at most the bound")
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--threads", type=int, default=2, help="threads of the N series and the large run")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[16384, 32768, 65536, 131072],
-                        help="training patches N of the epoch series")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[16384, 32768, 65536, 131072],
+        help="training patches N of the epoch series",
+    )
     parser.add_argument("--thread-patches", type=int, default=65536, help="N of the thread and rank comparisons")
     parser.add_argument("--H", type=int, default=256)
     parser.add_argument("--S", type=int, default=60)
@@ -257,12 +337,22 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--image", type=int, default=1024, help="side of the synthetic image the patches come from")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--linear-tolerance", type=float, default=0.25,
-                        help="largest excess of the time per patch over the smallest N's")
-    parser.add_argument("--fit-tolerance", type=float, default=0.10,
-                        help="largest deviation of an epoch time from the least-squares line a + b N")
-    g = parser.add_argument_group("the large run (BSC; fewer epochs, training patches and inference epochs than "
-                                  "the package defaults 60, 262144 and 10, to stay within ~15 minutes on 2 cores)")
+    parser.add_argument(
+        "--linear-tolerance",
+        type=float,
+        default=0.25,
+        help="largest excess of the time per patch over the smallest N's",
+    )
+    parser.add_argument(
+        "--fit-tolerance",
+        type=float,
+        default=0.10,
+        help="largest deviation of an epoch time from the least-squares line a + b N",
+    )
+    g = parser.add_argument_group(
+        "the large run (BSC; fewer epochs, training patches and inference epochs than "
+        "the package defaults 60, 262144 and 10, to stay within ~15 minutes on 2 cores)"
+    )
     g.add_argument("--large-size", type=int, default=4096)
     g.add_argument("--large-H", type=int, default=512)
     g.add_argument("--large-S", type=int, default=60)
@@ -273,7 +363,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     print(f"machine: {machine()}; commit {commit()}")
     print("command: python bench/scaling.py " + " ".join(sys.argv[1:]))
@@ -289,7 +379,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             part_ranks(args, checks, work)
         if "large" in args.parts:
             part_large(args, checks, work)
-    print(f"\n{len(checks.failed)} check(s) failed: {', '.join(checks.failed)}" if checks.failed else "\nall checks passed")
+    print(
+        f"\n{len(checks.failed)} check(s) failed: {', '.join(checks.failed)}"
+        if checks.failed
+        else "\nall checks passed"
+    )
     return 1 if checks.failed else 0
 
 

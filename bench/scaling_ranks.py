@@ -4,6 +4,7 @@ learned parameters, F per epoch and the wall time of each timed epoch.
 
     mpiexec -n 2 python bench/scaling_ranks.py OUT.npz --N 65536 --H 256 --S 60 --P 5 --warmup 2 --repeats 3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,14 +13,13 @@ import time
 import numpy as np
 
 import zeroshot
+from common import training_patches
 from zeroshot.comm import block_range
 from zeroshot.config import EvoConfig
 from zeroshot.em import EMTrainer
 from zeroshot.models import BSC
 from zeroshot.mpi import MPIComm
 from zeroshot.states import TruncatedStates
-
-from common import training_patches
 
 
 def main() -> None:
@@ -53,9 +53,13 @@ def main() -> None:
     if comm.rank == 0:
         assert slowest is not None
         np.savez(
-            args.out, W=model.W, pi=model.pi, sigma2=np.array(model.sigma2),
+            args.out,
+            W=model.W,
+            pi=model.pi,
+            sigma2=np.array(model.sigma2),
             free_energy=np.array([log.free_energy for log in history]),
-            epoch_seconds=np.max(np.array(slowest), axis=0), ranks=np.array(comm.size),
+            epoch_seconds=np.max(np.array(slowest), axis=0),
+            ranks=np.array(comm.size),
         )
 
 

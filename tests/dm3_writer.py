@@ -9,7 +9,6 @@ array), then the value(s). Type codes used: 3 int32, 4 uint16 (characters of str
 from __future__ import annotations
 
 import struct
-from typing import List, Tuple
 
 import numpy as np
 
@@ -21,7 +20,7 @@ def _name(tag_kind: int, name: str) -> bytes:
     return struct.pack(">bh", tag_kind, len(raw)) + raw
 
 
-def _group(name: str, entries: List[bytes]) -> bytes:
+def _group(name: str, entries: list[bytes]) -> bytes:
     return _name(20, name) + struct.pack(">bbi", 0, 1, len(entries)) + b"".join(entries)
 
 
@@ -48,7 +47,7 @@ def _calibration(name: str, scale: float, units: str) -> bytes:
     )
 
 
-def dm3_bytes(image: np.ndarray, scale_yx: Tuple[float, float], units: str) -> bytes:
+def dm3_bytes(image: np.ndarray, scale_yx: tuple[float, float], units: str) -> bytes:
     """A DM3 file holding `image` (R, C) as float32, with the pixel size `scale_yx` in `units`."""
     rows, cols = image.shape
     data = np.ascontiguousarray(image, dtype="<f4")

@@ -8,6 +8,7 @@ import json
 import sys
 
 import numpy as np
+
 from zeroshot.denoise import denoise
 from zeroshot.mpi import MPIComm
 

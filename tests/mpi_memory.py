@@ -9,6 +9,7 @@ import sys
 import tracemalloc
 
 import numpy as np
+
 from zeroshot.config import DenoiseConfig
 from zeroshot.denoise import denoise
 from zeroshot.memory import RUNTIME_RESERVE, estimate_memory

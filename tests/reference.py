@@ -23,9 +23,7 @@ def logsumexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.squeeze(top, axis=axis) + np.log(np.sum(np.exp(a - top), axis=axis))
 
 
-def bsc_lpj(
-    Y: np.ndarray, W: np.ndarray, pi: np.ndarray, sigma2: float, states: np.ndarray
-) -> np.ndarray:
+def bsc_lpj(Y: np.ndarray, W: np.ndarray, pi: np.ndarray, sigma2: float, states: np.ndarray) -> np.ndarray:
     """lpj (N, S): -||y_n - W s||^2 / (2 sigma2) + sum_h s_h log(pi_h / (1 - pi_h)).
 
     Equals log p(s, y_n) + D/2 log(2 pi sigma2) - sum_h log(1 - pi_h).
@@ -38,17 +36,13 @@ def bsc_lpj(
     return -sq / (2.0 * sigma2) + prior
 
 
-def bsc_log_joint(
-    Y: np.ndarray, W: np.ndarray, pi: np.ndarray, sigma2: float, states: np.ndarray
-) -> np.ndarray:
+def bsc_log_joint(Y: np.ndarray, W: np.ndarray, pi: np.ndarray, sigma2: float, states: np.ndarray) -> np.ndarray:
     """log p(s, y_n | Theta) (N, S), the full Gaussian and Bernoulli densities."""
     s = np.asarray(states, dtype=np.float64)
     D = Y.shape[1]
     recon = np.einsum("dh,nsh->nsd", W, s)
     resid = Y[:, None, :] - recon
-    log_lik = -np.einsum("nsd,nsd->ns", resid, resid) / (2.0 * sigma2) - 0.5 * D * np.log(
-        2.0 * np.pi * sigma2
-    )
+    log_lik = -np.einsum("nsd,nsd->ns", resid, resid) / (2.0 * sigma2) - 0.5 * D * np.log(2.0 * np.pi * sigma2)
     log_prior = s @ np.log(pi) + (1.0 - s) @ np.log1p(-pi)
     return log_lik + log_prior
 
@@ -147,9 +141,7 @@ def unique_rows(states: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- test data
 
 
-def distinct_states(
-    rng: np.random.Generator, N: int, S: int, H: int, p_on: float = 0.3
-) -> np.ndarray:
+def distinct_states(rng: np.random.Generator, N: int, S: int, H: int, p_on: float = 0.3) -> np.ndarray:
     """(N, S, H) uint8: S distinct states per data point (requires S <= 2^H)."""
     assert S <= 2**H
     out = np.empty((N, S, H), dtype=np.uint8)

@@ -10,12 +10,11 @@ Shapes: Y (N, D), W (D, H), mu, psi (H,), sigma2 > 0, states (N, S, H) of 0/1, l
 from __future__ import annotations
 
 import numpy as np
+
 from reference import truncated_posterior
 
 
-def slab_posterior(
-    y: np.ndarray, W: np.ndarray, mu: np.ndarray, psi: np.ndarray, sigma2: float, state: np.ndarray
-):
+def slab_posterior(y: np.ndarray, W: np.ndarray, mu: np.ndarray, psi: np.ndarray, sigma2: float, state: np.ndarray):
     """(a, kappa, Lambda) of z_a | s, y ~ N(kappa, Lambda), a the active latents of `state`, by Gaussian
     conditioning of (z_a, y) with the D x D covariance C_s."""
     a = np.flatnonzero(state)

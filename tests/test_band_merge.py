@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from zeroshot.comm import block_range
 from zeroshot.moment_merge import MomentMerger
 from zeroshot.patches import PatchMerger

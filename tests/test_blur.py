@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
 from zeroshot.blur import gaussian_blur, gaussian_kernel
 
 
@@ -56,9 +57,7 @@ def test_kernel():
 @settings(max_examples=40)
 def test_blur_matches_plain_convolution(image, sigma):
     # kernels wider than the image check the repeated reflection
-    np.testing.assert_allclose(
-        gaussian_blur(image, sigma), reference_blur(image, sigma), rtol=1e-12, atol=1e-9
-    )
+    np.testing.assert_allclose(gaussian_blur(image, sigma), reference_blur(image, sigma), rtol=1e-12, atol=1e-9)
 
 
 def test_blur_keeps_constants_and_zero_sigma_copies():

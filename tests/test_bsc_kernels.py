@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import reference as ref
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import reference as ref
 from zeroshot import _core
 from zeroshot.models.bsc import BSC, BSCParams
 from zeroshot.states import TruncatedStates
@@ -276,9 +277,7 @@ def test_m_step_matches_reference(N, D, H, S, seed, shared_pi):
     B_u = B[np.ix_(used, used)]
     if used.any():
         resid = W[:, used] @ B_u - A[:, used]
-        assert np.linalg.norm(resid) <= 1e-8 * (
-            np.linalg.norm(W) * np.linalg.norm(B_u) + np.linalg.norm(A)
-        )
+        assert np.linalg.norm(resid) <= 1e-8 * (np.linalg.norm(W) * np.linalg.norm(B_u) + np.linalg.norm(A))
         cond = np.linalg.cond(B_u)
         if cond < 1e6:
             err = np.linalg.norm(W - W_r)
@@ -294,15 +293,11 @@ def test_m_step_matches_reference(N, D, H, S, seed, shared_pi):
     sigma2_with_W = (y2 - 2 * np.sum(W * A) + np.trace(W.T @ W @ B)) / (N * D)
     direct = ref.bsc_sigma2_direct(p.Y, W, p.bits, lpj)
     assert sigma2 >= _core.SIGMA2_MIN
-    np.testing.assert_allclose(
-        sigma2, max(sigma2_with_W, _core.SIGMA2_MIN), rtol=1e-9, atol=1e-12 * scale
-    )
+    np.testing.assert_allclose(sigma2, max(sigma2_with_W, _core.SIGMA2_MIN), rtol=1e-9, atol=1e-12 * scale)
     np.testing.assert_allclose(sigma2, max(direct, _core.SIGMA2_MIN), rtol=1e-9, atol=1e-12 * scale)
     if used.any() and np.linalg.cond(B_u) < 1e6:
         # sigma2 is stationary in W at the optimum: the reference W gives the same value.
-        np.testing.assert_allclose(
-            sigma2, max(sigma2_r, _core.SIGMA2_MIN), rtol=1e-8, atol=1e-10 * scale
-        )
+        np.testing.assert_allclose(sigma2, max(sigma2_r, _core.SIGMA2_MIN), rtol=1e-8, atol=1e-10 * scale)
 
 
 def test_m_step_well_conditioned_tight():
@@ -365,9 +360,7 @@ def test_m_step_pi_clamped_and_unused_latent_keeps_column():
     np.testing.assert_allclose(W[:, used], W_r, rtol=1e-7, atol=1e-9)
     # shared pi: the clamped mean
     _, pi_shared, _ = _core.bsc_m_step(A, B, y2, float(N), W_old, True)
-    np.testing.assert_allclose(
-        pi_shared, np.clip(np.diag(B).mean() / N, _core.PI_MIN, 1 - _core.PI_MIN)
-    )
+    np.testing.assert_allclose(pi_shared, np.clip(np.diag(B).mean() / N, _core.PI_MIN, 1 - _core.PI_MIN))
 
 
 def test_m_step_singular_B_is_finite():

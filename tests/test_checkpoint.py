@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+
 from thread_comm import run_ranks
 from zeroshot import checkpoint as checkpoint_module
 from zeroshot.checkpoint import Checkpoint, config_record, image_hash, load_checkpoint, save_checkpoint
@@ -22,7 +23,7 @@ from zeroshot.em import EpochLog
 from zeroshot.interrupt import TrainingInterrupted
 from zeroshot.models import BSC, SSSC, BSCParams, SSSCParams
 
-TINY = dict(patch_size=4, n_latents=8, n_states=8, epochs=6, threads=1)
+TINY = {"patch_size": 4, "n_latents": 8, "n_states": 8, "epochs": 6, "threads": 1}
 
 
 def noisy_image(seed: int = 0, shape=(26, 29)) -> np.ndarray:
@@ -46,8 +47,10 @@ def small_checkpoint(config: DenoiseConfig, image: np.ndarray, model=None) -> Ch
 def test_round_trip(tmp_path, model):
     config, image = DenoiseConfig(model=model, **{k: v for k, v in TINY.items() if k != "threads"}), noisy_image()
     rng = np.random.default_rng(2)
-    sssc = SSSC(SSSCParams(rng.standard_normal((16, 8)), np.full(8, 0.3), rng.standard_normal(8),
-                           rng.uniform(0.5, 2, 8), 0.4), shared_pi=True)
+    sssc = SSSC(
+        SSSCParams(rng.standard_normal((16, 8)), np.full(8, 0.3), rng.standard_normal(8), rng.uniform(0.5, 2, 8), 0.4),
+        shared_pi=True,
+    )
     saved = small_checkpoint(config, image, sssc if model == "es3c" else None)
     path = tmp_path / "run.ckpt"
     save_checkpoint(path, saved)
@@ -89,8 +92,11 @@ def test_a_checkpoint_of_another_configuration_is_refused_naming_the_fields(tmp_
     path = tmp_path / "run.ckpt"
     save_checkpoint(path, small_checkpoint(config, image))
     other = DenoiseConfig(epochs=7, evo=DenoiseConfig().evo.__class__(n_parents=6))
-    with pytest.raises(ValueError, match=r"another configuration \(epochs: 5 in the checkpoint, 7 now; "
-                                         r"evo.n_parents: 5 in the checkpoint, 6 now\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"another configuration \(epochs: 5 in the checkpoint, 7 now; "
+        r"evo.n_parents: 5 in the checkpoint, 6 now\)",
+    ):
         load_checkpoint(path, other, image_hash(image))
 
 
@@ -141,10 +147,10 @@ def assert_identical(a, b):
 @pytest.mark.parametrize(
     "options, stop_after",
     [
-        (dict(model="bsc"), 1),
-        (dict(model="es3c", bsc_pretrain_epochs=3), 0),  # stopped in the BSC pre-training
-        (dict(model="es3c", bsc_pretrain_epochs=3), 2),  # stopped at the switch to es3c
-        (dict(model="bsc", max_train_patches=200, chunk_patches=150), 3),
+        ({"model": "bsc"}, 1),
+        ({"model": "es3c", "bsc_pretrain_epochs": 3}, 0),  # stopped in the BSC pre-training
+        ({"model": "es3c", "bsc_pretrain_epochs": 3}, 2),  # stopped at the switch to es3c
+        ({"model": "bsc", "max_train_patches": 200, "chunk_patches": 150}, 3),
     ],
     ids=["bsc", "es3c-in-pretraining", "es3c-at-switch", "bsc-subset"],
 )
@@ -205,10 +211,10 @@ def test_resume_refuses_another_configuration_or_image(tmp_path):
 @pytest.mark.parametrize(
     "options, message",
     [
-        (dict(resume=True), "resume needs the checkpoint"),
-        (dict(checkpoint="run.ckpt", checkpoint_every=0), "checkpoint_every must be a positive integer"),
-        (dict(checkpoint="no/such/folder/run.ckpt"), "the folder no/such/folder does not exist"),
-        (dict(checkpoint=".", resume=True), "is a folder"),
+        ({"resume": True}, "resume needs the checkpoint"),
+        ({"checkpoint": "run.ckpt", "checkpoint_every": 0}, "checkpoint_every must be a positive integer"),
+        ({"checkpoint": "no/such/folder/run.ckpt"}, "the folder no/such/folder does not exist"),
+        ({"checkpoint": ".", "resume": True}, "is a folder"),
     ],
 )
 def test_bad_checkpoint_options(options, message):
@@ -218,8 +224,20 @@ def test_bad_checkpoint_options(options, message):
 
 # ---- the CLI in a real process, stopped by a signal ----
 
-CLI_FLAGS = ["--latents", "16", "--states", "16", "--epochs", "40", "--patch-size", "5", "--threads", "1",
-             "--keep-dtype", "-q"]
+CLI_FLAGS = [
+    "--latents",
+    "16",
+    "--states",
+    "16",
+    "--epochs",
+    "40",
+    "--patch-size",
+    "5",
+    "--threads",
+    "1",
+    "--keep-dtype",
+    "-q",
+]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -227,10 +245,20 @@ def test_cli_stopped_by_a_signal_resumes_to_the_uninterrupted_output(tmp_path, s
     source, ckpt = tmp_path / "in.npy", tmp_path / "run.ckpt"
     np.save(source, noisy_image(shape=(36, 40)))
     stopped_out, full_out = tmp_path / "out.npy", tmp_path / "full.npy"
-    command = ["denoise", str(source), "-o", str(stopped_out), *CLI_FLAGS,
-               "--checkpoint", str(ckpt), "--checkpoint-every", "1"]
-    process = subprocess.Popen([sys.executable, "-m", "zeroshot.cli", *command],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [
+        "denoise",
+        str(source),
+        "-o",
+        str(stopped_out),
+        *CLI_FLAGS,
+        "--checkpoint",
+        str(ckpt),
+        "--checkpoint-every",
+        "1",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "zeroshot.cli", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     while not ckpt.exists():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -258,6 +286,8 @@ def test_cli_checkpoint_options_are_checked(tmp_path, capsys):
     assert "one checkpoint file for 2 inputs" in capsys.readouterr().err
     assert main(["denoise", str(source), "-o", str(tmp_path / "o.npy"), "--resume"]) == 2
     assert "--resume needs --checkpoint" in capsys.readouterr().err
-    assert main(["denoise", str(source), "-o", str(tmp_path / "o.npy"), "--checkpoint", "c",
-                 "--checkpoint-every", "0"]) == 2
+    assert (
+        main(["denoise", str(source), "-o", str(tmp_path / "o.npy"), "--checkpoint", "c", "--checkpoint-every", "0"])
+        == 2
+    )
     assert "--checkpoint-every must be at least 1" in capsys.readouterr().err

@@ -9,8 +9,9 @@ import sys
 
 import numpy as np
 import pytest
-from zeroshot.cli import main
 from PIL import Image
+
+from zeroshot.cli import main
 from zeroshot.imageio import read_em, read_image, write_image
 
 FAST = ["--latents", "16", "--states", "16", "--epochs", "5", "--patch-size", "5", "--threads", "1"]
@@ -161,11 +162,7 @@ def test_demo_writes_pngs_and_reports_psnr(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "SIMULATED" in text
     line = next(line for line in text.splitlines() if line.startswith("PSNR"))
-    numbers = [
-        float(word)
-        for word in line.replace("dB", " ").split()
-        if word.replace(".", "", 1).isdigit()
-    ]
+    numbers = [float(word) for word in line.replace("dB", " ").split() if word.replace(".", "", 1).isdigit()]
     assert len(numbers) == 2, line
     noisy_db, denoised_db = numbers
     assert denoised_db > noisy_db, line
@@ -241,6 +238,7 @@ def test_float_input_to_png_with_keep_dtype_exits_2(tmp_path, capsys):
 
 # ---- structure maps: enhance, --also-variance, --report ----
 
+
 def _particle(tmp_path, name="particle.npy"):
     r, c = np.mgrid[:40, :40]
     image = 30.0 + 120.0 * (((r - 20) ** 2 + (c - 18) ** 2) < 100)
@@ -279,8 +277,9 @@ def test_enhance_relief_is_bit_identical_across_runs(tmp_path):
 def test_denoise_also_variance_and_report_from_one_run(tmp_path, capsys):
     source = _particle(tmp_path)
     out = tmp_path / "den.tif"
-    code = main(["denoise", str(source), "-o", str(out), "--also-variance", "--report",
-                 str(tmp_path / "report.png"), *TINY])
+    code = main(
+        ["denoise", str(source), "-o", str(out), "--also-variance", "--report", str(tmp_path / "report.png"), *TINY]
+    )
     assert code == 0, capsys.readouterr().err
     variance = read_em(tmp_path / "den_variance.tif").data
     assert variance.dtype == np.float32 and variance.min() >= 0 and variance.max() > 0
@@ -305,6 +304,7 @@ def test_model_defaults_apply_unless_overridden():
 
     args = build_parser().parse_args(["denoise", "x.npy", "-o", "y.npy", "--model", "es3c"])
     assert _config(args) == DenoiseConfig.for_model("es3c")
-    args = build_parser().parse_args(["denoise", "x.npy", "-o", "y.npy", "--model", "es3c", "--epochs", "7",
-                                      "--max-train-patches", "0"])
+    args = build_parser().parse_args(
+        ["denoise", "x.npy", "-o", "y.npy", "--model", "es3c", "--epochs", "7", "--max-train-patches", "0"]
+    )
     assert _config(args) == DenoiseConfig.for_model("es3c", epochs=7, max_train_patches=None)

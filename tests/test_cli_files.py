@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
+
 import zeroshot
 from zeroshot.cli import main
 from zeroshot.config import DenoiseConfig
@@ -67,9 +68,7 @@ def test_format_option_names_outputs_by_input_stem(tmp_path):
 def test_keep_dtype_writes_the_input_dtype(tmp_path):
     source = tmp_path / "in.mrc"
     write_em(source, as_int16(plaid()))
-    assert (
-        main(["denoise", str(source), "-o", f"{tmp_path}/out/", "--keep-dtype", "-q", *FAST]) == 0
-    )
+    assert main(["denoise", str(source), "-o", f"{tmp_path}/out/", "--keep-dtype", "-q", *FAST]) == 0
     assert read_em(tmp_path / "out" / "in.mrc").dtype == np.int16
 
 
@@ -215,7 +214,5 @@ def test_read_only_input_format_needs_format_option(tmp_path, monkeypatch, capsy
 
     monkeypatch.setattr("zeroshot.cli_files.read_em", fake_read_em)
     assert main(["denoise", str(source), "-o", f"{tmp_path}/out/", "-q", *FAST]) == 2
-    assert "cannot write DigitalMicrograph files; write .mrc, .tif, .png, .npy (--format" in (
-        capsys.readouterr().err
-    )
+    assert "cannot write DigitalMicrograph files; write .mrc, .tif, .png, .npy (--format" in (capsys.readouterr().err)
     assert not (tmp_path / "out").exists()

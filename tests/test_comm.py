@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from thread_comm import run_ranks
 from zeroshot.comm import SerialComm, any_rank, block_range
 from zeroshot.denoise import denoise
@@ -57,12 +58,18 @@ def image(seed: int = 0) -> np.ndarray:
     return 50.0 * np.sin(x / 4.0) * np.cos(y / 6.0) + 20.0 * rng.standard_normal((30, 33))
 
 
-TINY = dict(patch_size=4, n_latents=8, n_states=8, epochs=5, threads=1)
+TINY = {"patch_size": 4, "n_latents": 8, "n_states": 8, "epochs": 5, "threads": 1}
 RUNS = {
-    "bsc": dict(model="bsc"),
-    "es3c-pretrained": dict(model="es3c", bsc_pretrain_epochs=2),
-    "subset-median": dict(model="bsc", max_train_patches=301, chunk_patches=97, inference_epochs=2, merge="median"),
-    "gaussian-chunks": dict(model="es3c", chunk_patches=100, merge="gaussian"),
+    "bsc": {"model": "bsc"},
+    "es3c-pretrained": {"model": "es3c", "bsc_pretrain_epochs": 2},
+    "subset-median": {
+        "model": "bsc",
+        "max_train_patches": 301,
+        "chunk_patches": 97,
+        "inference_epochs": 2,
+        "merge": "median",
+    },
+    "gaussian-chunks": {"model": "es3c", "chunk_patches": 100, "merge": "gaussian"},
 }
 
 
@@ -71,16 +78,18 @@ def assert_same_run(parallel, serial):
         np.testing.assert_allclose(getattr(parallel.model, name), getattr(serial.model, name), rtol=RTOL, atol=0)
     if serial.config.model == "es3c":
         for name in ("mu", "psi"):
-            np.testing.assert_allclose(getattr(parallel.model.params, name), getattr(serial.model.params, name),
-                                       rtol=RTOL)
+            np.testing.assert_allclose(
+                getattr(parallel.model.params, name), getattr(serial.model.params, name), rtol=RTOL
+            )
     np.testing.assert_allclose(parallel.free_energy, serial.free_energy, rtol=RTOL)
     scale = np.abs(serial.denoised).max()
     np.testing.assert_allclose(parallel.denoised, serial.denoised, rtol=0, atol=RTOL * scale)
     if serial.moments is not None:
         for name in ("variance", "within", "between", "third", "skewness"):
             want = getattr(serial.moments, name)
-            np.testing.assert_allclose(getattr(parallel.moments, name), want, rtol=0,
-                                       atol=RTOL * max(np.abs(want).max(), 1.0))
+            np.testing.assert_allclose(
+                getattr(parallel.moments, name), want, rtol=0, atol=RTOL * max(np.abs(want).max(), 1.0)
+            )
 
 
 @pytest.mark.parametrize("size", [2, 3])
@@ -99,10 +108,10 @@ def test_ranks_give_the_result_of_one_process(run, size):
 def test_ranks_with_different_images_or_options_are_refused(tmp_path, differs):
     def work(comm):
         mine = {
-            "image": dict(image=image(seed=comm.rank)),
-            "options": dict(seed=comm.rank),
-            "moments": dict(moments=1 + comm.rank),
-            "checkpoint": dict(checkpoint=tmp_path / f"rank{comm.rank}.ckpt"),
+            "image": {"image": image(seed=comm.rank)},
+            "options": {"seed": comm.rank},
+            "moments": {"moments": 1 + comm.rank},
+            "checkpoint": {"checkpoint": tmp_path / f"rank{comm.rank}.ckpt"},
         }[differs]
         return denoise(**{"image": image(), **TINY, **mine}, comm=comm)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from zeroshot.denoise import denoise
-from zeroshot.enhance import KINDS, DetailSettings, RenderSettings, ReliefSettings, enhance, render_kind
+from zeroshot.enhance import KINDS, DetailSettings, ReliefSettings, RenderSettings, enhance, render_kind
 
 FAST = {"patch_size": 4, "n_latents": 12, "n_states": 12, "epochs": 6, "threads": 1}
 

@@ -12,9 +12,10 @@ import math
 
 import numpy as np
 import pytest
-import reference as ref
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import reference as ref
 from zeroshot import _core
 from zeroshot.config import EvoConfig
 from zeroshot.em import EMTrainer
@@ -91,9 +92,7 @@ def test_init_states_too_many_states_raises(H, S):
         _core.init_states(2, H, S, 0.5, 0)
 
 
-@pytest.mark.parametrize(
-    "args", [(2, 5, 0, 0.5), (2, 0, 1, 0.5), (2, 5, 3, -0.1), (2, 5, 3, 1.5), (-1, 5, 3, 0.5)]
-)
+@pytest.mark.parametrize("args", [(2, 5, 0, 0.5), (2, 0, 1, 0.5), (2, 5, 3, -0.1), (2, 5, 3, 1.5), (-1, 5, 3, 0.5)])
 def test_init_states_bad_arguments_raise(args):
     with pytest.raises(ValueError):
         _core.init_states(*args, 0)
@@ -228,9 +227,7 @@ def test_randflip_one_distinct_bit_per_child(H, P, n_children, seed):
     for i in range(P):
         block = kids[i * n_children : (i + 1) * n_children]
         diff = block != parents[i]
-        assert np.all(diff.sum(axis=1) == 1), (
-            "each child differs from its parent in exactly one bit"
-        )
+        assert np.all(diff.sum(axis=1) == 1), "each child differs from its parent in exactly one bit"
         flipped = np.argmax(diff, axis=1)
         assert len(set(flipped.tolist())) == n_children, "distinct bits for one parent's children"
 
@@ -318,14 +315,10 @@ def test_sparseflip_clamps_probabilities():
     an empty parent with a huge target activity gains every bit."""
     H = 70
     full = np.ones((2, H), dtype=np.uint8)
-    kids = children_of(
-        full, 1, n_children=3, mutation="sparseflip", bitflip_prob=1.0, expected_active=0.0
-    )
+    kids = children_of(full, 1, n_children=3, mutation="sparseflip", bitflip_prob=1.0, expected_active=0.0)
     np.testing.assert_array_equal(kids, 0)
     empty = np.zeros((2, H), dtype=np.uint8)
-    kids = children_of(
-        empty, 1, n_children=3, mutation="sparseflip", bitflip_prob=1.0, expected_active=float(H)
-    )
+    kids = children_of(empty, 1, n_children=3, mutation="sparseflip", bitflip_prob=1.0, expected_active=float(H))
     np.testing.assert_array_equal(kids, 1)
 
 
@@ -340,8 +333,7 @@ def test_crossover_prefix_and_suffix(H, P, seed):
     pairs = [(i, j) for i in range(P) for j in range(P) if i != j]
     for kid, (i, j) in zip(kids, pairs):
         ok = [
-            np.array_equal(kid[:cut], parents[i, :cut])
-            and np.array_equal(kid[cut:], parents[j, cut:])
+            np.array_equal(kid[:cut], parents[i, :cut]) and np.array_equal(kid[cut:], parents[j, cut:])
             for cut in range(1, H)
         ]
         assert any(ok), (i, j)
@@ -375,10 +367,7 @@ def test_crossover_with_randflip_is_a_crossover_plus_one_flip():
     for seed in range(50):
         kids = children_of(parents, seed, crossover=True, mutation="randflip")
         for kid, (i, j) in zip(kids, pairs):
-            dist = [
-                np.sum(kid != np.concatenate([parents[i, :cut], parents[j, cut:]]))
-                for cut in range(1, H)
-            ]
+            dist = [np.sum(kid != np.concatenate([parents[i, :cut], parents[j, cut:]])) for cut in range(1, H)]
             distances.append(min(dist))
     assert max(distances) == 1
     assert np.mean(np.array(distances) == 1) > 0.7
@@ -584,7 +573,7 @@ def test_evo_step_repeated_steps_converge_with_full_neighbourhood():
             mutation="randflip",
         )
         F = float(np.sum(ref.logsumexp(lpj, axis=1)))
-        assert F >= previous - 1e-9
+        assert previous - 1e-9 <= F
         previous = F
         if replaced == 0:
             break
@@ -607,9 +596,7 @@ def test_evo_step_deterministic_and_keyed_by_global_index():
     K_a, lpj_a = K0[:25].copy(), np.zeros((25, S))
     K_b, lpj_b = K0[25:].copy(), np.zeros((N - 25, S))
     r_a = run_evo(Y, W, pi, sigma2, K_a, lpj_a, seed=9, epoch=2, first_index=0, rows=slice(0, 25))
-    r_b = run_evo(
-        Y, W, pi, sigma2, K_b, lpj_b, seed=9, epoch=2, first_index=25, rows=slice(25, None)
-    )
+    r_b = run_evo(Y, W, pi, sigma2, K_b, lpj_b, seed=9, epoch=2, first_index=25, rows=slice(25, None))
     assert r_a + r_b == results[0][0]
     np.testing.assert_array_equal(np.concatenate([K_a, K_b]), K)
     np.testing.assert_array_equal(np.concatenate([lpj_a, lpj_b]), lpj)
@@ -669,9 +656,7 @@ def test_em_bit_identical_across_thread_counts(restore_threads):
     np.testing.assert_array_equal(s1.K, s2.K)
     np.testing.assert_array_equal(s1.lpj, s2.lpj)
     # and the trainer did something
-    assert h1[0].n_replaced > 0 and not np.array_equal(
-        m1.params.W, BSC.from_data(Y, H, seed=3).params.W
-    )
+    assert h1[0].n_replaced > 0 and not np.array_equal(m1.params.W, BSC.from_data(Y, H, seed=3).params.W)
 
 
 def test_bsc_e_step_through_python_layer():
@@ -682,6 +667,4 @@ def test_bsc_e_step_through_python_layer():
     states = TruncatedStates.from_bits(bits)
     replaced = model.e_step(Y, states, EvoConfig(), seed=0, epoch=0)
     check_evo_invariants(Y, W, pi, sigma2, bits, states.bits(), states.lpj, replaced)
-    np.testing.assert_allclose(
-        model.log_pseudo_joint(Y, states), states.lpj, rtol=1e-12, atol=1e-12
-    )
+    np.testing.assert_allclose(model.log_pseudo_joint(Y, states), states.lpj, rtol=1e-12, atol=1e-12)

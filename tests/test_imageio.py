@@ -50,11 +50,7 @@ def test_uint_round_trip_property(tmp_path_factory, suffix, data):
     np.testing.assert_array_equal(back, image)
 
 
-@given(
-    image=hnp.arrays(
-        np.float32, SHAPES, elements=st.floats(width=32, allow_nan=False, allow_infinity=False)
-    )
-)
+@given(image=hnp.arrays(np.float32, SHAPES, elements=st.floats(width=32, allow_nan=False, allow_infinity=False)))
 @settings(max_examples=25, deadline=None)
 def test_float32_tiff_round_trip(tmp_path_factory, image):
     path = tmp_path_factory.mktemp("rt") / "x.tif"

@@ -59,9 +59,7 @@ def bench(request, tmp_path_factory) -> Bench:
 
 
 def run_bench(exe: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(exe), *args], check=False, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([str(exe), *args], check=False, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("model", ["bsc", "sssc"])

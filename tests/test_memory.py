@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from thread_comm import run_ranks
 from zeroshot.available_memory import MemoryLimit, available_memory
 from zeroshot.cli import main
@@ -29,6 +30,7 @@ def total(shape=SHAPE, moments=1, ranks=1, **options) -> int:
 
 
 # ---- the formula ----
+
 
 @pytest.mark.parametrize(
     "knob, values",
@@ -117,6 +119,7 @@ def test_format_bytes():
 
 # ---- the bound against the measured peak ----
 
+
 def measured_peak(image: np.ndarray, config: DenoiseConfig, moments: int) -> int:
     """The peak of the bytes traced during the run (numpy's arrays and Python's objects)."""
     tracemalloc.start()
@@ -153,6 +156,7 @@ def test_the_bound_holds_the_measured_peak_within_a_factor_two(options, moments,
 
 # ---- the available memory ----
 
+
 def fake_system(root: Path, meminfo_kb=None, cgroup_line="0::/job", files=None) -> tuple:
     proc, cgroups = root / "proc", root / "cgroup"
     (proc / "self").mkdir(parents=True)
@@ -174,8 +178,11 @@ def test_memavailable_alone(tmp_path):
 
 
 def test_cgroup_v2_room_counts_reclaimable_cache(tmp_path):
-    files = {"job/memory.max": "1000000\n", "job/memory.current": "600000\n",
-             "job/memory.stat": "anon 1\ninactive_file 100000\n"}
+    files = {
+        "job/memory.max": "1000000\n",
+        "job/memory.current": "600000\n",
+        "job/memory.stat": "anon 1\ninactive_file 100000\n",
+    }
     proc, cgroups = fake_system(tmp_path, meminfo_kb=10**6, files=files)
     limit = available_memory(proc, cgroups)
     assert limit is not None and limit.bytes == 1000000 - (600000 - 100000)
@@ -191,8 +198,10 @@ def test_cgroup_v2_parent_limit_and_no_limit(tmp_path):
 
 def test_cgroup_v1_limit(tmp_path):
     files = {
-        "memory/a/b/memory.limit_in_bytes": "4096000\n", "memory/a/b/memory.usage_in_bytes": "96000\n",
-        "memory/a/memory.limit_in_bytes": "9223372036854771712\n", "memory/a/memory.usage_in_bytes": "1\n",
+        "memory/a/b/memory.limit_in_bytes": "4096000\n",
+        "memory/a/b/memory.usage_in_bytes": "96000\n",
+        "memory/a/memory.limit_in_bytes": "9223372036854771712\n",
+        "memory/a/memory.usage_in_bytes": "1\n",
     }
     proc, cgroups = fake_system(tmp_path, meminfo_kb=10**6, cgroup_line="5:cpu:/x\n4:memory:/a/b", files=files)
     limit = available_memory(proc, cgroups)
@@ -246,7 +255,7 @@ def test_a_large_limit_passes_without_lowering_the_chunks(caplog):
 
 @pytest.mark.parametrize("bad", [0, -5, 1.5, True, "lots"])
 def test_bad_max_memory(bad):
-    with pytest.raises(ValueError, match="max_memory|memory size"):
+    with pytest.raises(ValueError, match=r"max_memory|memory size"):
         denoise(IMAGE, config=SMALL, threads=1, max_memory=bad)
 
 
@@ -284,14 +293,19 @@ def test_every_rank_gets_rank_0s_decision():
     smallest = estimate_memory(IMAGE.shape, replace(config, chunk_patches=MIN_AUTO_CHUNK), ranks=2, moments=2).total
 
     def work(comm):
-        return fit_chunk_patches(IMAGE.shape, config, moments=2, threads=1, checkpoint=False, comm=comm,
-                                 max_memory=(whole + smallest) // 2)
+        return fit_chunk_patches(
+            IMAGE.shape, config, moments=2, threads=1, checkpoint=False, comm=comm, max_memory=(whole + smallest) // 2
+        )
 
     chunks = run_ranks(2, work)
     assert chunks[0] == chunks[1] < config.chunk_patches
     with pytest.raises(ValueError, match="needs about"):
-        run_ranks(2, lambda comm: fit_chunk_patches(IMAGE.shape, config, moments=2, threads=1, checkpoint=False,
-                                                    comm=comm, max_memory=2**20))
+        run_ranks(
+            2,
+            lambda comm: fit_chunk_patches(
+                IMAGE.shape, config, moments=2, threads=1, checkpoint=False, comm=comm, max_memory=2**20
+            ),
+        )
 
 
 def test_cli_max_memory(tmp_path, capsys):

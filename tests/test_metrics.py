@@ -29,9 +29,7 @@ def _ssim_reference(x, y, data_range):
             ma, mb = a.mean(), b.mean()
             va, vb = a.var(ddof=1), b.var(ddof=1)
             cov = np.sum((a - ma) * (b - mb)) / (a.size - 1)
-            values.append(
-                (2 * ma * mb + c1) * (2 * cov + c2) / ((ma**2 + mb**2 + c1) * (va + vb + c2))
-            )
+            values.append((2 * ma * mb + c1) * (2 * cov + c2) / ((ma**2 + mb**2 + c1) * (va + vb + c2)))
     return float(np.mean(values))
 
 
@@ -49,9 +47,7 @@ def test_psnr_hand_computed():
     estimate = reference + np.array([[1.0, 0.0], [0.0, -1.0]])
     # MSE = (1 + 1) / 4 = 0.5; default data_range = 3 - 0 = 3.
     assert psnr(reference, estimate) == pytest.approx(10 * math.log10(9 / 0.5), abs=1e-12)
-    assert psnr(reference, estimate, data_range=255) == pytest.approx(
-        10 * math.log10(255**2 / 0.5), abs=1e-12
-    )
+    assert psnr(reference, estimate, data_range=255) == pytest.approx(10 * math.log10(255**2 / 0.5), abs=1e-12)
 
 
 def test_psnr_integer_inputs_do_not_wrap_around():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from zeroshot.moment_merge import MomentMerger, PixelMoments, merge_moments
 from zeroshot.patches import extract_patches, patch_grid_shape
 
@@ -87,9 +88,7 @@ def assert_same_moments(a: PixelMoments, b: PixelMoments, exact: bool) -> None:
 @given(st.integers(1, 8), st.integers(1, 8), st.data())
 def test_zero_variance_when_patches_agree(R, C, data):
     P = data.draw(st.integers(1, min(R, C)))
-    image = data.draw(
-        st.integers(0, 2**32 - 1).map(lambda s: np.random.default_rng(s).normal(size=(R, C)) * 1e3)
-    )
+    image = data.draw(st.integers(0, 2**32 - 1).map(lambda s: np.random.default_rng(s).normal(size=(R, C)) * 1e3))
     mean = extract_patches(image, P)
     zero = np.zeros_like(mean)
     moments = merge_moments(mean, zero, image.shape, P, third=zero)
@@ -157,9 +156,7 @@ def test_matches_brute_force_mixture(case):
     moments = merge_moments(mean, variance, image_shape, P, third)
     expected = reference_moments(mean, variance, third, image_shape, P)
     for name, value in expected.items():
-        np.testing.assert_allclose(
-            getattr(moments, name), value, rtol=1e-11, atol=1e-11, err_msg=name
-        )
+        np.testing.assert_allclose(getattr(moments, name), value, rtol=1e-11, atol=1e-11, err_msg=name)
     defined = expected["variance"] > 1e-6
     np.testing.assert_allclose(
         moments.skewness[defined],
@@ -225,9 +222,7 @@ def test_adding_a_constant_to_the_means(constant):
     tol = 1e-15 * abs(constant) * 100
     np.testing.assert_allclose(shifted.mean, base.mean + constant, rtol=0, atol=tol)
     for name in ("variance", "within", "between", "third", "skewness"):
-        np.testing.assert_allclose(
-            getattr(shifted, name), getattr(base, name), rtol=0, atol=tol, err_msg=name
-        )
+        np.testing.assert_allclose(getattr(shifted, name), getattr(base, name), rtol=0, atol=tol, err_msg=name)
 
 
 def test_constant_shift_with_agreeing_patches():
@@ -258,7 +253,7 @@ def test_skewness_of_a_tiny_but_real_spread():
     # the floor is relative to |M|: a spread of 1e-20 around 0 is signal, not rounding
     moments = two_overlapping_patches(0.0, 1e-20, 1e-61)
     V = moments.variance[0, 1]
-    assert V == pytest.approx(0.25e-40, rel=1e-12)
+    assert pytest.approx(0.25e-40, rel=1e-12) == V
     assert moments.skewness[0, 1] == pytest.approx(1e-61 / V**1.5, rel=1e-12)
     assert moments.skewness[0, 0] == 0.0  # covered by one patch with v = 0: V = 0
 
@@ -319,9 +314,7 @@ def test_bad_moments(kwargs, pattern):
 def test_negative_variance():
     variance = np.zeros((12, 4))
     variance[7, 3] = -1e-3
-    with pytest.raises(
-        ValueError, match=r"variance must be >= 0, got -0\.001 for patch 9, pixel 3"
-    ):
+    with pytest.raises(ValueError, match=r"variance must be >= 0, got -0\.001 for patch 9, pixel 3"):
         MomentMerger((4, 5), 2).add(2, np.zeros((10, 4)), variance[:10])
 
 
@@ -344,9 +337,7 @@ def test_patch_added_twice():
     with pytest.raises(ValueError, match=r"patch 4 was already added"):
         merger.add(4, np.zeros((3, 4)), np.zeros((3, 4)))
     merger.add(6, np.zeros((6, 4)), np.zeros((6, 4)))  # the failed add left no trace
-    assert_same_moments(
-        merger.result(), merge_moments(np.zeros((12, 4)), np.zeros((12, 4)), (4, 5), 2), exact=True
-    )
+    assert_same_moments(merger.result(), merge_moments(np.zeros((12, 4)), np.zeros((12, 4)), (4, 5), 2), exact=True)
 
 
 def test_third_moments_for_all_chunks_or_none():
@@ -375,7 +366,5 @@ def test_bad_geometry():
         MomentMerger((5, 7), 6)
     with pytest.raises(ValueError, match=r"pair of integers"):
         MomentMerger((5,), 1)
-    with pytest.raises(
-        ValueError, match=r"mean must have shape \(N, D\) = \(12, 4\) .*got shape \(11, 4\)"
-    ):
+    with pytest.raises(ValueError, match=r"mean must have shape \(N, D\) = \(12, 4\) .*got shape \(11, 4\)"):
         merge_moments(np.zeros((11, 4)), np.zeros((11, 4)), (4, 5), 2)

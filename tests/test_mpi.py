@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from zeroshot.cli import main
 from zeroshot.denoise import denoise
 
@@ -32,9 +33,16 @@ HERE = Path(__file__).parent
 RTOL = 1e-10
 TIMEOUT = 300
 OPTIONS = {
-    "bsc": dict(model="bsc", patch_size=5, n_latents=12, n_states=10, epochs=5, threads=1),
-    "es3c": dict(model="es3c", patch_size=5, n_latents=12, n_states=10, epochs=5, bsc_pretrain_epochs=2,
-                 threads=1),
+    "bsc": {"model": "bsc", "patch_size": 5, "n_latents": 12, "n_states": 10, "epochs": 5, "threads": 1},
+    "es3c": {
+        "model": "es3c",
+        "patch_size": 5,
+        "n_latents": 12,
+        "n_states": 10,
+        "epochs": 5,
+        "bsc_pretrain_epochs": 2,
+        "threads": 1,
+    },
 }
 
 
@@ -54,8 +62,13 @@ def two_rank_runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mpi")
     np.save(folder / "in.npy", noisy_image())
     models = sorted(OPTIONS)
-    run = mpiexec(sys.executable, str(HERE / "mpi_denoise.py"), str(folder / "in.npy"), str(folder / "run"),
-                  *(json.dumps(OPTIONS[m]) for m in models))
+    run = mpiexec(
+        sys.executable,
+        str(HERE / "mpi_denoise.py"),
+        str(folder / "in.npy"),
+        str(folder / "run"),
+        *(json.dumps(OPTIONS[m]) for m in models),
+    )
     assert run.returncode == 0, run.stderr
     return {m: dict(np.load(folder / f"run{i}.npz")) for i, m in enumerate(models)}, np.load(folder / "in.npy")
 
@@ -67,16 +80,26 @@ def test_two_ranks_give_the_parameters_and_images_of_one_process(two_rank_runs, 
     serial = denoise(image, moments=2, **OPTIONS[model])
     names = ["W", "pi", "sigma2"] + (["mu", "psi"] if model == "es3c" else [])
     for name in names:
-        np.testing.assert_allclose(parallel[name], getattr(serial.model.params, name), rtol=RTOL, atol=0,
-                                   err_msg=name)
+        np.testing.assert_allclose(parallel[name], getattr(serial.model.params, name), rtol=RTOL, atol=0, err_msg=name)
     np.testing.assert_allclose(parallel["free_energy"], serial.free_energy, rtol=RTOL)
     for name, want in (("denoised", serial.denoised), ("variance", serial.variance)):
         np.testing.assert_allclose(parallel[name], want, rtol=0, atol=RTOL * np.abs(want).max(), err_msg=name)
 
 
 def cli_flags(epochs: int = 5) -> list:
-    return ["--latents", "12", "--states", "10", "--epochs", str(epochs), "--patch-size", "5", "--threads", "1",
-            "--keep-dtype"]
+    return [
+        "--latents",
+        "12",
+        "--states",
+        "10",
+        "--epochs",
+        str(epochs),
+        "--patch-size",
+        "5",
+        "--threads",
+        "1",
+        "--keep-dtype",
+    ]
 
 
 CLI_FLAGS = cli_flags()
@@ -87,8 +110,9 @@ def test_cli_under_mpiexec_writes_one_output(tmp_path):
     np.save(source, noisy_image())
     target = tmp_path / "out" / "denoised.npy"
     target.parent.mkdir()
-    run = mpiexec(sys.executable, "-m", "mpi4py", "-m", "zeroshot.cli", "denoise", str(source), "-o", str(target),
-                  *CLI_FLAGS)
+    run = mpiexec(
+        sys.executable, "-m", "mpi4py", "-m", "zeroshot.cli", "denoise", str(source), "-o", str(target), *CLI_FLAGS
+    )
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in target.parent.iterdir()) == ["denoised.npy", "denoised.npy.json"]
     assert run.stdout.count("estimated noise sigma") == 1  # rank 0 reports, the other rank is quiet
@@ -108,8 +132,12 @@ def test_a_failing_rank_ends_the_whole_job(tmp_path):
     cli = [sys.executable, "-m", "zeroshot.cli", "denoise", str(source), *CLI_FLAGS, "-q", "-o"]
     # Rank 1 alone fails (its output folder is missing); rank 0 would wait for it forever without the abort.
     started = time.monotonic()
-    run = subprocess.run([MPIEXEC, "-n", "1", *cli, str(good), ":", "-n", "1", *cli, str(bad)],
-                         capture_output=True, text=True, timeout=TIMEOUT)
+    run = subprocess.run(
+        [MPIEXEC, "-n", "1", *cli, str(good), ":", "-n", "1", *cli, str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert run.returncode != 0
     assert "error on rank 1" in run.stderr and "no-such-folder" in run.stderr
     assert not good.exists()
@@ -121,8 +149,12 @@ def test_mpi_run_stopped_by_sigint_resumes(tmp_path):
     np.save(source, noisy_image())
     flags = [*cli_flags(epochs=40), "-q"]  # time to stop it on the way
     command = ["denoise", str(source), "-o", str(target), *flags, "--checkpoint", str(ckpt), "--checkpoint-every", "1"]
-    process = subprocess.Popen([MPIEXEC, "-n", "2", sys.executable, "-m", "zeroshot.cli", *command],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [MPIEXEC, "-n", "2", sys.executable, "-m", "zeroshot.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + TIMEOUT
     while not ckpt.exists():
         if process.poll() is not None or time.monotonic() > deadline:

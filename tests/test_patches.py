@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
 from zeroshot.patches import PatchMerger, extract_patches, merge_patches, patch_grid_shape
 
 METHODS = ["mean", "median", "gaussian"]
@@ -58,9 +59,7 @@ def reference_merge(estimates, image_shape, P, method, sigma=None):
         for i in range(P):
             for j in range(P):
                 values[r + i][c + j].append(est[i * P + j])
-                weights[r + i][c + j].append(
-                    math.exp(-((i - c0) ** 2 + (j - c0) ** 2) / (2 * s * s))
-                )
+                weights[r + i][c + j].append(math.exp(-((i - c0) ** 2 + (j - c0) ** 2) / (2 * s * s)))
     out = np.empty((R, C))
     for y in range(R):
         for x in range(C):
@@ -152,9 +151,7 @@ def test_round_trip_is_exact(method, case):
 def test_round_trip_gaussian(case, sigma):
     image, P = case
     merged = merge_patches(extract_patches(image, P), image.shape, P, "gaussian", sigma)
-    np.testing.assert_allclose(
-        merged, image, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(image).max())
-    )
+    np.testing.assert_allclose(merged, image, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(image).max()))
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -329,9 +326,7 @@ def test_bad_image(image, pattern):
 def test_non_finite_image():
     image = np.zeros((4, 5))
     image[2, 3] = np.nan
-    with pytest.raises(
-        ValueError, match=r"shape \(4, 5\) contains NaN or Inf \(first at pixel \(2, 3\)"
-    ):
+    with pytest.raises(ValueError, match=r"shape \(4, 5\) contains NaN or Inf \(first at pixel \(2, 3\)"):
         extract_patches(image, 2)
     # a chunk that does not touch the bad pixel is fine
     assert extract_patches(image, 2, 0, 2).shape == (2, 4)
@@ -436,9 +431,7 @@ def test_patch_added_twice():
 def test_result_before_all_pixels_covered(method):
     merger = PatchMerger((4, 5), 2, method)
     merger.add(0, np.ones((11, 4)))  # the last patch covers the bottom-right pixel alone
-    with pytest.raises(
-        ValueError, match=r"1 of 20 pixels .* shape \(4, 5\) .*pixel \(3, 4\).*11 of N = 12"
-    ):
+    with pytest.raises(ValueError, match=r"1 of 20 pixels .* shape \(4, 5\) .*pixel \(3, 4\).*11 of N = 12"):
         merger.result()
     empty = PatchMerger((4, 5), 2, method)
     with pytest.raises(ValueError, match=r"20 of 20 pixels"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from zeroshot.imageio import PixelSize, nm_per_unit, pixel_size_from
 
 
@@ -64,7 +65,7 @@ def test_negative_scale_of_a_flipped_axis_keeps_its_magnitude():
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, math.nan, math.inf, True, "1"])
 def test_pixel_size_is_validated(bad):
-    with pytest.raises(ValueError, match="PixelSize.x"):
+    with pytest.raises(ValueError, match=r"PixelSize\.x"):
         PixelSize(y=1.0, x=bad)
 
 

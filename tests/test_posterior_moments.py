@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import reference as ref
-import reference_sssc as ref_sssc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import reference as ref
+import reference_sssc as ref_sssc
 from zeroshot import _core
 from zeroshot.denoise import thread_count
 from zeroshot.models import BSC, SSSC, BSCParams, PosteriorMoments, SSSCParams
@@ -51,11 +52,18 @@ class Problem:
 
     def kernel_args(self) -> dict:
         Y, W = self.Y, self.W
-        return dict(WtY=Y @ W, y2=np.einsum("nd,nd->n", Y, Y), WtW=W.T @ W, pi=self.pi, mu=self.mu,
-                    psi=self.psi, sigma2=self.sigma2)
+        return {
+            "WtY": Y @ W,
+            "y2": np.einsum("nd,nd->n", Y, Y),
+            "WtW": W.T @ W,
+            "pi": self.pi,
+            "mu": self.mu,
+            "psi": self.psi,
+            "sigma2": self.sigma2,
+        }
 
     def sssc(self, lpj: np.ndarray, order: int = 3, **over):
-        args = {**dict(W=self.W, K=self.K, lpj=lpj, order=order), **self.kernel_args(), **over}
+        args = {"W": self.W, "K": self.K, "lpj": lpj, "order": order, **self.kernel_args(), **over}
         return _core.sssc_posterior_moments(**args)
 
     def bsc(self, lpj: np.ndarray, order: int = 3):
@@ -124,8 +132,9 @@ def test_bsc_moments_equal_the_state_enumeration(p, spread, seed):
     lpj = random_lpj(np.random.default_rng(seed), p.N, p.S, spread)
     mean, var, third = p.bsc(lpj)
     recon = np.einsum("dh,nsh->nsd", p.W, p.bits.astype(float))
-    assert_close_to((mean, var, third), ref.bsc_posterior_moments(p.W, p.bits, lpj),
-                    moment_scales(recon, np.zeros_like(recon)))
+    assert_close_to(
+        (mean, var, third), ref.bsc_posterior_moments(p.W, p.bits, lpj), moment_scales(recon, np.zeros_like(recon))
+    )
     assert np.all(var >= 0)
 
 
@@ -208,7 +217,7 @@ def monte_carlo_problem():
     return p, np.log(np.random.default_rng(8).dirichlet(np.ones(p.S), size=p.N))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def monte_carlo(model: str):
     """(problem, lpj, sample moments, their standard errors) from 200 000 samples per patch (drawn once
     per model for the tests below)."""
@@ -350,22 +359,22 @@ def with_value(a: np.ndarray, index, value) -> np.ndarray:
 @pytest.mark.parametrize(
     "bad, message",
     [
-        (lambda p, lpj: dict(lpj=lpj[:, :-1]), "has shape"),
-        (lambda p, lpj: dict(lpj=lpj[:-1]), "has shape"),
-        (lambda p, lpj: dict(lpj=with_value(lpj, (1, 2), np.nan)), "lpj contains NaN"),
-        (lambda p, lpj: dict(lpj=with_value(lpj, (0, 0), np.inf)), "lpj contains NaN"),
-        (lambda p, lpj: dict(lpj=with_value(lpj, 1, -np.inf)), "no finite maximum"),
-        (lambda p, lpj: dict(W=with_value(p.W, (0, 1), np.nan)), "W contains NaN"),
-        (lambda p, lpj: dict(W=p.W[:, :-1]), "W has shape|beyond H"),  # BSC takes H from W
-        (lambda p, lpj: dict(W=p.W[0]), "W has shape"),
-        (lambda p, lpj: dict(K=p.K[:, :, :0]), "K has shape"),
-        (lambda p, lpj: dict(K=p.K[:, :0], lpj=lpj[:, :0]), "at least one state"),
+        (lambda p, lpj: {"lpj": lpj[:, :-1]}, "has shape"),
+        (lambda p, lpj: {"lpj": lpj[:-1]}, "has shape"),
+        (lambda p, lpj: {"lpj": with_value(lpj, (1, 2), np.nan)}, "lpj contains NaN"),
+        (lambda p, lpj: {"lpj": with_value(lpj, (0, 0), np.inf)}, "lpj contains NaN"),
+        (lambda p, lpj: {"lpj": with_value(lpj, 1, -np.inf)}, "no finite maximum"),
+        (lambda p, lpj: {"W": with_value(p.W, (0, 1), np.nan)}, "W contains NaN"),
+        (lambda p, lpj: {"W": p.W[:, :-1]}, "W has shape|beyond H"),  # BSC takes H from W
+        (lambda p, lpj: {"W": p.W[0]}, "W has shape"),
+        (lambda p, lpj: {"K": p.K[:, :, :0]}, "K has shape"),
+        (lambda p, lpj: {"K": p.K[:, :0], "lpj": lpj[:, :0]}, "at least one state"),
     ],
 )
 def test_bad_inputs_are_value_errors(small, bad, message):
     p, lpj = small
     over = bad(p, lpj)
-    args = {**dict(W=p.W, K=p.K, lpj=lpj), **over}
+    args = {"W": p.W, "K": p.K, "lpj": lpj, **over}
     with pytest.raises(ValueError, match=message):
         _core.bsc_posterior_moments(args["W"], args["K"], args["lpj"], 2)
     with pytest.raises(ValueError, match=message):

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
 from zeroshot.blur import gaussian_blur
 from zeroshot.render import (
     detail_enhance,
@@ -144,9 +145,7 @@ def test_plane_facing_the_light_is_brighter():
     flat = math.sin(math.radians(45))
     assert np.all(facing > flat) and np.all(away < flat)
     # light from the right (azimuth 90): a plane rising to the left faces it
-    assert np.all(
-        hillshade(ramp((6, 6), 0, -0.5), azimuth=90) > hillshade(ramp((6, 6), 0, 0.5), azimuth=90)
-    )
+    assert np.all(hillshade(ramp((6, 6), 0, -0.5), azimuth=90) > hillshade(ramp((6, 6), 0, 0.5), azimuth=90))
     # light from the top (azimuth 0): a plane rising downwards (towards the south) faces it
     assert np.all(hillshade(ramp((6, 6), 0.5, 0), azimuth=0) > flat)
 
@@ -167,9 +166,7 @@ def test_plane_matches_lambert(slope, elevation):
 
 def test_z_factor_scales_the_height_and_rotation_turns_the_light():
     height = np.random.default_rng(2).normal(size=(11, 13))
-    np.testing.assert_allclose(
-        hillshade(height, z_factor=2.5), hillshade(2.5 * height, z_factor=1.0), atol=1e-14
-    )
+    np.testing.assert_allclose(hillshade(height, z_factor=2.5), hillshade(2.5 * height, z_factor=1.0), atol=1e-14)
     # turning the image a quarter counter-clockwise turns the light with it (azimuth - 90)
     np.testing.assert_allclose(
         hillshade(np.rot90(height), azimuth=300 - 90),
@@ -188,9 +185,7 @@ def test_hillshade_thin_and_steep():
     assert hillshade(np.array([[1.0, 2.0, 4.0]])).shape == (1, 3)
     np.testing.assert_array_equal(hillshade(np.array([[5.0]])), [[math.sin(math.radians(45))]])
     steep = hillshade(ramp((4, 4), 0, 1e300), azimuth=270, elevation=30, smoothing=0)
-    np.testing.assert_allclose(
-        steep, math.sin(math.radians(30 + 90)), atol=1e-12
-    )  # faces the light
+    np.testing.assert_allclose(steep, math.sin(math.radians(30 + 90)), atol=1e-12)  # faces the light
     with pytest.raises(ValueError, match=r"slopes of height \* z_factor overflow"):
         hillshade(ramp((4, 4), 0, 1e307), z_factor=100, smoothing=0)
     with pytest.raises(ValueError, match=r"slopes of height \* z_factor overflow"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+
 from zeroshot.report import dictionary_tiles, write_report
 
 
@@ -39,8 +40,16 @@ def test_report_is_a_png(tmp_path):
     image = rng.random((20, 24))
     out = tmp_path / "sub" / "report.png"
     write_report(
-        out, noisy=image, denoised=image, variance=image**2, relief=image, free_energy=[-3.0, -2.0, -1.5],
-        W=rng.standard_normal((9, 12)), patch_size=3, usage=rng.random(12), title="test",
+        out,
+        noisy=image,
+        denoised=image,
+        variance=image**2,
+        relief=image,
+        free_energy=[-3.0, -2.0, -1.5],
+        W=rng.standard_normal((9, 12)),
+        patch_size=3,
+        usage=rng.random(12),
+        title="test",
     )
     with Image.open(out) as im:
         assert im.format == "PNG" and im.size[0] > 200 and im.size[1] > 200
@@ -50,6 +59,12 @@ def test_report_is_a_png(tmp_path):
 def test_report_must_be_png(tmp_path):
     with pytest.raises(ValueError, match="PNG"):
         write_report(
-            tmp_path / "r.jpg", noisy=np.zeros((4, 4)), denoised=np.zeros((4, 4)), variance=np.zeros((4, 4)),
-            relief=np.zeros((4, 4)), free_energy=[0.0], W=np.zeros((4, 1)), patch_size=2,
+            tmp_path / "r.jpg",
+            noisy=np.zeros((4, 4)),
+            denoised=np.zeros((4, 4)),
+            variance=np.zeros((4, 4)),
+            relief=np.zeros((4, 4)),
+            free_energy=[0.0],
+            W=np.zeros((4, 1)),
+            patch_size=2,
         )

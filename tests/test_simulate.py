@@ -139,9 +139,7 @@ def test_default_noise_psnr_in_documented_range(image_seed, size):
 def test_default_parameters():
     assert DEFAULT_DOSE > 0 and DEFAULT_READ_SIGMA >= 0
     clean = simulated_micrograph()
-    np.testing.assert_array_equal(
-        add_tem_noise(clean), add_tem_noise(clean, 0, DEFAULT_DOSE, DEFAULT_READ_SIGMA)
-    )
+    np.testing.assert_array_equal(add_tem_noise(clean), add_tem_noise(clean, 0, DEFAULT_DOSE, DEFAULT_READ_SIGMA))
 
 
 @pytest.mark.parametrize(("level", "dose", "read_sigma"), [(0.5, 50.0, 2.0), (0.8, 10.0, 0.0)])

@@ -1,12 +1,13 @@
 """SSSC kernels against a numpy reference that builds the full D x D covariance."""
+
 import itertools
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference_sssc import slab_posterior
 
+from reference_sssc import slab_posterior
 from zeroshot import _core
 from zeroshot.config import EvoConfig
 from zeroshot.states import TruncatedStates
@@ -37,7 +38,7 @@ def random_problem(seed, N, D, H, S):
     sigma2 = float(rng.uniform(0.1, 1.5))
     Y = rng.normal(size=(N, D)) * 2
     all_states = np.array(list(itertools.product([0, 1], repeat=H)), dtype=np.uint8) if H <= 10 else None
-    if all_states is not None and S <= len(all_states):
+    if all_states is not None and len(all_states) >= S:
         bits = np.stack([all_states[rng.choice(len(all_states), S, replace=False)] for _ in range(N)])
     else:
         bits = np.stack([np.unique((rng.random((4 * S, H)) < 0.3).astype(np.uint8), axis=0)[:S] for _ in range(N)])
@@ -81,8 +82,9 @@ def test_singular_slab_system_stays_finite():
     w = rng.normal(size=(5, 1))
     W = np.hstack([w, w, w])
     bits = np.array([[[1, 1, 1], [1, 1, 0], [0, 0, 0]]], dtype=np.uint8)
-    lpj = core_lpj(rng.normal(size=(1, 5)), W, np.full(3, 0.3), np.zeros(3), np.full(3, 1e8), 1e-10,
-                   _core.pack_states(bits))
+    lpj = core_lpj(
+        rng.normal(size=(1, 5)), W, np.full(3, 0.3), np.zeros(3), np.full(3, 1e8), 1e-10, _core.pack_states(bits)
+    )
     assert np.all(np.isfinite(lpj))
 
 
@@ -91,8 +93,21 @@ def test_evo_step_keeps_distinct_states_with_true_lpj():
     states = TruncatedStates.random(40, 12, 6, 1 / 12, seed=0)
     WtY, y2, WtW = Y @ W, np.einsum("nd,nd->n", Y, Y), W.T @ W
     for epoch in range(3):
-        _core.evo_step_sssc(states.K, states.lpj, WtY, y2, WtW, pi, mu, psi, sigma2, seed=0, epoch=epoch,
-                            first_index=0, **EvoConfig().core_kwargs())
+        _core.evo_step_sssc(
+            states.K,
+            states.lpj,
+            WtY,
+            y2,
+            WtW,
+            pi,
+            mu,
+            psi,
+            sigma2,
+            seed=0,
+            epoch=epoch,
+            first_index=0,
+            **EvoConfig().core_kwargs(),
+        )
     bits = states.bits()
     for n in range(40):
         assert len({row.tobytes() for row in bits[n]}) == 6

@@ -1,4 +1,5 @@
 """The SSSC model through the Python layer: EM, parameter recovery, thread independence, denoising."""
+
 import itertools
 from dataclasses import replace
 
@@ -93,7 +94,7 @@ def test_denoise_with_es3c_gives_a_variance_map():
     r, c = np.mgrid[:32, :32]
     clean = 80.0 * ((r // 8 + c // 8) % 2)
     noisy = clean + 20.0 * rng.standard_normal(clean.shape)
-    options = dict(model="es3c", patch_size=4, n_latents=8, n_states=8, epochs=3, threads=1)
+    options = {"model": "es3c", "patch_size": 4, "n_latents": 8, "n_states": 8, "epochs": 3, "threads": 1}
     result = denoise(noisy, moments=2, **options)
     assert result.variance is not None and result.variance.shape == noisy.shape
     assert np.all(np.isfinite(result.variance)) and np.all(result.variance >= 0)
@@ -116,8 +117,9 @@ def test_es3c_after_bsc_pretraining():
     r, c = np.mgrid[:40, :40]
     clean = 80.0 * ((r // 10 + c // 10) % 2)
     noisy = clean + 20.0 * rng.standard_normal(clean.shape)
-    result = denoise(noisy, model="es3c", patch_size=4, n_latents=12, n_states=12, epochs=4,
-                     bsc_pretrain_epochs=3, threads=1)
+    result = denoise(
+        noisy, model="es3c", patch_size=4, n_latents=12, n_states=12, epochs=4, bsc_pretrain_epochs=3, threads=1
+    )
     assert [h.epoch for h in result.history] == list(range(7))
     assert isinstance(result.model, SSSC)
     assert np.mean((result.denoised - clean) ** 2) < 0.25 * np.mean((noisy - clean) ** 2)

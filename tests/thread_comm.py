@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
 import numpy as np
 
@@ -16,8 +16,8 @@ class ThreadWorld:
     def __init__(self, size: int) -> None:
         self.size = size
         self.barrier = threading.Barrier(size, timeout=TIMEOUT)
-        self.slots: List[Any] = [None] * size
-        self.mailboxes: Dict[Tuple[int, int], "queue.Queue[Dict[str, np.ndarray]]"] = {
+        self.slots: list[Any] = [None] * size
+        self.mailboxes: dict[tuple[int, int], queue.Queue[dict[str, np.ndarray]]] = {
             (s, d): queue.Queue() for s in range(size) for d in range(size)
         }
 
@@ -26,7 +26,7 @@ class ThreadComm:
     def __init__(self, world: ThreadWorld, rank: int) -> None:
         self.world, self.rank, self.size = world, rank, world.size
 
-    def _exchange(self, value: Any) -> List[Any]:
+    def _exchange(self, value: Any) -> list[Any]:
         """Every rank's value, on every rank."""
         self.world.slots[self.rank] = value
         self.world.barrier.wait()
@@ -44,34 +44,34 @@ class ThreadComm:
     def bcast(self, obj: Any) -> Any:
         return self._exchange(obj)[0]
 
-    def gather(self, obj: Any) -> Optional[List[Any]]:
+    def gather(self, obj: Any) -> list[Any] | None:
         values = self._exchange(obj)
         return values if self.rank == 0 else None
 
-    def send_arrays(self, arrays: Dict[str, np.ndarray], dest: int) -> None:
+    def send_arrays(self, arrays: dict[str, np.ndarray], dest: int) -> None:
         self.world.mailboxes[(self.rank, dest)].put({k: np.array(v) for k, v in arrays.items()})
 
-    def recv_arrays(self, source: int) -> Dict[str, np.ndarray]:
+    def recv_arrays(self, source: int) -> dict[str, np.ndarray]:
         return self.world.mailboxes[(source, self.rank)].get(timeout=TIMEOUT)
 
-    def bcast_arrays(self, arrays: Optional[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+    def bcast_arrays(self, arrays: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
         root = self._exchange(arrays)[0]
         return {k: np.array(v) for k, v in root.items()}
 
 
-def run_ranks(size: int, work: Callable[[ThreadComm], Any]) -> List[Any]:
+def run_ranks(size: int, work: Callable[[ThreadComm], Any]) -> list[Any]:
     """work(comm) on `size` thread ranks; their results in rank order. An exception on any rank is
     raised here (the others are released from their barrier instead of waiting for it)."""
     world = ThreadWorld(size)
-    results: List[Any] = [None] * size
-    errors: List[BaseException] = []
+    results: list[Any] = [None] * size
+    errors: list[BaseException] = []
 
     def run(rank: int) -> None:
         try:
             results[rank] = work(ThreadComm(world, rank))
         except threading.BrokenBarrierError:
             pass
-        except BaseException as error:  # noqa: BLE001 - handed to the test
+        except BaseException as error:
             errors.append(error)
             world.barrier.abort()
 

@@ -1,10 +1,11 @@
 """zeroshot: zero-shot denoising and structure enhancement of noisy electron-microscopy images.
 
-    import zeroshot
-    image = zeroshot.read_em("in.mrc")    # EMImage: data (R, C) or (F, R, C), pixel_size (nm) or None
-    result = zeroshot.denoise(image.data)  # 2-D array; result.denoised, result.noise_sigma, ...
-    relief = zeroshot.enhance(image.data, "relief")   # structure from the posterior variance: .values, .display
+import zeroshot
+image = zeroshot.read_em("in.mrc")    # EMImage: data (R, C) or (F, R, C), pixel_size (nm) or None
+result = zeroshot.denoise(image.data)  # 2-D array; result.denoised, result.noise_sigma, ...
+relief = zeroshot.enhance(image.data, "relief")   # structure from the posterior variance: .values, .display
 """
+
 from __future__ import annotations
 
 from zeroshot._core import get_num_threads, has_openmp, set_num_threads

@@ -20,17 +20,43 @@ def select_parents(
     lpj: NDArray[np.float64], n_parents: int, selection: str, seed: int, epoch: int = 0, first_index: int = 0
 ) -> NDArray[np.int64]: ...  # (N, n_parents)
 def make_children(
-    parents: NDArray[np.uint64], H: int, expected_active: float, seed: int, n_parents: int, n_children: int,
-    n_generations: int, selection: str, mutation: str, crossover: bool, bitflip_prob: float,
+    parents: NDArray[np.uint64],
+    H: int,
+    expected_active: float,
+    seed: int,
+    n_parents: int,
+    n_children: int,
+    n_generations: int,
+    selection: str,
+    mutation: str,
+    crossover: bool,
+    bitflip_prob: float,
 ) -> NDArray[np.uint64]: ...
 def bsc_log_pseudo_joint(
-    WtY: NDArray[np.float64], y2: NDArray[np.float64], WtW: NDArray[np.float64], pi: NDArray[np.float64],
-    sigma2: float, K: NDArray[np.uint64],
+    WtY: NDArray[np.float64],
+    y2: NDArray[np.float64],
+    WtW: NDArray[np.float64],
+    pi: NDArray[np.float64],
+    sigma2: float,
+    K: NDArray[np.uint64],
 ) -> NDArray[np.float64]: ...  # (N, S)
 def evo_step_bsc(
-    K: NDArray[np.uint64], lpj: NDArray[np.float64], WtY: NDArray[np.float64], y2: NDArray[np.float64],
-    WtW: NDArray[np.float64], pi: NDArray[np.float64], sigma2: float, seed: int, epoch: int, first_index: int,
-    n_parents: int, n_children: int, n_generations: int, selection: str, mutation: str, crossover: bool,
+    K: NDArray[np.uint64],
+    lpj: NDArray[np.float64],
+    WtY: NDArray[np.float64],
+    y2: NDArray[np.float64],
+    WtW: NDArray[np.float64],
+    pi: NDArray[np.float64],
+    sigma2: float,
+    seed: int,
+    epoch: int,
+    first_index: int,
+    n_parents: int,
+    n_children: int,
+    n_generations: int,
+    selection: str,
+    mutation: str,
+    crossover: bool,
     bitflip_prob: float,
 ) -> int: ...
 def bsc_accumulate(
@@ -39,38 +65,93 @@ def bsc_accumulate(
 def bsc_posterior_moments(
     W: NDArray[np.float64], K: NDArray[np.uint64], lpj: NDArray[np.float64], order: int = 1
 ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64] | None]: ...
+
 # mean (N, D); variance (N, D) if order >= 2 else None; third central moment (N, D) if order == 3 else None
 def bsc_m_step(
-    A: NDArray[np.float64], B: NDArray[np.float64], y2_sum: float, n_patches: float, W_old: NDArray[np.float64],
+    A: NDArray[np.float64],
+    B: NDArray[np.float64],
+    y2_sum: float,
+    n_patches: float,
+    W_old: NDArray[np.float64],
     shared_pi: bool = False,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], float]: ...  # W, pi, sigma2
 def sssc_log_pseudo_joint(
-    WtY: NDArray[np.float64], y2: NDArray[np.float64], WtW: NDArray[np.float64], pi: NDArray[np.float64],
-    mu: NDArray[np.float64], psi: NDArray[np.float64], sigma2: float, K: NDArray[np.uint64],
+    WtY: NDArray[np.float64],
+    y2: NDArray[np.float64],
+    WtW: NDArray[np.float64],
+    pi: NDArray[np.float64],
+    mu: NDArray[np.float64],
+    psi: NDArray[np.float64],
+    sigma2: float,
+    K: NDArray[np.uint64],
 ) -> NDArray[np.float64]: ...  # (N, S)
 def evo_step_sssc(
-    K: NDArray[np.uint64], lpj: NDArray[np.float64], WtY: NDArray[np.float64], y2: NDArray[np.float64],
-    WtW: NDArray[np.float64], pi: NDArray[np.float64], mu: NDArray[np.float64], psi: NDArray[np.float64],
-    sigma2: float, seed: int, epoch: int, first_index: int, n_parents: int, n_children: int, n_generations: int,
-    selection: str, mutation: str, crossover: bool, bitflip_prob: float,
+    K: NDArray[np.uint64],
+    lpj: NDArray[np.float64],
+    WtY: NDArray[np.float64],
+    y2: NDArray[np.float64],
+    WtW: NDArray[np.float64],
+    pi: NDArray[np.float64],
+    mu: NDArray[np.float64],
+    psi: NDArray[np.float64],
+    sigma2: float,
+    seed: int,
+    epoch: int,
+    first_index: int,
+    n_parents: int,
+    n_children: int,
+    n_generations: int,
+    selection: str,
+    mutation: str,
+    crossover: bool,
+    bitflip_prob: float,
 ) -> int: ...
 def sssc_slab_posterior(
-    WtY: NDArray[np.float64], y2: NDArray[np.float64], WtW: NDArray[np.float64], pi: NDArray[np.float64],
-    mu: NDArray[np.float64], psi: NDArray[np.float64], sigma2: float, K: NDArray[np.uint64],
+    WtY: NDArray[np.float64],
+    y2: NDArray[np.float64],
+    WtW: NDArray[np.float64],
+    pi: NDArray[np.float64],
+    mu: NDArray[np.float64],
+    psi: NDArray[np.float64],
+    sigma2: float,
+    K: NDArray[np.uint64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...  # kappa (N, S, H), Lambda (N, S, H, H), embedded
 def sssc_accumulate(
-    Y: NDArray[np.float64], WtY: NDArray[np.float64], y2: NDArray[np.float64], WtW: NDArray[np.float64],
-    pi: NDArray[np.float64], mu: NDArray[np.float64], psi: NDArray[np.float64], sigma2: float,
-    K: NDArray[np.uint64], lpj: NDArray[np.float64],
+    Y: NDArray[np.float64],
+    WtY: NDArray[np.float64],
+    y2: NDArray[np.float64],
+    WtW: NDArray[np.float64],
+    pi: NDArray[np.float64],
+    mu: NDArray[np.float64],
+    psi: NDArray[np.float64],
+    sigma2: float,
+    K: NDArray[np.uint64],
+    lpj: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, float]: ...
 def sssc_m_step(
-    A: NDArray[np.float64], B: NDArray[np.float64], x_sum: NDArray[np.float64], s_sum: NDArray[np.float64],
-    y2_sum: float, n_patches: float, W_old: NDArray[np.float64], mu_old: NDArray[np.float64],
-    psi_old: NDArray[np.float64], shared_pi: bool = False,
+    A: NDArray[np.float64],
+    B: NDArray[np.float64],
+    x_sum: NDArray[np.float64],
+    s_sum: NDArray[np.float64],
+    y2_sum: float,
+    n_patches: float,
+    W_old: NDArray[np.float64],
+    mu_old: NDArray[np.float64],
+    psi_old: NDArray[np.float64],
+    shared_pi: bool = False,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]: ...
 def sssc_posterior_moments(
-    W: NDArray[np.float64], WtY: NDArray[np.float64], y2: NDArray[np.float64], WtW: NDArray[np.float64],
-    pi: NDArray[np.float64], mu: NDArray[np.float64], psi: NDArray[np.float64], sigma2: float,
-    K: NDArray[np.uint64], lpj: NDArray[np.float64], order: int = 1,
+    W: NDArray[np.float64],
+    WtY: NDArray[np.float64],
+    y2: NDArray[np.float64],
+    WtW: NDArray[np.float64],
+    pi: NDArray[np.float64],
+    mu: NDArray[np.float64],
+    psi: NDArray[np.float64],
+    sigma2: float,
+    K: NDArray[np.uint64],
+    lpj: NDArray[np.float64],
+    order: int = 1,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64] | None]: ...
+
 # mean (N, D); variance (N, D) if order >= 2 else None; third central moment (N, D) if order == 3 else None

@@ -1,10 +1,11 @@
 """How much memory this process may still use: MemAvailable of /proc/meminfo and the room left under
 the memory limits of its cgroup and the cgroup's ancestors (v1 and v2). Linux only; elsewhere None."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
 
 from zeroshot.memory import format_bytes
 
@@ -20,10 +21,10 @@ class MemoryLimit:
     source: str
 
 
-def available_memory(proc: Path = Path("/proc"), cgroups: Path = Path("/sys/fs/cgroup")) -> Optional[MemoryLimit]:
+def available_memory(proc: Path = Path("/proc"), cgroups: Path = Path("/sys/fs/cgroup")) -> MemoryLimit | None:
     """The smallest of MemAvailable and every cgroup limit's room (limit - (usage - inactive file
     cache), which the kernel can reclaim), or None where none of them can be read."""
-    limits: List[MemoryLimit] = []
+    limits: list[MemoryLimit] = []
     meminfo = _read_fields(proc / "meminfo")
     if "MemAvailable" in meminfo:  # in kB
         limits.append(MemoryLimit(meminfo["MemAvailable"] * 1024, f"MemAvailable in {proc / 'meminfo'}"))
@@ -31,14 +32,14 @@ def available_memory(proc: Path = Path("/proc"), cgroups: Path = Path("/sys/fs/c
     return min(limits, key=lambda limit: limit.bytes) if limits else None
 
 
-def _read_text(path: Path) -> Optional[str]:
+def _read_text(path: Path) -> str | None:
     try:
         return path.read_text()
     except (OSError, UnicodeDecodeError):
         return None
 
 
-def _read_int(path: Path) -> Optional[int]:
+def _read_int(path: Path) -> int | None:
     text = _read_text(path)
     try:
         return None if text is None else int(text.strip())
@@ -46,9 +47,9 @@ def _read_int(path: Path) -> Optional[int]:
         return None  # e.g. "max": no limit
 
 
-def _read_fields(path: Path) -> Dict[str, int]:
+def _read_fields(path: Path) -> dict[str, int]:
     """'name value [unit]' or 'name: value' lines (meminfo, memory.stat) as {name: value}."""
-    fields: Dict[str, int] = {}
+    fields: dict[str, int] = {}
     for line in (_read_text(path) or "").splitlines():
         parts = line.replace(":", " ").split()
         if len(parts) >= 2 and parts[1].isdigit():
@@ -56,7 +57,7 @@ def _read_fields(path: Path) -> Dict[str, int]:
     return fields
 
 
-def _cgroup_dirs(cgroup_file: Path, cgroups: Path) -> Iterator[Tuple[str, Path, Path]]:
+def _cgroup_dirs(cgroup_file: Path, cgroups: Path) -> Iterator[tuple[str, Path, Path]]:
     """(version, the process's memory cgroup folder, the hierarchy's root) for each hierarchy that has
     a memory controller. In a container the cgroup's path is often not visible: then the mounted root
     is the container's own cgroup."""
@@ -75,12 +76,13 @@ def _cgroup_dirs(cgroup_file: Path, cgroups: Path) -> Iterator[Tuple[str, Path, 
         yield version, folder if folder.is_dir() else root, root
 
 
-def _cgroup_rooms(cgroup_file: Path, cgroups: Path) -> List[MemoryLimit]:
+def _cgroup_rooms(cgroup_file: Path, cgroups: Path) -> list[MemoryLimit]:
     """The room under the limit of the process's cgroup and of each ancestor up to the root."""
     rooms = []
     for version, folder, root in _cgroup_dirs(cgroup_file, cgroups):
         names = (
-            ("memory.max", "memory.current", "inactive_file") if version == "v2"
+            ("memory.max", "memory.current", "inactive_file")
+            if version == "v2"
             else ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
         )
         level = folder

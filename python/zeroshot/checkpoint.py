@@ -10,6 +10,7 @@ File: a NumPy .npz archive (no pickles) with `meta` (JSON text), the parameters 
 es3c mu, psi) and the states K (N, S, words) uint64, lpj (N, S) float64 of all training patches in
 their global order (one file also for an MPI run: rank 0 gathers the states and writes it).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +18,7 @@ import json
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Union
+from typing import Any
 
 import numpy as np
 
@@ -41,12 +42,12 @@ class Checkpoint:
     model: Model
     K: np.ndarray
     lpj: np.ndarray
-    history: List[EpochLog]
-    config: Dict[str, Any]
+    history: list[EpochLog]
+    config: dict[str, Any]
     input_hash: str
 
 
-def config_record(config: DenoiseConfig) -> Dict[str, Any]:
+def config_record(config: DenoiseConfig) -> dict[str, Any]:
     """The configuration as plain JSON values (what a checkpoint stores and compares)."""
     return json.loads(json.dumps(asdict(config), sort_keys=True))
 
@@ -59,7 +60,7 @@ def image_hash(values: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _model_arrays(model: Model) -> Dict[str, np.ndarray]:
+def _model_arrays(model: Model) -> dict[str, np.ndarray]:
     if isinstance(model, SSSC):
         p = model.params
         return {"W": p.W, "pi": p.pi, "mu": p.mu, "psi": p.psi, "sigma2": np.array(p.sigma2)}
@@ -68,7 +69,7 @@ def _model_arrays(model: Model) -> Dict[str, np.ndarray]:
     raise TypeError(f"cannot checkpoint a model of type {type(model).__name__}")
 
 
-def _model_from(kind: str, shared_pi: bool, arrays: Dict[str, np.ndarray]) -> Model:
+def _model_from(kind: str, shared_pi: bool, arrays: dict[str, np.ndarray]) -> Model:
     sigma2 = float(arrays["sigma2"])
     if kind == "es3c":
         return SSSC(SSSCParams(arrays["W"], arrays["pi"], arrays["mu"], arrays["psi"], sigma2), shared_pi)
@@ -77,7 +78,7 @@ def _model_from(kind: str, shared_pi: bool, arrays: Dict[str, np.ndarray]) -> Mo
     raise ValueError(f"unknown model {kind!r}")
 
 
-def save_checkpoint(path: Union[str, Path], checkpoint: Checkpoint) -> None:
+def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
     """Writes `checkpoint` to `path` atomically: the file is complete under its name, or (on any error)
     whatever was there before is left as it was."""
     model = checkpoint.model
@@ -91,13 +92,12 @@ def save_checkpoint(path: Union[str, Path], checkpoint: Checkpoint) -> None:
         "config": checkpoint.config,
         "input_hash": checkpoint.input_hash,
     }
-    arrays: Dict[str, Any] = {**_model_arrays(model), "K": checkpoint.K, "lpj": checkpoint.lpj}
-    with atomic_output(Path(path)) as tmp:
-        with open(tmp, "wb") as fh:  # a file object: np.savez would append .npz to a name
-            np.savez(fh, meta=np.array(json.dumps(meta, allow_nan=False)), **arrays)
+    arrays: dict[str, Any] = {**_model_arrays(model), "K": checkpoint.K, "lpj": checkpoint.lpj}
+    with atomic_output(Path(path)) as tmp, open(tmp, "wb") as fh:  # a file object: np.savez would append .npz
+        np.savez(fh, meta=np.array(json.dumps(meta, allow_nan=False)), **arrays)
 
 
-def load_checkpoint(path: Union[str, Path], config: DenoiseConfig, input_hash: str) -> Checkpoint:
+def load_checkpoint(path: str | Path, config: DenoiseConfig, input_hash: str) -> Checkpoint:
     """The checkpoint at `path`, or a ValueError saying why it cannot continue this run (missing,
     not a checkpoint, made with another configuration or for another image)."""
     path = Path(path)
@@ -136,9 +136,9 @@ def load_checkpoint(path: Union[str, Path], config: DenoiseConfig, input_hash: s
     return Checkpoint(int(meta["epoch"]), model, K, lpj, history, expected, input_hash)
 
 
-def _differences(saved: Dict[str, Any], now: Dict[str, Any], prefix: str = "") -> List[str]:
+def _differences(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[str]:
     """'name: saved (checkpoint) vs now' for every field that differs (nested fields as evo.name)."""
-    out: List[str] = []
+    out: list[str] = []
     for key in sorted(set(saved) | set(now)):
         a, b = saved.get(key), now.get(key)
         if isinstance(a, dict) and isinstance(b, dict):

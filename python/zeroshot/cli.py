@@ -1,12 +1,14 @@
 """Command line: `zeroshot denoise`, `zeroshot enhance`, `zeroshot demo`."""
+
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import traceback
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -64,23 +66,34 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group(
         "model and training", "defaults: the measured defaults of the chosen --model (see the README)"
     )
-    g.add_argument("--model", choices=MODELS, default=_DEFAULTS.model,
-                   help="bsc: binary sparse coding (faster); es3c: spike-and-slab (better)")
+    g.add_argument(
+        "--model",
+        choices=MODELS,
+        default=_DEFAULTS.model,
+        help="bsc: binary sparse coding (faster); es3c: spike-and-slab (better)",
+    )
     # None: the model's own default (DenoiseConfig.for_model).
     g.add_argument("--patch-size", type=int, help="P: patches are P x P (default: from the noise level)")
     g.add_argument("--latents", type=int, help="H: number of latents")
     g.add_argument("--states", type=int, help="S: states per patch")
     g.add_argument("--epochs", type=int)
-    g.add_argument("--max-train-patches", type=int,
-                   help="learn on a random subset of this many patches (0: all)")
-    g.add_argument("--inference-epochs", type=int,
-                   help="E-steps at fixed parameters over all patches when learning used a subset")
-    g.add_argument("--chunk-patches", type=int,
-                   help=f"patches per inference chunk (default {_DEFAULTS.chunk_patches}; lowered automatically "
-                        "when the memory is short)")
-    g.add_argument("--max-memory", type=_memory_size, metavar="SIZE",
-                   help="memory each process may use, e.g. 8G or 500M (default: what is available: MemAvailable "
-                        "and cgroup limits); checked before any work (README: Large images and memory)")
+    g.add_argument("--max-train-patches", type=int, help="learn on a random subset of this many patches (0: all)")
+    g.add_argument(
+        "--inference-epochs", type=int, help="E-steps at fixed parameters over all patches when learning used a subset"
+    )
+    g.add_argument(
+        "--chunk-patches",
+        type=int,
+        help=f"patches per inference chunk (default {_DEFAULTS.chunk_patches}; lowered automatically "
+        "when the memory is short)",
+    )
+    g.add_argument(
+        "--max-memory",
+        type=_memory_size,
+        metavar="SIZE",
+        help="memory each process may use, e.g. 8G or 500M (default: what is available: MemAvailable "
+        "and cgroup limits); checked before any work (README: Large images and memory)",
+    )
     g.add_argument("--merge", choices=MERGE_METHODS)
     g.add_argument("--seed", type=int)
     g.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all cores)")
@@ -110,16 +123,20 @@ _OPTION_FIELDS = {
 
 def _add_report_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--report", nargs="?", const="auto", metavar="PNG",
+        "--report",
+        nargs="?",
+        const="auto",
+        metavar="PNG",
         help="a one-page PNG figure of the run (noisy, denoised, variance, relief, F over epochs, dictionary); "
-             "without a path: NAME_report.png beside each output. Needs matplotlib (zeroshot[report])",
+        "without a path: NAME_report.png beside each output. Needs matplotlib (zeroshot[report])",
     )
 
 
 def _config(args: argparse.Namespace) -> DenoiseConfig:
     """The model's measured defaults with the options given on the command line."""
-    given = {field: getattr(args, option) for option, field in _OPTION_FIELDS.items()
-             if getattr(args, option) is not None}
+    given = {
+        field: getattr(args, option) for option, field in _OPTION_FIELDS.items() if getattr(args, option) is not None
+    }
     if args.max_train_patches is not None:
         given["max_train_patches"] = args.max_train_patches or None
     return DenoiseConfig.for_model(args.model, **given)
@@ -127,19 +144,25 @@ def _config(args: argparse.Namespace) -> DenoiseConfig:
 
 def _add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group(
-        "checkpoints", "Ctrl-C or SIGTERM during training then stops after the current epoch with a checkpoint "
-        "(exit code 130); --resume continues it to the result of an uninterrupted run"
+        "checkpoints",
+        "Ctrl-C or SIGTERM during training then stops after the current epoch with a checkpoint "
+        "(exit code 130); --resume continues it to the result of an uninterrupted run",
     )
-    g.add_argument("--checkpoint", metavar="PATH",
-                   help="save the training state to PATH (one input; a stack: PATH_frameK per frame) every "
-                        "--checkpoint-every epochs, at the end of training and when stopped")
-    g.add_argument("--checkpoint-every", type=int, default=10, metavar="K",
-                   help="epochs between checkpoints (default %(default)s)")
-    g.add_argument("--resume", action="store_true",
-                   help="continue from --checkpoint (refused for other options or another input)")
+    g.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="save the training state to PATH (one input; a stack: PATH_frameK per frame) every "
+        "--checkpoint-every epochs, at the end of training and when stopped",
+    )
+    g.add_argument(
+        "--checkpoint-every", type=int, default=10, metavar="K", help="epochs between checkpoints (default %(default)s)"
+    )
+    g.add_argument(
+        "--resume", action="store_true", help="continue from --checkpoint (refused for other options or another input)"
+    )
 
 
-def _frame_checkpoint(args: argparse.Namespace, index: int, image: EMImage) -> Optional[Path]:
+def _frame_checkpoint(args: argparse.Namespace, index: int, image: EMImage) -> Path | None:
     """The checkpoint of frame `index` (1-based) of the input: --checkpoint, or PATH_frameK for a stack."""
     path = getattr(args, "checkpoint", None)
     if path is None:
@@ -149,23 +172,36 @@ def _frame_checkpoint(args: argparse.Namespace, index: int, image: EMImage) -> O
 
 
 def _run(
-    image: np.ndarray, config: DenoiseConfig, args: argparse.Namespace, moments: int = 1,
-    checkpoint: Optional[Path] = None, resume: bool = False,
+    image: np.ndarray,
+    config: DenoiseConfig,
+    args: argparse.Namespace,
+    moments: int = 1,
+    checkpoint: Path | None = None,
+    resume: bool = False,
 ) -> DenoiseResult:
     from zeroshot.denoise import denoise
     from zeroshot.progress import EpochProgress
 
-    callback = None if args.quiet or args.comm.rank != 0 else EpochProgress(
-        total_epochs(config), sigma_scale=float(np.std(image)) or 1.0, stream=sys.stderr
+    callback = (
+        None
+        if args.quiet or args.comm.rank != 0
+        else EpochProgress(total_epochs(config), sigma_scale=float(np.std(image)) or 1.0, stream=sys.stderr)
     )
     return denoise(
-        image, config=config, threads=args.threads, callback=callback, moments=moments, comm=args.comm,
-        checkpoint=checkpoint, checkpoint_every=getattr(args, "checkpoint_every", 10), resume=resume,
+        image,
+        config=config,
+        threads=args.threads,
+        callback=callback,
+        moments=moments,
+        comm=args.comm,
+        checkpoint=checkpoint,
+        checkpoint_every=getattr(args, "checkpoint_every", 10),
+        resume=resume,
         max_memory=args.max_memory,
     )
 
 
-def _settings(config: DenoiseConfig, args: argparse.Namespace) -> Dict[str, Any]:
+def _settings(config: DenoiseConfig, args: argparse.Namespace) -> dict[str, Any]:
     """The run's settings for the sidecar: the DenoiseConfig fields, the threads (per rank) and the MPI ranks
     (results of different rank counts agree to rounding only)."""
     return {**asdict(config), "threads": args.threads, "mpi_ranks": args.comm.size}
@@ -173,7 +209,7 @@ def _settings(config: DenoiseConfig, args: argparse.Namespace) -> Dict[str, Any]
 
 def _denoise_frames(
     image: EMImage, config: DenoiseConfig, args: argparse.Namespace, label: str, moments: int = 1
-) -> List[DenoiseResult]:
+) -> list[DenoiseResult]:
     """Each frame of `image` denoised with its own model; `label` (if any) is shown before each."""
     results = []
     for index, frame in enumerate(image.frames, start=1):
@@ -189,8 +225,10 @@ def _denoise_frames(
 
 def _check_checkpoint_options(args: argparse.Namespace) -> None:
     if args.checkpoint is not None and len(args.inputs) > 1:
-        raise ValueError(f"--checkpoint {args.checkpoint}: one checkpoint file for {len(args.inputs)} inputs; "
-                         "checkpoint one input at a time")
+        raise ValueError(
+            f"--checkpoint {args.checkpoint}: one checkpoint file for {len(args.inputs)} inputs; "
+            "checkpoint one input at a time"
+        )
     if args.resume and args.checkpoint is None:
         raise ValueError("--resume needs --checkpoint PATH, the checkpoint to continue from")
     if args.checkpoint_every < 1:
@@ -204,9 +242,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     config = _config(args)
     _check_checkpoint_options(args)
     # Every input read and every output checked before the first training starts.
-    jobs = prepare_jobs(
-        args.inputs, args.output, args.format, args.keep_dtype, min_side=config.patch_size or 1
-    )
+    jobs = prepare_jobs(args.inputs, args.output, args.format, args.keep_dtype, min_side=config.patch_size or 1)
     variance_jobs = [derived_job(job, "variance") for job in jobs] if args.also_variance else []
     reports = _report_paths(args, jobs)
     moments = 2 if args.also_variance or reports else 1
@@ -218,8 +254,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
             continue
         sigmas = [r.noise_sigma for r in results]
         record = _record(config, args, results, image)
-        write_result(job, join_frames([r.denoised for r in results], image), image.pixel_size,
-                     "denoise", record)
+        write_result(job, join_frames([r.denoised for r in results], image), image.pixel_size, "denoise", record)
         extra = ""
         if variance_jobs:
             _write_kind(variance_jobs[number - 1], results, image, "variance", RenderSettings(), record)
@@ -235,7 +270,9 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     return 0
 
 
-def _record(config: DenoiseConfig, args: argparse.Namespace, results: List[DenoiseResult], image: EMImage) -> Dict[str, Any]:
+def _record(
+    config: DenoiseConfig, args: argparse.Namespace, results: list[DenoiseResult], image: EMImage
+) -> dict[str, Any]:
     from zeroshot.cli_files import per_frame
 
     return {
@@ -247,25 +284,27 @@ def _record(config: DenoiseConfig, args: argparse.Namespace, results: List[Denoi
     }
 
 
-def _report_paths(args: argparse.Namespace, jobs: List[FileJob]) -> List[Path]:
+def _report_paths(args: argparse.Namespace, jobs: list[FileJob]) -> list[Path]:
     """Where each input's report goes: --report PATH (one input), or beside each output."""
     if args.report is None:
         return []
     if args.report != "auto" and len(jobs) > 1:
-        raise ValueError(f"--report {args.report}: one report file for {len(jobs)} inputs; give --report "
-                         "without a path to write one beside each output")
-    paths = [Path(args.report)] if args.report != "auto" else [
-        job.target.with_name(job.target.stem + "_report.png") for job in jobs
-    ]
+        raise ValueError(
+            f"--report {args.report}: one report file for {len(jobs)} inputs; give --report "
+            "without a path to write one beside each output"
+        )
+    paths = (
+        [Path(args.report)]
+        if args.report != "auto"
+        else [job.target.with_name(job.target.stem + "_report.png") for job in jobs]
+    )
     for path in paths:
         if path.suffix.lower() != ".png":
             raise ValueError(f"--report {path}: the report is a PNG figure, name it *.png")
         if not path.parent.is_dir():
             raise ValueError(f"--report {path}: the folder {path.parent} does not exist")
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ValueError("--report needs matplotlib: pip install 'zeroshot[report]'") from None
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ValueError("--report needs matplotlib: pip install 'zeroshot[report]'")
     return paths
 
 
@@ -279,15 +318,26 @@ def _write_report(path: Path, image: EMImage, run: DenoiseResult, args: argparse
     frame = " (frame 1)" if image.is_stack else ""
     name = image.path.name if image.path is not None else "image"
     write_report(
-        path, noisy=image.frames[0], denoised=run.denoised, variance=run.variance, relief=relief,
-        free_energy=run.free_energy, W=run.model.W, patch_size=run.config.patch_size, usage=run.model.pi,
+        path,
+        noisy=image.frames[0],
+        denoised=run.denoised,
+        variance=run.variance,
+        relief=relief,
+        free_energy=run.free_energy,
+        W=run.model.W,
+        patch_size=run.config.patch_size,
+        usage=run.model.pi,
         title=f"{name}{frame}: {run.config.model}, estimated noise sigma {run.noise_sigma:.4g}",
     )
 
 
 def _write_kind(
-    job: FileJob, results: List[DenoiseResult], image: EMImage, kind: str, settings: RenderSettings,
-    record: Dict[str, Any],
+    job: FileJob,
+    results: list[DenoiseResult],
+    image: EMImage,
+    kind: str,
+    settings: RenderSettings,
+    record: dict[str, Any],
 ) -> None:
     """`kind` of every frame into job.target: raw values as float32, or the 8-bit rendering in PNG."""
     from zeroshot.cli_files import join_frames, write_result
@@ -315,9 +365,10 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
     config = _config(args)
     _check_checkpoint_options(args)
     settings = _render_settings(args)
-    jobs = [float_or_png_job(job) for job in prepare_jobs(
-        args.inputs, args.output, args.format, False, min_side=config.patch_size or 1
-    )]
+    jobs = [
+        float_or_png_job(job)
+        for job in prepare_jobs(args.inputs, args.output, args.format, False, min_side=config.patch_size or 1)
+    ]
     reports = _report_paths(args, jobs)
     moments = 3 if args.kind == "skewness" else 2
     for number, job in enumerate(jobs, start=1):
@@ -329,8 +380,10 @@ def _cmd_enhance(args: argparse.Namespace) -> int:
         _write_kind(job, results, image, args.kind, settings, _record(config, args, results, image))
         if reports:
             _write_report(reports[number - 1], image, results[0], args)
-        print(f"{job.source} -> {job.target}: {args.kind}; estimated noise sigma "
-              f"{', '.join(f'{r.noise_sigma:.4g}' for r in results)}")
+        print(
+            f"{job.source} -> {job.target}: {args.kind}; estimated noise sigma "
+            f"{', '.join(f'{r.noise_sigma:.4g}' for r in results)}"
+        )
     return 0
 
 
@@ -339,8 +392,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     if args.comm.size > 1:
         raise ValueError("zeroshot demo runs in one process; start it without mpiexec")
-    run_demo(Path(args.output), _config(args), size=args.size, threads=args.threads, quiet=args.quiet,
-             max_memory=args.max_memory)
+    run_demo(
+        Path(args.output),
+        _config(args),
+        size=args.size,
+        threads=args.threads,
+        quiet=args.quiet,
+        max_memory=args.max_memory,
+    )
     return 0
 
 
@@ -360,9 +419,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_file_arguments(p, "denoise")
-    p.add_argument("--also-variance", action="store_true",
-                   help="also write the posterior variance map beside each output (NAME_variance.SUFFIX; "
-                        "float formats hold V, PNG the stretched sqrt(V)) from the same training run")
+    p.add_argument(
+        "--also-variance",
+        action="store_true",
+        help="also write the posterior variance map beside each output (NAME_variance.SUFFIX; "
+        "float formats hold V, PNG the stretched sqrt(V)) from the same training run",
+    )
     _add_report_option(p)
     _add_training_options(p)
     _add_checkpoint_options(p)
@@ -379,20 +441,45 @@ def build_parser() -> argparse.ArgumentParser:
     add_file_arguments(e, "enhance", keep_dtype=False)
     e.add_argument("--kind", choices=KINDS, default="variance", help="what to render (default: variance)")
     r = e.add_argument_group("rendering")
-    r.add_argument("--azimuth", type=float, default=_RELIEF.azimuth,
-                   help="relief: light direction in degrees clockwise from the top (default %(default)s)")
-    r.add_argument("--elevation", type=float, default=_RELIEF.elevation,
-                   help="relief: light elevation in degrees (default %(default)s)")
-    r.add_argument("--z-factor", type=float, default=_RELIEF.z_factor,
-                   help="relief: height in pixels of the full stretch of sqrt(V) (default %(default)s)")
-    r.add_argument("--smoothing", type=float, default=_RELIEF.smoothing,
-                   help="relief: Gaussian sigma in pixels before shading (default %(default)s)")
-    r.add_argument("--amount", type=float, default=_DETAIL.amount,
-                   help="detail: boost of confident detail (default %(default)s)")
-    r.add_argument("--radius", type=float, default=_DETAIL.radius,
-                   help="detail: scale of the detail layer in pixels (default %(default)s)")
-    r.add_argument("--std-factor", type=float, default=_DETAIL.std_factor,
-                   help="detail: detail within this many posterior std is damped (default %(default)s)")
+    r.add_argument(
+        "--azimuth",
+        type=float,
+        default=_RELIEF.azimuth,
+        help="relief: light direction in degrees clockwise from the top (default %(default)s)",
+    )
+    r.add_argument(
+        "--elevation",
+        type=float,
+        default=_RELIEF.elevation,
+        help="relief: light elevation in degrees (default %(default)s)",
+    )
+    r.add_argument(
+        "--z-factor",
+        type=float,
+        default=_RELIEF.z_factor,
+        help="relief: height in pixels of the full stretch of sqrt(V) (default %(default)s)",
+    )
+    r.add_argument(
+        "--smoothing",
+        type=float,
+        default=_RELIEF.smoothing,
+        help="relief: Gaussian sigma in pixels before shading (default %(default)s)",
+    )
+    r.add_argument(
+        "--amount", type=float, default=_DETAIL.amount, help="detail: boost of confident detail (default %(default)s)"
+    )
+    r.add_argument(
+        "--radius",
+        type=float,
+        default=_DETAIL.radius,
+        help="detail: scale of the detail layer in pixels (default %(default)s)",
+    )
+    r.add_argument(
+        "--std-factor",
+        type=float,
+        default=_DETAIL.std_factor,
+        help="detail: detail within this many posterior std is damped (default %(default)s)",
+    )
     _add_report_option(e)
     _add_training_options(e)
     _add_checkpoint_options(e)
@@ -406,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """The command line. Under mpiexec with several processes every rank runs it: each trains and infers
     on its block of the patches, rank 0 alone prints and writes. A rank that fails ends the whole job."""
     from zeroshot.interrupt import TrainingInterrupted

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -46,9 +47,9 @@ class FileJob:
 
     source: Path
     target: Path
-    shape: Tuple[int, ...]
+    shape: tuple[int, ...]
     source_dtype: np.dtype
-    output_dtype: Optional[np.dtype]
+    output_dtype: np.dtype | None
 
 
 def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: bool = True) -> None:
@@ -72,8 +73,7 @@ def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: b
     parser.add_argument(
         "--format",
         choices=sorted(OUTPUT_FORMATS),
-        help="output format for a folder output (default: the input's own); must match -o's suffix "
-        "for a file output",
+        help="output format for a folder output (default: the input's own); must match -o's suffix for a file output",
     )
     if not keep_dtype:
         parser.set_defaults(keep_dtype=False)
@@ -92,10 +92,10 @@ def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: b
 def prepare_jobs(
     inputs: Sequence[str],
     output: str,
-    output_format: Optional[str] = None,
+    output_format: str | None = None,
     keep_dtype: bool = False,
     min_side: int = 1,
-) -> List[FileJob]:
+) -> list[FileJob]:
     """Checks everything that can be checked before any work (each input is read in full; each
     output has a writable format and dtype, a distinct name that is no input, and a writable
     folder), creates a missing output folder, and returns one job per input. Raises ValueError
@@ -103,11 +103,7 @@ def prepare_jobs(
     sources = [Path(name) for name in inputs]
     out = Path(output)
     to_folder = len(sources) > 1 or output.endswith(("/", os.sep)) or out.is_dir()
-    targets = (
-        _folder_targets(sources, out, output_format)
-        if to_folder
-        else [_file_target(out, output_format)]
-    )
+    targets = _folder_targets(sources, out, output_format) if to_folder else [_file_target(out, output_format)]
     jobs = [_job(source, target, keep_dtype, min_side) for source, target in zip(sources, targets)]
     _check_distinct(jobs)
     # An output folder is made when missing; a file output goes into an existing folder.
@@ -117,7 +113,7 @@ def prepare_jobs(
     return jobs
 
 
-def float_or_png_job(job: FileJob, target: Optional[Path] = None) -> FileJob:
+def float_or_png_job(job: FileJob, target: Path | None = None) -> FileJob:
     """`job` (or the same input to `target`) writing maps that are no image of the input's values:
     float32 in MRC, TIFF and .npy, an 8-bit rendering in PNG. Checked like prepare_jobs' outputs."""
     target = job.target if target is None else target
@@ -135,7 +131,7 @@ def derived_job(job: FileJob, tag: str) -> FileJob:
     return float_or_png_job(job, job.target.with_name(f"{job.target.stem}_{tag}{job.target.suffix}"))
 
 
-def _file_target(out: Path, output_format: Optional[str]) -> Path:
+def _file_target(out: Path, output_format: str | None) -> Path:
     if output_format is not None and out.suffix.lower() not in _suffixes_of(output_format):
         raise ValueError(
             f"{out}: the suffix {out.suffix!r} does not match --format {output_format}; give one "
@@ -144,14 +140,14 @@ def _file_target(out: Path, output_format: Optional[str]) -> Path:
     return out
 
 
-def _folder_targets(sources: List[Path], out: Path, output_format: Optional[str]) -> List[Path]:
+def _folder_targets(sources: list[Path], out: Path, output_format: str | None) -> list[Path]:
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: is a file, but {len(sources)} inputs need an output folder")
     suffix = OUTPUT_FORMATS[output_format] if output_format else None
     return [out / (source.stem + (suffix or source.suffix)) for source in sources]
 
 
-def _suffixes_of(output_format: str) -> Tuple[str, ...]:
+def _suffixes_of(output_format: str) -> tuple[str, ...]:
     return format_of(Path("x" + OUTPUT_FORMATS[output_format])).suffixes
 
 
@@ -174,7 +170,7 @@ def _job(source: Path, target: Path, keep_dtype: bool, min_side: int) -> FileJob
     return FileJob(source, target, image.data.shape, image.dtype, dtype)
 
 
-def _output_dtype(target: Path, source_dtype: np.dtype, keep_dtype: bool) -> Optional[np.dtype]:
+def _output_dtype(target: Path, source_dtype: np.dtype, keep_dtype: bool) -> np.dtype | None:
     """The dtype to write (see the module's docstring); None: stretched onto STRETCH_DTYPE."""
     if format_of(target).stores(DEFAULT_DTYPE):
         return source_dtype if keep_dtype else DEFAULT_DTYPE
@@ -189,9 +185,9 @@ def _output_dtype(target: Path, source_dtype: np.dtype, keep_dtype: bool) -> Opt
     return None
 
 
-def _check_distinct(jobs: List[FileJob]) -> None:
+def _check_distinct(jobs: list[FileJob]) -> None:
     sources = {job.source.resolve(): job.source for job in jobs}
-    seen: Dict[Path, Path] = {}
+    seen: dict[Path, Path] = {}
     for job in jobs:
         key = job.target.resolve()
         if key in sources:
@@ -204,7 +200,7 @@ def _check_distinct(jobs: List[FileJob]) -> None:
         seen[key] = job.source
 
 
-def _check_folder(folder: Path, jobs: List[FileJob], may_create: bool) -> None:
+def _check_folder(folder: Path, jobs: list[FileJob], may_create: bool) -> None:
     """`folder` is a writable folder, or (`may_create`) can be made inside one; no target in it is
     a folder itself."""
     existing = folder
@@ -229,12 +225,12 @@ def _check_folder(folder: Path, jobs: List[FileJob], may_create: bool) -> None:
 T = TypeVar("T")
 
 
-def join_frames(frames: List[np.ndarray], image: EMImage) -> np.ndarray:
+def join_frames(frames: list[np.ndarray], image: EMImage) -> np.ndarray:
     """The per-frame results (R, C) as one array of `image`'s shape: (F, R, C) for a stack."""
     return np.stack(frames) if image.is_stack else frames[0]
 
 
-def per_frame(values: List[T], image: EMImage) -> Any:
+def per_frame(values: list[T], image: EMImage) -> Any:
     """For a sidecar: the list of per-frame values for a stack, the single value for an image."""
     return values if image.is_stack else values[0]
 
@@ -242,14 +238,14 @@ def per_frame(values: List[T], image: EMImage) -> Any:
 def write_result(
     job: FileJob,
     result: np.ndarray,
-    pixel_size: Optional[PixelSize],
+    pixel_size: PixelSize | None,
     command: str,
-    record: Dict[str, Any],
+    record: dict[str, Any],
 ) -> Path:
     """Writes `result` (the input's shape, any real dtype) to job.target in the job's output dtype
     with `pixel_size`, then the sidecar: the command, the input and output files' facts, the pixel
     size, and `record` (e.g. settings and results). Returns the sidecar's path."""
-    mapping: Optional[Dict[str, Any]] = None
+    mapping: dict[str, Any] | None = None
     if job.output_dtype is None:
         values, (low, high) = stretch_to_dtype(result, STRETCH_DTYPE)
         top = int(np.iinfo(STRETCH_DTYPE).max)

@@ -5,14 +5,15 @@ blocks (`block_range`), one per rank. Per EM epoch the ranks exchange one summed
 (`allreduce`); the rest (broadcasts, gathers, point-to-point arrays) happens once per run or per
 checkpoint.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Protocol, Tuple, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 T = TypeVar("T")
-Arrays = Dict[str, np.ndarray]
+Arrays = dict[str, np.ndarray]
 
 
 class Comm(Protocol):
@@ -27,7 +28,7 @@ class Comm(Protocol):
         """Rank 0's `obj` (a small picklable object) on every rank."""
         ...
 
-    def gather(self, obj: Any) -> Optional[List[Any]]:
+    def gather(self, obj: Any) -> list[Any] | None:
         """[obj of rank 0, obj of rank 1, ...] on rank 0 (small picklable objects), None elsewhere."""
         ...
 
@@ -39,7 +40,7 @@ class Comm(Protocol):
         """The named arrays that rank `source` sent with `send_arrays`."""
         ...
 
-    def bcast_arrays(self, arrays: Optional[Arrays]) -> Arrays:
+    def bcast_arrays(self, arrays: Arrays | None) -> Arrays:
         """Rank 0's named arrays of any size on every rank (other ranks pass None)."""
         ...
 
@@ -56,7 +57,7 @@ class SerialComm:
     def bcast(self, obj: T) -> T:
         return obj
 
-    def gather(self, obj: Any) -> Optional[List[Any]]:
+    def gather(self, obj: Any) -> list[Any] | None:
         return [obj]
 
     def send_arrays(self, arrays: Arrays, dest: int) -> None:
@@ -65,13 +66,13 @@ class SerialComm:
     def recv_arrays(self, source: int) -> Arrays:
         raise RuntimeError(f"a single process has no rank {source} to receive from")
 
-    def bcast_arrays(self, arrays: Optional[Arrays]) -> Arrays:
+    def bcast_arrays(self, arrays: Arrays | None) -> Arrays:
         if arrays is None:
             raise ValueError("rank 0 must give the arrays to broadcast")
         return arrays
 
 
-def block_range(n: int, rank: int, size: int) -> Tuple[int, int]:
+def block_range(n: int, rank: int, size: int) -> tuple[int, int]:
     """The contiguous block [lo, hi) of n items that `rank` of `size` ranks owns: blocks in rank order,
     their lengths differ by at most one (the first n % size ranks get the longer ones)."""
     if size < 1 or not 0 <= rank < size:
@@ -86,4 +87,3 @@ def block_range(n: int, rank: int, size: int) -> Tuple[int, int]:
 def any_rank(comm: Comm, flag: bool) -> bool:
     """True on every rank if `flag` is true on any rank (a collective: every rank must call it)."""
     return bool(comm.allreduce(np.array([1.0 if flag else 0.0]))[0] > 0)
-

@@ -1,8 +1,9 @@
 """Frozen, validated configurations."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any
 
 _SELECTIONS = ("uniform", "fitness")
 _MUTATIONS = ("none", "randflip", "sparseflip")
@@ -37,7 +38,7 @@ class EvoConfig:
     selection: str = "fitness"
     mutation: str = "sparseflip"
     crossover: bool = False
-    bitflip_prob: Optional[float] = None
+    bitflip_prob: float | None = None
 
     def __post_init__(self) -> None:
         _positive_int("n_parents", self.n_parents)
@@ -50,23 +51,21 @@ class EvoConfig:
         if self.bitflip_prob is not None:
             _require(0.0 < self.bitflip_prob <= 1.0, f"bitflip_prob must lie in (0, 1], got {self.bitflip_prob!r}")
 
-    def core_kwargs(self) -> Dict[str, Any]:
+    def core_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of the compiled E-step."""
-        return dict(
-            n_parents=self.n_parents,
-            n_children=self.n_children,
-            n_generations=self.n_generations,
-            selection=self.selection,
-            mutation=self.mutation,
-            crossover=self.crossover,
-            bitflip_prob=-1.0 if self.bitflip_prob is None else float(self.bitflip_prob),
-        )
+        return {
+            "n_parents": self.n_parents,
+            "n_children": self.n_children,
+            "n_generations": self.n_generations,
+            "selection": self.selection,
+            "mutation": self.mutation,
+            "crossover": self.crossover,
+            "bitflip_prob": -1.0 if self.bitflip_prob is None else float(self.bitflip_prob),
+        }
 
     @property
     def children_per_epoch(self) -> int:
-        per_generation = (
-            self.n_parents * (self.n_parents - 1) if self.crossover else self.n_parents * self.n_children
-        )
+        per_generation = self.n_parents * (self.n_parents - 1) if self.crossover else self.n_parents * self.n_children
         return per_generation * self.n_generations
 
 
@@ -83,12 +82,12 @@ class DenoiseConfig:
     """
 
     model: str = "bsc"
-    patch_size: Optional[int] = None
+    patch_size: int | None = None
     n_latents: int = 512
     n_states: int = 60
     epochs: int = 60
     evo: EvoConfig = field(default_factory=EvoConfig)
-    max_train_patches: Optional[int] = 262144
+    max_train_patches: int | None = 262144
     inference_epochs: int = 10
     bsc_pretrain_epochs: int = 0
     chunk_patches: int = 65536
@@ -119,9 +118,8 @@ class DenoiseConfig:
                 f"of n_latents H = {self.n_latents}",
             )
 
-
     @classmethod
-    def for_model(cls, model: str = "bsc", **overrides: Any) -> "DenoiseConfig":
+    def for_model(cls, model: str = "bsc", **overrides: Any) -> DenoiseConfig:
         """The measured default configuration of `model` (see MODEL_DEFAULTS), with overrides."""
         _require(model in MODELS, f"model must be one of {MODELS}, got {model!r}")
         return cls(model=model, **{**MODEL_DEFAULTS[model], **overrides})
@@ -129,7 +127,7 @@ class DenoiseConfig:
 
 # Where a model's defaults differ from the DenoiseConfig field defaults (chosen by bench/denoise_quality.py,
 # recorded in bench/RESULTS.md).
-MODEL_DEFAULTS: Dict[str, Dict[str, Any]] = {
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "bsc": {},
     "es3c": {},
 }

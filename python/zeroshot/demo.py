@@ -1,9 +1,9 @@
 """`zeroshot demo`: denoise a simulated TEM image of virus particles, made in code (not real data)."""
+
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -23,9 +23,9 @@ def run_demo(
     output_dir: Path,
     config: DenoiseConfig,
     size: int = 256,
-    threads: Optional[int] = None,
+    threads: int | None = None,
     quiet: bool = False,
-    max_memory: Optional[int] = None,
+    max_memory: int | None = None,
 ) -> dict:
     """Writes noisy.png, denoised.png, comparison.png (noisy | denoised | simulated truth), and the
     structure maps variance.png (stretched posterior standard deviation) and relief.png (its hill-shade)
@@ -34,8 +34,10 @@ def run_demo(
     from zeroshot.enhance import render_kind
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    print(f"zeroshot demo: a SIMULATED {size}x{size} TEM-like image of virus particles "
-          "(made in code, not real data) with low-dose shot noise and readout noise")
+    print(
+        f"zeroshot demo: a SIMULATED {size}x{size} TEM-like image of virus particles "
+        "(made in code, not real data) with low-dose shot noise and readout noise"
+    )
     clean = simulated_micrograph(size, seed=0)
     noisy = add_tem_noise(clean, seed=1)
     callback = (
@@ -64,8 +66,10 @@ def run_demo(
         "noise_sigma": result.noise_sigma,
         "true_noise_sigma": float(np.std(noisy - clean)),
     }
-    print(f"PSNR against the simulated truth: noisy {figures['psnr_noisy']:.2f} dB -> "
-          f"denoised {figures['psnr_denoised']:.2f} dB")
+    print(
+        f"PSNR against the simulated truth: noisy {figures['psnr_noisy']:.2f} dB -> "
+        f"denoised {figures['psnr_denoised']:.2f} dB"
+    )
     print(f"estimated noise sigma {figures['noise_sigma']:.4f} (true {figures['true_noise_sigma']:.4f})")
     print("wrote " + ", ".join(str(p) for p in paths.values()) + "  (left to right: noisy | denoised | truth)")
     return figures

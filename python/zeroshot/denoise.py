@@ -1,12 +1,13 @@
 """The denoising pipeline: scale, patch, learn, infer in chunks, merge, scale back."""
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Iterator, List, Optional, Union
 
 import numpy as np
 
@@ -32,14 +33,14 @@ class DenoiseResult:
 
     denoised: np.ndarray
     noise_sigma: float
-    free_energy: List[float]
-    history: List[EpochLog]
+    free_energy: list[float]
+    history: list[EpochLog]
     model: Model
     config: DenoiseConfig
-    moments: Optional[PixelMoments] = None
+    moments: PixelMoments | None = None
 
     @property
-    def variance(self) -> Optional[np.ndarray]:
+    def variance(self) -> np.ndarray | None:
         return None if self.moments is None else self.moments.variance
 
 
@@ -65,7 +66,7 @@ def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
     return values
 
 
-def check_threads(threads: Optional[int]) -> int:
+def check_threads(threads: int | None) -> int:
     """The OpenMP threads a run will use: `threads`, or the current number when None."""
     if threads is None:
         return _core.get_num_threads()
@@ -75,7 +76,7 @@ def check_threads(threads: Optional[int]) -> int:
 
 
 @contextmanager
-def thread_count(threads: Optional[int]) -> Iterator[None]:
+def thread_count(threads: int | None) -> Iterator[None]:
     check_threads(threads)
     if threads is None:
         yield
@@ -113,8 +114,8 @@ def _check_same_run(comm: Comm, fingerprint: str) -> None:
 
 
 def _checkpoint_plan(
-    checkpoint: Optional[Union[str, "os.PathLike[str]"]], every: int, resume: bool, input_hash: str, comm: Comm
-) -> Optional[CheckpointPlan]:
+    checkpoint: str | os.PathLike[str] | None, every: int, resume: bool, input_hash: str, comm: Comm
+) -> CheckpointPlan | None:
     if not isinstance(every, int) or isinstance(every, bool) or every < 1:
         raise ValueError(f"checkpoint_every must be a positive integer, got {every!r}")
     if checkpoint is None:
@@ -139,12 +140,12 @@ def _checkpoint_plan(
 def denoise(
     image: np.ndarray,
     *,
-    config: Optional[DenoiseConfig] = None,
-    threads: Optional[int] = None,
-    callback: Optional[Callback] = None,
+    config: DenoiseConfig | None = None,
+    threads: int | None = None,
+    callback: Callback | None = None,
     moments: int = 1,
-    comm: Optional[Comm] = None,
-    checkpoint: Optional[Union[str, "os.PathLike[str]"]] = None,
+    comm: Comm | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 10,
     resume: bool = False,
     max_memory: MaxMemory = None,
@@ -192,8 +193,15 @@ def denoise(
         run = [config_record(config), moments, str(checkpoint), checkpoint_every, resume]
         _check_same_run(comm, input_hash + json.dumps(run, sort_keys=True, default=repr))
     plan = _checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
-    chunk = fit_chunk_patches(values.shape, config, moments=moments, threads=n_threads, checkpoint=plan is not None,
-                              comm=comm, max_memory=memory_limit)
+    chunk = fit_chunk_patches(
+        values.shape,
+        config,
+        moments=moments,
+        threads=n_threads,
+        checkpoint=plan is not None,
+        comm=comm,
+        max_memory=memory_limit,
+    )
     # Chunks change no result; the checkpoints keep the configuration as asked for.
     run_config = replace(config, chunk_patches=chunk)
     # Scaled to zero mean and unit variance; the statistics are taken of values / max|value| so that
@@ -215,11 +223,7 @@ def denoise(
     n_total = grid[0] * grid[1]
     rng = np.random.default_rng(config.seed)  # the same subset on every rank
     subset = config.max_train_patches is not None and config.max_train_patches < n_total
-    rows = (
-        np.sort(rng.choice(n_total, size=config.max_train_patches, replace=False))
-        if subset
-        else np.arange(n_total)
-    )
+    rows = np.sort(rng.choice(n_total, size=config.max_train_patches, replace=False)) if subset else np.arange(n_total)
     n_train = rows.size
     if n_train < comm.size:
         raise ValueError(f"{n_train} training patches cannot be shared by {comm.size} ranks")

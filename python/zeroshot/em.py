@@ -1,9 +1,10 @@
 """Truncated EM: E-step on the states, accumulate -> allreduce -> finalize for the M-step."""
+
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple
+from typing import Callable
 
 import numpy as np
 
@@ -43,10 +44,10 @@ class EMTrainer:
         self,
         evo: EvoConfig,
         seed: int = 0,
-        comm: Optional[Comm] = None,
-        callback: Optional[Callback] = None,
-        stop_requested: Optional[Callable[[], bool]] = None,
-        after_epoch: Optional[Callable[[int, Model, bool], None]] = None,
+        comm: Comm | None = None,
+        callback: Callback | None = None,
+        stop_requested: Callable[[], bool] | None = None,
+        after_epoch: Callable[[int, Model, bool], None] | None = None,
     ) -> None:
         self.evo = evo
         self.seed = seed
@@ -58,9 +59,9 @@ class EMTrainer:
 
     def fit(
         self, model: Model, Y: np.ndarray, states: TruncatedStates, epochs: int, first_epoch: int = 0
-    ) -> Tuple[Model, List[EpochLog]]:
+    ) -> tuple[Model, list[EpochLog]]:
         """Runs `epochs` epochs (fewer if stopped); returns (model, [EpochLog])."""
-        history: List[EpochLog] = []
+        history: list[EpochLog] = []
         workspace: dict = {}
         for epoch in range(first_epoch, first_epoch + epochs):
             start = time.perf_counter()

@@ -13,7 +13,7 @@ these `render_kind` makes one of:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -72,9 +72,7 @@ class RenderSettings:
     detail: DetailSettings = field(default_factory=DetailSettings)
 
 
-def render_kind(
-    run: DenoiseResult, kind: str, settings: Optional[RenderSettings] = None
-) -> Tuple[np.ndarray, np.ndarray]:
+def render_kind(run: DenoiseResult, kind: str, settings: RenderSettings | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(raw values, [0, 1] display) of `kind` from a run made with moments >= 2 (3 for skewness)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -102,10 +100,10 @@ def enhance(
     image: np.ndarray,
     kind: str = "variance",
     *,
-    settings: Optional[RenderSettings] = None,
-    config: Optional[DenoiseConfig] = None,
-    threads: Optional[int] = None,
-    callback: Optional[Callback] = None,
+    settings: RenderSettings | None = None,
+    config: DenoiseConfig | None = None,
+    threads: int | None = None,
+    callback: Callback | None = None,
     **options: Any,
 ) -> EnhanceResult:
     """Learn the model of `image` (as `zeroshot.denoise`, same options) and render `kind` (KINDS)."""

@@ -4,10 +4,11 @@ chunks, merged into images over all ranks.
 Each rank merges its patches into mergers of the band of image rows they cover; rank 0 absorbs the
 bands in rank order (the order of the patches) and the merged images go to every rank.
 """
+
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Callable, Dict, Optional, Protocol, Tuple, TypeVar
+from typing import Callable, Protocol, TypeVar
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from zeroshot.patches import PatchMerger, extract_patches, patch_grid_shape
 from zeroshot.states import TruncatedStates
 
 
-def center(Y: np.ndarray, on: bool) -> Tuple[np.ndarray, np.ndarray]:
+def center(Y: np.ndarray, on: bool) -> tuple[np.ndarray, np.ndarray]:
     """(Y without the patches' means, the means (N, 1)); zeros as means when `on` is false. Y (N, D) is
     centred in place (callers pass freshly extracted patches): no second (N, D) array."""
     if not on:
@@ -36,8 +37,8 @@ def infer(
     config: DenoiseConfig,
     order: int,
     comm: Comm,
-    trained: Optional[TruncatedStates] = None,
-) -> Tuple[np.ndarray, Optional[PixelMoments]]:
+    trained: TruncatedStates | None = None,
+) -> tuple[np.ndarray, PixelMoments | None]:
     """(merged posterior mean (R, C), per-pixel moments if order > 1) of the image, on every rank.
 
     Every rank takes its block of the patches (`block_range`). trained: when the model was learned on
@@ -63,8 +64,12 @@ def infer(
             rounds = 1
         else:
             chunk_states = TruncatedStates.random(
-                stop - start, config.n_latents, config.n_states, initial_activation(config.n_latents),
-                config.seed + 1, first_index=start,
+                stop - start,
+                config.n_latents,
+                config.n_states,
+                initial_activation(config.n_latents),
+                config.seed + 1,
+                first_index=start,
             )
             rounds = max(1, config.inference_epochs)
         for r in range(rounds):
@@ -77,28 +82,30 @@ def infer(
         del Yc, dc, chunk_states, patch_moments
 
     whole = merge_over_ranks(merger, row0, comm, lambda: PatchMerger(image.shape, P, config.merge))
-    maps: Optional[Dict[str, np.ndarray]] = None if whole is None else {"denoised": whole.result()}
+    maps: dict[str, np.ndarray] | None = None if whole is None else {"denoised": whole.result()}
     del merger, whole  # before the moment maps are made
     if pixel_moments is not None:
         whole_moments = merge_over_ranks(pixel_moments, row0, comm, lambda: MomentMerger(image.shape, P))
         if maps is not None and whole_moments is not None:
             result = whole_moments.result()
-            maps.update({f.name: getattr(result, f.name) for f in fields(result) if getattr(result, f.name) is not None})
+            maps.update(
+                {f.name: getattr(result, f.name) for f in fields(result) if getattr(result, f.name) is not None}
+            )
     maps = comm.bcast_arrays(maps)
     denoised = maps.pop("denoised")
     return denoised, PixelMoments(**maps) if maps else None
 
 
 class BandMerger(Protocol):
-    def band_state(self) -> Dict[str, np.ndarray]: ...
+    def band_state(self) -> dict[str, np.ndarray]: ...
 
-    def absorb(self, state: Dict[str, np.ndarray], row0: int) -> None: ...
+    def absorb(self, state: dict[str, np.ndarray], row0: int) -> None: ...
 
 
 M = TypeVar("M", bound=BandMerger)
 
 
-def merge_over_ranks(band: M, row0: int, comm: Comm, make_whole: Callable[[], M]) -> Optional[M]:
+def merge_over_ranks(band: M, row0: int, comm: Comm, make_whole: Callable[[], M]) -> M | None:
     """The merger of the whole image on rank 0 (None on the others), from every rank's merger of its
     band of rows starting at row0. One rank: its band is the whole image."""
     if comm.size == 1:

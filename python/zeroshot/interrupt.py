@@ -1,13 +1,15 @@
 """Stopping training cleanly on Ctrl-C (SIGINT) or SIGTERM: the signal only sets a flag, training ends
 after the current epoch with a checkpoint, and `TrainingInterrupted` says where it is."""
+
 from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any, Callable
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -34,14 +36,14 @@ def stop_on_signals() -> Iterator[Callable[[], bool]]:
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return
-    received: Dict[str, int] = {}
+    received: dict[str, int] = {}
 
-    def handler(signum: int, frame: Optional[FrameType]) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         if received:
             raise KeyboardInterrupt
         received["signal"] = signum
 
-    previous: Dict[int, Any] = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
+    previous: dict[int, Any] = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
     try:
         yield lambda: bool(received)
     finally:

@@ -24,12 +24,13 @@ mergers' per-pixel sums: 3 A_b for mean/gaussian, (D + 1) A_b for median, 5 A_b,
 moments, for the moments); merge (the sums, on rank 0 also the whole image's, and the denoised map);
 moment maps (the moment sums and the maps with their temporaries, 7A or 13A); result (the maps returned).
 """
+
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
 
 from zeroshot.config import DenoiseConfig
 from zeroshot.noise import ES3C_P_RANGE, LARGE_PATCH
@@ -59,8 +60,8 @@ class MemoryEstimate:
 
     total: int
     phase: str
-    terms: Dict[str, int]
-    phases: Dict[str, int]
+    terms: dict[str, int]
+    phases: dict[str, int]
 
     def describe(self) -> str:
         """'2.4 GiB (peak in training: states 1.1 GiB, ...)': the largest terms first."""
@@ -89,7 +90,7 @@ def parse_size(text: str) -> int:
     return size
 
 
-def worst_patch_size(config: DenoiseConfig, image_shape: Tuple[int, int]) -> int:
+def worst_patch_size(config: DenoiseConfig, image_shape: tuple[int, int]) -> int:
     """config.patch_size, or the largest the automatic choice can pick for the model (bsc 8, es3c 10)."""
     if config.patch_size is not None:
         return config.patch_size
@@ -129,7 +130,7 @@ class _Sizes:
         return F8 * k * self.S * (self.words + 1)
 
 
-def _sizes(image_shape: Tuple[int, int], config: DenoiseConfig, ranks: int) -> _Sizes:
+def _sizes(image_shape: tuple[int, int], config: DenoiseConfig, ranks: int) -> _Sizes:
     R, C = image_shape
     P = worst_patch_size(config, image_shape)
     grid_rows, grid_cols = R - P + 1, C - P + 1
@@ -139,14 +140,26 @@ def _sizes(image_shape: Tuple[int, int], config: DenoiseConfig, ranks: int) -> _
     # Rank 0's band: the rows its patches cover (its block may end inside a grid row).
     band_rows = R if ranks == 1 else min(R, -(-n_infer // grid_cols) + P)
     return _Sizes(
-        R=R, C=C, P=P, D=P * P, H=config.n_latents, S=config.n_states, words=-(-config.n_latents // 64),
-        n_all=n_all, n_train_all=n_train_all, n_train=-(-n_train_all // ranks), n_infer=n_infer,
-        chunk=min(config.chunk_patches, n_infer), extract_chunk=min(config.chunk_patches, n_all),
-        band=F8 * band_rows * C, band_patches=(band_rows - P + 1) * grid_cols, image=F8 * R * C,
+        R=R,
+        C=C,
+        P=P,
+        D=P * P,
+        H=config.n_latents,
+        S=config.n_states,
+        words=-(-config.n_latents // 64),
+        n_all=n_all,
+        n_train_all=n_train_all,
+        n_train=-(-n_train_all // ranks),
+        n_infer=n_infer,
+        chunk=min(config.chunk_patches, n_infer),
+        extract_chunk=min(config.chunk_patches, n_all),
+        band=F8 * band_rows * C,
+        band_patches=(band_rows - P + 1) * grid_cols,
+        image=F8 * R * C,
     )
 
 
-def _merger_sums(z: _Sizes, merge: str, moments: int, area: int, patches: int) -> Dict[str, int]:
+def _merger_sums(z: _Sizes, merge: str, moments: int, area: int, patches: int) -> dict[str, int]:
     """The per-pixel sums of the mergers of an area of `area` bytes per float64 map (PatchMerger: weight,
     reference, sum, or weight and D slots for the median; MomentMerger: count, shift, three sums, three
     more for third moments), with their one-byte 'added' flags per patch."""
@@ -164,26 +177,33 @@ def _parameters(z: _Sizes, threads: int) -> int:
 
 def _phases(
     z: _Sizes, config: DenoiseConfig, moments: int, ranks: int, threads: int, checkpoint: bool
-) -> Dict[str, Dict[str, int]]:
+) -> dict[str, dict[str, int]]:
     A, D, H = z.image, z.D, z.H
     es3c = config.model == "es3c"
     subset = z.n_train_all < z.n_all
-    phases: Dict[str, Dict[str, int]] = {}
+    phases: dict[str, dict[str, int]] = {}
     # check_image's float64 copy, scaled in place; a temporary image (|x|, x - mean) and a finite mask.
     phases["prepare"] = {"image": A, "temporary image": A, "mask": A // 8}
     phases["subset"] = {
-        "image": A, "training indices": _choice_bytes(z.n_all, z.n_train_all) if subset else F8 * z.n_all,
+        "image": A,
+        "training indices": _choice_bytes(z.n_all, z.n_train_all) if subset else F8 * z.n_all,
     }
     x, gathered = z.extract_chunk, min(z.extract_chunk, z.n_train)
     phases["patches"] = {
-        "image": A, "training indices": F8 * z.n_train_all, "training patches": F8 * z.n_train * D,
-        "extraction chunk": F8 * x * D + max(x * D, F8 * gathered * (D + 1)), "patch means": F8 * z.n_train,
+        "image": A,
+        "training indices": F8 * z.n_train_all,
+        "training patches": F8 * z.n_train * D,
+        "extraction chunk": F8 * x * D + max(x * D, F8 * gathered * (D + 1)),
+        "patch means": F8 * z.n_train,
     }
     phases["init"] = {"image": A, "training patches": F8 * z.n_train * D, "deviations": F8 * z.n_train * D}
     training = {
-        "image": A, "training patches": F8 * z.n_train * D, "states": z.states(z.n_train),
+        "image": A,
+        "training patches": F8 * z.n_train * D,
+        "states": z.states(z.n_train),
         # W^T Y (n, H) and ||y||^2: the E-step's workspace, and es3c's statistics make their own.
-        "W^T Y": (2 if es3c else 1) * F8 * z.n_train * (H + 1), "parameters": _parameters(z, threads),
+        "W^T Y": (2 if es3c else 1) * F8 * z.n_train * (H + 1),
+        "parameters": _parameters(z, threads),
     }
     if checkpoint:  # resuming reads all states; with ranks, rank 0 gathers and joins them to write
         training["checkpoint copies"] = (2 if ranks > 1 else 1) * z.states(z.n_train_all) + CHECKPOINT_WRITER
@@ -194,30 +214,38 @@ def _phases(
     sums = _merger_sums(z, config.merge, moments, z.band, z.band_patches)
     e_step = F8 * c * (H + 1)
     posterior = (
-        F8 * c * D * moments + (F8 * c * (H + 1) if es3c else 0)  # the moments (and es3c's W^T Y)
-        + F8 * c * D + 2 * c * D + 4 * F8 * c + c  # means + patch means, masks, the mergers' temporaries
+        F8 * c * D * moments
+        + (F8 * c * (H + 1) if es3c else 0)  # the moments (and es3c's W^T Y)
+        + F8 * c * D
+        + 2 * c * D
+        + 4 * F8 * c
+        + c  # means + patch means, masks, the mergers' temporaries
     )
     phases["inference"] = {
-        "image": A, **kept, **sums, "chunk patches": F8 * c * (D + 1),
-        "chunk states": z.states(c) if subset else 0, "chunk work": max(e_step, posterior),
+        "image": A,
+        **kept,
+        **sums,
+        "chunk patches": F8 * c * (D + 1),
+        "chunk states": z.states(c) if subset else 0,
+        "chunk work": max(e_step, posterior),
         "parameters": _parameters(z, threads),
     }
 
-    whole: Dict[str, int] = {}
+    whole: dict[str, int] = {}
     if ranks > 1:  # rank 0: the whole image's sums, and two bands received at a time with their temporaries
         whole = {f"whole {name}": size for name, size in _merger_sums(z, config.merge, moments, A, z.n_all).items()}
         whole["received bands"] = 2 * sum(sums.values()) + 2 * z.band
-    if config.merge == "median":
-        denoised_map = 2 * A + 2 * F8 * _MEDIAN_ROWS * z.C * (D + 1)  # result, counts, sorted rows
-    else:
-        denoised_map = 2 * A + A // 8  # result, a temporary and a mask
+    # median: result, counts, sorted rows; otherwise the result, a temporary and a mask
+    median = config.merge == "median"
+    denoised_map = 2 * A + 2 * F8 * _MEDIAN_ROWS * z.C * (D + 1) if median else 2 * A + A // 8
     phases["merge"] = {"image": A, **kept, **sums, **whole, "result maps": denoised_map}
     if moments > 1:
         # The denoised map's mergers are gone; MomentMerger.result makes mean, variance, within, between
         # and the intermediate M - K (and third, skewness and their intermediates) with temporaries.
         moment = ("moment merger sums",)
         phases["moment maps"] = {
-            "image": A, **kept,
+            "image": A,
+            **kept,
             **{name: size for name, size in {**sums, **whole}.items() if name.endswith(moment)},
             "received bands": 2 * sums["moment merger sums"] + 2 * z.band if ranks > 1 else 0,
             "result maps": A + (12 * A + A // 4 if moments == 3 else 6 * A + A // 8),
@@ -265,7 +293,7 @@ _TRAIN = "max_train_patches (--max-train-patches)"
 _CHUNK = "chunk_patches (--chunk-patches)"
 _MOMENTS = "moments (fewer posterior maps: no variance or skewness)"
 # The settings that shrink each term.
-_KNOBS: Dict[str, Tuple[str, ...]] = {
+_KNOBS: dict[str, tuple[str, ...]] = {
     "training indices": (_TRAIN,),
     "training patches": (_TRAIN,),
     "deviations": (_TRAIN,),
@@ -284,9 +312,9 @@ _KNOBS: Dict[str, Tuple[str, ...]] = {
 }
 
 
-def knobs_to_lower(estimate: MemoryEstimate, config: DenoiseConfig) -> List[str]:
+def knobs_to_lower(estimate: MemoryEstimate, config: DenoiseConfig) -> list[str]:
     """The settings that shrink the largest terms of the peak, largest first."""
-    knobs: List[str] = []
+    knobs: list[str] = []
     for name, _ in sorted(estimate.terms.items(), key=lambda item: -item[1])[:4]:
         found = _KNOBS.get(name, ())
         if config.merge == "median" and "merger sums" in name and "moment" not in name:

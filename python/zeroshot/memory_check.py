@@ -1,11 +1,12 @@
 """Whether a denoise run fits in memory, checked before any work: the bound of `zeroshot.memory` against
 the memory available to each process; fewer patches per inference chunk when that alone makes it fit."""
+
 from __future__ import annotations
 
 import logging
 import socket
 from dataclasses import replace
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, Union
 
 from zeroshot.available_memory import MemoryLimit, available_memory
 from zeroshot.comm import Comm
@@ -20,7 +21,7 @@ MIN_AUTO_CHUNK = 4096
 MaxMemory = Union[int, str, None]
 
 
-def check_max_memory(max_memory: MaxMemory) -> Optional[int]:
+def check_max_memory(max_memory: MaxMemory) -> int | None:
     """max_memory as bytes: a positive int, a size such as '8G', or None (use what is available)."""
     if max_memory is None:
         return None
@@ -31,12 +32,12 @@ def check_max_memory(max_memory: MaxMemory) -> Optional[int]:
     return max_memory
 
 
-def _budget(limits: List[Tuple[str, Optional[MemoryLimit]]]) -> Optional[MemoryLimit]:
+def _budget(limits: list[tuple[str, MemoryLimit | None]]) -> MemoryLimit | None:
     """Each rank's share of the memory: the least available on its host divided by the host's ranks
     (they share it); the smallest share over the hosts. None if some rank could not tell."""
     if any(limit is None for _, limit in limits):
         return None
-    by_host: Dict[str, List[MemoryLimit]] = {}
+    by_host: dict[str, list[MemoryLimit]] = {}
     for host, limit in limits:
         assert limit is not None
         by_host.setdefault(host, []).append(limit)
@@ -61,14 +62,25 @@ def _largest_fitting_chunk(fits: Callable[[int], bool], low: int, high: int) -> 
 
 
 def _decide(
-    image_shape: Tuple[int, int], config: DenoiseConfig, moments: int, ranks: int, threads: int,
-    checkpoint: bool, budget: MemoryLimit,
-) -> Tuple[int, Optional[str], Optional[str]]:
+    image_shape: tuple[int, int],
+    config: DenoiseConfig,
+    moments: int,
+    ranks: int,
+    threads: int,
+    checkpoint: bool,
+    budget: MemoryLimit,
+) -> tuple[int, str | None, str | None]:
     """(chunk_patches to use, a note of a lowered chunk, an error) for the per-rank budget."""
 
     def estimate(chunk: int) -> MemoryEstimate:
-        return estimate_memory(image_shape, replace(config, chunk_patches=chunk), moments=moments, ranks=ranks,
-                               threads=threads, checkpoint=checkpoint)
+        return estimate_memory(
+            image_shape,
+            replace(config, chunk_patches=chunk),
+            moments=moments,
+            ranks=ranks,
+            threads=threads,
+            checkpoint=checkpoint,
+        )
 
     asked = estimate(config.chunk_patches)
     if asked.total <= budget.bytes:
@@ -77,13 +89,17 @@ def _decide(
     lowest = estimate(low)
     if lowest.total > budget.bytes:
         knobs = knobs_to_lower(lowest, config)
-        return config.chunk_patches, None, (
-            f"denoising an image of shape {image_shape} needs about {lowest.describe()} per process"
-            f"{f' (with chunk_patches lowered to {low})' if low < config.chunk_patches else ''}, more than the "
-            f"{format_bytes(budget.bytes)} available ({budget.source}); lower "
-            f"{', '.join(knobs) if knobs else 'the size of the image or of the model'}"
-            + (", or use more MPI ranks on more hosts" if lowest.phase in ("training", "init", "patches") else "")
-            + ", or give max_memory (--max-memory) if more memory can be used"
+        return (
+            config.chunk_patches,
+            None,
+            (
+                f"denoising an image of shape {image_shape} needs about {lowest.describe()} per process"
+                f"{f' (with chunk_patches lowered to {low})' if low < config.chunk_patches else ''}, more than the "
+                f"{format_bytes(budget.bytes)} available ({budget.source}); lower "
+                f"{', '.join(knobs) if knobs else 'the size of the image or of the model'}"
+                + (", or use more MPI ranks on more hosts" if lowest.phase in ("training", "init", "patches") else "")
+                + ", or give max_memory (--max-memory) if more memory can be used"
+            ),
         )
     chunk = _largest_fitting_chunk(lambda c: estimate(c).total <= budget.bytes, low, config.chunk_patches)
     note = (
@@ -95,14 +111,14 @@ def _decide(
 
 
 def fit_chunk_patches(
-    image_shape: Tuple[int, int],
+    image_shape: tuple[int, int],
     config: DenoiseConfig,
     *,
     moments: int,
     threads: int,
     checkpoint: bool,
     comm: Comm,
-    max_memory: Optional[int] = None,
+    max_memory: int | None = None,
 ) -> int:
     """The chunk_patches to run with: config.chunk_patches if the memory bound fits every rank's share of
     the available memory (max_memory per process, if given), else the largest smaller chunk (down to
@@ -110,7 +126,7 @@ def fit_chunk_patches(
     readable limit (not Linux) nothing is checked. A collective: every rank gets rank 0's decision."""
     limit = MemoryLimit(max_memory, "max_memory") if max_memory is not None else available_memory()
     limits = comm.gather((socket.gethostname(), limit))
-    decision: Tuple[int, Optional[str], Optional[str]] = (config.chunk_patches, None, None)
+    decision: tuple[int, str | None, str | None] = (config.chunk_patches, None, None)
     if comm.rank == 0:
         assert limits is not None
         budget = limit if max_memory is not None else _budget(limits)

@@ -78,9 +78,7 @@ def ssim(reference: np.ndarray, estimate: np.ndarray, data_range: float | None =
     """
     ref, est = _pair(reference, estimate, "ssim", ndim=2)
     if min(ref.shape) < _SSIM_WIN:
-        raise ValueError(
-            f"ssim: images must be at least {_SSIM_WIN} x {_SSIM_WIN}, got {ref.shape}"
-        )
+        raise ValueError(f"ssim: images must be at least {_SSIM_WIN} x {_SSIM_WIN}, got {ref.shape}")
     dr = _range(ref, data_range, "ssim")
     w = _SSIM_WIN
     n = w * w

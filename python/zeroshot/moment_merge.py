@@ -27,10 +27,10 @@ import numpy as np
 from zeroshot.patches import (
     _as_int,
     _check_band_arrays,
-    _claim_band,
     _check_image_shape,
     _check_patch_size,
     _check_real_dtype,
+    _claim_band,
     _covering_offsets,
     _mark_added,
 )
@@ -112,9 +112,7 @@ class MomentMerger:
             values = {name: v[rows].reshape(*shape, P, P)[:, :, i, j] for name, v in checked.items()}
             self._accumulate(target, values)
 
-    def _checked_chunk(
-        self, start: object, arrays: dict[str, np.ndarray]
-    ) -> tuple[int, dict[str, np.ndarray]]:
+    def _checked_chunk(self, start: object, arrays: dict[str, np.ndarray]) -> tuple[int, dict[str, np.ndarray]]:
         """start as an int and the arrays as float64, or a ValueError naming what is wrong."""
         checked = {name: self._check_moment(name, value) for name, value in arrays.items()}
         shape = checked["mean"].shape
@@ -132,9 +130,7 @@ class MomentMerger:
         v = checked["variance"]
         if (v < 0).any():
             row, col = np.argwhere(v < 0)[0]
-            raise ValueError(
-                f"variance must be >= 0, got {v[row, col]} for patch {first + row}, pixel {col}"
-            )
+            raise ValueError(f"variance must be >= 0, got {v[row, col]} for patch {first + row}, pixel {col}")
         return first, checked
 
     def _claim(self, first: int, n: int, has_third: bool) -> None:
@@ -156,9 +152,7 @@ class MomentMerger:
         array = np.asarray(value)
         D = self.P * self.P
         if array.ndim != 2 or array.shape[1] != D:
-            raise ValueError(
-                f"{name} must have shape (n, D) = (n, {D}) for P={self.P}, got shape {array.shape}"
-            )
+            raise ValueError(f"{name} must have shape (n, D) = (n, {D}) for P={self.P}, got shape {array.shape}")
         _check_real_dtype(name, array)
         array = array.astype(np.float64, copy=False)
         finite = np.isfinite(array)
@@ -189,8 +183,14 @@ class MomentMerger:
     def band_state(self) -> dict[str, np.ndarray]:
         """This merger's per-pixel sums and the patches added, for `absorb` into the merger of a
         larger image of which this merger's image is a band of whole rows (the rank-parallel merge)."""
-        state = {"added": self._added, "count": self._count, "shift": self._shift, "sum1": self._sum1,
-                 "sum2": self._sum2, "sum_v": self._sum_v}
+        state = {
+            "added": self._added,
+            "count": self._count,
+            "shift": self._shift,
+            "sum1": self._sum1,
+            "sum2": self._sum2,
+            "sum_v": self._sum_v,
+        }
         if self.has_third:
             state.update(sum3=self._sum3, sum_vd=self._sum_vd, sum_t=self._sum_t)
         return state
@@ -250,9 +250,7 @@ class MomentMerger:
         cross = self._sum_vd / n - within * mu  # E[v (m - M)]
         third = self._sum_t / n + 3.0 * cross + central3
         scale = variance**1.5
-        defined = (np.sqrt(variance) > _SKEW_REL_FLOOR * np.abs(mean)) & (
-            scale >= np.finfo(np.float64).tiny
-        )
+        defined = (np.sqrt(variance) > _SKEW_REL_FLOOR * np.abs(mean)) & (scale >= np.finfo(np.float64).tiny)
         skewness = np.zeros_like(third)
         np.divide(third, scale, out=skewness, where=defined)
         return PixelMoments(mean, variance, within, between, third, skewness)

@@ -7,11 +7,12 @@ Every rank passes the same image and options; each learns from and infers its ow
 the patches, and every rank returns the same result. mpi4py is imported only here, and only when an
 `MPIComm` is made (importing mpi4py starts MPI).
 """
+
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any, List, NoReturn, Optional, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
@@ -24,7 +25,7 @@ _PIECE_BYTES = 1 << 30
 _TAG = 7301
 
 
-def _pieces(array: np.ndarray) -> List[np.ndarray]:
+def _pieces(array: np.ndarray) -> list[np.ndarray]:
     """Byte views of `array` (C-contiguous, of any shape, 0-d too), each at most _PIECE_BYTES long."""
     flat = array.reshape(-1).view(np.uint8)
     return [flat[i : i + _PIECE_BYTES] for i in range(0, flat.size, _PIECE_BYTES)] or [flat]
@@ -33,7 +34,7 @@ def _pieces(array: np.ndarray) -> List[np.ndarray]:
 class MPIComm:
     """The `Comm` of the processes of an MPI communicator (default: MPI.COMM_WORLD)."""
 
-    def __init__(self, comm: Optional[Any] = None) -> None:
+    def __init__(self, comm: Any | None = None) -> None:
         try:
             from mpi4py import MPI
         except ImportError as error:
@@ -52,7 +53,7 @@ class MPIComm:
     def bcast(self, obj: T) -> T:
         return self.comm.bcast(obj, root=0)  # type: ignore[no-any-return]
 
-    def gather(self, obj: Any) -> Optional[List[Any]]:
+    def gather(self, obj: Any) -> list[Any] | None:
         return self.comm.gather(obj, root=0)  # type: ignore[no-any-return]
 
     def send_arrays(self, arrays: Arrays, dest: int) -> None:
@@ -70,7 +71,7 @@ class MPIComm:
                 self.comm.Recv(piece, source=source, tag=_TAG)
         return arrays
 
-    def bcast_arrays(self, arrays: Optional[Arrays]) -> Arrays:
+    def bcast_arrays(self, arrays: Arrays | None) -> Arrays:
         if self.rank == 0:
             if arrays is None:
                 raise ValueError("rank 0 must give the arrays to broadcast")
@@ -117,4 +118,3 @@ def world_comm() -> Comm:
             "pip install 'zeroshot[mpi]'"
         ) from error
     return comm if comm.size > 1 else SerialComm()
-

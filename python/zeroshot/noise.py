@@ -1,4 +1,5 @@
 """A quick noise-level estimate before learning, used to pick the patch size."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -57,8 +57,7 @@ def _check_patch_size(P: object, image_shape: tuple[int, int]) -> int:
         raise ValueError(f"patch size P must be at least 1, got P={size}")
     if size > min(image_shape):
         raise ValueError(
-            f"patch size P={size} is larger than the image of shape {image_shape}: "
-            f"P must be at most {min(image_shape)}"
+            f"patch size P={size} is larger than the image of shape {image_shape}: P must be at most {min(image_shape)}"
         )
     return size
 
@@ -127,9 +126,7 @@ def _mark_added(added: np.ndarray, first: int, new: np.ndarray) -> None:
     mine = added[first : first + new.size]
     twice = mine & new
     if twice.any():
-        raise ValueError(
-            f"patch {first + int(np.argmax(twice))} was already added; each patch may be added once"
-        )
+        raise ValueError(f"patch {first + int(np.argmax(twice))} was already added; each patch may be added once")
     mine |= new
 
 
@@ -168,9 +165,7 @@ def _check_real_dtype(what: str, array: np.ndarray) -> None:
         raise ValueError(f"{what} must have a real numeric dtype, got dtype {array.dtype}")
 
 
-def extract_patches(
-    image: np.ndarray, P: int, start: int = 0, stop: int | None = None
-) -> np.ndarray:
+def extract_patches(image: np.ndarray, P: int, start: int = 0, stop: int | None = None) -> np.ndarray:
     """Extract the overlapping P x P patches with global indices start..stop-1.
 
     image: (R, C) real array, finite. Returns Y (stop - start, D) float64, D = P * P; row n - start
@@ -194,8 +189,7 @@ def extract_patches(
     if image.dtype.kind == "f" and not np.isfinite(out).all():
         r, c = np.argwhere(~np.isfinite(image))[0]
         raise ValueError(
-            f"image of shape {image.shape} contains NaN or Inf (first at pixel ({r}, {c}), "
-            f"value {image[r, c]})"
+            f"image of shape {image.shape} contains NaN or Inf (first at pixel ({r}, {c}), value {image[r, c]})"
         )
     return out
 
@@ -255,8 +249,7 @@ class PatchMerger:
                 )
         elif gaussian_sigma is not None:
             raise ValueError(
-                f"gaussian_sigma={gaussian_sigma!r} is only used with method='gaussian', "
-                f"not method={method!r}"
+                f"gaussian_sigma={gaussian_sigma!r} is only used with method='gaussian', not method={method!r}"
             )
         else:
             self._weights = np.ones((self.P, self.P))
@@ -275,10 +268,7 @@ class PatchMerger:
         P, D = self.P, self.P * self.P
         estimates = np.asarray(estimates)
         if estimates.ndim != 2 or estimates.shape[1] != D:
-            raise ValueError(
-                f"estimates must have shape (n, D) = (n, {D}) for P={P}, got shape "
-                f"{estimates.shape}"
-            )
+            raise ValueError(f"estimates must have shape (n, D) = (n, {D}) for P={P}, got shape {estimates.shape}")
         _check_real_dtype("estimates", estimates)
         n = estimates.shape[0]
         first = _as_int(start)
@@ -304,7 +294,7 @@ class PatchMerger:
         w = self._weights[i, j]
         wsum = self._wsum[target]
         if self.method == "median":
-            self._planes[target + (i * self.P + j,)] = values
+            self._planes[(*target, i * self.P + j)] = values
         else:
             ref = self._ref[target]
             first = wsum == 0
@@ -331,7 +321,7 @@ class PatchMerger:
         wsum = self._wsum[rows]
         if self.method == "median":
             _check_band_arrays(state, ("wsum",), shape)
-            _check_band_arrays(state, ("planes",), shape + (self.P * self.P,))
+            _check_band_arrays(state, ("planes",), (*shape, self.P * self.P))
             planes = np.asarray(state["planes"])
             np.copyto(self._planes[rows], planes, where=~np.isnan(planes))
         else:

@@ -1,11 +1,11 @@
 """Where the ranks of a run are: host, OpenMP threads and CPU affinity per rank, gathered on rank 0,
 with warnings when threads outnumber the cores they may run on."""
+
 from __future__ import annotations
 
 import os
 import socket
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Tuple
 
 from zeroshot.comm import Comm
 
@@ -15,7 +15,7 @@ class Placement:
     rank: int
     host: str
     threads: int
-    cpus: FrozenSet[int]
+    cpus: frozenset[int]
 
 
 def here(rank: int, threads: int) -> Placement:
@@ -27,9 +27,9 @@ def here(rank: int, threads: int) -> Placement:
     return Placement(rank, socket.gethostname(), threads, cpus)
 
 
-def cpu_list(cpus: FrozenSet[int]) -> str:
+def cpu_list(cpus: frozenset[int]) -> str:
     """CPU numbers as ranges: {0, 1, 2, 5} -> '0-2,5'."""
-    runs: List[Tuple[int, int]] = []
+    runs: list[tuple[int, int]] = []
     for cpu in sorted(cpus):
         if runs and cpu == runs[-1][1] + 1:
             runs[-1] = (runs[-1][0], cpu)
@@ -38,7 +38,7 @@ def cpu_list(cpus: FrozenSet[int]) -> str:
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
-def describe(placements: List[Placement]) -> Tuple[List[str], List[str]]:
+def describe(placements: list[Placement]) -> tuple[list[str], list[str]]:
     """(lines describing the ranks, warnings): a rank pinned to fewer CPUs than it runs threads, or a
     host whose ranks together run more threads than the CPUs they may use."""
     threads = sorted({p.threads for p in placements})
@@ -53,7 +53,7 @@ def describe(placements: List[Placement]) -> Tuple[List[str], List[str]]:
         for p in placements
         if p.threads > len(p.cpus)
     ]
-    by_host: Dict[str, List[Placement]] = {}
+    by_host: dict[str, list[Placement]] = {}
     for p in placements:
         by_host.setdefault(p.host, []).append(p)
     for host, group in by_host.items():
@@ -67,7 +67,7 @@ def describe(placements: List[Placement]) -> Tuple[List[str], List[str]]:
     return lines, warnings
 
 
-def gather_placements(comm: Comm, threads: int) -> List[Placement]:
+def gather_placements(comm: Comm, threads: int) -> list[Placement]:
     """Every rank's placement on rank 0 (a collective); an empty list on the other ranks."""
     gathered = comm.gather(here(comm.rank, threads))
     return list(gathered) if gathered is not None else []

@@ -1,8 +1,9 @@
 """A one-line progress display of the EM epochs on stderr."""
+
 from __future__ import annotations
 
 import sys
-from typing import Optional, TextIO
+from typing import TextIO
 
 from zeroshot.em import EpochLog
 
@@ -10,7 +11,7 @@ from zeroshot.em import EpochLog
 class EpochProgress:
     """Callback printing epoch, F per patch, sigma and replaced states; redraws one line on a terminal."""
 
-    def __init__(self, total_epochs: int, sigma_scale: float = 1.0, stream: Optional[TextIO] = None) -> None:
+    def __init__(self, total_epochs: int, sigma_scale: float = 1.0, stream: TextIO | None = None) -> None:
         self.total = total_epochs
         self.sigma_scale = sigma_scale
         self.stream = stream if stream is not None else sys.stderr  # looked up now, not at import

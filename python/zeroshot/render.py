@@ -79,15 +79,12 @@ def to_uint8(unit: np.ndarray) -> np.ndarray:
     values = as_image("unit", unit)
     if values.min() < 0.0 or values.max() > 1.0:
         raise ValueError(
-            f"unit must lie in [0, 1], got values in [{values.min():g}, {values.max():g}]; "
-            f"stretch() it first"
+            f"unit must lie in [0, 1], got values in [{values.min():g}, {values.max():g}]; stretch() it first"
         )
     return np.rint(values * 255.0).astype(np.uint8)
 
 
-def render_variance(
-    variance: np.ndarray, *, sqrt: bool = False, low: float = 0.5, high: float = 99.5
-) -> np.ndarray:
+def render_variance(variance: np.ndarray, *, sqrt: bool = False, low: float = 0.5, high: float = 99.5) -> np.ndarray:
     """The variance map V (or sqrt(V), the posterior standard deviation) stretched to [0, 1].
 
     variance: (R, C), finite, >= 0. sqrt=True compresses the bright tail, which shows more of the
@@ -102,8 +99,7 @@ def _as_nonnegative(name: str, variance: np.ndarray) -> np.ndarray:
     if values.min() < 0.0:
         r, c = np.unravel_index(int(np.argmin(values)), values.shape)
         raise ValueError(
-            f"{name} must be >= 0, got {values[r, c]} at pixel ({r}, {c}); "
-            f"clamp any rounding noise before rendering"
+            f"{name} must be >= 0, got {values[r, c]} at pixel ({r}, {c}); clamp any rounding noise before rendering"
         )
     return values
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Union
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from zeroshot.render import stretch
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def dictionary_tiles(W: np.ndarray, P: int, order: Optional[np.ndarray] = None, max_tiles: int = 100) -> np.ndarray:
+def dictionary_tiles(W: np.ndarray, P: int, order: np.ndarray | None = None, max_tiles: int = 100) -> np.ndarray:
     """The columns of W (D = P*P, H) as P x P tiles on a grid with 1-pixel gaps, each tile stretched to
     [0, 1] on its own (gaps are 1, white). order: column indices to show first (e.g. by usage)."""
     W = np.asarray(W, dtype=np.float64)
@@ -49,7 +50,7 @@ def write_report(
     free_energy: Sequence[float],
     W: np.ndarray,
     patch_size: int,
-    usage: Optional[np.ndarray] = None,
+    usage: np.ndarray | None = None,
     title: str = "",
 ) -> None:
     """Write the report figure as PNG to `path` (atomically). usage: per-latent prior probabilities,

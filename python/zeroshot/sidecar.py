@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 from zeroshot.imageio.atomic import write_text_atomic
 
@@ -19,7 +19,7 @@ def sidecar_path(output: Path) -> Path:
     return output.with_name(output.name + ".json")
 
 
-def write_sidecar(output: Path, record: Dict[str, Any]) -> Path:
+def write_sidecar(output: Path, record: dict[str, Any]) -> Path:
     """Writes ``record`` with the zeroshot version and the date (UTC, ISO 8601) first, atomically,
     to the sidecar of ``output``; returns the sidecar's path."""
     from zeroshot import __version__

@@ -51,9 +51,7 @@ def _check_real(value, name: str, positive: bool) -> float:
         raise ValueError(f"{name} must be a real number, got {value!r}")
     v = float(value)
     if not np.isfinite(v) or v < 0 or (positive and v == 0):
-        raise ValueError(
-            f"{name} must be finite and {'> 0' if positive else '>= 0'}, got {value!r}"
-        )
+        raise ValueError(f"{name} must be finite and {'> 0' if positive else '>= 0'}, got {value!r}")
     return v
 
 
@@ -82,9 +80,7 @@ def _box(cy: float, cx: float, half: float, size: int):
     return (slice(y0, y1), slice(x0, x1)), dy, dx
 
 
-def _render_particle(
-    rho: np.ndarray, texture: np.ndarray, rng: np.random.Generator, cy: float, cx: float, r0: float
-):
+def _render_particle(rho: np.ndarray, texture: np.ndarray, rng: np.random.Generator, cy: float, cx: float, r0: float):
     """Add one virus particle's projected density to ``rho`` (size, size) in place; ``texture``
     (size, size) is a smooth unit-variance field that modulates the interior."""
     size = rho.shape[0]
@@ -127,9 +123,7 @@ def _render_particle(
 
     # Spikes: a thin stalk from the membrane and a club-shaped knob at its tip.
     n_spk = max(round(2 * np.pi * r0 / _SPIKE_SPACING), 6)
-    ang = (np.arange(n_spk) + rng.uniform(-0.3, 0.3, n_spk)) * (2 * np.pi / n_spk) + rng.uniform(
-        0.0, 2 * np.pi
-    )
+    ang = (np.arange(n_spk) + rng.uniform(-0.3, 0.3, n_spk)) * (2 * np.pi / n_spk) + rng.uniform(0.0, 2 * np.pi)
     keep = rng.uniform(size=n_spk) > 0.15  # some spikes missing, as on real virions
     ang = ang[keep]
     tilt = ang + rng.normal(0.0, 0.15, ang.size)

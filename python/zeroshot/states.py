@@ -1,4 +1,5 @@
 """Truncated variational state sets K_n (bit-packed) with their log-joints."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,13 +26,13 @@ class TruncatedStates:
         self.first_index = first_index
 
     @classmethod
-    def random(cls, N: int, H: int, S: int, p_on: float, seed: int, first_index: int = 0) -> "TruncatedStates":
+    def random(cls, N: int, H: int, S: int, p_on: float, seed: int, first_index: int = 0) -> TruncatedStates:
         """The all-zero state plus S-1 distinct Bernoulli(p_on) states per data point (S = 2^H: all states)."""
         K = _core.init_states(N, H, S, p_on, seed, first_index)
         return cls(K, np.full((N, S), -np.inf), H, first_index)
 
     @classmethod
-    def from_bits(cls, bits: np.ndarray, first_index: int = 0) -> "TruncatedStates":
+    def from_bits(cls, bits: np.ndarray, first_index: int = 0) -> TruncatedStates:
         """From an (N, S, H) array of 0/1."""
         bits = np.asarray(bits)
         if bits.ndim != 3:
@@ -51,6 +52,6 @@ class TruncatedStates:
         """(N, S, H) uint8 view of the states (a copy; for tests and inspection)."""
         return _core.unpack_states(self.K, self.H)
 
-    def subset(self, rows: "np.ndarray | slice") -> "TruncatedStates":
+    def subset(self, rows: np.ndarray | slice) -> TruncatedStates:
         """The rows' states (a view for a slice, a copy for an index array)."""
         return TruncatedStates(self.K[rows], self.lpj[rows], self.H, self.first_index)

@@ -1,11 +1,12 @@
 """Learning the model of the training patches: BSC pre-training for es3c, EM, checkpoints and resuming,
 on one process or on the ranks of a `Comm` (each with its own block of the training patches)."""
+
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ContextManager, List, Optional, Tuple
+from typing import Callable
 
 import numpy as np
 
@@ -37,22 +38,26 @@ def train(
     first_index: int,
     n_train: int,
     comm: Comm,
-    callback: Optional[Callback] = None,
-    plan: Optional[CheckpointPlan] = None,
-) -> Tuple[Model, TruncatedStates, List[EpochLog]]:
+    callback: Callback | None = None,
+    plan: CheckpointPlan | None = None,
+) -> tuple[Model, TruncatedStates, list[EpochLog]]:
     """Trains on this rank's training patches Y (N, D), rows first_index.. of the n_train training
     patches of all ranks; returns (model, this rank's states, history of every epoch). Raises
     TrainingInterrupted after writing a checkpoint when a signal asked to stop."""
     pretrain = config.bsc_pretrain_epochs if config.model == "es3c" else 0
     total = pretrain + config.epochs
-    history: List[EpochLog] = []
+    history: list[EpochLog] = []
     if plan is not None and plan.resume:
         model, states, history = _restore(plan, config, Y.shape[0], first_index, n_train, comm)
     else:
         model = _initial_model(config, Y, comm, pretrain > 0)
         states = TruncatedStates.random(
-            Y.shape[0], config.n_latents, config.n_states, initial_activation(config.n_latents),
-            config.seed, first_index=first_index,
+            Y.shape[0],
+            config.n_latents,
+            config.n_states,
+            initial_activation(config.n_latents),
+            config.seed,
+            first_index=first_index,
         )
 
     def record(log: EpochLog) -> None:
@@ -65,12 +70,18 @@ def train(
         if plan is not None and (stopping or done % plan.every == 0 or done == total):
             _save(plan, config, done, trained, states, history, n_train, comm)
 
-    stop_signals: ContextManager[Callable[[], bool]] = (
+    stop_signals: AbstractContextManager[Callable[[], bool]] = (
         stop_on_signals() if plan is not None else nullcontext(lambda: False)
     )
     with stop_signals as stop_requested:
-        trainer = EMTrainer(config.evo, seed=config.seed, comm=comm, callback=record,
-                            stop_requested=stop_requested, after_epoch=after_epoch)
+        trainer = EMTrainer(
+            config.evo,
+            seed=config.seed,
+            comm=comm,
+            callback=record,
+            stop_requested=stop_requested,
+            after_epoch=after_epoch,
+        )
         for phase_end in (pretrain, total):
             if len(history) < phase_end:
                 model, _ = trainer.fit(model, Y, states, phase_end - len(history), first_epoch=len(history))
@@ -90,8 +101,14 @@ def _initial_model(config: DenoiseConfig, Y: np.ndarray, comm: Comm, bsc_first: 
 
 
 def _save(
-    plan: CheckpointPlan, config: DenoiseConfig, epoch: int, model: Model, states: TruncatedStates,
-    history: List[EpochLog], n_train: int, comm: Comm,
+    plan: CheckpointPlan,
+    config: DenoiseConfig,
+    epoch: int,
+    model: Model,
+    states: TruncatedStates,
+    history: list[EpochLog],
+    n_train: int,
+    comm: Comm,
 ) -> None:
     """Rank 0 gathers the states of every rank and writes the checkpoint; a write error is raised on
     every rank (the others must not wait for a rank that gave up)."""
@@ -108,8 +125,9 @@ def _save(
         try:
             if K.shape[0] != n_train:
                 raise ValueError(f"the ranks hold {K.shape[0]} training patches, expected {n_train}")
-            save_checkpoint(plan.path, Checkpoint(epoch, model, K, lpj, list(history), config_record(config),
-                                                  plan.input_hash))
+            save_checkpoint(
+                plan.path, Checkpoint(epoch, model, K, lpj, list(history), config_record(config), plan.input_hash)
+            )
         except (OSError, ValueError) as problem:
             error = f"cannot write the checkpoint {plan.path}: {problem}"
         error = comm.bcast(error)
@@ -119,18 +137,20 @@ def _save(
 
 def _restore(
     plan: CheckpointPlan, config: DenoiseConfig, n_local: int, first_index: int, n_train: int, comm: Comm
-) -> Tuple[Model, TruncatedStates, List[EpochLog]]:
+) -> tuple[Model, TruncatedStates, list[EpochLog]]:
     """The model, this rank's block of the states and the history from the checkpoint, which rank 0
     reads and checks (the error, if any, is raised on every rank)."""
-    checkpoint: Optional[Checkpoint] = None
-    shared: Optional[Tuple[Model, List[EpochLog]]] = None
+    checkpoint: Checkpoint | None = None
+    shared: tuple[Model, list[EpochLog]] | None = None
     error = None
     if comm.rank == 0:
         try:
             checkpoint = load_checkpoint(plan.path, config, plan.input_hash)
             if checkpoint.K.shape[0] != n_train or checkpoint.K.shape[1] != config.n_states:
-                raise ValueError(f"{plan.path}: states of shape {checkpoint.K.shape} do not fit "
-                                 f"{n_train} training patches with {config.n_states} states each")
+                raise ValueError(
+                    f"{plan.path}: states of shape {checkpoint.K.shape} do not fit "
+                    f"{n_train} training patches with {config.n_states} states each"
+                )
         except ValueError as problem:
             error = str(problem)
     error = comm.bcast(error)

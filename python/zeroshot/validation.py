@@ -23,8 +23,7 @@ def as_image(name: str, value: object) -> np.ndarray:
     if not finite.all():
         r, c = np.argwhere(~finite)[0]
         raise ValueError(
-            f"{name} of shape {array.shape} contains NaN or Inf (first at pixel ({r}, {c}), "
-            f"value {array[r, c]})"
+            f"{name} of shape {array.shape} contains NaN or Inf (first at pixel ({r}, {c}), value {array[r, c]})"
         )
     return array
 
@@ -47,7 +46,5 @@ def as_number(
         lower = "" if minimum is None else f"{'>' if exclusive_minimum else '>='} {minimum:g}"
         upper = "" if maximum is None else f"<= {maximum:g}"
         bounds = " and ".join(b for b in (lower, upper) if b)
-        raise ValueError(
-            f"{name} must be a finite number{' ' + bounds if bounds else ''}, got {value!r}"
-        )
+        raise ValueError(f"{name} must be a finite number{' ' + bounds if bounds else ''}, got {value!r}")
     return number

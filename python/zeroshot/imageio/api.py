@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple, Union
+from typing import Callable, Union
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -29,8 +29,8 @@ class EMImage:
     """
 
     data: np.ndarray
-    pixel_size: Optional[PixelSize] = None
-    path: Optional[Path] = None
+    pixel_size: PixelSize | None = None
+    path: Path | None = None
     format: str = ""
 
     @property
@@ -42,7 +42,7 @@ class EMImage:
         return self.data.ndim == 3
 
     @property
-    def frames(self) -> List[np.ndarray]:
+    def frames(self) -> list[np.ndarray]:
         """The (R, C) frames: one for an image, F for a stack."""
         return list(self.data) if self.is_stack else [self.data]
 
@@ -80,8 +80,7 @@ def _image_or_stack(data: np.ndarray, path: Path) -> np.ndarray:
         )
     if data.ndim not in (2, 3):
         raise ValueError(
-            f"{path}: expected a 2-D image (R, C) or a stack of frames (F, R, C), got an array of "
-            f"shape {shape}"
+            f"{path}: expected a 2-D image (R, C) or a stack of frames (F, R, C), got an array of shape {shape}"
         )
     if data.size == 0:
         raise ValueError(f"{path}: the image is empty (shape {shape})")
@@ -105,19 +104,18 @@ def read_image(path: PathLike) -> np.ndarray:
 # ----------------------------------------------------------------------------------------- write
 
 
-def _writable_suffixes(condition: Callable[[Format], bool]) -> List[str]:
+def _writable_suffixes(condition: Callable[[Format], bool]) -> list[str]:
     """The suffixes of the writable formats that meet `condition`."""
     return [s for f in FORMATS if f.write is not None and condition(f) for s in f.suffixes]
 
 
-def _check_format(path: Path, dtype: DTypeLike, ndim: int) -> Tuple[Writer, np.dtype]:
+def _check_format(path: Path, dtype: DTypeLike, ndim: int) -> tuple[Writer, np.dtype]:
     """The writer of `path`'s format and the dtype it will store `dtype` as, or a ValueError."""
     fmt = format_of(path)
     writer = fmt.write
     if writer is None:
         raise ValueError(
-            f"{path}: zeroshot reads {fmt.name} files but cannot write them; write one of "
-            f"{', '.join(WRITE_SUFFIXES)}"
+            f"{path}: zeroshot reads {fmt.name} files but cannot write them; write one of {', '.join(WRITE_SUFFIXES)}"
         )
     target = real_dtype(dtype, str(path))
     if fmt.write_dtypes:
@@ -139,7 +137,7 @@ def _check_format(path: Path, dtype: DTypeLike, ndim: int) -> Tuple[Writer, np.d
     return writer, target
 
 
-def _check_writable(path: Path, dtype: DTypeLike, ndim: int) -> Tuple[Writer, np.dtype]:
+def _check_writable(path: Path, dtype: DTypeLike, ndim: int) -> tuple[Writer, np.dtype]:
     writer, target = _check_format(path, dtype, ndim)
     if not path.parent.is_dir():
         raise ValueError(f"{path}: folder {path.parent} does not exist")
@@ -161,8 +159,8 @@ def check_writable(path: PathLike, dtype: DTypeLike, ndim: int = 2) -> np.dtype:
 def write_em(
     path: PathLike,
     data: np.ndarray,
-    pixel_size: Optional[PixelSize] = None,
-    dtype: Optional[DTypeLike] = None,
+    pixel_size: PixelSize | None = None,
+    dtype: DTypeLike | None = None,
 ) -> None:
     """Write an (R, C) image or an (F, R, C) stack to `path`; the format follows the suffix.
 
@@ -177,9 +175,7 @@ def write_em(
     p = Path(path)
     arr = np.asarray(data)
     if arr.ndim not in (2, 3):
-        raise ValueError(
-            f"{p}: expected a 2-D image (R, C) or a stack (F, R, C) to write, got shape {arr.shape}"
-        )
+        raise ValueError(f"{p}: expected a 2-D image (R, C) or a stack (F, R, C) to write, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{p}: refusing to write an empty image (shape {arr.shape})")
     if arr.dtype.kind not in "uifb":
@@ -196,7 +192,7 @@ def write_em(
         writer(tmp, stored, pixel_size)
 
 
-def write_image(path: PathLike, image: np.ndarray, dtype: Optional[DTypeLike] = None) -> None:
+def write_image(path: PathLike, image: np.ndarray, dtype: DTypeLike | None = None) -> None:
     """Write one 2-D image (R, C) without a pixel size; see `write_em`."""
     arr = np.asarray(image)
     if arr.ndim != 2:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Tuple
-
 import numpy as np
 from numpy.typing import DTypeLike
 
@@ -44,8 +42,7 @@ def to_dtype_like(values: np.ndarray, dtype: DTypeLike) -> np.ndarray:
             biggest = max(abs(finite.max().item()), abs(finite.min().item()))
             if biggest > float(np.finfo(dt).max):
                 raise ValueError(
-                    f"to_dtype_like: value {biggest:g} does not fit in {dt} "
-                    f"(max {float(np.finfo(dt).max):g})"
+                    f"to_dtype_like: value {biggest:g} does not fit in {dt} (max {float(np.finfo(dt).max):g})"
                 )
         return arr.astype(dt)
     if arr.dtype.kind == "b":
@@ -64,9 +61,7 @@ def to_dtype_like(values: np.ndarray, dtype: DTypeLike) -> np.ndarray:
     return np.clip(np.rint(f), float(info.min), top).astype(dt)
 
 
-def stretch_to_dtype(
-    values: np.ndarray, dtype: DTypeLike
-) -> Tuple[np.ndarray, Tuple[float, float]]:
+def stretch_to_dtype(values: np.ndarray, dtype: DTypeLike) -> tuple[np.ndarray, tuple[float, float]]:
     """Map ``values`` linearly onto the full range of the unsigned integer ``dtype``: the minimum
     becomes 0, the maximum the dtype's largest value (65535 for uint16), rounded to nearest. A
     constant image becomes all 0. Returns the array and the (minimum, maximum) that were mapped, so

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -18,11 +18,11 @@ from zeroshot.imageio.vendor import read_vendor
 
 # A reader returns the file's array as stored (any shape, any dtype) and its pixel size; a writer
 # gets an array already in a dtype and shape the format stores.
-Reader = Callable[[Path], Tuple[np.ndarray, Optional[PixelSize]]]
+Reader = Callable[[Path], tuple[np.ndarray, Optional[PixelSize]]]
 Writer = Callable[[Path, np.ndarray, Optional[PixelSize]], None]
 
 
-def _dtypes(*types: type) -> Tuple[np.dtype, ...]:
+def _dtypes(*types: type) -> tuple[np.dtype, ...]:
     return tuple(np.dtype(t) for t in types)
 
 
@@ -33,10 +33,10 @@ class Format:
     (F, R, C) stack of frames besides one (R, C) image."""
 
     name: str
-    suffixes: Tuple[str, ...]
+    suffixes: tuple[str, ...]
     read: Reader
-    write: Optional[Writer] = None
-    write_dtypes: Tuple[np.dtype, ...] = ()
+    write: Writer | None = None
+    write_dtypes: tuple[np.dtype, ...] = ()
     write_stacks: bool = True
 
     def stores(self, dtype: np.dtype) -> bool:
@@ -57,9 +57,7 @@ FORMATS = (
         (".tif", ".tiff"),
         read_tiff,
         write_tiff,
-        _dtypes(
-            np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.float32, np.float64
-        ),
+        _dtypes(np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.float32, np.float64),
     ),
     Format("PNG", (".png",), read_png, write_png, _dtypes(np.uint8, np.uint16), write_stacks=False),
     Format("NPY", (".npy",), read_npy, write_npy),
@@ -78,6 +76,4 @@ def format_of(path: Path) -> Format:
     for fmt in FORMATS:
         if suffix in fmt.suffixes:
             return fmt
-    raise ValueError(
-        f"{path}: unknown image suffix {path.suffix!r}; zeroshot reads {', '.join(READ_SUFFIXES)}"
-    )
+    raise ValueError(f"{path}: unknown image suffix {path.suffix!r}; zeroshot reads {', '.join(READ_SUFFIXES)}")

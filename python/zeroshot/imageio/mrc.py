@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Optional, Tuple
 
 import numpy as np
 
 from zeroshot.imageio.pixelsize import PixelSize, pixel_size_from
 
 
-def read_mrc(path: Path) -> Tuple[np.ndarray, Optional[PixelSize]]:
+def read_mrc(path: Path) -> tuple[np.ndarray, PixelSize | None]:
     import mrcfile
 
     try:
@@ -36,7 +35,7 @@ def read_mrc(path: Path) -> Tuple[np.ndarray, Optional[PixelSize]]:
     return data, pixel_size
 
 
-def write_mrc(path: Path, data: np.ndarray, pixel_size: Optional[PixelSize]) -> None:
+def write_mrc(path: Path, data: np.ndarray, pixel_size: PixelSize | None) -> None:
     """`data`: (R, C) image or (F, R, C) stack (written as an image stack, space group 0)."""
     import mrcfile
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Tuple
 
 import numpy as np
 
@@ -12,7 +11,7 @@ from zeroshot.imageio.pixelsize import PixelSize
 _MAGIC = b"\x93NUMPY"
 
 
-def read_npy(path: Path) -> Tuple[np.ndarray, Optional[PixelSize]]:
+def read_npy(path: Path) -> tuple[np.ndarray, PixelSize | None]:
     try:
         with open(path, "rb") as fh:
             start = fh.read(len(_MAGIC))
@@ -30,7 +29,7 @@ def read_npy(path: Path) -> Tuple[np.ndarray, Optional[PixelSize]]:
     return data, None
 
 
-def write_npy(path: Path, data: np.ndarray, pixel_size: Optional[PixelSize]) -> None:
+def write_npy(path: Path, data: np.ndarray, pixel_size: PixelSize | None) -> None:
     """The pixel size has no place in a .npy file and is dropped (a sidecar can keep it)."""
     with open(path, "wb") as fh:  # a file object: np.save would add ".npy" to a temporary name
         np.save(fh, data, allow_pickle=False)

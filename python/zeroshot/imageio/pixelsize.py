@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple, Union
+from typing import Union
 
 # Nanometres per unit, keyed by the lower-cased unit names that microscope software and file
 # formats write (ImageJ writes "micron", DigitalMicrograph "µm" or "A", MRC headers are in Å).
@@ -34,7 +34,7 @@ _NM_PER_UNIT = {
 Number = Union[int, float]
 
 
-def nm_per_unit(unit: str) -> Optional[float]:
+def nm_per_unit(unit: str) -> float | None:
     """Nanometres in one `unit` (a length unit name such as "nm", "Å", "micron"); None when `unit`
     is not a length (pixels, "1/nm" of a diffraction pattern, "eV", empty)."""
     name = unit.strip()
@@ -62,14 +62,14 @@ class PixelSize:
                 raise ValueError(f"PixelSize.{name} must be positive and finite, got {value!r}")
             object.__setattr__(self, name, float(value))
 
-    def in_unit(self, unit: str) -> Tuple[float, float]:
+    def in_unit(self, unit: str) -> tuple[float, float]:
         """(y, x) in `unit` (any length unit `nm_per_unit` knows)."""
         factor = nm_per_unit(unit)
         if factor is None:
             raise ValueError(f"unknown length unit {unit!r}")
         return self.y / factor, self.x / factor
 
-    def to_json(self) -> Dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {"y": self.y, "x": self.x, "unit": "nm"}
 
     def __str__(self) -> str:
@@ -78,7 +78,7 @@ class PixelSize:
         return f"{self.y:.6g} x {self.x:.6g} nm (y x)"
 
 
-def pixel_size_from(y: Number, y_unit: str, x: Number, x_unit: str) -> Optional[PixelSize]:
+def pixel_size_from(y: Number, y_unit: str, x: Number, x_unit: str) -> PixelSize | None:
     """The PixelSize of a y and an x size each in its own unit, or None when either unit is not a
     length or either size is zero, negative (a flipped axis keeps its magnitude) or not finite."""
     y_factor, x_factor = nm_per_unit(y_unit), nm_per_unit(x_unit)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +15,7 @@ _MAX_PIXELS_PER_METRE = 2**31 - 1
 _METRES_PER_INCH = 0.0254
 
 
-def read_png(path: Path) -> Tuple[np.ndarray, Optional[PixelSize]]:
+def read_png(path: Path) -> tuple[np.ndarray, PixelSize | None]:
     from PIL import Image
 
     try:
@@ -49,24 +49,22 @@ def _pil_to_array(im: Any, path: Path) -> np.ndarray:
     # Colour, alpha or palette modes: accept only an opaque image whose channels are all equal.
     rgba = np.array(im.convert("RGBA"))
     if not (rgba[..., 3] == 255).all():
-        raise ValueError(
-            f"{path}: image mode {mode} has transparency; zeroshot wants one opaque channel"
-        )
+        raise ValueError(f"{path}: image mode {mode} has transparency; zeroshot wants one opaque channel")
     r, g, b = rgba[..., 0], rgba[..., 1], rgba[..., 2]
     if not (np.array_equal(r, g) and np.array_equal(r, b)):
         raise ValueError(
-            f"{path}: image mode {mode} (shape {rgba.shape[:2] + (len(im.getbands()),)}) has "
+            f"{path}: image mode {mode} (shape {(*rgba.shape[:2], len(im.getbands()))}) has "
             "colour channels that differ; zeroshot wants one channel (convert the image to "
             "grayscale first)"
         )
     return np.ascontiguousarray(r)
 
 
-def write_png(path: Path, data: np.ndarray, pixel_size: Optional[PixelSize]) -> None:
+def write_png(path: Path, data: np.ndarray, pixel_size: PixelSize | None) -> None:
     """`data`: (R, C) uint8 or uint16."""
     from PIL import Image
 
-    options: Dict[str, Any] = {}
+    options: dict[str, Any] = {}
     if pixel_size is not None:
         per_metre = (1e9 / pixel_size.x, 1e9 / pixel_size.y)
         if max(per_metre) <= _MAX_PIXELS_PER_METRE and min(per_metre) >= 1:

@@ -16,7 +16,7 @@ with X/YResolution in pixels per centimetre and ResolutionUnit centimetre.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +27,7 @@ IMAGEJ_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.int16, np.uint16, np.fl
 _RESOLUTION_UNITS = {2: "inch", 3: "cm", 4: "mm", 5: "µm"}
 
 
-def read_tiff(path: Path) -> Tuple[np.ndarray, Optional[PixelSize]]:
+def read_tiff(path: Path) -> tuple[np.ndarray, PixelSize | None]:
     import tifffile
 
     try:
@@ -47,7 +47,7 @@ def read_tiff(path: Path) -> Tuple[np.ndarray, Optional[PixelSize]]:
     return data, pixel_size
 
 
-def _pixel_size(tif: Any, page: Any) -> Optional[PixelSize]:
+def _pixel_size(tif: Any, page: Any) -> PixelSize | None:
     fei = tif.fei_metadata if tif.is_fei else None
     scan = fei.get("Scan", {}) if fei else {}
     if "PixelWidth" in scan:
@@ -81,13 +81,13 @@ def _rational(value: Any) -> float:
         return 0.0
 
 
-def write_tiff(path: Path, data: np.ndarray, pixel_size: Optional[PixelSize]) -> None:
+def write_tiff(path: Path, data: np.ndarray, pixel_size: PixelSize | None) -> None:
     """`data`: (R, C) image or (F, R, C) stack of pages."""
     import tifffile
 
-    options: Dict[str, Any] = {"photometric": "minisblack"}
+    options: dict[str, Any] = {"photometric": "minisblack"}
     if data.dtype in IMAGEJ_DTYPES:
-        metadata: Dict[str, Any] = {"axes": "ZYX" if data.ndim == 3 else "YX"}
+        metadata: dict[str, Any] = {"axes": "ZYX" if data.ndim == 3 else "YX"}
         if pixel_size is not None:
             y, x = pixel_size.in_unit("nm")
             options["resolution"] = (1.0 / x, 1.0 / y)

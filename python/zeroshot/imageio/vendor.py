@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -28,28 +28,23 @@ _READERS = {
 }
 
 
-def read_vendor(path: Path) -> Tuple[np.ndarray, Optional[PixelSize]]:
+def read_vendor(path: Path) -> tuple[np.ndarray, PixelSize | None]:
     module = _READERS[path.suffix.lower()]
     try:
         reader = importlib.import_module(module).file_reader
     except ImportError as exc:
         raise ValueError(
-            f"{path}: reading {path.suffix} files needs rosettasciio ({exc}); install it with "
-            f"`{INSTALL_HINT}`"
+            f"{path}: reading {path.suffix} files needs rosettasciio ({exc}); install it with `{INSTALL_HINT}`"
         ) from exc
     try:
-        signals: List[Dict[str, Any]] = reader(str(path), lazy=False)
+        signals: list[dict[str, Any]] = reader(str(path), lazy=False)
     except Exception as exc:  # each plugin raises its own types for broken files
-        raise ValueError(
-            f"{path}: not a readable {path.suffix} file ({type(exc).__name__}: {exc})"
-        ) from exc
+        raise ValueError(f"{path}: not a readable {path.suffix} file ({type(exc).__name__}: {exc})") from exc
     images = [s for s in signals if len(_signal_axes(s)) == 2]
     if len(images) != 1:
         found = "; ".join(_describe(s) for s in signals) or "nothing"
         what = "no image" if not images else f"{len(images)} images"
-        raise ValueError(
-            f"{path}: holds {what} (found: {found}); zeroshot reads a file with one image"
-        )
+        raise ValueError(f"{path}: holds {what} (found: {found}); zeroshot reads a file with one image")
     image = images[0]
     y_axis, x_axis = _signal_axes(image)
     pixel_size = pixel_size_from(
@@ -61,16 +56,13 @@ def read_vendor(path: Path) -> Tuple[np.ndarray, Optional[PixelSize]]:
     return np.asarray(image["data"]), pixel_size
 
 
-def _signal_axes(signal: Dict[str, Any]) -> List[Dict[str, Any]]:
+def _signal_axes(signal: dict[str, Any]) -> list[dict[str, Any]]:
     """The signal (not navigation) axes in array order; for an image (y, x)."""
     return [axis for axis in signal.get("axes", []) if not axis.get("navigate", False)]
 
 
-def _describe(signal: Dict[str, Any]) -> str:
+def _describe(signal: dict[str, Any]) -> str:
     title = signal.get("metadata", {}).get("General", {}).get("title") or "untitled"
-    axes = ", ".join(
-        f"{axis.get('name') or '?'} ({axis.get('units') or 'no unit'})"
-        for axis in _signal_axes(signal)
-    )
+    axes = ", ".join(f"{axis.get('name') or '?'} ({axis.get('units') or 'no unit'})" for axis in _signal_axes(signal))
     shape = tuple(getattr(signal.get("data"), "shape", ()))
     return f"{title!r}: {len(_signal_axes(signal))}-D signal over [{axes}], data shape {shape}"

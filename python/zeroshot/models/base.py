@@ -1,8 +1,9 @@
 """The interface every patch model offers to the EM trainer and the denoising pipeline."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -16,8 +17,8 @@ class PosteriorMoments:
     variance (N, D) and the third central moment (N, D)."""
 
     mean: np.ndarray
-    variance: Optional[np.ndarray] = None
-    third: Optional[np.ndarray] = None
+    variance: np.ndarray | None = None
+    third: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.mean.ndim != 2:
@@ -50,8 +51,13 @@ class Model(Protocol):
         ...
 
     def e_step(
-        self, Y: np.ndarray, states: TruncatedStates, evo: EvoConfig, seed: int, epoch: int,
-        workspace: Optional[dict] = None,
+        self,
+        Y: np.ndarray,
+        states: TruncatedStates,
+        evo: EvoConfig,
+        seed: int,
+        epoch: int,
+        workspace: dict | None = None,
     ) -> int:
         """Evolutionary E-step on `states` in place; returns the number of replaced states.
         `workspace` (a dict the caller keeps for the same Y) lets the model reuse buffers."""
@@ -65,7 +71,7 @@ class Model(Protocol):
         """F = sum_n log sum_{s in K_n} p(s, y_n) of the parameters the statistics were taken under."""
         ...
 
-    def m_step(self, stats: np.ndarray) -> "Model":
+    def m_step(self, stats: np.ndarray) -> Model:
         """A new model with the parameters maximising F for the summed statistics."""
         ...
 

@@ -1,8 +1,8 @@
 """Binary sparse coding (SPEC "BSC"): y = W s + eps, s_h ~ Bernoulli(pi_h), eps ~ N(0, sigma2 I)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 import numpy as np
 
@@ -40,8 +40,8 @@ class BSCParams:
 
 
 def dense_products(
-    W: np.ndarray, Y: np.ndarray, workspace: Optional[dict] = None
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    W: np.ndarray, Y: np.ndarray, workspace: dict | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Y W (N, H), ||y_n||^2 (N,), W^T W (H, H): the dense work the models' kernels start from. A
     workspace dict keeps the (N, H) buffer between epochs: allocating it anew each time costs as much
     as the product (page faults)."""
@@ -56,7 +56,7 @@ def dense_products(
     return WtY, np.einsum("nd,nd->n", Y, Y), W.T @ W
 
 
-def data_moments(Y: np.ndarray, comm: Comm) -> Tuple[np.ndarray, float]:
+def data_moments(Y: np.ndarray, comm: Comm) -> tuple[np.ndarray, float]:
     """The mean patch (D,) and the standard deviation of all values of the patches Y (N, D) of every
     rank (two passes, as numpy's mean and std; bitwise the same as Y.mean(axis=0), Y.std() for one rank)."""
     D = Y.shape[1]
@@ -88,9 +88,7 @@ class BSC:
         self.D, self.H = params.W.shape
 
     @classmethod
-    def from_data(
-        cls, Y: np.ndarray, H: int, seed: int, shared_pi: bool = False, comm: Optional[Comm] = None
-    ) -> "BSC":
+    def from_data(cls, Y: np.ndarray, H: int, seed: int, shared_pi: bool = False, comm: Comm | None = None) -> BSC:
         """Initial parameters from the data: W around the mean patch with data-scaled noise, pi = 1/H,
         sigma2 the data variance. With a `comm`, Y is this rank's share of the data and the moments
         are those of all ranks' data (every rank gets the same model)."""
@@ -112,9 +110,7 @@ class BSC:
     def sigma2(self) -> float:
         return self.params.sigma2
 
-    def _products(
-        self, Y: np.ndarray, workspace: Optional[dict] = None
-    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _products(self, Y: np.ndarray, workspace: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return dense_products(self.params.W, Y, workspace)
 
     def log_pseudo_joint(self, Y: np.ndarray, states: TruncatedStates) -> np.ndarray:
@@ -122,13 +118,27 @@ class BSC:
         return _core.bsc_log_pseudo_joint(WtY, y2, WtW, self.params.pi, self.sigma2, states.K)
 
     def e_step(
-        self, Y: np.ndarray, states: TruncatedStates, evo: EvoConfig, seed: int, epoch: int,
-        workspace: Optional[dict] = None,
+        self,
+        Y: np.ndarray,
+        states: TruncatedStates,
+        evo: EvoConfig,
+        seed: int,
+        epoch: int,
+        workspace: dict | None = None,
     ) -> int:
         WtY, y2, WtW = self._products(Y, workspace)
         return _core.evo_step_bsc(
-            states.K, states.lpj, WtY, y2, WtW, self.params.pi, self.sigma2,
-            seed=seed, epoch=epoch, first_index=states.first_index, **evo.core_kwargs(),
+            states.K,
+            states.lpj,
+            WtY,
+            y2,
+            WtW,
+            self.params.pi,
+            self.sigma2,
+            seed=seed,
+            epoch=epoch,
+            first_index=states.first_index,
+            **evo.core_kwargs(),
         )
 
     # Packed statistics: [A (D*H), B (H*H), sum log-normaliser, sum ||y||^2, N].
@@ -136,7 +146,7 @@ class BSC:
         A, B, lse, y2 = _core.bsc_accumulate(Y, states.K, states.lpj, self.H)
         return np.concatenate([A.ravel(), B.ravel(), [lse, y2, float(Y.shape[0])]])
 
-    def _unpack(self, stats: np.ndarray) -> Tuple[np.ndarray, np.ndarray, float, float, float]:
+    def _unpack(self, stats: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float, float]:
         D, H = self.D, self.H
         A = stats[: D * H].reshape(D, H)
         B = stats[D * H : D * H + H * H].reshape(H, H)
@@ -148,7 +158,7 @@ class BSC:
         pi, sigma2 = self.params.pi, self.sigma2
         return lse + n * (-0.5 * self.D * np.log(2 * np.pi * sigma2) + np.sum(np.log1p(-pi)))
 
-    def m_step(self, stats: np.ndarray) -> "BSC":
+    def m_step(self, stats: np.ndarray) -> BSC:
         A, B, _, y2, n = self._unpack(stats)
         W, pi, sigma2 = _core.bsc_m_step(A, B, y2, n, self.params.W, self.shared_pi)
         return BSC(BSCParams(W, pi, sigma2), self.shared_pi)

@@ -1,9 +1,10 @@
 """Spike-and-slab sparse coding (SPEC "SSSC"; "ES3C" when trained with the evolutionary E-step):
 s_h ~ Bernoulli(pi_h), z ~ N(mu, diag(psi)), y = W (s * z) + eps, eps ~ N(0, sigma2 I)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 
@@ -59,16 +60,15 @@ class SSSC:
         self.D, self.H = params.W.shape
 
     @classmethod
-    def from_data(
-        cls, Y: np.ndarray, H: int, seed: int, shared_pi: bool = False, comm: Optional[Comm] = None
-    ) -> "SSSC":
+    def from_data(cls, Y: np.ndarray, H: int, seed: int, shared_pi: bool = False, comm: Comm | None = None) -> SSSC:
         """W as for BSC, slabs N(0, 1), pi = 1/H, sigma2 the data variance (of all ranks with a comm)."""
         bsc = BSC.from_data(Y, H, seed, comm=comm)
-        return cls(SSSCParams(bsc.params.W, np.full(H, initial_activation(H)), np.zeros(H), np.ones(H),
-                              bsc.sigma2), shared_pi)
+        return cls(
+            SSSCParams(bsc.params.W, np.full(H, initial_activation(H)), np.zeros(H), np.ones(H), bsc.sigma2), shared_pi
+        )
 
     @classmethod
-    def from_bsc(cls, bsc: BSC) -> "SSSC":
+    def from_bsc(cls, bsc: BSC) -> SSSC:
         """The SSSC that equals a BSC in its means: slabs with mean 1 and a small variance."""
         p = bsc.params
         return cls(SSSCParams(p.W, p.pi, np.ones(bsc.H), np.full(bsc.H, 0.1), p.sigma2), bsc.shared_pi)
@@ -85,22 +85,32 @@ class SSSC:
     def sigma2(self) -> float:
         return self.params.sigma2
 
-    def _kernel_args(self, Y: np.ndarray, workspace: Optional[dict] = None) -> Dict[str, Any]:
+    def _kernel_args(self, Y: np.ndarray, workspace: dict | None = None) -> dict[str, Any]:
         """The dense products and parameters every SSSC kernel takes."""
         WtY, y2, WtW = dense_products(self.params.W, Y, workspace)
         p = self.params
-        return dict(WtY=WtY, y2=y2, WtW=WtW, pi=p.pi, mu=p.mu, psi=p.psi, sigma2=p.sigma2)
+        return {"WtY": WtY, "y2": y2, "WtW": WtW, "pi": p.pi, "mu": p.mu, "psi": p.psi, "sigma2": p.sigma2}
 
     def log_pseudo_joint(self, Y: np.ndarray, states: TruncatedStates) -> np.ndarray:
         return _core.sssc_log_pseudo_joint(K=states.K, **self._kernel_args(Y))
 
     def e_step(
-        self, Y: np.ndarray, states: TruncatedStates, evo: EvoConfig, seed: int, epoch: int,
-        workspace: Optional[dict] = None,
+        self,
+        Y: np.ndarray,
+        states: TruncatedStates,
+        evo: EvoConfig,
+        seed: int,
+        epoch: int,
+        workspace: dict | None = None,
     ) -> int:
         return _core.evo_step_sssc(
-            K=states.K, lpj=states.lpj, **self._kernel_args(Y, workspace),
-            seed=seed, epoch=epoch, first_index=states.first_index, **evo.core_kwargs(),
+            K=states.K,
+            lpj=states.lpj,
+            **self._kernel_args(Y, workspace),
+            seed=seed,
+            epoch=epoch,
+            first_index=states.first_index,
+            **evo.core_kwargs(),
         )
 
     # Packed statistics: [A (D*H), B (H*H), sum <x> (H), sum <s> (H), sum log-normaliser, sum ||y||^2, N].
@@ -119,7 +129,7 @@ class SSSC:
         *_, lse, _, n = self._unpack(stats)
         return lse + n * (-0.5 * self.D * np.log(2 * np.pi * self.sigma2) + np.sum(np.log1p(-self.params.pi)))
 
-    def m_step(self, stats: np.ndarray) -> "SSSC":
+    def m_step(self, stats: np.ndarray) -> SSSC:
         A, B, xs, ss, _, y2, n = self._unpack(stats)
         p = self.params
         W, pi, mu, psi, sigma2 = _core.sssc_m_step(A, B, xs, ss, y2, n, p.W, p.mu, p.psi, self.shared_pi)
@@ -127,6 +137,8 @@ class SSSC:
 
     def posterior_moments(self, Y: np.ndarray, states: TruncatedStates, order: int = 1) -> PosteriorMoments:
         """Moments of W (s * z) under the truncated posterior, the slab posteriors included."""
-        return PosteriorMoments(*_core.sssc_posterior_moments(
-            W=self.params.W, K=states.K, lpj=states.lpj, order=order, **self._kernel_args(Y)
-        ))
+        return PosteriorMoments(
+            *_core.sssc_posterior_moments(
+                W=self.params.W, K=states.K, lpj=states.lpj, order=order, **self._kernel_args(Y)
+            )
+        )
