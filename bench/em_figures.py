@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--figures", type=Path, default=BENCH / "figures")
     parser.add_argument("--out", type=Path, default=BENCH / "out" / "em")
     args = parser.parse_args()
-    from zeroshot.imageio import read_em
+    from zeroshot.io import read_em
 
     source_dir = SHARED_DATA / "formats"
     if not source_dir.is_dir():

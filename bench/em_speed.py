@@ -17,10 +17,10 @@ import numpy as np
 import zeroshot
 from common import add_gaussian_noise, commit, load_standard, machine
 from zeroshot.config import EvoConfig
-from zeroshot.em import EMTrainer
 from zeroshot.models import BSC, SSSC
-from zeroshot.patches import extract_patches
-from zeroshot.states import TruncatedStates
+from zeroshot.patches.grid import extract_patches
+from zeroshot.variational.em import EMTrainer
+from zeroshot.variational.states import TruncatedStates
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """How zeroshot scales: EM epoch time against the number of training patches N, against threads and
 against MPI ranks, and a 4096 x 4096 16-bit micrograph denoised end to end by the CLI with its peak memory
-against the bound of zeroshot.memory. Prints its figures, checks its results and exits 1 on a failed check.
+against the bound of zeroshot.runtime.memory. Prints its figures, checks its results and exits 1 on a failed check.
 
 Data: zeroshot.simulate's SIMULATED micrograph of virus particles with TEM noise (not real data).
 EM parts: BSC, P = 5, H = 256, S = 60, 5 parents x 4 children x 3 generations (the default E-step), training
@@ -39,11 +39,11 @@ import numpy as np
 import zeroshot
 from common import commit, machine, training_patches
 from zeroshot.config import DenoiseConfig, EvoConfig
-from zeroshot.em import EMTrainer
-from zeroshot.memory import estimate_memory, format_bytes
 from zeroshot.metrics import psnr
 from zeroshot.models import BSC
-from zeroshot.states import TruncatedStates
+from zeroshot.runtime.memory import estimate_memory, format_bytes
+from zeroshot.variational.em import EMTrainer
+from zeroshot.variational.states import TruncatedStates
 
 HERE = Path(__file__).resolve().parent
 PARTS = ("sizes", "threads", "ranks", "large")

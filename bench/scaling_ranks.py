@@ -14,12 +14,12 @@ import numpy as np
 
 import zeroshot
 from common import training_patches
-from zeroshot.comm import block_range
 from zeroshot.config import EvoConfig
-from zeroshot.em import EMTrainer
 from zeroshot.models import BSC
-from zeroshot.mpi import MPIComm
-from zeroshot.states import TruncatedStates
+from zeroshot.runtime.comm import block_range
+from zeroshot.runtime.mpi import MPIComm
+from zeroshot.variational.em import EMTrainer
+from zeroshot.variational.states import TruncatedStates
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 from zeroshot.denoise import denoise
-from zeroshot.mpi import MPIComm
+from zeroshot.runtime.mpi import MPIComm
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Run by tests/test_mpi.py under mpiexec: `python mpi_memory.py OUT.json` denoises a small image with an
 MPIComm for a few settings under tracemalloc; rank 0 writes each rank's traced peak and the bound of
-zeroshot.memory for rank 0 (without the runtime reserve, which tracemalloc does not see)."""
+zeroshot.runtime.memory for rank 0 (without the runtime reserve, which tracemalloc does not see)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 
 from zeroshot.config import DenoiseConfig
 from zeroshot.denoise import denoise
-from zeroshot.memory import RUNTIME_RESERVE, estimate_memory
-from zeroshot.mpi import MPIComm
+from zeroshot.runtime.memory import RUNTIME_RESERVE, estimate_memory
+from zeroshot.runtime.mpi import MPIComm
 
 CASES = [  # (shape, options, moments): inference, the merge and the moment maps at their peak
     ((96, 120), {}, 2),

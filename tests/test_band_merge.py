@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zeroshot.comm import block_range
-from zeroshot.moment_merge import MomentMerger
-from zeroshot.patches import PatchMerger
+from zeroshot.patches.grid import PatchMerger
+from zeroshot.patches.moment_merge import MomentMerger
+from zeroshot.runtime.comm import block_range
 
 SHAPE, P = (23, 19), 4
 GRID_COLS = SHAPE[1] - P + 1
@@ -23,7 +23,7 @@ def estimates(seed: int = 0):
 
 
 def bands(size: int):
-    """(row0, rows, first patch, last patch + 1) of each of `size` ranks, as zeroshot.inference makes them."""
+    """(row0, rows, first patch, last patch + 1) of each of `size` ranks, as zeroshot.pipeline.inference makes them."""
     out = []
     for rank in range(size):
         lo, hi = block_range(N, rank, size)

@@ -1,4 +1,4 @@
-"""Tests of zeroshot.blur: the separable Gaussian blur with reflect padding."""
+"""Tests of zeroshot.maps.blur: the separable Gaussian blur with reflect padding."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from zeroshot.blur import gaussian_blur, gaussian_kernel
+from zeroshot.maps.blur import gaussian_blur, gaussian_kernel
 
 
 def images(max_side=7):

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import reference as ref
 from zeroshot import _core
 from zeroshot.models.bsc import BSC, BSCParams
-from zeroshot.states import TruncatedStates
+from zeroshot.variational.states import TruncatedStates
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from thread_comm import run_ranks
-from zeroshot import checkpoint as checkpoint_module
-from zeroshot.checkpoint import Checkpoint, config_record, image_hash, load_checkpoint, save_checkpoint
-from zeroshot.cli import main
+from zeroshot.cli.main import main
 from zeroshot.config import DenoiseConfig
 from zeroshot.denoise import denoise
-from zeroshot.em import EpochLog
-from zeroshot.interrupt import TrainingInterrupted
 from zeroshot.models import BSC, SSSC, BSCParams, SSSCParams
+from zeroshot.runtime import checkpoint as checkpoint_module
+from zeroshot.runtime.checkpoint import Checkpoint, config_record, image_hash, load_checkpoint, save_checkpoint
+from zeroshot.runtime.interrupt import TrainingInterrupted
+from zeroshot.variational.em import EpochLog
 
 TINY = {"patch_size": 4, "n_latents": 8, "n_states": 8, "epochs": 6, "threads": 1}
 
@@ -177,7 +177,7 @@ def test_checkpoints_every_k_epochs_and_at_the_end(tmp_path, monkeypatch):
         saved.append(checkpoint.epoch)
         original(path, checkpoint)
 
-    monkeypatch.setattr("zeroshot.training.save_checkpoint", recording)
+    monkeypatch.setattr("zeroshot.pipeline.training.save_checkpoint", recording)
     image, path = noisy_image(), tmp_path / "run.ckpt"
     first = denoise(image, checkpoint=path, checkpoint_every=4, **{**TINY, "epochs": 9})
     assert saved == [4, 8, 9]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zeroshot.cli import main
-from zeroshot.imageio import read_em, read_image, write_image
+from zeroshot.cli.main import main
+from zeroshot.io import read_em, read_image, write_image
 
 FAST = ["--latents", "16", "--states", "16", "--epochs", "5", "--patch-size", "5", "--threads", "1"]
 
@@ -299,7 +299,7 @@ def test_report_path_for_several_inputs_exits_2_before_training(tmp_path, capsys
 
 
 def test_model_defaults_apply_unless_overridden():
-    from zeroshot.cli import _config, build_parser
+    from zeroshot.cli.main import _config, build_parser
     from zeroshot.config import DenoiseConfig
 
     args = build_parser().parse_args(["denoise", "x.npy", "-o", "y.npy", "--model", "es3c"])

@@ -1,4 +1,4 @@
-"""`zeroshot denoise` with several files, stacks, output formats, sidecars (zeroshot.cli_files)."""
+"""`zeroshot denoise` with several files, stacks, output formats, sidecars (zeroshot.cli.files)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import zeroshot
-from zeroshot.cli import main
+from zeroshot.cli.main import main
 from zeroshot.config import DenoiseConfig
-from zeroshot.imageio import EMImage, PixelSize, read_em, write_em
+from zeroshot.io import EMImage, PixelSize, read_em, write_em
 
 FAST = ["--latents", "16", "--states", "16", "--epochs", "5", "--patch-size", "5", "--threads", "1"]
 
@@ -212,7 +212,7 @@ def test_read_only_input_format_needs_format_option(tmp_path, monkeypatch, capsy
     def fake_read_em(path):
         return EMImage(data=plaid(), pixel_size=None, path=path, format="DigitalMicrograph")
 
-    monkeypatch.setattr("zeroshot.cli_files.read_em", fake_read_em)
+    monkeypatch.setattr("zeroshot.cli.files.read_em", fake_read_em)
     assert main(["denoise", str(source), "-o", f"{tmp_path}/out/", "-q", *FAST]) == 2
     assert "cannot write DigitalMicrograph files; write .mrc, .tif, .png, .npy (--format" in (capsys.readouterr().err)
     assert not (tmp_path / "out").exists()

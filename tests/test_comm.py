@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from thread_comm import run_ranks
-from zeroshot.comm import SerialComm, any_rank, block_range
+from zeroshot.cli.placement import Placement, cpu_list, describe
 from zeroshot.denoise import denoise
 from zeroshot.models.bsc import data_moments
-from zeroshot.placement import Placement, cpu_list, describe
+from zeroshot.runtime.comm import SerialComm, any_rank, block_range
 
 RTOL = 1e-10
 

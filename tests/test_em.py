@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from zeroshot.config import EvoConfig
 from zeroshot.denoise import thread_count
-from zeroshot.em import EMTrainer
 from zeroshot.models.bsc import BSC, BSCParams
-from zeroshot.states import TruncatedStates
+from zeroshot.variational.em import EMTrainer
+from zeroshot.variational.states import TruncatedStates
 
 # --------------------------------------------------------------------------------------------------
 # Brute-force reference (the executable specification of the BSC likelihood)

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 import reference as ref
 from zeroshot import _core
 from zeroshot.config import EvoConfig
-from zeroshot.em import EMTrainer
 from zeroshot.models.bsc import BSC, BSCParams
-from zeroshot.states import TruncatedStates
+from zeroshot.variational.em import EMTrainer
+from zeroshot.variational.states import TruncatedStates
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 P_MIN = 1e-4

@@ -1,4 +1,4 @@
-"""File formats of zeroshot.imageio: round trips with the pixel size, files made by other writers,
+"""File formats of zeroshot.io: round trips with the pixel size, files made by other writers,
 broken files, stacks and singleton axes, and the optional rosettasciio formats."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from dm3_writer import dm3_bytes
-from zeroshot.imageio import (
+from zeroshot.io import (
     PixelSize,
     check_writable,
     read_em,

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from zeroshot.imageio import read_image, to_dtype_like, write_image
+from zeroshot.io import read_image, to_dtype_like, write_image
 
 SHAPES = hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=12)
 

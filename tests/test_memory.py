@@ -1,5 +1,5 @@
-"""The memory bound of denoise (`zeroshot.memory`), the available memory (`zeroshot.available_memory`) and
-the check before a run (`zeroshot.memory_check`): monotone, an upper bound of the measured peak, refusing
+"""The memory bound of denoise (`zeroshot.runtime.memory`), the available memory
+(`zeroshot.runtime.available_memory`) and the check before a run (`zeroshot.runtime.memory_check`): monotone, an upper bound of the measured peak, refusing
 what cannot fit and lowering chunk_patches when that fits."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from thread_comm import run_ranks
-from zeroshot.available_memory import MemoryLimit, available_memory
-from zeroshot.cli import main
-from zeroshot.comm import SerialComm
+from zeroshot.cli.main import main
 from zeroshot.config import DenoiseConfig
 from zeroshot.denoise import denoise
-from zeroshot.memory import RUNTIME_RESERVE, estimate_memory, format_bytes, parse_size
-from zeroshot.memory_check import MIN_AUTO_CHUNK, _budget, fit_chunk_patches
+from zeroshot.runtime.available_memory import MemoryLimit, available_memory
+from zeroshot.runtime.comm import SerialComm
+from zeroshot.runtime.memory import RUNTIME_RESERVE, estimate_memory, format_bytes, parse_size
+from zeroshot.runtime.memory_check import MIN_AUTO_CHUNK, _budget, fit_chunk_patches
 
 SMALL = DenoiseConfig(patch_size=5, n_latents=24, n_states=12, epochs=2, inference_epochs=1)
 SHAPE = (512, 640)
@@ -282,7 +282,7 @@ def test_chunks_are_lowered_when_that_alone_fits(caplog):
 
 
 def test_no_readable_limit_checks_nothing(monkeypatch):
-    monkeypatch.setattr("zeroshot.memory_check.available_memory", lambda: None)
+    monkeypatch.setattr("zeroshot.runtime.memory_check.available_memory", lambda: None)
     chunk = fit_chunk_patches(SHAPE, SMALL, moments=1, threads=1, checkpoint=False, comm=SerialComm())
     assert chunk == SMALL.chunk_patches
 

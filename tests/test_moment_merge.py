@@ -1,4 +1,4 @@
-"""Tests of zeroshot.moment_merge: per-pixel mixture moments from per-patch posterior moments."""
+"""Tests of zeroshot.patches.moment_merge: per-pixel mixture moments from per-patch posterior moments."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zeroshot.moment_merge import MomentMerger, PixelMoments, merge_moments
-from zeroshot.patches import extract_patches, patch_grid_shape
+from zeroshot.patches.grid import extract_patches, patch_grid_shape
+from zeroshot.patches.moment_merge import MomentMerger, PixelMoments, merge_moments
 
 # ---------------------------------------------------------------- strategies and references
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zeroshot.cli import main
+from zeroshot.cli.main import main
 from zeroshot.denoise import denoise
 
 
@@ -177,7 +177,7 @@ def test_mpi_run_stopped_by_sigint_resumes(tmp_path):
 
 @pytest.mark.parametrize("ranks", [2, 3])
 def test_the_memory_bound_holds_every_rank(tmp_path, ranks):
-    """zeroshot.memory's per-rank bound (rank 0's, the largest) against each rank's traced peak."""
+    """zeroshot.runtime.memory's per-rank bound (rank 0's, the largest) against each rank's traced peak."""
     out = tmp_path / "memory.json"
     run = mpiexec(sys.executable, str(HERE / "mpi_memory.py"), str(out), ranks=ranks)
     assert run.returncode == 0, run.stderr

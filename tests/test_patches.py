@@ -1,4 +1,4 @@
-"""Tests of zeroshot.patches: extraction of overlapping patches and merging of estimates."""
+"""Tests of zeroshot.patches.grid: extraction of overlapping patches and merging of estimates."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from zeroshot.patches import PatchMerger, extract_patches, merge_patches, patch_grid_shape
+from zeroshot.patches.grid import PatchMerger, extract_patches, merge_patches, patch_grid_shape
 
 METHODS = ["mean", "median", "gaussian"]
 

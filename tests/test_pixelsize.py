@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from zeroshot.imageio import PixelSize, nm_per_unit, pixel_size_from
+from zeroshot.io import PixelSize, nm_per_unit, pixel_size_from
 
 
 @pytest.mark.parametrize(

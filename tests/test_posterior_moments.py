@@ -18,7 +18,7 @@ import reference_sssc as ref_sssc
 from zeroshot import _core
 from zeroshot.denoise import thread_count
 from zeroshot.models import BSC, SSSC, BSCParams, PosteriorMoments, SSSCParams
-from zeroshot.states import TruncatedStates
+from zeroshot.variational.states import TruncatedStates
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

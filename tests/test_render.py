@@ -1,4 +1,4 @@
-"""Tests of zeroshot.render: stretch, variance images, shaded relief, detail enhancement."""
+"""Tests of zeroshot.maps.render: stretch, variance images, shaded relief, detail enhancement."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from zeroshot.blur import gaussian_blur
-from zeroshot.render import (
+from zeroshot.maps.blur import gaussian_blur
+from zeroshot.maps.render import (
     detail_enhance,
     hillshade,
     percentile_normalize,

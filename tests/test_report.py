@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zeroshot.report import dictionary_tiles, write_report
+from zeroshot.cli.report import dictionary_tiles, write_report
 
 
 def test_tiles_place_each_column_stretched_with_gaps():

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from reference_sssc import slab_posterior
 from zeroshot import _core
 from zeroshot.config import EvoConfig
-from zeroshot.states import TruncatedStates
+from zeroshot.variational.states import TruncatedStates
 
 
 def sssc_log_joint_reference(Y, W, pi, mu, psi, sigma2, bits):

@@ -8,9 +8,9 @@ import pytest
 
 from zeroshot.config import EvoConfig
 from zeroshot.denoise import denoise, thread_count
-from zeroshot.em import EMTrainer
 from zeroshot.models import SSSC, SSSCParams
-from zeroshot.states import TruncatedStates
+from zeroshot.variational.em import EMTrainer
+from zeroshot.variational.states import TruncatedStates
 
 D_TRUE, H_TRUE = 9, 3
 

@@ -12,8 +12,8 @@ from zeroshot._core import get_num_threads, has_openmp, set_num_threads
 from zeroshot.config import DenoiseConfig, EvoConfig
 from zeroshot.denoise import DenoiseResult, denoise
 from zeroshot.enhance import EnhanceResult, RenderSettings, enhance
-from zeroshot.imageio import EMImage, PixelSize, read_em, write_em
-from zeroshot.interrupt import TrainingInterrupted
+from zeroshot.io import EMImage, PixelSize, read_em, write_em
+from zeroshot.runtime.interrupt import TrainingInterrupted
 
 __all__ = [
     "DenoiseConfig",

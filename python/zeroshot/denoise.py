@@ -12,17 +12,17 @@ from pathlib import Path
 import numpy as np
 
 from zeroshot import _core
-from zeroshot.checkpoint import config_record, image_hash
-from zeroshot.comm import Comm, SerialComm, any_rank, block_range
 from zeroshot.config import DenoiseConfig
-from zeroshot.em import Callback, EpochLog
-from zeroshot.inference import center, infer
-from zeroshot.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
 from zeroshot.models.base import Model
-from zeroshot.moment_merge import PixelMoments
 from zeroshot.noise import choose_patch_size
-from zeroshot.patches import extract_patches, patch_grid_shape
-from zeroshot.training import CheckpointPlan, train
+from zeroshot.patches.grid import extract_patches, patch_grid_shape
+from zeroshot.patches.moment_merge import PixelMoments
+from zeroshot.pipeline.inference import center, infer
+from zeroshot.pipeline.training import CheckpointPlan, train
+from zeroshot.runtime.checkpoint import config_record, image_hash
+from zeroshot.runtime.comm import Comm, SerialComm, any_rank, block_range
+from zeroshot.runtime.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
+from zeroshot.variational.em import Callback, EpochLog
 
 
 @dataclass(frozen=True)
@@ -160,14 +160,14 @@ def denoise(
     2 to add the per-pixel posterior variance (law of total variance over the covering patches), 3 to
     add the third central moment and the skewness.
 
-    comm: None for one process, or a `zeroshot.mpi.MPIComm()` (every rank of it calls denoise with the
+    comm: None for one process, or a `zeroshot.runtime.mpi.MPIComm()` (every rank of it calls denoise with the
     same image and options; each works on its block of the patches; every rank gets the same result).
     checkpoint: a file to save the training state to every `checkpoint_every` epochs, at the end of
     training, and when SIGINT or SIGTERM arrives during training (training then stops after the
     current epoch and `TrainingInterrupted` is raised). resume: continue from that file (refused if it
     was made with another configuration or image); the result equals that of an uninterrupted run.
 
-    Memory: before any work, an upper bound of the memory the run needs (`zeroshot.memory`) is checked
+    Memory: before any work, an upper bound of the memory the run needs (`zeroshot.runtime.memory`) is checked
     against the memory available to each process (Linux: MemAvailable and cgroup limits, shared by the
     ranks of a host), or against max_memory (bytes, or a size such as '8G', per process) when given. If
     fewer patches per inference chunk make it fit, chunk_patches is lowered (a warning on the logger

@@ -19,7 +19,7 @@ import numpy as np
 
 from zeroshot.config import DenoiseConfig
 from zeroshot.denoise import Callback, DenoiseResult, denoise
-from zeroshot.render import detail_enhance, hillshade, stretch
+from zeroshot.maps.render import detail_enhance, hillshade, stretch
 
 KINDS = ("variance", "relief", "detail", "skewness")
 
@@ -42,7 +42,7 @@ class ReliefSettings:
 
 @dataclass(frozen=True)
 class DetailSettings:
-    """Detail boost of the denoised image (see `zeroshot.render.detail_enhance`): up to 1 + amount
+    """Detail boost of the denoised image (see `zeroshot.maps.render.detail_enhance`): up to 1 + amount
     times the detail layer at `radius` pixels, damped where the detail is within std_factor posterior
     standard deviations."""
 

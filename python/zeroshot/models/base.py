@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from zeroshot.config import EvoConfig
-from zeroshot.states import TruncatedStates
+from zeroshot.variational.states import TruncatedStates
 
 
 @dataclass(frozen=True)

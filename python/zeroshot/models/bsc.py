@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from zeroshot import _core
-from zeroshot.comm import Comm, SerialComm
 from zeroshot.config import EvoConfig
 from zeroshot.models.base import PosteriorMoments
-from zeroshot.states import TruncatedStates
+from zeroshot.runtime.comm import Comm, SerialComm
+from zeroshot.variational.states import TruncatedStates
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 
 from zeroshot import _core
-from zeroshot.comm import Comm
 from zeroshot.config import EvoConfig
 from zeroshot.models.base import PosteriorMoments
 from zeroshot.models.bsc import BSC, dense_products, initial_activation
-from zeroshot.states import TruncatedStates
+from zeroshot.runtime.comm import Comm
+from zeroshot.variational.states import TruncatedStates
 
 
 @dataclass(frozen=True)

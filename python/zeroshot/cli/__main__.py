@@ -1,0 +1,3 @@
+from zeroshot.cli.main import main
+
+raise SystemExit(main())

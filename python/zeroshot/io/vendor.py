@@ -1,0 +1,68 @@
+"""Microscope vendors' formats, read-only, through rosettasciio (module ``rsciio``): Gatan
+DigitalMicrograph .dm3/.dm4, FEI/Thermo Fisher TIA .ser/.emi, Velox and Berkeley .emd.
+
+rosettasciio is GPL-licensed, so it is the optional extra ``zeroshot[em]`` and imported only here.
+A file may hold several signals (e.g. HAADF and EDS); exactly one image (a signal with two axes,
+possibly a stack of them) must be among them. The pixel size is the two image axes' scale and units.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zeroshot.io.pixelsize import PixelSize, pixel_size_from
+
+INSTALL_HINT = "pip install zeroshot[em]"
+
+# suffix -> rsciio plugin module
+_READERS = {
+    ".dm3": "rsciio.digitalmicrograph",
+    ".dm4": "rsciio.digitalmicrograph",
+    ".ser": "rsciio.tia",
+    ".emi": "rsciio.tia",
+    ".emd": "rsciio.emd",
+}
+
+
+def read_vendor(path: Path) -> tuple[np.ndarray, PixelSize | None]:
+    module = _READERS[path.suffix.lower()]
+    try:
+        reader = importlib.import_module(module).file_reader
+    except ImportError as exc:
+        raise ValueError(
+            f"{path}: reading {path.suffix} files needs rosettasciio ({exc}); install it with `{INSTALL_HINT}`"
+        ) from exc
+    try:
+        signals: list[dict[str, Any]] = reader(str(path), lazy=False)
+    except Exception as exc:  # each plugin raises its own types for broken files
+        raise ValueError(f"{path}: not a readable {path.suffix} file ({type(exc).__name__}: {exc})") from exc
+    images = [s for s in signals if len(_signal_axes(s)) == 2]
+    if len(images) != 1:
+        found = "; ".join(_describe(s) for s in signals) or "nothing"
+        what = "no image" if not images else f"{len(images)} images"
+        raise ValueError(f"{path}: holds {what} (found: {found}); zeroshot reads a file with one image")
+    image = images[0]
+    y_axis, x_axis = _signal_axes(image)
+    pixel_size = pixel_size_from(
+        y_axis.get("scale", 0.0),
+        str(y_axis.get("units", "")),
+        x_axis.get("scale", 0.0),
+        str(x_axis.get("units", "")),
+    )
+    return np.asarray(image["data"]), pixel_size
+
+
+def _signal_axes(signal: dict[str, Any]) -> list[dict[str, Any]]:
+    """The signal (not navigation) axes in array order; for an image (y, x)."""
+    return [axis for axis in signal.get("axes", []) if not axis.get("navigate", False)]
+
+
+def _describe(signal: dict[str, Any]) -> str:
+    title = signal.get("metadata", {}).get("General", {}).get("title") or "untitled"
+    axes = ", ".join(f"{axis.get('name') or '?'} ({axis.get('units') or 'no unit'})" for axis in _signal_axes(signal))
+    shape = tuple(getattr(signal.get("data"), "shape", ()))
+    return f"{title!r}: {len(_signal_axes(signal))}-D signal over [{axes}], data shape {shape}"

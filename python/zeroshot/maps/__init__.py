@@ -1,0 +1,1 @@
+"""Renderings of the posterior maps: variance, relief, detail, skewness."""

@@ -1,0 +1,1 @@
+"""The denoising pipeline's stages: training and inference."""

@@ -1,0 +1,1 @@
+"""How a run executes: memory bounds, ranks (MPI), signals and checkpoints."""

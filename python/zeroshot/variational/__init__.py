@@ -1,0 +1,1 @@
+"""Truncated variational EM: the states K_n and the training loop."""

@@ -1,0 +1,95 @@
+"""Truncated EM: E-step on the states, accumulate -> allreduce -> finalize for the M-step."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from zeroshot.config import EvoConfig
+from zeroshot.models.base import Model
+from zeroshot.runtime.comm import Comm, SerialComm
+from zeroshot.variational.states import TruncatedStates
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    """One EM epoch: F (total over all patches of all processes) under the parameters of this epoch's
+    E-step, sigma after the M-step, states replaced by the E-step, wall time."""
+
+    epoch: int
+    free_energy: float
+    free_energy_per_patch: float
+    sigma: float
+    n_replaced: int
+    seconds: float
+
+
+Callback = Callable[[EpochLog], None]
+
+
+class EMTrainer:
+    """Truncated EM over the patches of this process; with a `Comm` of several ranks the statistics
+    are summed over all ranks, so every rank computes the same M-step.
+
+    stop_requested: polled once per epoch on every rank; when it is true on any rank, every rank ends
+    `fit` after that epoch (the flag travels in the epoch's one summed buffer) and sets `stopped`.
+    after_epoch(epoch, model, stopping): called on every rank after each epoch's M-step (e.g. to write
+    a checkpoint); `stopping` is true for the last epoch of a stopped fit.
+    """
+
+    def __init__(
+        self,
+        evo: EvoConfig,
+        seed: int = 0,
+        comm: Comm | None = None,
+        callback: Callback | None = None,
+        stop_requested: Callable[[], bool] | None = None,
+        after_epoch: Callable[[int, Model, bool], None] | None = None,
+    ) -> None:
+        self.evo = evo
+        self.seed = seed
+        self.comm: Comm = comm if comm is not None else SerialComm()
+        self.callback = callback
+        self.stop_requested = stop_requested
+        self.after_epoch = after_epoch
+        self.stopped = False
+
+    def fit(
+        self, model: Model, Y: np.ndarray, states: TruncatedStates, epochs: int, first_epoch: int = 0
+    ) -> tuple[Model, list[EpochLog]]:
+        """Runs `epochs` epochs (fewer if stopped); returns (model, [EpochLog])."""
+        history: list[EpochLog] = []
+        workspace: dict = {}
+        for epoch in range(first_epoch, first_epoch + epochs):
+            start = time.perf_counter()
+            replaced = model.e_step(Y, states, self.evo, self.seed, epoch, workspace)
+            stop = self.stop_requested is not None and self.stop_requested()
+            # One buffer per epoch: the model's statistics, then the patch, replaced-state and stop counts.
+            counts = [float(Y.shape[0]), float(replaced), 1.0 if stop else 0.0]
+            total = self.comm.allreduce(np.concatenate([model.accumulate(Y, states), counts]))
+            stats, n_patches, total_replaced = total[:-3], float(total[-3]), int(total[-2])
+            stopping = bool(total[-1] > 0)
+            free_energy = model.free_energy(stats)
+            if not np.isfinite(free_energy):
+                raise FloatingPointError(f"free energy is not finite at epoch {epoch}")
+            model = model.m_step(stats)
+            log = EpochLog(
+                epoch=epoch,
+                free_energy=free_energy,
+                free_energy_per_patch=free_energy / n_patches,
+                sigma=float(np.sqrt(model.sigma2)),
+                n_replaced=total_replaced,
+                seconds=time.perf_counter() - start,
+            )
+            history.append(log)
+            if self.callback is not None:
+                self.callback(log)
+            if self.after_epoch is not None:
+                self.after_epoch(epoch, model, stopping)
+            if stopping:
+                self.stopped = True
+                break
+        return model, history
