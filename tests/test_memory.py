@@ -1,6 +1,6 @@
 """The memory bound of denoise (`zeroshot.runtime.memory`), the available memory
-(`zeroshot.runtime.available_memory`) and the check before a run (`zeroshot.runtime.memory_check`): monotone, an upper bound of the measured peak, refusing
-what cannot fit and lowering chunk_patches when that fits."""
+(`zeroshot.runtime.available_memory`) and the check before a run (`zeroshot.runtime.memory_check`): monotone,
+an upper bound of the measured peak, refusing what cannot fit and lowering chunk_patches when that fits."""
 
 from __future__ import annotations
 
