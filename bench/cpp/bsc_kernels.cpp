@@ -16,9 +16,7 @@ public:
     void accumulate(const std::uint64_t* K, const double* lpj, int S) override {
         stats_ = bsc_accumulate(p_.Y.data(), p_.N, p_.D, p_.H, K, lpj, S);
     }
-    void m_step() override {
-        params_ = bsc_m_step(stats_, static_cast<double>(p_.N), p_.W.data(), p_.D, p_.H, false);
-    }
+    void m_step() override { params_ = bsc_m_step(stats_, static_cast<double>(p_.N), p_.W.data(), p_.D, p_.H, false); }
 
     std::vector<double> statistics() const override {
         std::vector<double> all(stats_.A);

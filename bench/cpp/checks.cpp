@@ -72,8 +72,8 @@ Outcome check_direct_lpj(const ModelKernels& kernels, const std::uint64_t* K, co
         }
     }
     return {worst <= kLpjTolerance,
-            format("%zu patches x %d states, max error %.1e of the cancelling terms, tolerance %.0e", patches.size(),
-                   S, worst, kLpjTolerance)};
+            format("%zu patches x %d states, max error %.1e of the cancelling terms, tolerance %.0e", patches.size(), S,
+                   worst, kLpjTolerance)};
 }
 
 Outcome check_states(const std::uint64_t* K, int H, int S, const std::vector<std::size_t>& patches) {
@@ -90,8 +90,8 @@ Outcome check_states(const std::uint64_t* K, int H, int S, const std::vector<std
         std::sort(states.begin(), states.end());
         duplicates += static_cast<std::size_t>(S - (std::unique(states.begin(), states.end()) - states.begin()));
     }
-    return {duplicates == 0 && overflowing == 0,
-            format("%zu patches: %zu duplicate states, %zu with bits beyond H", patches.size(), duplicates, overflowing)};
+    return {duplicates == 0 && overflowing == 0, format("%zu patches: %zu duplicate states, %zu with bits beyond H",
+                                                        patches.size(), duplicates, overflowing)};
 }
 
 Outcome check_lse_not_lowered(const std::vector<double>& before, const std::vector<double>& after, int S) {

@@ -57,8 +57,7 @@ void blocked_matmul(const double* A, const double* B, double* C, std::size_t m, 
             for (int p0 = 0; p0 < k; p0 += kDepthBlock) {
                 const int p1 = std::min(k, p0 + kDepthBlock);
                 std::size_t i = i0;
-                for (; i + 4 <= i1; i += 4)
-                    update_rows<4>(A + i * k, k, B + j0, n, C + i * n + j0, n, p0, p1, width);
+                for (; i + 4 <= i1; i += 4) update_rows<4>(A + i * k, k, B + j0, n, C + i * n + j0, n, p0, p1, width);
                 for (; i < i1; ++i) update_rows<1>(A + i * k, k, B + j0, n, C + i * n + j0, n, p0, p1, width);
             }
         }
@@ -68,7 +67,9 @@ void blocked_matmul(const double* A, const double* B, double* C, std::size_t m, 
 }  // namespace
 #endif
 
-const char* dense_backend() { return ZS_BENCH_GEMM; }
+const char* dense_backend() {
+    return ZS_BENCH_GEMM;
+}
 
 void matmul(const double* A, const double* B, double* C, std::size_t m, int k, int n) {
 #ifdef ZEROSHOT_BENCH_CBLAS

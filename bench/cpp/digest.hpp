@@ -25,7 +25,9 @@ public:
         mix(tail ^ (static_cast<std::uint64_t>(bytes) << 56));  // the length too, so sizes differ
     }
     template <class T>
-    void add(const std::vector<T>& v) { add(v.data(), v.size() * sizeof(T)); }
+    void add(const std::vector<T>& v) {
+        add(v.data(), v.size() * sizeof(T));
+    }
     std::uint64_t value() const { return state_; }
 
 private:

@@ -35,8 +35,8 @@ double bsc_direct_lpj(const double* y, const double* W, int D, int H, const doub
 }
 
 double sssc_direct_lpj(const double* y, const double* W, int D, int H, const double* pi, const double* mu,
-                       const double* psi, double sigma2, const std::int32_t* active, int k,
-                       std::vector<double>& C, double& scale) {
+                       const double* psi, double sigma2, const std::int32_t* active, int k, std::vector<double>& C,
+                       double& scale) {
     const auto Dz = static_cast<std::size_t>(D);
     C.assign(Dz * Dz + Dz, 0.0);
     double* r = C.data() + Dz * Dz;  // the residual y - W_a mu_a, then L^-1 of it

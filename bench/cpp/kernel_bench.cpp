@@ -3,9 +3,9 @@
 // Per thread count and repeat: the dense products (W^T Y, W^T W), the EVO E-step from the same warmed-up
 // states (restored before each repeat, not timed), the sufficient statistics and the M-step.
 #include <algorithm>
-#include <memory>
 #include <exception>
 #include <iostream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -91,9 +91,10 @@ private:
 #endif
         report_.line(dense);
         const double N = static_cast<double>(o_.N), D = o_.D, H = o_.H;
-        report_.line(format("flops counted: W^T Y 2*N*D*H = %.4g, W^T W 2*D*H^2 = %.4g; "
-                            "||y_n||^2 computed once, not timed",
-                            2.0 * N * D * H, 2.0 * D * H * H));
+        report_.line(
+            format("flops counted: W^T Y 2*N*D*H = %.4g, W^T W 2*D*H^2 = %.4g; "
+                   "||y_n||^2 computed once, not timed",
+                   2.0 * N * D * H, 2.0 * D * H * H));
         report_.line(format("problem: model %s, N=%zu D=%d H=%d S=%d, seed %llu, %d repeats, %d warm-up E-steps",
                             o_.model_name(), o_.N, o_.D, o_.H, o_.S, static_cast<unsigned long long>(o_.seed),
                             o_.repeats, o_.warmup));
@@ -101,12 +102,11 @@ private:
         const char* mutation = e.mutation == Mutation::sparseflip ? "sparseflip"
                                : e.mutation == Mutation::randflip ? "randflip"
                                                                   : "no mutation";
-        report_.line(format("evo: %d parents, %d children per parent, %d generations, %s selection, %s, %s: "
-                            "%d proposed children per patch",
-                            e.n_parents, e.n_children, e.n_generations,
-                            e.selection == Selection::fitness ? "fitness" : "uniform", mutation,
-                            e.crossover ? "crossover" : "no crossover",
-                            e.children_per_generation() * e.n_generations));
+        report_.line(format(
+            "evo: %d parents, %d children per parent, %d generations, %s selection, %s, %s: "
+            "%d proposed children per patch",
+            e.n_parents, e.n_children, e.n_generations, e.selection == Selection::fitness ? "fitness" : "uniform",
+            mutation, e.crossover ? "crossover" : "no crossover", e.children_per_generation() * e.n_generations));
     }
 
     // Data, dense inputs, warmed-up states and the count of children an E-step evaluates.
@@ -114,10 +114,10 @@ private:
         set_num_threads(warmup_threads);
         warmup_threads = get_num_threads();
         const double t_data = seconds_of([&] { problem_ = make_problem(o_); });
-        report_.line(format("data: y = W (s*z) + %.3g eps, W_dh ~ N(0,1), pi = %.3g/H (%.2f active latents per code), "
-                            "z = %s; generated in %.2f s",
-                            o_.noise, o_.active, problem_.mean_active,
-                            o_.model == ModelKind::bsc ? "1" : "N(mu=1, psi=0.25)", t_data));
+        report_.line(format(
+            "data: y = W (s*z) + %.3g eps, W_dh ~ N(0,1), pi = %.3g/H (%.2f active latents per code), "
+            "z = %s; generated in %.2f s",
+            o_.noise, o_.active, problem_.mean_active, o_.model == ModelKind::bsc ? "1" : "N(mu=1, psi=0.25)", t_data));
         const std::size_t NH = o_.N * static_cast<std::size_t>(o_.H), HH = static_cast<std::size_t>(o_.H) * o_.H;
         dense_.y2.resize(o_.N);
         dense_.WtY.resize(NH);
@@ -145,14 +145,16 @@ private:
         const std::int64_t evaluations =
             kernels_->count_evaluations(o_.evo, K_.data(), lpj_.data(), o_.S, o_.seed, timed_epoch());
         children_ = evaluations - static_cast<std::int64_t>(NS);
-        report_.line(format("states: K_n starts as the all-zero state, Bernoulli(1/H) draws and the generating "
-                            "code; after the warm-up (%.2f s at threads %d) %.2f active latents per kept state, "
-                            "%.2f in each patch's best; %.1f states per patch within 30 of the best lpj",
-                            t_warm, warmup_threads, mean_active(false), mean_active(true), non_negligible()));
-        report_.line(format("E-step work: N*S = %.4g kept states re-evaluated, %.4g distinct children evaluated "
-                            "(%.1f per patch)",
-                            static_cast<double>(NS), static_cast<double>(children_),
-                            static_cast<double>(children_) / static_cast<double>(o_.N)));
+        report_.line(
+            format("states: K_n starts as the all-zero state, Bernoulli(1/H) draws and the generating "
+                   "code; after the warm-up (%.2f s at threads %d) %.2f active latents per kept state, "
+                   "%.2f in each patch's best; %.1f states per patch within 30 of the best lpj",
+                   t_warm, warmup_threads, mean_active(false), mean_active(true), non_negligible()));
+        report_.line(
+            format("E-step work: N*S = %.4g kept states re-evaluated, %.4g distinct children evaluated "
+                   "(%.1f per patch)",
+                   static_cast<double>(NS), static_cast<double>(children_),
+                   static_cast<double>(children_) / static_cast<double>(o_.N)));
     }
 
     Digests time_thread_count(int threads, int first_threads) {
@@ -160,32 +162,34 @@ private:
         const int used = get_num_threads();
         PhaseTimes t;
         for (int r = 0; r < o_.repeats; ++r) {
-            t.wty.push_back(seconds_of(
-                [&] { matmul(problem_.Y.data(), problem_.W.data(), wty_out_.data(), o_.N, o_.D, o_.H); }));
+            t.wty.push_back(
+                seconds_of([&] { matmul(problem_.Y.data(), problem_.W.data(), wty_out_.data(), o_.N, o_.D, o_.H); }));
             t.wtw.push_back(seconds_of([&] { gram(problem_.W.data(), o_.D, o_.H, wtw_out_.data()); }));
             restore();
-            t.e_step.push_back(seconds_of([&] {
-                replaced_ = kernels_->e_step(o_.evo, K_.data(), lpj_.data(), o_.S, o_.seed, timed_epoch());
-            }));
+            t.e_step.push_back(seconds_of(
+                [&] { replaced_ = kernels_->e_step(o_.evo, K_.data(), lpj_.data(), o_.S, o_.seed, timed_epoch()); }));
             t.accumulate.push_back(seconds_of([&] { kernels_->accumulate(K_.data(), lpj_.data(), o_.S); }));
             t.m_step.push_back(seconds_of([&] { kernels_->m_step(); }));
         }
-        report_.line(format("threads %d (omp_get_max_threads %d, team size %d)%s, median of %d repeats:", threads,
-                            used, team_size(), used < threads ? ", fewer than asked" : "", o_.repeats));
+        report_.line(format("threads %d (omp_get_max_threads %d, team size %d)%s, median of %d repeats:", threads, used,
+                            team_size(), used < threads ? ", fewer than asked" : "", o_.repeats));
         const double N = static_cast<double>(o_.N), D = o_.D, H = o_.H, NS = N * o_.S;
         const double wty = median(t.wty), wtw = median(t.wtw), e = median(t.e_step), acc = median(t.accumulate),
                      m = median(t.m_step), epoch = wty + wtw + e + acc + m;
         report_.line(format("  W^T Y       %9.4f s  %8.2f GFLOP/s", wty, 2.0 * N * D * H / wty * 1e-9));
         report_.line(format("  W^T W       %9.4f s  %8.2f GFLOP/s", wtw, 2.0 * D * H * H / wtw * 1e-9));
-        report_.line(format("  E-step      %9.4f s  %8.3f M patch-states/s  %8.3f M children/s  %8.3f M lpj/s  "
-                            "(%lld states replaced)",
-                            e, NS / e * 1e-6, static_cast<double>(children_) / e * 1e-6,
-                            (NS + static_cast<double>(children_)) / e * 1e-6, static_cast<long long>(replaced_)));
+        report_.line(
+            format("  E-step      %9.4f s  %8.3f M patch-states/s  %8.3f M children/s  %8.3f M lpj/s  "
+                   "(%lld states replaced)",
+                   e, NS / e * 1e-6, static_cast<double>(children_) / e * 1e-6,
+                   (NS + static_cast<double>(children_)) / e * 1e-6, static_cast<long long>(replaced_)));
         report_.line(format("  accumulate  %9.4f s  %8.3f M patch-states/s", acc, NS / acc * 1e-6));
         report_.line(format("  M-step      %9.4f s", m));
         std::string speedup;
-        if (threads == first_threads) first_epoch_ = epoch;
-        else speedup = format("  speed-up %.2fx over threads %d", first_epoch_ / epoch, first_threads);
+        if (threads == first_threads)
+            first_epoch_ = epoch;
+        else
+            speedup = format("  speed-up %.2fx over threads %d", first_epoch_ / epoch, first_threads);
         report_.line(format("  epoch       %9.4f s  (sum of the medians)%s", epoch, speedup.c_str()));
         const Digests d = fingerprint();
         report_.line("  digests     " + d.describe());

@@ -15,21 +15,23 @@ namespace zs::bench {
 
 namespace {
 
-const char* const kNames[] = {"model",       "N",        "D",           "H",         "S",         "threads",
-                              "repeats",     "warmup",   "seed",        "active",    "noise",     "check-patches",
-                              "parents",     "children", "generations", "selection", "mutation",  "crossover",
+const char* const kNames[] = {"model",       "N",        "D",           "H",         "S",        "threads",
+                              "repeats",     "warmup",   "seed",        "active",    "noise",    "check-patches",
+                              "parents",     "children", "generations", "selection", "mutation", "crossover",
                               "bitflip-prob"};
 
-[[noreturn]] void fail(const std::string& what) { throw std::invalid_argument(what); }
+[[noreturn]] void fail(const std::string& what) {
+    throw std::invalid_argument(what);
+}
 
 long long parse_integer(const std::string& name, const std::string& text, long long lowest, long long highest) {
     errno = 0;
     char* end = nullptr;
     const long long v = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || errno == ERANGE)
-        fail("--" + name + " expects an integer, got '" + text + "'");
+    if (text.empty() || *end != '\0' || errno == ERANGE) fail("--" + name + " expects an integer, got '" + text + "'");
     if (v < lowest || v > highest)
-        fail("--" + name + " must lie in [" + std::to_string(lowest) + ", " + std::to_string(highest) + "], got " + text);
+        fail("--" + name + " must lie in [" + std::to_string(lowest) + ", " + std::to_string(highest) + "], got " +
+             text);
     return v;
 }
 
@@ -98,9 +100,12 @@ Options parse_options(int argc, const char* const* argv, bool& help) {
             value = argv[++i];
         }
         if (name == "model") {
-            if (value == "bsc") o.model = ModelKind::bsc;
-            else if (value == "sssc") o.model = ModelKind::sssc;
-            else fail("--model must be bsc or sssc, got '" + value + "'");
+            if (value == "bsc")
+                o.model = ModelKind::bsc;
+            else if (value == "sssc")
+                o.model = ModelKind::sssc;
+            else
+                fail("--model must be bsc or sssc, got '" + value + "'");
         } else if (name == "N") {
             o.N = static_cast<std::size_t>(parse_integer(name, value, 1, std::numeric_limits<std::int64_t>::max()));
         } else if (name == "D") {
@@ -116,7 +121,8 @@ Options parse_options(int argc, const char* const* argv, bool& help) {
         } else if (name == "warmup") {
             o.warmup = static_cast<int>(parse_integer(name, value, 0, int_max));
         } else if (name == "seed") {
-            o.seed = static_cast<std::uint64_t>(parse_integer(name, value, 0, std::numeric_limits<std::int64_t>::max()));
+            o.seed =
+                static_cast<std::uint64_t>(parse_integer(name, value, 0, std::numeric_limits<std::int64_t>::max()));
         } else if (name == "active") {
             o.active = parse_real(name, value);
         } else if (name == "noise") {
@@ -131,14 +137,21 @@ Options parse_options(int argc, const char* const* argv, bool& help) {
         } else if (name == "generations") {
             o.evo.n_generations = static_cast<int>(parse_integer(name, value, 0, int_max));
         } else if (name == "selection") {
-            if (value == "fitness") o.evo.selection = Selection::fitness;
-            else if (value == "uniform") o.evo.selection = Selection::uniform;
-            else fail("--selection must be fitness or uniform, got '" + value + "'");
+            if (value == "fitness")
+                o.evo.selection = Selection::fitness;
+            else if (value == "uniform")
+                o.evo.selection = Selection::uniform;
+            else
+                fail("--selection must be fitness or uniform, got '" + value + "'");
         } else if (name == "mutation") {
-            if (value == "sparseflip") o.evo.mutation = Mutation::sparseflip;
-            else if (value == "randflip") o.evo.mutation = Mutation::randflip;
-            else if (value == "none") o.evo.mutation = Mutation::none;
-            else fail("--mutation must be sparseflip, randflip or none, got '" + value + "'");
+            if (value == "sparseflip")
+                o.evo.mutation = Mutation::sparseflip;
+            else if (value == "randflip")
+                o.evo.mutation = Mutation::randflip;
+            else if (value == "none")
+                o.evo.mutation = Mutation::none;
+            else
+                fail("--mutation must be sparseflip, randflip or none, got '" + value + "'");
         } else if (name == "crossover") {
             if (eq != std::string::npos) fail("--crossover takes no value");
             o.evo.crossover = true;

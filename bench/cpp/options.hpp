@@ -20,8 +20,8 @@ struct Options {
     int repeats = 5;
     int warmup = 3;  // E-steps before timing, so the states are realistic
     std::uint64_t seed = 0;
-    double active = 3.0;  // mean active latents of a synthetic code (pi = active / H)
-    double noise = 1.5;   // sigma of the synthetic data; W has N(0, 1) entries
+    double active = 3.0;     // mean active latents of a synthetic code (pi = active / H)
+    double noise = 1.5;      // sigma of the synthetic data; W has N(0, 1) entries
     int check_patches = 32;  // patches whose lpj are recomputed directly
     EvoConfig evo;
 

@@ -18,8 +18,8 @@ public:
         stats_ = sssc_accumulate(model_, p_.Y.data(), p_.N, p_.D, K, lpj, S);
     }
     void m_step() override {
-        params_ = sssc_m_step(stats_, static_cast<double>(p_.N), p_.W.data(), p_.mu.data(), p_.psi.data(), p_.D,
-                              p_.H, false);
+        params_ =
+            sssc_m_step(stats_, static_cast<double>(p_.N), p_.W.data(), p_.mu.data(), p_.psi.data(), p_.D, p_.H, false);
     }
 
     std::vector<double> statistics() const override {

@@ -21,7 +21,7 @@ public:
     double uniform() {
         return static_cast<double>(splitmix64(key_ ^ (++counter_ * 0xD1B54A32D192ED03ULL)) >> 11) * 0x1.0p-53;
     }
-    double normal() {  // Box-Muller, one value per pair of uniforms
+    double normal() {                      // Box-Muller, one value per pair of uniforms
         const double u = 1.0 - uniform();  // in (0, 1]
         return std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * uniform());
     }

@@ -41,8 +41,7 @@ inline void check_shape(const py::array& a, const char* name, std::vector<py::ss
 // a converted copy would silently drop the update.
 template <class T>
 py::array_t<T> inplace_array(const py::object& obj, const char* name) {
-    if (!py::isinstance<py::array_t<T>>(obj) ||
-        !py::array(obj).dtype().is(py::dtype::of<T>()))
+    if (!py::isinstance<py::array_t<T>>(obj) || !py::array(obj).dtype().is(py::dtype::of<T>()))
         throw std::invalid_argument(std::string(name) + " must be a numpy array of dtype " +
                                     std::string(py::str(py::dtype::of<T>())) + " (updated in place)");
     auto a = py::reinterpret_borrow<py::array_t<T>>(obj);

@@ -55,7 +55,8 @@ std::int64_t evo_step_bsc_py(const py::object& K_obj, const py::object& lpj_obj,
     const BscInputs in = bsc_inputs(WtY, y2, WtW, pi, sigma2);
     auto states = inplace_states(K_obj, lpj_obj, in.N, in.H);
     const int S = states.S;
-    const EvoConfig c = make_evo_config(n_parents, n_children, n_generations, selection, mutation, crossover, bitflip_prob);
+    const EvoConfig c =
+        make_evo_config(n_parents, n_children, n_generations, selection, mutation, crossover, bitflip_prob);
     c.validate(in.H, S);
     std::uint64_t* k = states.K.mutable_data();
     double* l = states.lpj.mutable_data();
@@ -64,7 +65,8 @@ std::int64_t evo_step_bsc_py(const py::object& K_obj, const py::object& lpj_obj,
     return evo_step(model, c, k, l, static_cast<std::size_t>(in.N), S, seed, epoch, first_index);
 }
 
-py::tuple bsc_accumulate_py(const InArray<double>& Y, const InArray<std::uint64_t>& K, const InArray<double>& lpj, int H) {
+py::tuple bsc_accumulate_py(const InArray<double>& Y, const InArray<std::uint64_t>& K, const InArray<double>& lpj,
+                            int H) {
     check_shape(Y, "Y", {-1, -1});
     const py::ssize_t N = Y.shape(0), D = Y.shape(1);
     check_states(K, K.data(), N, H);
@@ -75,7 +77,8 @@ py::tuple bsc_accumulate_py(const InArray<double>& Y, const InArray<std::uint64_
         py::gil_scoped_release release;
         st = bsc_accumulate(Y.data(), static_cast<std::size_t>(N), static_cast<int>(D), H, K.data(), lpj.data(), S);
     }
-    py::array_t<double> A({D, static_cast<py::ssize_t>(H)}), B({static_cast<py::ssize_t>(H), static_cast<py::ssize_t>(H)});
+    py::array_t<double> A({D, static_cast<py::ssize_t>(H)}),
+        B({static_cast<py::ssize_t>(H), static_cast<py::ssize_t>(H)});
     std::copy(st.A.begin(), st.A.end(), A.mutable_data());
     std::copy(st.B.begin(), st.B.end(), B.mutable_data());
     return py::make_tuple(A, B, st.lse, st.y2);
@@ -129,9 +132,8 @@ void register_bsc(py::module_& m) {
     m.def("bsc_log_pseudo_joint", &bsc_lpj_py, py::arg("WtY"), py::arg("y2"), py::arg("WtW"), py::arg("pi"),
           py::arg("sigma2"), py::arg("K"),
           "lpj (N, S) of the states K under BSC, from WtY = Y W (N, H), y2 = ||y_n||^2, WtW = W^T W.");
-    m.def("evo_step_bsc", &evo_step_bsc_py, py::arg("K"), py::arg("lpj"), py::arg("WtY"), py::arg("y2"),
-          py::arg("WtW"), py::arg("pi"), py::arg("sigma2"), py::arg("seed"), py::arg("epoch"),
-          py::arg("first_index"), ZS_EVO_ARGS,
+    m.def("evo_step_bsc", &evo_step_bsc_py, py::arg("K"), py::arg("lpj"), py::arg("WtY"), py::arg("y2"), py::arg("WtW"),
+          py::arg("pi"), py::arg("sigma2"), py::arg("seed"), py::arg("epoch"), py::arg("first_index"), ZS_EVO_ARGS,
           "One evolutionary E-step on K (N, S, n_words) and lpj (N, S) in place; returns the replaced-state count.");
     m.def("bsc_accumulate", &bsc_accumulate_py, py::arg("Y"), py::arg("K"), py::arg("lpj"), py::arg("H"),
           "M-step sufficient statistics (A (D, H), B (H, H), sum of log-normalisers, sum ||y||^2).");

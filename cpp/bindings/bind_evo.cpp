@@ -8,7 +8,7 @@ namespace zs::py_bind {
 namespace {
 
 py::array_t<std::int64_t> select_parents_py(const InArray<double>& lpj, int n_parents, const std::string& selection,
-                                             std::uint64_t seed, std::uint64_t epoch, std::uint64_t first_index) {
+                                            std::uint64_t seed, std::uint64_t epoch, std::uint64_t first_index) {
     check_shape(lpj, "lpj", {-1, -1});
     const EvoConfig c = make_evo_config(n_parents, 1, 1, selection, "randflip", false, -1.0);
     if (n_parents < 1) throw std::invalid_argument("n_parents must be >= 1");
@@ -31,7 +31,8 @@ py::array_t<std::uint64_t> make_children_py(const InArray<std::uint64_t>& parent
                                             std::uint64_t seed, int n_parents, int n_children, int n_generations,
                                             const std::string& selection, const std::string& mutation, bool crossover,
                                             double bitflip_prob) {
-    const EvoConfig c = make_evo_config(n_parents, n_children, n_generations, selection, mutation, crossover, bitflip_prob);
+    const EvoConfig c =
+        make_evo_config(n_parents, n_children, n_generations, selection, mutation, crossover, bitflip_prob);
     check_shape(parents, "parents", {-1, words_for(H)});
     if (H % 64) {
         const std::uint64_t beyond = ~((1ULL << (H % 64)) - 1ULL);
@@ -44,8 +45,8 @@ py::array_t<std::uint64_t> make_children_py(const InArray<std::uint64_t>& parent
     if (P != c.n_parents) throw std::invalid_argument("parents must have n_parents rows");
     std::vector<const std::uint64_t*> ptrs(static_cast<std::size_t>(P));
     for (int i = 0; i < P; ++i) ptrs[i] = parents.data() + static_cast<std::size_t>(i) * words_for(H);
-    py::array_t<std::uint64_t> out({static_cast<py::ssize_t>(c.children_per_generation()),
-                                    static_cast<py::ssize_t>(words_for(H))});
+    py::array_t<std::uint64_t> out(
+        {static_cast<py::ssize_t>(c.children_per_generation()), static_cast<py::ssize_t>(words_for(H))});
     CounterRng rng(seed, 0, 0, RngPurpose::select_test);
     FlipCache flips(H, c.bitflip_prob, expected_active);
     make_children(rng, c, H, flips, ptrs.data(), P, out.mutable_data());

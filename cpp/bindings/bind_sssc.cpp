@@ -3,8 +3,8 @@
 #include "moments_outputs.hpp"
 #include "register.hpp"
 #include "states_check.hpp"
-#include "zeroshot/evo.hpp"
 #include "zeroshot/bitstate.hpp"
+#include "zeroshot/evo.hpp"
 #include "zeroshot/sssc.hpp"
 
 namespace zs::py_bind {
@@ -43,8 +43,8 @@ py::array_t<double> sssc_lpj_py(const InArray<double>& WtY, const InArray<double
     const auto S = static_cast<int>(K.shape(1));
     py::array_t<double> lpj({in.N, static_cast<py::ssize_t>(S)});
     double* out = lpj.mutable_data();
-    SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(),
-                        sigma2, in.H);
+    SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(), sigma2,
+                        in.H);
     py::gil_scoped_release release;
     evaluate_states(model, K.data(), out, static_cast<std::size_t>(in.N), S);
     return lpj;
@@ -52,17 +52,18 @@ py::array_t<double> sssc_lpj_py(const InArray<double>& WtY, const InArray<double
 
 std::int64_t evo_step_sssc_py(const py::object& K_obj, const py::object& lpj_obj, const InArray<double>& WtY,
                               const InArray<double>& y2, const InArray<double>& WtW, const InArray<double>& pi,
-                              const InArray<double>& mu, const InArray<double>& psi, double sigma2,
-                              std::uint64_t seed, std::uint64_t epoch, std::uint64_t first_index, int n_parents,
-                              int n_children, int n_generations, const std::string& selection,
-                              const std::string& mutation, bool crossover, double bitflip_prob) {
+                              const InArray<double>& mu, const InArray<double>& psi, double sigma2, std::uint64_t seed,
+                              std::uint64_t epoch, std::uint64_t first_index, int n_parents, int n_children,
+                              int n_generations, const std::string& selection, const std::string& mutation,
+                              bool crossover, double bitflip_prob) {
     const SsscInputs in = sssc_inputs(WtY, y2, WtW, pi, mu, psi);
     auto states = inplace_states(K_obj, lpj_obj, in.N, in.H);
     const int S = states.S;
-    const EvoConfig c = make_evo_config(n_parents, n_children, n_generations, selection, mutation, crossover, bitflip_prob);
+    const EvoConfig c =
+        make_evo_config(n_parents, n_children, n_generations, selection, mutation, crossover, bitflip_prob);
     c.validate(in.H, S);
-    SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(),
-                        sigma2, in.H);
+    SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(), sigma2,
+                        in.H);
     std::uint64_t* k = states.K.mutable_data();
     double* l = states.lpj.mutable_data();
     py::gil_scoped_release release;
@@ -70,8 +71,8 @@ std::int64_t evo_step_sssc_py(const py::object& K_obj, const py::object& lpj_obj
 }
 
 py::tuple sssc_slab_posterior_py(const InArray<double>& WtY, const InArray<double>& y2, const InArray<double>& WtW,
-                                  const InArray<double>& pi, const InArray<double>& mu, const InArray<double>& psi,
-                                  double sigma2, const InArray<std::uint64_t>& K) {
+                                 const InArray<double>& pi, const InArray<double>& mu, const InArray<double>& psi,
+                                 double sigma2, const InArray<std::uint64_t>& K) {
     const SsscInputs in = sssc_inputs(WtY, y2, WtW, pi, mu, psi);
     check_states(K, K.data(), in.N, in.H);
     const auto S = static_cast<py::ssize_t>(K.shape(1));
@@ -81,8 +82,8 @@ py::tuple sssc_slab_posterior_py(const InArray<double>& WtY, const InArray<doubl
     py::array_t<double> kappa({in.N, S, H}), Lambda({in.N, S, H, H});
     std::fill(kappa.mutable_data(), kappa.mutable_data() + kappa.size(), 0.0);
     std::fill(Lambda.mutable_data(), Lambda.mutable_data() + Lambda.size(), 0.0);
-    SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(),
-                        sigma2, in.H);
+    SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(), sigma2,
+                        in.H);
     const int n_words = words_for(in.H);
     std::vector<std::int32_t> active(static_cast<std::size_t>(H));
     std::vector<double> kap(static_cast<std::size_t>(H)), lam;
@@ -111,8 +112,8 @@ py::tuple sssc_accumulate_py(const InArray<double>& Y, const InArray<double>& Wt
     const auto S = static_cast<int>(K.shape(1));
     check_shape(lpj, "lpj", {in.N, S});
     const auto D = static_cast<int>(Y.shape(1));
-    SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(),
-                        sigma2, in.H);
+    SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(), sigma2,
+                        in.H);
     SsscStats st;
     {
         py::gil_scoped_release release;
@@ -134,7 +135,8 @@ py::tuple sssc_m_step_py(const InArray<double>& A, const InArray<double>& B, con
     const py::ssize_t D = W_old.shape(0), H = W_old.shape(1);
     check_shape(A, "A", {D, H});
     check_shape(B, "B", {H, H});
-    for (const auto& [arr, name] : {std::pair{&x_sum, "x_sum"}, {&s_sum, "s_sum"}, {&mu_old, "mu_old"}, {&psi_old, "psi_old"}})
+    for (const auto& [arr, name] :
+         {std::pair{&x_sum, "x_sum"}, {&s_sum, "s_sum"}, {&mu_old, "mu_old"}, {&psi_old, "psi_old"}})
         check_shape(*arr, name, {H});
     check_finite(A, "A");
     check_finite(B, "B");
@@ -169,8 +171,8 @@ py::tuple sssc_moments_py(const InArray<double>& W, const InArray<double>& WtY, 
     const auto S = static_cast<int>(K.shape(1));
     check_log_joints(lpj, in.N, S);
     const auto D = static_cast<int>(W.shape(0));
-    SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(),
-                        sigma2, in.H);
+    SsscEvaluator model(in.WtY.data(), in.y2.data(), in.WtW.data(), in.pi.data(), in.mu.data(), in.psi.data(), sigma2,
+                        in.H);
     const MomentOutputs out(order, in.N, D);
     {
         py::gil_scoped_release release;
@@ -190,12 +192,13 @@ void register_sssc(py::module_& m) {
           py::arg("WtW"), py::arg("pi"), py::arg("mu"), py::arg("psi"), py::arg("sigma2"), py::arg("seed"),
           py::arg("epoch"), py::arg("first_index"), ZS_EVO_ARGS,
           "One evolutionary E-step under SSSC on K and lpj in place; returns the replaced-state count.");
-    m.def("sssc_slab_posterior", &sssc_slab_posterior_py, py::arg("WtY"), py::arg("y2"), py::arg("WtW"),
-          py::arg("pi"), py::arg("mu"), py::arg("psi"), py::arg("sigma2"), py::arg("K"),
-          "kappa (N, S, H) and Lambda (N, S, H, H) of every state, embedded (zeros off the active set); small problems.");
-    m.def("sssc_posterior_moments", &sssc_moments_py, py::arg("W"), py::arg("WtY"), py::arg("y2"),
-          py::arg("WtW"), py::arg("pi"), py::arg("mu"), py::arg("psi"), py::arg("sigma2"), py::arg("K"),
-          py::arg("lpj"), py::arg("order") = 1,
+    m.def(
+        "sssc_slab_posterior", &sssc_slab_posterior_py, py::arg("WtY"), py::arg("y2"), py::arg("WtW"), py::arg("pi"),
+        py::arg("mu"), py::arg("psi"), py::arg("sigma2"), py::arg("K"),
+        "kappa (N, S, H) and Lambda (N, S, H, H) of every state, embedded (zeros off the active set); small problems.");
+    m.def("sssc_posterior_moments", &sssc_moments_py, py::arg("W"), py::arg("WtY"), py::arg("y2"), py::arg("WtW"),
+          py::arg("pi"), py::arg("mu"), py::arg("psi"), py::arg("sigma2"), py::arg("K"), py::arg("lpj"),
+          py::arg("order") = 1,
           "Posterior moments of the noise-free patches W (s * z): (mean W <x>_n (N, D), variance (N, D) if "
           "order >= 2 else None, third central moment (N, D) if order == 3 else None).");
     m.def("sssc_m_step", &sssc_m_step_py, py::arg("A"), py::arg("B"), py::arg("x_sum"), py::arg("s_sum"),

@@ -59,9 +59,10 @@ py::array_t<std::uint8_t> unpack_states_py(const InArray<std::uint64_t>& K, int 
 }  // namespace
 
 void register_states(py::module_& m) {
-    m.def("init_states", &init_states_py, py::arg("N"), py::arg("H"), py::arg("S"), py::arg("p_on"),
-          py::arg("seed"), py::arg("first_index") = 0,
-          "Initial truncated sets K (N, S, n_words) uint64: the all-zero state plus S-1 distinct Bernoulli(p_on) states.");
+    m.def("init_states", &init_states_py, py::arg("N"), py::arg("H"), py::arg("S"), py::arg("p_on"), py::arg("seed"),
+          py::arg("first_index") = 0,
+          "Initial truncated sets K (N, S, n_words) uint64: the all-zero state plus S-1 distinct Bernoulli(p_on) "
+          "states.");
     m.def("pack_states", &pack_states_py, py::arg("bits"), "(..., H) uint8 0/1 -> (..., n_words) uint64.");
     m.def("unpack_states", &unpack_states_py, py::arg("K"), py::arg("H"), "(..., n_words) uint64 -> (..., H) uint8.");
     m.def("words_for", &words_for, py::arg("H"), "64-bit words per packed state.");

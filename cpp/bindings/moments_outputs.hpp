@@ -35,8 +35,10 @@ public:
 private:
     static int checked(int order) {
         if (order < 1 || order > 3)
-            throw std::invalid_argument("order must be 1 (mean), 2 (mean, variance) or 3 (mean, variance, third "
-                                        "central moment), got " + std::to_string(order));
+            throw std::invalid_argument(
+                "order must be 1 (mean), 2 (mean, variance) or 3 (mean, variance, third "
+                "central moment), got " +
+                std::to_string(order));
         return order;
     }
     static double* allocate(py::object& slot, py::ssize_t N, py::ssize_t D) {

@@ -14,20 +14,26 @@
 
 namespace zs {
 
-BscEvaluator::BscEvaluator(const double* WtY, const double* y2, const double* WtW, const double* pi,
-                           double sigma2, int H)
-    : WtY_(WtY), y2_(y2), WtW_(WtW), H_(H), inv_sigma2_(1.0 / sigma2), expected_active_(0.0),
+BscEvaluator::BscEvaluator(const double* WtY, const double* y2, const double* WtW, const double* pi, double sigma2,
+                           int H)
+    : WtY_(WtY),
+      y2_(y2),
+      WtW_(WtW),
+      H_(H),
+      inv_sigma2_(1.0 / sigma2),
+      expected_active_(0.0),
       linear_term_(static_cast<std::size_t>(H)) {
     if (!(sigma2 > 0.0) || !std::isfinite(sigma2)) throw std::invalid_argument("sigma2 must be positive and finite");
     for (int h = 0; h < H; ++h) {
         if (!(pi[h] > 0.0 && pi[h] < 1.0)) throw std::invalid_argument("pi must lie in (0, 1)");
-        linear_term_[h] = std::log(pi[h] / (1.0 - pi[h])) - 0.5 * WtW[static_cast<std::size_t>(h) * H + h] * inv_sigma2_;
+        linear_term_[h] =
+            std::log(pi[h] / (1.0 - pi[h])) - 0.5 * WtW[static_cast<std::size_t>(h) * H + h] * inv_sigma2_;
         expected_active_ += pi[h];
     }
 }
 
-BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std::uint64_t* K,
-                        const double* lpj, int S) {
+BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std::uint64_t* K, const double* lpj,
+                        int S) {
     PosteriorSums sums = posterior_sums(Y, N, D, H, K, lpj, S, [H] {
         return [H](std::size_t, const std::int32_t* active, int k, double w, LatentWeights& weights,
                    PosteriorSums& block) {
@@ -39,7 +45,8 @@ BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std:
         };
     });
     for (int i = 0; i < H; ++i)
-        for (int j = 0; j < i; ++j) sums.B[static_cast<std::size_t>(j) * H + i] = sums.B[static_cast<std::size_t>(i) * H + j];
+        for (int j = 0; j < i; ++j)
+            sums.B[static_cast<std::size_t>(j) * H + i] = sums.B[static_cast<std::size_t>(i) * H + j];
     BscStats stats;
     stats.A = transposed(sums.At.data(), H, D);
     stats.B = std::move(sums.B);
@@ -48,8 +55,8 @@ BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std:
     return stats;
 }
 
-void bsc_posterior_moments(const double* W, int D, int H, const std::uint64_t* K, const double* lpj,
-                           std::size_t N, int S, MomentArrays out) {
+void bsc_posterior_moments(const double* W, int D, int H, const std::uint64_t* K, const double* lpj, std::size_t N,
+                           int S, MomentArrays out) {
     const std::vector<double> Wt = transposed(W, D, H);  // (H, D): columns of W contiguous
     // Given s, x = W s exactly: the conditional mean is W s, there is no conditional variance.
     posterior_moments(K, lpj, N, S, D, H, /*has_conditional_variance=*/false, out, [&Wt, D] {
@@ -63,8 +70,7 @@ void bsc_posterior_moments(const double* W, int D, int H, const std::uint64_t* K
     });
 }
 
-BscParams bsc_m_step(const BscStats& stats, double n_patches, const double* W_old, int D, int H,
-                     bool shared_pi) {
+BscParams bsc_m_step(const BscStats& stats, double n_patches, const double* W_old, int D, int H, bool shared_pi) {
     if (!(n_patches > 0)) throw std::invalid_argument("M-step needs at least one patch");
     std::vector<double> s_sum(static_cast<std::size_t>(H));  // <s_h s_h> = <s_h>: the diagonal of B
     for (int h = 0; h < H; ++h) s_sum[h] = stats.B[static_cast<std::size_t>(h) * H + h];

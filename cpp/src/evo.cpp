@@ -19,8 +19,8 @@ void EvoConfig::validate(int H, int S) const {
     if (!(bitflip_prob <= 1.0) || std::isnan(bitflip_prob)) fail("bitflip_prob must be <= 1");
 }
 
-int select_parents(CounterRng& rng, const double* lpj, const std::int64_t* candidates, int m,
-                   int n_parents, Selection selection, std::vector<double>& cdf, std::int64_t* out) {
+int select_parents(CounterRng& rng, const double* lpj, const std::int64_t* candidates, int m, int n_parents,
+                   Selection selection, std::vector<double>& cdf, std::int64_t* out) {
     if (m <= 0) return 0;
     if (selection == Selection::uniform) {
         // Floyd's algorithm: a uniformly random subset of size k without replacement.
@@ -72,7 +72,7 @@ void sparseflip(CounterRng& rng, std::uint64_t* child, int H, const FlipProbabil
     const int n_words = words_for(H);
     // Each bit is decided on the parent's value: 1-bits are cleared with p1 (collected in `clear`
     // first), 0-bits are set with p0, visited by geometric skipping so the cost is O(flips + |s|).
-    constexpr int stack_words = 64;  // H <= 4096 needs no heap
+    constexpr int stack_words = 64;          // H <= 4096 needs no heap
     std::uint64_t stack_clear[stack_words];  // only the first n_words are used (and zeroed)
     std::vector<std::uint64_t> heap_clear;
     std::uint64_t* clear = stack_clear;
@@ -132,9 +132,12 @@ int make_children(CounterRng& rng, const EvoConfig& config, int H, FlipCache& fl
                 for (int w = 0; w < n_words; ++w) {
                     const int lo = w * 64;
                     std::uint64_t from_i;
-                    if (cut >= lo + 64) from_i = ~0ULL;
-                    else if (cut <= lo) from_i = 0ULL;
-                    else from_i = (1ULL << (cut - lo)) - 1ULL;
+                    if (cut >= lo + 64)
+                        from_i = ~0ULL;
+                    else if (cut <= lo)
+                        from_i = 0ULL;
+                    else
+                        from_i = (1ULL << (cut - lo)) - 1ULL;
                     child[w] = (parents[i][w] & from_i) | (parents[j][w] & ~from_i);
                 }
                 if (config.mutation == Mutation::randflip)

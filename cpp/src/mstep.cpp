@@ -20,7 +20,8 @@ std::vector<double> solve_dictionary(const std::vector<double>& A, const std::ve
     if (L == 0) return W;
     std::vector<double> BLL(static_cast<std::size_t>(L) * L);
     for (int i = 0; i < L; ++i)
-        for (int j = 0; j < L; ++j) BLL[static_cast<std::size_t>(i) * L + j] = B[static_cast<std::size_t>(used[i]) * H + used[j]];
+        for (int j = 0; j < L; ++j)
+            BLL[static_cast<std::size_t>(i) * L + j] = B[static_cast<std::size_t>(used[i]) * H + used[j]];
     const std::vector<double> factor = regularised_cholesky(BLL.data(), L);
     std::vector<double> rhs(static_cast<std::size_t>(L));
     for (int d = 0; d < D; ++d) {  // row d of W solves B_LL w = A_d,L

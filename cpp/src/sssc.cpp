@@ -15,9 +15,16 @@
 
 namespace zs {
 
-SsscEvaluator::SsscEvaluator(const double* WtY, const double* y2, const double* WtW, const double* pi,
-                             const double* mu, const double* psi, double sigma2, int H)
-    : WtY_(WtY), y2_(y2), WtW_(WtW), mu_(mu), psi_(psi), H_(H), sigma2_(sigma2), expected_active_(0.0),
+SsscEvaluator::SsscEvaluator(const double* WtY, const double* y2, const double* WtW, const double* pi, const double* mu,
+                             const double* psi, double sigma2, int H)
+    : WtY_(WtY),
+      y2_(y2),
+      WtW_(WtW),
+      mu_(mu),
+      psi_(psi),
+      H_(H),
+      sigma2_(sigma2),
+      expected_active_(0.0),
       log_odds_(static_cast<std::size_t>(H)) {
     if (!(sigma2 > 0.0) || !std::isfinite(sigma2)) throw std::invalid_argument("sigma2 must be positive and finite");
     for (int h = 0; h < H; ++h) {
@@ -30,7 +37,7 @@ SsscEvaluator::SsscEvaluator(const double* WtY, const double* y2, const double* 
 }
 
 double SsscEvaluator::factor_state(std::size_t n, const std::int32_t* a, int k, std::vector<double>& L,
-                                  std::vector<double>& b) const {
+                                   std::vector<double>& b) const {
     const double* wty = WtY_ + n * static_cast<std::size_t>(H_);
     const double inv_s2 = 1.0 / sigma2_;
     L.resize(static_cast<std::size_t>(k) * k);
@@ -178,8 +185,8 @@ SsscParams sssc_m_step(const SsscStats& st, double n_patches, const double* W_ol
     return p;
 }
 
-SsscStats sssc_accumulate(const SsscEvaluator& model, const double* Y, std::size_t N, int D,
-                          const std::uint64_t* K, const double* lpj, int S) {
+SsscStats sssc_accumulate(const SsscEvaluator& model, const double* Y, std::size_t N, int D, const std::uint64_t* K,
+                          const double* lpj, int S) {
     const int H = model.n_latents();
     PosteriorSums sums = posterior_sums(Y, N, D, H, K, lpj, S, [&model, H] {
         return [&model, H, kappa = std::vector<double>(static_cast<std::size_t>(H)), Lambda = std::vector<double>()](

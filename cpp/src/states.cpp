@@ -15,13 +15,15 @@ void check_state_count(int H, int S) {
     if (H < 1) throw std::invalid_argument("H must be >= 1, got " + std::to_string(H));
     if (S < 1) throw std::invalid_argument("S must be >= 1, got " + std::to_string(S));
     if (H < 62 && static_cast<long long>(S) > (1LL << H))
-        throw std::invalid_argument("S = " + std::to_string(S) + " exceeds the 2^H = " +
-                                    std::to_string(1LL << H) + " distinct states of H = " + std::to_string(H));
+        throw std::invalid_argument("S = " + std::to_string(S) + " exceeds the 2^H = " + std::to_string(1LL << H) +
+                                    " distinct states of H = " + std::to_string(H));
 }
 
 namespace {
 
-void set_from_integer(std::uint64_t* s, std::uint64_t v) { s[0] = v; }
+void set_from_integer(std::uint64_t* s, std::uint64_t v) {
+    s[0] = v;
+}
 
 void fill_patch(std::uint64_t* K_n, int H, int S, double p_on, CounterRng& rng, StatePool& pool) {
     const int n_words = words_for(H);
@@ -39,8 +41,7 @@ void fill_patch(std::uint64_t* K_n, int H, int S, double p_on, CounterRng& rng, 
     const double p = std::min(1.0, std::max(p_on, 1e-12));
     while (static_cast<int>(pool.size()) < S && attempts-- > 0) {
         std::fill(state.begin(), state.end(), 0ULL);
-        for (std::uint64_t h = rng.geometric_skip(p); h < static_cast<std::uint64_t>(H);
-             h += 1 + rng.geometric_skip(p))
+        for (std::uint64_t h = rng.geometric_skip(p); h < static_cast<std::uint64_t>(H); h += 1 + rng.geometric_skip(p))
             flip_bit(state.data(), static_cast<int>(h));
         add();
     }

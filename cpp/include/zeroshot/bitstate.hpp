@@ -7,10 +7,16 @@
 
 namespace zs {
 
-inline int words_for(int H) { return (H + 63) / 64; }
+inline int words_for(int H) {
+    return (H + 63) / 64;
+}
 
-inline bool get_bit(const std::uint64_t* s, int h) { return (s[h >> 6] >> (h & 63)) & 1ULL; }
-inline void flip_bit(std::uint64_t* s, int h) { s[h >> 6] ^= (1ULL << (h & 63)); }
+inline bool get_bit(const std::uint64_t* s, int h) {
+    return (s[h >> 6] >> (h & 63)) & 1ULL;
+}
+inline void flip_bit(std::uint64_t* s, int h) {
+    s[h >> 6] ^= (1ULL << (h & 63));
+}
 
 // Writes the indices of the set bits in increasing order; returns their number.
 inline int active_indices(const std::uint64_t* s, int n_words, std::int32_t* out) {

@@ -51,13 +51,12 @@ struct BscStats {
     double lse = 0.0;
     double y2 = 0.0;
 };
-BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std::uint64_t* K,
-                        const double* lpj, int S);
+BscStats bsc_accumulate(const double* Y, std::size_t N, int D, int H, const std::uint64_t* K, const double* lpj, int S);
 
 // Posterior moments of the noise-free patch x = W s (N, D each), W (D, H): the mean W<s>_n and, where
 // out's pointers are not null, the variance and the third central moment of (Ws)_d.
-void bsc_posterior_moments(const double* W, int D, int H, const std::uint64_t* K, const double* lpj,
-                           std::size_t N, int S, MomentArrays out);
+void bsc_posterior_moments(const double* W, int D, int H, const std::uint64_t* K, const double* lpj, std::size_t N,
+                           int S, MomentArrays out);
 
 struct BscParams {
     std::vector<double> W, pi;
@@ -65,7 +64,6 @@ struct BscParams {
 };
 // Exact M-step for the truncated posterior: W = A B^-1 (regularised; latents never active keep their
 // old column), pi_h = B_hh / N (or their mean if shared_pi), sigma2 from the new W. Bounds applied.
-BscParams bsc_m_step(const BscStats& stats, double n_patches, const double* W_old, int D, int H,
-                     bool shared_pi);
+BscParams bsc_m_step(const BscStats& stats, double n_patches, const double* W_old, int D, int H, bool shared_pi);
 
 }  // namespace zs

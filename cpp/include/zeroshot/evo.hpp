@@ -22,25 +22,22 @@ enum class Mutation { none, randflip, sparseflip };
 
 struct EvoConfig {
     int n_parents = 5;
-    int n_children = 4;     // per parent, without crossover
+    int n_children = 4;  // per parent, without crossover
     int n_generations = 3;
     Selection selection = Selection::fitness;
     Mutation mutation = Mutation::sparseflip;
-    bool crossover = false;  // with crossover: one child per ordered parent pair, then mutated
+    bool crossover = false;      // with crossover: one child per ordered parent pair, then mutated
     double bitflip_prob = -1.0;  // sparseflip: expected flips are H * bitflip_prob; < 0 means 1/H
 
-    int children_per_generation() const {
-        return crossover ? n_parents * (n_parents - 1) : n_parents * n_children;
-    }
+    int children_per_generation() const { return crossover ? n_parents * (n_parents - 1) : n_parents * n_children; }
     void validate(int H, int S) const;
 };
 
 // Chooses parents among `m` candidates with log-joints `lpj` (uniform: without replacement;
 // fitness: with replacement, probability proportional to lpj - min(lpj) + 1, normalised per data point).
 // Writes min(n_parents, m) (uniform) or n_parents (fitness) indices to `out`; returns how many.
-int select_parents(CounterRng& rng, const double* lpj, const std::int64_t* candidates, int m,
-                   int n_parents, Selection selection, std::vector<double>& cdf_buffer,
-                   std::int64_t* out);
+int select_parents(CounterRng& rng, const double* lpj, const std::int64_t* candidates, int m, int n_parents,
+                   Selection selection, std::vector<double>& cdf_buffer, std::int64_t* out);
 
 // sparseflip's flip probabilities for a parent with k active bits (see evo.cpp).
 struct FlipProbabilities {
@@ -53,7 +50,10 @@ FlipProbabilities flip_probabilities(int H, int k, double bitflip_prob, double p
 class FlipCache {
 public:
     FlipCache(int H, double bitflip_prob, double pi_sum)
-        : H_(H), bitflip_prob_(bitflip_prob), pi_sum_(pi_sum), known_(static_cast<std::size_t>(H) + 1, 0),
+        : H_(H),
+          bitflip_prob_(bitflip_prob),
+          pi_sum_(pi_sum),
+          known_(static_cast<std::size_t>(H) + 1, 0),
           values_(static_cast<std::size_t>(H) + 1) {}
     const FlipProbabilities& get(int k) {
         if (!known_[k]) {
@@ -88,8 +88,8 @@ struct EvoWorkspace {
 // One EVO E-step for patch n: re-evaluates K_n, runs the generations, keeps the best S of K_n and
 // all distinct children (in selection order). Returns the number of replaced states.
 template <class Evaluator>
-int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, CounterRng& rng,
-              std::uint64_t* K_n, double* lpj_n, int S, EvoWorkspace& ws, FlipCache& flips) {
+int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, CounterRng& rng, std::uint64_t* K_n,
+              double* lpj_n, int S, EvoWorkspace& ws, FlipCache& flips) {
     const int H = model.n_latents();
     const int n_words = words_for(H);
     const int per_gen = config.children_per_generation();
@@ -104,8 +104,7 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
     };
     for (int s = 0; s < S; ++s) {
         const std::uint64_t* state = K_n + static_cast<std::size_t>(s) * n_words;
-        if (ws.pool.insert(state) < 0)
-            throw std::invalid_argument("a truncated state set holds the same state twice");
+        if (ws.pool.insert(state) < 0) throw std::invalid_argument("a truncated state set holds the same state twice");
         ws.pool_lpj.push_back(evaluate(state));
         ws.candidates.push_back(s);
     }
@@ -113,9 +112,9 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
     ws.selected.resize(static_cast<std::size_t>(std::max(config.n_parents, 1)));
     ws.children.resize(static_cast<std::size_t>(per_gen) * n_words);
     for (int g = 0; g < config.n_generations && !ws.candidates.empty(); ++g) {
-        const int n_sel = select_parents(rng, ws.pool_lpj.data(), ws.candidates.data(),
-                                         static_cast<int>(ws.candidates.size()), config.n_parents,
-                                         config.selection, ws.cdf, ws.selected.data());
+        const int n_sel =
+            select_parents(rng, ws.pool_lpj.data(), ws.candidates.data(), static_cast<int>(ws.candidates.size()),
+                           config.n_parents, config.selection, ws.cdf, ws.selected.data());
         // Parents are copied: inserting children may reallocate the pool's storage.
         ws.parent_copy.resize(static_cast<std::size_t>(n_sel) * n_words);
         ws.parent_ptrs.resize(static_cast<std::size_t>(n_sel));
@@ -124,8 +123,7 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
             std::copy(p, p + n_words, ws.parent_copy.begin() + static_cast<std::ptrdiff_t>(i) * n_words);
             ws.parent_ptrs[i] = ws.parent_copy.data() + static_cast<std::size_t>(i) * n_words;
         }
-        const int n_children =
-            make_children(rng, config, H, flips, ws.parent_ptrs.data(), n_sel, ws.children.data());
+        const int n_children = make_children(rng, config, H, flips, ws.parent_ptrs.data(), n_sel, ws.children.data());
         ws.next_candidates.clear();
         for (int c = 0; c < n_children; ++c) {
             const std::uint64_t* child = ws.children.data() + static_cast<std::size_t>(c) * n_words;
@@ -172,9 +170,8 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
 // EVO over all patches in parallel. K: (N, S, n_words), lpj: (N, S), both updated in place.
 // Random streams are keyed by (seed, epoch, first_index + n). Returns the total number of replaced states.
 template <class Evaluator>
-std::int64_t evo_step(const Evaluator& model, const EvoConfig& config, std::uint64_t* K, double* lpj,
-                      std::size_t N, int S, std::uint64_t seed, std::uint64_t epoch,
-                      std::uint64_t first_index) {
+std::int64_t evo_step(const Evaluator& model, const EvoConfig& config, std::uint64_t* K, double* lpj, std::size_t N,
+                      int S, std::uint64_t seed, std::uint64_t epoch, std::uint64_t first_index) {
     config.validate(model.n_latents(), S);
     const int n_words = words_for(model.n_latents());
     std::int64_t replaced = 0;

@@ -12,7 +12,8 @@ bool cholesky_factor(double* a, int n);
 void cholesky_solve(const double* L, int n, double* b);
 
 // Factors the symmetric matrix a itself if it is positive definite, else a + ridge * mean(diag a) * I,
-// raising the ridge by 100x until the factorisation succeeds; returns the factor. Throws std::runtime_error if a is not finite.
+// raising the ridge by 100x until the factorisation succeeds; returns the factor. Throws std::runtime_error if a is not
+// finite.
 std::vector<double> regularised_cholesky(const double* a, int n);
 
 }  // namespace zs

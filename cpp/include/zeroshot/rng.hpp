@@ -39,7 +39,9 @@ public:
 
     // Number of failures before the next success of a Bernoulli(p) sequence, 0 < p <= 1;
     // inv_log_q = 1 / log(1 - p) (pass it precomputed: the logarithm dominates otherwise).
-    std::uint64_t geometric_skip(double p, double inv_log_q) { return geometric_skip_from(1.0 - uniform(), p, inv_log_q); }
+    std::uint64_t geometric_skip(double p, double inv_log_q) {
+        return geometric_skip_from(1.0 - uniform(), p, inv_log_q);
+    }
 
     // The same from a given uniform u in (0, 1].
     static std::uint64_t geometric_skip_from(double u, double p, double inv_log_q) {

@@ -59,8 +59,8 @@ struct SsscStats {
     double lse = 0.0;
     double y2 = 0.0;
 };
-SsscStats sssc_accumulate(const SsscEvaluator& model, const double* Y, std::size_t N, int D,
-                          const std::uint64_t* K, const double* lpj, int S);
+SsscStats sssc_accumulate(const SsscEvaluator& model, const double* Y, std::size_t N, int D, const std::uint64_t* K,
+                          const double* lpj, int S);
 
 // Posterior moments of the noise-free patch x = W_a z_a (N, D each), W (D, H): the mean W <x>_n and, where
 // out's pointers are not null, the variance and the third central moment per pixel. Given s, x_d is

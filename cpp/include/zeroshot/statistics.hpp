@@ -17,7 +17,8 @@ namespace zs {
 inline std::vector<double> transposed(const double* a, int rows, int cols) {
     std::vector<double> t(static_cast<std::size_t>(rows) * cols);
     for (int r = 0; r < rows; ++r)
-        for (int c = 0; c < cols; ++c) t[static_cast<std::size_t>(c) * rows + r] = a[static_cast<std::size_t>(r) * cols + c];
+        for (int c = 0; c < cols; ++c)
+            t[static_cast<std::size_t>(c) * rows + r] = a[static_cast<std::size_t>(r) * cols + c];
     return t;
 }
 
@@ -25,8 +26,10 @@ inline std::vector<double> transposed(const double* a, int rows, int cols) {
 // (<s>_n for BSC, <x>_n for SSSC); e_sum = sum_n e_n; B, s_sum as the model fills them; lse and y2.
 struct PosteriorSums {
     PosteriorSums(int D, int H)
-        : At(static_cast<std::size_t>(H) * D, 0.0), B(static_cast<std::size_t>(H) * H, 0.0),
-          e_sum(static_cast<std::size_t>(H), 0.0), s_sum(static_cast<std::size_t>(H), 0.0) {}
+        : At(static_cast<std::size_t>(H) * D, 0.0),
+          B(static_cast<std::size_t>(H) * H, 0.0),
+          e_sum(static_cast<std::size_t>(H), 0.0),
+          s_sum(static_cast<std::size_t>(H), 0.0) {}
     void add(const PosteriorSums& o) {
         for (std::size_t i = 0; i < At.size(); ++i) At[i] += o.At[i];
         for (std::size_t i = 0; i < B.size(); ++i) B[i] += o.B[i];
@@ -73,8 +76,8 @@ private:
 // state(n, active, k, w, weights, sums) to add the state's contribution; make_state() gives each thread
 // its own callable (and scratch). Returns the sums over all patches.
 template <class MakeState>
-PosteriorSums posterior_sums(const double* Y, std::size_t N, int D, int H, const std::uint64_t* K,
-                             const double* lpj, int S, MakeState make_state) {
+PosteriorSums posterior_sums(const double* Y, std::size_t N, int D, int H, const std::uint64_t* K, const double* lpj,
+                             int S, MakeState make_state) {
     const int n_words = words_for(H);
     const PosteriorSums zero(D, H);
     PosteriorSums total = zero;
