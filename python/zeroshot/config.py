@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 _SELECTIONS = ("uniform", "fitness")
 _MUTATIONS = ("none", "randflip", "sparseflip")
@@ -16,11 +19,23 @@ def _require(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
+# Seeds key 64-bit counter streams, and inference draws its states from seed + 1.
+MAX_SEED = 2**63 - 1
+
+
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
     _require(
-        isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
+        isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and value >= minimum,
         f"{name} must be an integer >= {minimum}, got {value!r}",
     )
+
+
+def _as_python_ints(config: Any, *names: str) -> None:
+    """Integer fields given as NumPy integers become Python ints (the core and JSON records want those)."""
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            object.__setattr__(config, name, int(value))
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,19 @@ class DenoiseConfig:
         _require(self.merge in MERGE_METHODS, f"merge must be one of {MERGE_METHODS}, got {self.merge!r}")
         _require(isinstance(self.evo, EvoConfig), "evo must be an EvoConfig")
         _positive_int("seed", self.seed, minimum=0)
+        _require(self.seed <= MAX_SEED, f"seed must be at most 2**63 - 1 = {MAX_SEED}, got {self.seed!r}")
+        _as_python_ints(
+            self,
+            "patch_size",
+            "n_latents",
+            "n_states",
+            "epochs",
+            "inference_epochs",
+            "bsc_pretrain_epochs",
+            "chunk_patches",
+            "max_train_patches",
+            "seed",
+        )
         if self.n_latents < 62:
             _require(
                 self.n_states <= 2**self.n_latents,

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 
-from zeroshot import _core
 from zeroshot.config import DenoiseConfig
 from zeroshot.models.base import Model
 from zeroshot.noise import choose_patch_size
@@ -22,6 +19,7 @@ from zeroshot.pipeline.training import CheckpointPlan, train
 from zeroshot.runtime.checkpoint import config_record, image_hash
 from zeroshot.runtime.comm import Comm, SerialComm, any_rank, block_range
 from zeroshot.runtime.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
+from zeroshot.runtime.threads import check_threads, thread_count
 from zeroshot.variational.em import Callback, EpochLog
 
 
@@ -64,29 +62,6 @@ def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
     if min(array.shape) < patch_size:
         raise ValueError(f"image of shape {array.shape} is smaller than the patch size {patch_size}")
     return values
-
-
-def check_threads(threads: int | None) -> int:
-    """The OpenMP threads a run will use: `threads`, or the current number when None."""
-    if threads is None:
-        return _core.get_num_threads()
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
-    return threads
-
-
-@contextmanager
-def thread_count(threads: int | None) -> Iterator[None]:
-    check_threads(threads)
-    if threads is None:
-        yield
-        return
-    previous = _core.get_num_threads()
-    _core.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        _core.set_num_threads(previous)
 
 
 def _patch_rows(image: np.ndarray, P: int, rows: np.ndarray, chunk: int) -> np.ndarray:
