@@ -6,7 +6,6 @@ from __future__ import annotations
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -15,8 +14,8 @@ from zeroshot.models import BSC, SSSC
 from zeroshot.models.base import Model
 from zeroshot.models.bsc import initial_activation
 from zeroshot.runtime.checkpoint import Checkpoint, config_record, load_checkpoint, save_checkpoint
-from zeroshot.runtime.comm import Comm, block_range
-from zeroshot.runtime.interrupt import TrainingInterrupted, stop_on_signals
+from zeroshot.runtime.comm import Comm, any_rank, block_range
+from zeroshot.runtime.interrupt import StopRequest, TrainingInterrupted, stop_on_signals
 from zeroshot.variational.em import Callback, EMTrainer, EpochLog
 from zeroshot.variational.states import TruncatedStates
 
@@ -70,8 +69,8 @@ def train(
         if plan is not None and (stopping or done % plan.every == 0 or done == total):
             _save(plan, config, done, trained, states, history, n_train, comm)
 
-    stop_signals: AbstractContextManager[Callable[[], bool]] = (
-        stop_on_signals() if plan is not None else nullcontext(lambda: False)
+    stop_signals: AbstractContextManager[StopRequest] = (
+        stop_on_signals() if plan is not None else nullcontext(StopRequest())
     )
     with stop_signals as stop_requested:
         trainer = EMTrainer(
@@ -86,12 +85,22 @@ def train(
             if len(history) < phase_end:
                 model, _ = trainer.fit(model, Y, states, phase_end - len(history), first_epoch=len(history))
                 if trainer.stopped:
-                    assert plan is not None  # only a checkpointed run listens for signals
-                    raise TrainingInterrupted(len(history), total, plan.path)
+                    raise _interrupted(stop_requested, len(history), total, plan)
             if isinstance(model, BSC) and config.model == "es3c":
                 # BSC first (binary amplitudes are quicker to settle), then SSSC from it on the same states.
                 model = SSSC.from_bsc(model)
+        # A signal after the last epoch's check (statistics, M-step, callback, final checkpoint) still
+        # stops the run here, before inference; the final checkpoint holds the whole training.
+        if plan is not None and any_rank(comm, stop_requested()):
+            raise _interrupted(stop_requested, len(history), total, plan)
     return model, states, history
+
+
+def _interrupted(request: StopRequest, epoch: int, total: int, plan: CheckpointPlan | None) -> TrainingInterrupted:
+    if plan is None:
+        raise RuntimeError("training stopped on a signal without a checkpoint to resume from")
+    request.consume()
+    return TrainingInterrupted(epoch, total, plan.path)
 
 
 def _initial_model(config: DenoiseConfig, Y: np.ndarray, comm: Comm, bsc_first: bool) -> Model:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable
+from typing import Any
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -28,24 +28,43 @@ class TrainingInterrupted(KeyboardInterrupt):
         )
 
 
+class StopRequest:
+    """Whether SIGINT or SIGTERM came while `stop_on_signals` was active: call it to ask; `consume()`
+    once the request was acted on (training stopped with a checkpoint)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.consumed = False
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    def consume(self) -> None:
+        self.consumed = True
+
+
 @contextmanager
-def stop_on_signals() -> Iterator[Callable[[], bool]]:
-    """While active, SIGINT and SIGTERM set a flag instead of ending the process; yields a function
-    that tells whether one came. A second signal ends the process as usual (KeyboardInterrupt).
-    Signal handlers belong to the main thread: elsewhere nothing is installed and the flag stays false."""
+def stop_on_signals() -> Iterator[StopRequest]:
+    """While active, SIGINT and SIGTERM set a flag instead of ending the process; yields the
+    `StopRequest` that tells whether one came. A second signal ends the process as usual
+    (KeyboardInterrupt). A signal that was not acted on (it came after the last check) is delivered
+    again to the previous handler on leaving, so that it is never lost. Signal handlers belong to the
+    main thread: elsewhere nothing is installed and the flag stays false."""
+    request = StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
+        yield request
         return
-    received: dict[str, int] = {}
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if received:
+        if request.signum is not None:
             raise KeyboardInterrupt
-        received["signal"] = signum
+        request.signum = signum
 
     previous: dict[int, Any] = {sig: signal.signal(sig, handler) for sig in _SIGNALS}
     try:
-        yield lambda: bool(received)
+        yield request
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        if request.signum is not None and not request.consumed:
+            signal.raise_signal(request.signum)
