@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from zeroshot.noise import LARGE_PATCH, SMALL_PATCH, choose_patch_size, estimate_noise_sigma
+from zeroshot.noise import LARGE_PATCH, SMALL_PATCH, choose_patch_size, estimate_noise_sigma, relative_noise
 
 
 def smooth_image(shape=(128, 160)) -> np.ndarray:
@@ -40,3 +40,11 @@ def test_es3c_patch_size_grows_with_relative_noise():
     sizes = [choose_patch_size(clean + sigma * rng.standard_normal(clean.shape), "es3c") for sigma in (2, 20, 60, 200)]
     assert sizes == sorted(sizes) and sizes[0] == 5 and sizes[-1] == 10
     assert choose_patch_size(rng.standard_normal((4, 50)), "es3c") == 4
+
+
+@pytest.mark.parametrize("scale", [1e155, 1e200, 1e305])
+def test_relative_noise_of_huge_values_does_not_overflow(scale):
+    # reliability.md D11: sigma**2 of a Python float raised OverflowError for values above ~1e154
+    image = np.random.default_rng(0).random((48, 48))
+    assert relative_noise(image * scale) == pytest.approx(relative_noise(image), rel=1e-9)
+    assert choose_patch_size(image * scale) == choose_patch_size(image)

@@ -15,6 +15,7 @@ from zeroshot.noise import choose_patch_size
 from zeroshot.patches.grid import extract_patches, patch_grid_shape
 from zeroshot.patches.moment_merge import PixelMoments
 from zeroshot.pipeline.inference import center, infer
+from zeroshot.pipeline.scaling import ImageScaling
 from zeroshot.pipeline.training import CheckpointPlan, train
 from zeroshot.runtime.checkpoint import config_record, image_hash
 from zeroshot.runtime.comm import Comm, SerialComm, any_rank, block_range
@@ -179,20 +180,10 @@ def denoise(
     )
     # Chunks change no result; the checkpoints keep the configuration as asked for.
     run_config = replace(config, chunk_patches=chunk)
-    # Scaled to zero mean and unit variance; the statistics are taken of values / max|value| so that
-    # they cannot overflow (an image of values near 1e300 would otherwise give inf and NaN). In place:
-    # `values` is check_image's own copy, and one image copy less counts for a large micrograph.
-    peak = float(np.max(np.abs(values)))
+    scaling = ImageScaling.normalise(values)  # `values` is check_image's own copy
+    scaling.check_moments_fit(moments)
     scaled = values
-    if peak > 0:
-        scaled /= peak
-    offset_unit, scale_unit = float(scaled.mean()), float(scaled.std())
-    scale_unit = scale_unit if scale_unit > 0 else 1.0
-    scaled -= offset_unit
-    scaled /= scale_unit
     del values
-    peak = peak if peak > 0 else 1.0
-    scale = scale_unit * peak
 
     grid = patch_grid_shape(scaled.shape, P)
     n_total = grid[0] * grid[1]
@@ -214,15 +205,11 @@ def denoise(
         denoised_scaled, pixel_moments = infer(model, scaled, run_config, moments, comm, trained=trained)
         del trained
 
-    # Back to the input's scale in place (bitwise the same as new arrays, without their memory).
-    denoised = denoised_scaled
-    denoised *= scale_unit
-    denoised += offset_unit
-    denoised *= peak
+    denoised = scaling.to_input(denoised_scaled)
     D = P * P
     # Centred patches keep D - 1 of the D noise dimensions: undo that shrinkage of the estimate.
     correction = D / (D - 1) if config.center_patches and D > 1 else 1.0
-    noise_sigma = float(np.sqrt(model.sigma2 * correction) * scale)
+    noise_sigma = float(np.sqrt(model.sigma2 * correction) * scaling.scale)
     return DenoiseResult(
         denoised=denoised,
         noise_sigma=noise_sigma,
@@ -230,19 +217,5 @@ def denoise(
         history=history,
         model=model,
         config=config,
-        moments=None if pixel_moments is None else _to_input_scale(pixel_moments, scale, offset_unit * peak),
+        moments=None if pixel_moments is None else scaling.moments_to_input(pixel_moments),
     )
-
-
-def _to_input_scale(m: PixelMoments, scale: float, offset: float) -> PixelMoments:
-    """Moments of x * scale + offset, in place (the maps are the pipeline's own). Products one factor at
-    a time: scale**2 may overflow where V * scale does not, and 0 * inf would be NaN."""
-    mean = m.mean  # a local name: `m.mean *= ...` would assign to the frozen dataclass
-    mean *= scale
-    mean += offset
-    for power, maps in ((2, (m.variance, m.within, m.between)), (3, (m.third,))):
-        for values in maps:
-            if values is not None:
-                for _ in range(power):
-                    values *= scale
-    return m

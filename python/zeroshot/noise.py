@@ -29,8 +29,12 @@ def estimate_noise_sigma(image: np.ndarray) -> float:
 
 
 def relative_noise(image: np.ndarray) -> float:
-    """Estimated noise sigma over the standard deviation of the noise-free signal."""
+    """Estimated noise sigma over the standard deviation of the noise-free signal (a ratio, so it is
+    taken of the image over its largest magnitude: values near 1e300 would overflow sigma**2)."""
     y = np.asarray(image, dtype=np.float64)
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if peak > 0:
+        y = y / peak
     sigma = estimate_noise_sigma(y)
     signal_var = max(float(y.var()) - sigma**2, 1e-300)
     return float(sigma / np.sqrt(signal_var))
