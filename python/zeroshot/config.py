@@ -25,7 +25,7 @@ MAX_SEED = 2**63 - 1
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
     _require(
-        isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and value >= minimum,
+        isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and int(value) >= minimum,
         f"{name} must be an integer >= {minimum}, got {value!r}",
     )
 

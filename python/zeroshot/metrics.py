@@ -15,7 +15,7 @@ _SSIM_WIN = 7
 _SSIM_K1, _SSIM_K2 = 0.01, 0.03
 
 
-def _pair(reference, estimate, name: str, ndim: int | None = None):
+def _pair(reference: object, estimate: object, name: str, ndim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     ref = np.asarray(reference)
     est = np.asarray(estimate)
     for label, arr in (("reference", ref), ("estimate", est)):
@@ -35,7 +35,7 @@ def _pair(reference, estimate, name: str, ndim: int | None = None):
     return ref, est
 
 
-def _range(ref: np.ndarray, data_range, name: str) -> float:
+def _range(ref: np.ndarray, data_range: float | None, name: str) -> float:
     if data_range is None:
         dr = float(ref.max() - ref.min())
         if dr <= 0:
@@ -64,7 +64,8 @@ def psnr(reference: np.ndarray, estimate: np.ndarray, data_range: float | None =
 def _box_mean(a: np.ndarray, w: int) -> np.ndarray:
     """Mean over every fully inside w x w window: (R, C) -> (R-w+1, C-w+1). Separable sums."""
     rows = sliding_window_view(a, w, axis=0).sum(axis=-1)
-    return sliding_window_view(rows, w, axis=1).sum(axis=-1) / (w * w)
+    means: np.ndarray = sliding_window_view(rows, w, axis=1).sum(axis=-1) / (w * w)
+    return means
 
 
 def ssim(reference: np.ndarray, estimate: np.ndarray, data_range: float | None = None) -> float:

@@ -18,6 +18,7 @@ spikes are about 10 px long, whatever the image size; a larger image shows more 
 from __future__ import annotations
 
 import numbers
+from typing import Callable
 
 import numpy as np
 
@@ -37,7 +38,7 @@ DEFAULT_DOSE = 50.0  # electrons per pixel for intensity 1
 DEFAULT_READ_SIGMA = 2.0  # Gaussian readout noise, in electrons
 
 
-def _check_int(value, name: str, minimum: int) -> int:
+def _check_int(value: object, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
@@ -45,7 +46,7 @@ def _check_int(value, name: str, minimum: int) -> int:
     return int(value)
 
 
-def _check_real(value, name: str, positive: bool) -> float:
+def _check_real(value: object, name: str, positive: bool) -> float:
     """``value`` as a float; finite and > 0 (``positive``) or >= 0, else ValueError."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number, got {value!r}")
@@ -68,7 +69,7 @@ def _smooth_noise(rng: np.random.Generator, size: int, sigma: float) -> np.ndarr
     return out / std if std > 0 else out
 
 
-def _box(cy: float, cx: float, half: float, size: int):
+def _box(cy: float, cx: float, half: float, size: int) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:
     """Slices and local coordinate grids of the square window of half-width ``half`` around
     (cy, cx), cut to the image; None when it misses the image."""
     y0, y1 = max(int(np.floor(cy - half)), 0), min(int(np.ceil(cy + half)) + 1, size)
@@ -80,7 +81,9 @@ def _box(cy: float, cx: float, half: float, size: int):
     return (slice(y0, y1), slice(x0, x1)), dy, dx
 
 
-def _render_particle(rho: np.ndarray, texture: np.ndarray, rng: np.random.Generator, cy: float, cx: float, r0: float):
+def _render_particle(
+    rho: np.ndarray, texture: np.ndarray, rng: np.random.Generator, cy: float, cx: float, r0: float
+) -> None:
     """Add one virus particle's projected density to ``rho`` (size, size) in place; ``texture``
     (size, size) is a smooth unit-variance field that modulates the interior."""
     size = rho.shape[0]
@@ -96,11 +99,12 @@ def _render_particle(rho: np.ndarray, texture: np.ndarray, rng: np.random.Genera
     harm = rng.normal(0.0, [0.06, 0.025, 0.015])  # amplitudes of harmonics 2, 3, 4
     phase = rng.uniform(0.0, 2 * np.pi, 3)
 
-    def radius(angle):
+    def radius(angle: np.ndarray) -> np.ndarray:
         k = np.arange(2, 5).reshape((3,) + (1,) * np.ndim(angle))
         h = harm.reshape(k.shape)
         p = phase.reshape(k.shape)
-        return r0 * (1.0 + (h * np.cos(k * angle + p)).sum(axis=0))
+        r: np.ndarray = r0 * (1.0 + (h * np.cos(k * angle + p)).sum(axis=0))
+        return r
 
     d = dist - radius(phi)  # approximately the signed distance to the membrane (inside < 0)
     local = np.zeros(dist.shape)
@@ -148,10 +152,12 @@ def _render_particle(rho: np.ndarray, texture: np.ndarray, rng: np.random.Genera
     rho[sl] += local
 
 
-def _place_particles(rng: np.random.Generator, size: int, cell_sd) -> list:
+def _place_particles(
+    rng: np.random.Generator, size: int, cell_sd: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> list[tuple[float, float, float]]:
     """Centres and radii [(cy, cx, r)]: clustered, sometimes touching or next to the cell."""
     n_target = max(1, int(rng.poisson(_PARTICLES_PER_PIXEL * size * size)))
-    placed: list = []
+    placed: list[tuple[float, float, float]] = []
     for _ in range(60 * n_target):
         if len(placed) >= n_target:
             break
@@ -203,7 +209,7 @@ def simulated_micrograph(size: int = 256, seed: int = 0) -> np.ndarray:
     }
     ccy, ccx = centres[side]
 
-    def cell_sd(y, x):
+    def cell_sd(y: np.ndarray, x: np.ndarray) -> np.ndarray:
         if size < 128:
             return np.full(np.broadcast(y, x).shape, -np.inf)
         return cell_r - np.hypot(y - ccy, x - ccx)
@@ -228,7 +234,8 @@ def simulated_micrograph(size: int = 256, seed: int = 0) -> np.ndarray:
 
     illum = _ILLUMINATION * (1.0 + 0.04 * np.tanh(_smooth_noise(rng, size, size / 6.0)))
     image = illum * np.exp(-rho)
-    return np.clip(image, 0.0, 1.0)
+    clipped: np.ndarray = np.clip(image, 0.0, 1.0)
+    return clipped
 
 
 def add_tem_noise(
