@@ -8,6 +8,8 @@ relief = zeroshot.enhance(image.data, "relief")   # structure from the posterior
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 from zeroshot._core import get_num_threads, has_openmp, set_num_threads
 from zeroshot.config import DenoiseConfig, EvoConfig
 from zeroshot.denoise import DenoiseResult, denoise
@@ -32,4 +34,4 @@ __all__ = [
     "set_num_threads",
     "write_em",
 ]
-__version__ = "0.1.0"
+__version__ = version("zeroshot")  # one home: pyproject.toml
