@@ -15,9 +15,10 @@ from zeroshot import _core
 from zeroshot.config import DenoiseConfig
 from zeroshot.models.base import Model
 from zeroshot.noise import choose_patch_size
-from zeroshot.patches.grid import extract_patches, patch_grid_shape
-from zeroshot.patches.moment_merge import PixelMoments
-from zeroshot.pipeline.inference import center, infer
+from zeroshot.patches.extract import center, patches_at
+from zeroshot.patches.grid import PatchGrid
+from zeroshot.patches.moments import PixelMoments
+from zeroshot.pipeline.inference import infer
 from zeroshot.pipeline.training import CheckpointPlan, train
 from zeroshot.runtime.checkpoint import config_record, image_hash
 from zeroshot.runtime.comm import Comm, SerialComm, any_rank, block_range
@@ -87,20 +88,6 @@ def thread_count(threads: int | None) -> Iterator[None]:
         yield
     finally:
         _core.set_num_threads(previous)
-
-
-def _patch_rows(image: np.ndarray, P: int, rows: np.ndarray, chunk: int) -> np.ndarray:
-    """Patches (len(rows), D) at the sorted global indices `rows`, extracted chunk by chunk."""
-    out = np.empty((rows.size, P * P))
-    n_total = int(np.prod(patch_grid_shape(image.shape, P)))
-    done = 0
-    for start in range(0, n_total, chunk):
-        stop = min(start + chunk, n_total)
-        hi = int(np.searchsorted(rows, stop))
-        if hi > done:
-            out[done:hi] = extract_patches(image, P, start, stop)[rows[done:hi] - start]
-            done = hi
-    return out
 
 
 def _check_same_run(comm: Comm, fingerprint: str) -> None:
@@ -219,18 +206,16 @@ def denoise(
     peak = peak if peak > 0 else 1.0
     scale = scale_unit * peak
 
-    grid = patch_grid_shape(scaled.shape, P)
-    n_total = grid[0] * grid[1]
-    rng = np.random.default_rng(config.seed)  # the same subset on every rank
-    subset = config.max_train_patches is not None and config.max_train_patches < n_total
-    rows = np.sort(rng.choice(n_total, size=config.max_train_patches, replace=False)) if subset else np.arange(n_total)
+    grid = PatchGrid(*scaled.shape, P)
+    rows = grid.training_rows(config.max_train_patches, config.seed)  # the same subset on every rank
     n_train = rows.size
+    subset = n_train < grid.N
     if n_train < comm.size:
         raise ValueError(f"{n_train} training patches cannot be shared by {comm.size} ranks")
     lo, hi = block_range(n_train, comm.rank, comm.size)
 
     with thread_count(threads):
-        Y, _ = center(_patch_rows(scaled, P, rows[lo:hi], chunk), config.center_patches)
+        Y, _ = center(patches_at(scaled, grid, rows[lo:hi], chunk), config.center_patches)
         del rows
         model, states, history = train(config, Y, lo, n_train, comm, callback, plan)
         del Y
