@@ -206,7 +206,7 @@ def denoise(
     peak = peak if peak > 0 else 1.0
     scale = scale_unit * peak
 
-    grid = PatchGrid(*scaled.shape, P)
+    grid = PatchGrid.of(scaled.shape, P)
     rows = grid.training_rows(config.max_train_patches, config.seed)  # the same subset on every rank
     n_train = rows.size
     subset = n_train < grid.N

@@ -40,8 +40,8 @@ MEDIAN_ROW_BLOCK = 64
 class MeanEstimate:
     """The plain average of the covering estimates."""
 
-    name = "mean"
-    inputs = ("mean",)
+    name: str = "mean"
+    inputs: tuple[str, ...] = ("mean",)
 
     def __init__(self, grid: PatchGrid) -> None:
         self._ref = np.zeros(grid.shape)  # the first estimate per pixel
@@ -81,8 +81,8 @@ class GaussianEstimate:
     """The average of the covering estimates weighted by a Gaussian window over the patch (sigma: P / 4
     when None)."""
 
-    name = "gaussian"
-    inputs = ("mean",)
+    name: str = "gaussian"
+    inputs: tuple[str, ...] = ("mean",)
 
     def __init__(self, grid: PatchGrid, sigma: float | None = None) -> None:
         value = grid.P / 4 if sigma is None else sigma
@@ -130,8 +130,8 @@ class GaussianEstimate:
 class MedianEstimate:
     """The median of the covering estimates; keeps every estimate of every pixel (R, C, D)."""
 
-    name = "median"
-    inputs = ("mean",)
+    name: str = "median"
+    inputs: tuple[str, ...] = ("mean",)
 
     def __init__(self, grid: PatchGrid) -> None:
         self.P = grid.P

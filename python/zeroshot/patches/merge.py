@@ -155,10 +155,10 @@ class Merger:
         rows = self._band_rows(state, row0)
         n_rows = rows.stop - rows.start
         for accumulator in self.accumulators:
-            for key, mine in accumulator.band_state().items():
-                name, want = f"{accumulator.name}.{key}", (n_rows, *mine.shape[1:])
-                if np.shape(state.get(name)) != want:
-                    raise ValueError(f"the band's {name} has shape {np.shape(state.get(name))}, expected {want}")
+            for key, sums in accumulator.band_state().items():
+                name, want = f"{accumulator.name}.{key}", (n_rows, *sums.shape[1:])
+                if _shape_of(state, name) != want:
+                    raise ValueError(f"the band's {name} has shape {_shape_of(state, name)}, expected {want}")
         expected = 2 + sum(len(a.band_state()) for a in self.accumulators)
         if len(state) != expected:
             raise ValueError(f"the band state has {sorted(state)}; this merger takes {sorted(self.band_state())}")
@@ -168,8 +168,8 @@ class Merger:
         first = count == 0
         for accumulator in self.accumulators:
             prefix = f"{accumulator.name}."
-            mine = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
-            accumulator.absorb(mine, rows, band_count, first)
+            band_sums = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
+            accumulator.absorb(band_sums, rows, band_count, first)
         count += band_count
 
     def _band_rows(self, state: Mapping[str, np.ndarray], row0: object) -> slice:
@@ -180,14 +180,13 @@ class Merger:
         added = np.asarray(state.get("added"))
         n_band = added.shape[0] if added.ndim == 1 else -1
         rows = n_band // grid_cols + self.grid.P - 1 if n_band > 0 and n_band % grid_cols == 0 else -1
-        fits = added.dtype == np.bool_ and rows >= self.grid.P and first_row is not None
-        if not fits or first_row is None or not 0 <= first_row <= R - rows:
+        if added.dtype != np.bool_ or rows < self.grid.P or first_row is None or not 0 <= first_row <= R - rows:
             raise ValueError(
                 f"a band of {n_band} patches from row {row0!r} does not fit an image of shape "
                 f"{(R, C)} with P={self.grid.P} (whole rows of {grid_cols} patches are needed)"
             )
-        if np.shape(state.get("count")) != (rows, C):
-            raise ValueError(f"the band's count has shape {np.shape(state.get('count'))}, expected {(rows, C)}")
+        if _shape_of(state, "count") != (rows, C):
+            raise ValueError(f"the band's count has shape {_shape_of(state, 'count')}, expected {(rows, C)}")
         return slice(first_row, first_row + rows)
 
     def check_covered(self) -> None:
@@ -217,6 +216,10 @@ class Merger:
         while self.accumulators:
             maps.update(self.accumulators.pop(0).result(self.count))
         return maps
+
+
+def _shape_of(state: Mapping[str, np.ndarray], name: str) -> tuple[int, ...] | None:
+    return np.shape(state[name]) if name in state else None
 
 
 def merge_over_ranks(band: Merger, row0: int, grid: PatchGrid, comm: Comm) -> Merger | None:

@@ -62,11 +62,11 @@ class MomentAccumulator:
     variance (n, D) and, if `third`, third central moments. Gives the maps mean, variance, within,
     between and, with third moments, third and skewness."""
 
-    name = "moments"
+    name: str = "moments"
 
     def __init__(self, grid: PatchGrid, third: bool = False) -> None:
         self.third = third
-        self.inputs = ("mean", "variance", "third") if third else ("mean", "variance")
+        self.inputs: tuple[str, ...] = ("mean", "variance", "third") if third else ("mean", "variance")
         shape = grid.shape
         self._shift = np.zeros(shape)  # K: the first mean seen per pixel
         self._sum1 = np.zeros(shape)  # sum (m - K)

@@ -46,7 +46,7 @@ def infer(
     otherwise every patch starts from random states and gets `inference_epochs` E-steps.
     """
     assert config.patch_size is not None
-    grid = PatchGrid(*image.shape, config.patch_size)
+    grid = PatchGrid.of(image.shape, config.patch_size)
     lo, hi = block_range(grid.N, comm.rank, comm.size)
     band = grid.band(lo, hi)  # the image rows this rank's patches cover
     merger = Merger(band.grid, pixel_accumulators(band.grid, config.merge, order))

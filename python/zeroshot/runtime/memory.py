@@ -133,7 +133,7 @@ class _Sizes:
 
 
 def _sizes(image_shape: tuple[int, int], config: DenoiseConfig, ranks: int) -> _Sizes:
-    grid = PatchGrid(*image_shape, worst_patch_size(config, image_shape))
+    grid = PatchGrid(image_shape[0], image_shape[1], worst_patch_size(config, image_shape))
     n_all = grid.N
     n_train_all = n_all if config.max_train_patches is None else min(config.max_train_patches, n_all)
     n_infer = -(-n_all // ranks)
