@@ -229,7 +229,7 @@ def denoise(
     denoised *= scale_unit
     denoised += offset_unit
     denoised *= peak
-    D = P * P
+    D = grid.D
     # Centred patches keep D - 1 of the D noise dimensions: undo that shrinkage of the estimate.
     correction = D / (D - 1) if config.center_patches and D > 1 else 1.0
     noise_sigma = float(np.sqrt(model.sigma2 * correction) * scale)

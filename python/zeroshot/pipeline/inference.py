@@ -76,7 +76,7 @@ def infer(
         del Yc, dc, chunk_states, patch_moments, mean
 
     whole = merge_over_ranks(merger, band.row0, grid, comm)
-    del merger  # on rank 0 of several, the band's sums now live on in `whole`
+    del merger  # its sums are in `whole` now: absorbed on rank 0, sent by the others
     maps = None if whole is None else whole.take_result()
     del whole
     maps = comm.bcast_arrays(maps)
