@@ -224,9 +224,8 @@ def _phases(
         F8 * c * D * moments
         + (F8 * c * (H + 1) if es3c else 0)  # the moments (and es3c's W^T Y)
         + F8 * c * D
-        + 2 * c * D
         + 4 * F8 * c
-        + c  # means + patch means, masks, the mergers' temporaries
+        + c  # a chunk-sized temporary, the patch means and the mergers' temporaries (no NaN masks any more)
     )
     phases["inference"] = {
         "image": A,
