@@ -18,7 +18,7 @@ import zeroshot
 from common import add_gaussian_noise, commit, load_standard, machine
 from zeroshot.config import EvoConfig
 from zeroshot.models import BSC, SSSC
-from zeroshot.patches.grid import extract_patches
+from zeroshot.patches.extract import extract_patches
 from zeroshot.variational.em import EMTrainer
 from zeroshot.variational.states import TruncatedStates
 

@@ -12,9 +12,10 @@ import numpy as np
 from zeroshot.config import DenoiseConfig
 from zeroshot.models.base import Model
 from zeroshot.noise import choose_patch_size
-from zeroshot.patches.grid import extract_patches, patch_grid_shape
-from zeroshot.patches.moment_merge import PixelMoments
-from zeroshot.pipeline.inference import center, infer
+from zeroshot.patches.extract import center, patches_at
+from zeroshot.patches.grid import PatchGrid
+from zeroshot.patches.moments import PixelMoments
+from zeroshot.pipeline.inference import infer
 from zeroshot.pipeline.scaling import ImageScaling
 from zeroshot.pipeline.training import CheckpointPlan, train
 from zeroshot.runtime.checkpoint import config_record, image_hash
@@ -63,20 +64,6 @@ def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
     if min(array.shape) < patch_size:
         raise ValueError(f"image of shape {array.shape} is smaller than the patch size {patch_size}")
     return values
-
-
-def _patch_rows(image: np.ndarray, P: int, rows: np.ndarray, chunk: int) -> np.ndarray:
-    """Patches (len(rows), D) at the sorted global indices `rows`, extracted chunk by chunk."""
-    out = np.empty((rows.size, P * P))
-    n_total = int(np.prod(patch_grid_shape(image.shape, P)))
-    done = 0
-    for start in range(0, n_total, chunk):
-        stop = min(start + chunk, n_total)
-        hi = int(np.searchsorted(rows, stop))
-        if hi > done:
-            out[done:hi] = extract_patches(image, P, start, stop)[rows[done:hi] - start]
-            done = hi
-    return out
 
 
 def _check_same_run(comm: Comm, fingerprint: str) -> None:
@@ -185,18 +172,16 @@ def denoise(
     scaled = values
     del values
 
-    grid = patch_grid_shape(scaled.shape, P)
-    n_total = grid[0] * grid[1]
-    rng = np.random.default_rng(config.seed)  # the same subset on every rank
-    subset = config.max_train_patches is not None and config.max_train_patches < n_total
-    rows = np.sort(rng.choice(n_total, size=config.max_train_patches, replace=False)) if subset else np.arange(n_total)
+    grid = PatchGrid.of(scaled.shape, P)
+    rows = grid.training_rows(config.max_train_patches, config.seed)  # the same subset on every rank
     n_train = rows.size
+    subset = n_train < grid.N
     if n_train < comm.size:
         raise ValueError(f"{n_train} training patches cannot be shared by {comm.size} ranks")
     lo, hi = block_range(n_train, comm.rank, comm.size)
 
     with thread_count(threads):
-        Y, _ = center(_patch_rows(scaled, P, rows[lo:hi], chunk), config.center_patches)
+        Y, _ = center(patches_at(scaled, grid, rows[lo:hi], chunk), config.center_patches)
         del rows
         model, states, history = train(config, Y, lo, n_train, comm, callback, plan)
         del Y
@@ -206,7 +191,7 @@ def denoise(
         del trained
 
     denoised = scaling.to_input(denoised_scaled)
-    D = P * P
+    D = grid.D
     # Centred patches keep D - 1 of the D noise dimensions: undo that shrinkage of the estimate.
     correction = D / (D - 1) if config.center_patches and D > 1 else 1.0
     noise_sigma = float(np.sqrt(model.sigma2 * correction) * scaling.scale)

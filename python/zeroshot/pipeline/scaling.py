@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zeroshot.patches.moment_merge import PixelMoments
+from zeroshot.patches.moments import PixelMoments
 
 
 @dataclass(frozen=True)

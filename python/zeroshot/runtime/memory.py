@@ -20,9 +20,10 @@ subset (the training indices: numpy's choice without replacement); patches (the 
 and one extraction chunk); init (the patches and their deviations from the mean, 16 n D); training
 (the patches, states(n), the W^T Y workspace 8 n H, twice for es3c, checkpoint copies); inference (one
 chunk: its patches 8 c D, states(c), W^T Y 8 c H or the posterior moments 8 c D per moment, with the
-mergers' per-pixel sums: 3 A_b for mean/gaussian, (D + 1) A_b for median, 5 A_b, or 8 A_b with third
-moments, for the moments); merge (the sums, on rank 0 also the whole image's, and the denoised map);
-moment maps (the moment sums and the maps with their temporaries, 7A or 13A); result (the maps returned).
+merger's per-pixel sums: a count A_b, 2 A_b for mean, 3 A_b for gaussian, D A_b for median, and 4 A_b, or
+7 A_b with third moments, for the moments, whose mean then serves as the mean merge); merge (the sums, on
+rank 0 also the whole image's, and the denoised map); moment maps (the count, the moment sums and the maps
+with their temporaries, 7A or 13A); result (the maps returned).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ from dataclasses import dataclass
 
 from zeroshot.config import DenoiseConfig
 from zeroshot.noise import ES3C_P_RANGE, LARGE_PATCH
+from zeroshot.patches.estimates import MEDIAN_ROW_BLOCK
+from zeroshot.patches.grid import PatchGrid
+from zeroshot.runtime.comm import block_range
 
 F8 = 8  # bytes of a float64, int64 or uint64 value
 # What is not numpy arrays: thread stacks, OpenBLAS buffers, the kernels' scratch, and freed memory that
@@ -47,8 +51,6 @@ CHECKPOINT_WRITER = 32 * 2**20
 # numpy's Generator.choice(n, k, replace=False) shuffles a full arange(n) when n > 10000 and
 # k > n // 50, else it draws with Floyd's algorithm into a hash set of the next power of two above 1.2 k.
 _CHOICE_FULL_MIN, _CHOICE_FULL_FRACTION = 10000, 50
-# Rows sorted at once by the median merge (zeroshot.patches.grid._MEDIAN_ROW_BLOCK).
-_MEDIAN_ROWS = 64
 
 _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
@@ -131,19 +133,18 @@ class _Sizes:
 
 
 def _sizes(image_shape: tuple[int, int], config: DenoiseConfig, ranks: int) -> _Sizes:
-    R, C = image_shape
-    P = worst_patch_size(config, image_shape)
-    grid_rows, grid_cols = R - P + 1, C - P + 1
-    n_all = grid_rows * grid_cols
+    grid = PatchGrid(image_shape[0], image_shape[1], worst_patch_size(config, image_shape))
+    n_all = grid.N
     n_train_all = n_all if config.max_train_patches is None else min(config.max_train_patches, n_all)
     n_infer = -(-n_all // ranks)
-    # Rank 0's band: the rows its patches cover (its block may end inside a grid row).
-    band_rows = R if ranks == 1 else min(R, -(-n_infer // grid_cols) + P)
+    # The largest band of image rows a rank's patches cover (a block may start and end inside a grid row).
+    blocks = [block_range(n_all, rank, ranks) for rank in range(ranks)]
+    band = max((grid.band(lo, hi).grid for lo, hi in blocks if lo < hi), key=lambda band: band.R)
     return _Sizes(
-        R=R,
-        C=C,
-        P=P,
-        D=P * P,
+        R=grid.R,
+        C=grid.C,
+        P=grid.P,
+        D=grid.D,
         H=config.n_latents,
         S=config.n_states,
         words=-(-config.n_latents // 64),
@@ -153,20 +154,26 @@ def _sizes(image_shape: tuple[int, int], config: DenoiseConfig, ranks: int) -> _
         n_infer=n_infer,
         chunk=min(config.chunk_patches, n_infer),
         extract_chunk=min(config.chunk_patches, n_all),
-        band=F8 * band_rows * C,
-        band_patches=(band_rows - P + 1) * grid_cols,
-        image=F8 * R * C,
+        band=F8 * band.R * band.C,
+        band_patches=band.N,
+        image=F8 * grid.R * grid.C,
     )
 
 
+def _has_estimate_sums(merge: str, moments: int) -> bool:
+    """Whether the merger has an accumulator of the denoised image: with moments, their mean is the mean merge."""
+    return merge != "mean" or moments == 1
+
+
 def _merger_sums(z: _Sizes, merge: str, moments: int, area: int, patches: int) -> dict[str, int]:
-    """The per-pixel sums of the mergers of an area of `area` bytes per float64 map (PatchMerger: weight,
-    reference, sum, or weight and D slots for the median; MomentMerger: count, shift, three sums, three
-    more for third moments), with their one-byte 'added' flags per patch."""
-    maps = z.D + 1 if merge == "median" else 3
-    sums = {"merger sums": maps * area + patches}
+    """The per-pixel sums of a merger of an area of `area` bytes per float64 map (zeroshot.patches.merge): its
+    count and one-byte 'added' flag per patch; the denoised image's reference and sum (mean), with the weights
+    (gaussian), or D slots (median); the moments' shift and three sums, three more for third moments."""
+    sums = {"merger count": area + patches}
+    if _has_estimate_sums(merge, moments):
+        sums["merger sums"] = (z.D if merge == "median" else 3 if merge == "gaussian" else 2) * area
     if moments > 1:
-        sums["moment merger sums"] = (8 if moments == 3 else 5) * area + patches
+        sums["moment merger sums"] = (7 if moments == 3 else 4) * area
     return sums
 
 
@@ -217,9 +224,8 @@ def _phases(
         F8 * c * D * moments
         + (F8 * c * (H + 1) if es3c else 0)  # the moments (and es3c's W^T Y)
         + F8 * c * D
-        + 2 * c * D
         + 4 * F8 * c
-        + c  # means + patch means, masks, the mergers' temporaries
+        + c  # a chunk-sized temporary, the patch means and the mergers' temporaries (no NaN masks any more)
     )
     phases["inference"] = {
         "image": A,
@@ -237,18 +243,18 @@ def _phases(
         whole["received bands"] = 2 * sum(sums.values()) + 2 * z.band
     # median: result, counts, sorted rows; otherwise the result, a temporary and a mask
     median = config.merge == "median"
-    denoised_map = 2 * A + 2 * F8 * _MEDIAN_ROWS * z.C * (D + 1) if median else 2 * A + A // 8
-    phases["merge"] = {"image": A, **kept, **sums, **whole, "result maps": denoised_map}
+    denoised_map = 2 * A + 2 * F8 * MEDIAN_ROW_BLOCK * z.C * (D + 1) if median else 2 * A + A // 8
+    estimate = _has_estimate_sums(config.merge, moments)
+    phases["merge"] = {"image": A, **kept, **sums, **whole, "result maps": denoised_map if estimate else 0}
     if moments > 1:
-        # The denoised map's mergers are gone; MomentMerger.result makes mean, variance, within, between
-        # and the intermediate M - K (and third, skewness and their intermediates) with temporaries.
-        moment = ("moment merger sums",)
+        # The denoised image's sums are gone; the moments' result makes mean, variance, within, between and
+        # the intermediate M - K (and third, skewness and their intermediates) with temporaries.
+        moment = ("moment merger sums", "merger count")
         phases["moment maps"] = {
             "image": A,
             **kept,
             **{name: size for name, size in {**sums, **whole}.items() if name.endswith(moment)},
-            "received bands": 2 * sums["moment merger sums"] + 2 * z.band if ranks > 1 else 0,
-            "result maps": A + (12 * A + A // 4 if moments == 3 else 6 * A + A // 8),
+            "result maps": (A if estimate else 0) + (12 * A + A // 4 if moments == 3 else 6 * A + A // 8),
         }
     phases["result"] = {"image": A, "result maps": A * (1 + (0 if moments == 1 else 4 if moments == 2 else 6))}
     return phases
