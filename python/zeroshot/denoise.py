@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
 
 import numpy as np
 
 from zeroshot.config import DenoiseConfig
 from zeroshot.models.base import Model
-from zeroshot.noise import choose_patch_size
 from zeroshot.patches.extract import center, patches_at
-from zeroshot.patches.grid import PatchGrid
 from zeroshot.patches.moments import PixelMoments
 from zeroshot.pipeline.inference import infer
-from zeroshot.pipeline.scaling import ImageScaling
-from zeroshot.pipeline.training import CheckpointPlan, train
-from zeroshot.runtime.checkpoint import config_record, image_hash
-from zeroshot.runtime.comm import Comm, SerialComm, any_rank, block_range
-from zeroshot.runtime.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
+from zeroshot.pipeline.run import Run, check_image, prepare
+from zeroshot.pipeline.training import train
+from zeroshot.runtime.comm import Comm, SerialComm
+from zeroshot.runtime.memory_check import MaxMemory
 from zeroshot.runtime.threads import check_threads, thread_count
 from zeroshot.variational.em import Callback, EpochLog
+
+__all__ = ["Callback", "DenoiseResult", "EpochLog", "check_image", "check_threads", "denoise", "thread_count"]
 
 
 @dataclass(frozen=True)
@@ -42,62 +39,6 @@ class DenoiseResult:
     @property
     def variance(self) -> np.ndarray | None:
         return None if self.moments is None else self.moments.variance
-
-
-def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
-    """The image as a new finite 2-D float64 array (a copy, which the pipeline scales in place) at least
-    patch_size on each side, or a ValueError."""
-    array = np.asarray(image)
-    if array.size == 0:
-        raise ValueError(f"image is empty: shape {array.shape}")
-    if array.ndim != 2:
-        raise ValueError(
-            f"image must be a 2-D grayscale array (rows, cols), got shape {array.shape}"
-            + (" (a colour image? convert it to one channel)" if array.ndim == 3 and array.shape[-1] in (3, 4) else "")
-        )
-    if array.dtype.kind not in "uif":
-        raise ValueError(f"image must have a real numeric dtype, got {array.dtype}")
-    values = array.astype(np.float64, copy=True)
-    if not np.all(np.isfinite(values)):
-        bad = np.argwhere(~np.isfinite(values))[0]
-        raise ValueError(f"image contains NaN or Inf (first at pixel {tuple(int(i) for i in bad)})")
-    if min(array.shape) < patch_size:
-        raise ValueError(f"image of shape {array.shape} is smaller than the patch size {patch_size}")
-    return values
-
-
-def _check_same_run(comm: Comm, fingerprint: str) -> None:
-    """Every rank must denoise the same image with the same configuration (a collective)."""
-    differs = comm.bcast(fingerprint) != fingerprint
-    if any_rank(comm, differs):
-        raise ValueError(
-            f"the {comm.size} ranks were given different images or options; every rank must call "
-            "denoise with the same image and options (for one image per process, leave comm out)"
-        )
-
-
-def _checkpoint_plan(
-    checkpoint: str | os.PathLike[str] | None, every: int, resume: bool, input_hash: str, comm: Comm
-) -> CheckpointPlan | None:
-    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-        raise ValueError(f"checkpoint_every must be a positive integer, got {every!r}")
-    if checkpoint is None:
-        if resume:
-            raise ValueError("resume needs the checkpoint to resume from (checkpoint=PATH, --checkpoint PATH)")
-        return None
-    path = Path(checkpoint)
-    problem = None  # rank 0 alone writes (and reads) the checkpoint; the other ranks learn of a problem
-    if comm.rank == 0:
-        if path.is_dir():
-            problem = f"checkpoint {path} is a folder; name a file"
-        elif not path.parent.is_dir():
-            problem = f"checkpoint {path}: the folder {path.parent} does not exist"
-        elif not os.access(path.parent, os.W_OK | os.X_OK):
-            problem = f"checkpoint {path}: no permission to write in {path.parent}"
-    problem = comm.bcast(problem)
-    if problem is not None:
-        raise ValueError(problem)
-    return CheckpointPlan(path, every, resume, input_hash)
 
 
 def denoise(
@@ -137,70 +78,49 @@ def denoise(
     "zeroshot" says so; the result is the same); otherwise ValueError names the estimate, the limit and
     the settings to lower.
     """
-    if moments not in (1, 2, 3):
-        raise ValueError(f"moments must be 1 (mean), 2 (+ variance) or 3 (+ third moment), got {moments!r}")
     unknown = sorted(set(options) - {f.name for f in fields(DenoiseConfig)})
     if unknown:
         raise ValueError(f"unknown option(s) {', '.join(unknown)}; see zeroshot.DenoiseConfig for the fields")
     if config is None:  # a model named in the options brings its own measured defaults
         config = DenoiseConfig.for_model(str(options.get("model", "bsc")))
     config = replace(config, **options)  # type: ignore[arg-type]
-    comm = comm if comm is not None else SerialComm()
-    n_threads = check_threads(threads)
-    memory_limit = check_max_memory(max_memory)
-    values = check_image(image, config.patch_size or 1)
-    P = config.patch_size if config.patch_size is not None else choose_patch_size(values, config.model)
-    config = replace(config, patch_size=P)
-    input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
-    if comm.size > 1:  # all that decides which collectives a rank takes part in
-        run = [config_record(config), moments, str(checkpoint), checkpoint_every, resume]
-        _check_same_run(comm, input_hash + json.dumps(run, sort_keys=True, default=repr))
-    plan = _checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
-    chunk = fit_chunk_patches(
-        values.shape,
+    run, scaled = prepare(
+        image,
         config,
+        comm=comm if comm is not None else SerialComm(),
+        threads=threads,
         moments=moments,
-        threads=n_threads,
-        checkpoint=plan is not None,
-        comm=comm,
-        max_memory=memory_limit,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        resume=resume,
+        max_memory=max_memory,
     )
-    # Chunks change no result; the checkpoints keep the configuration as asked for.
-    run_config = replace(config, chunk_patches=chunk)
-    scaling = ImageScaling.normalise(values)  # `values` is check_image's own copy
-    scaling.check_moments_fit(moments)
-    scaled = values
-    del values
-
-    grid = PatchGrid.of(scaled.shape, P)
-    rows = grid.training_rows(config.max_train_patches, config.seed)  # the same subset on every rank
-    n_train = rows.size
-    subset = n_train < grid.N
-    if n_train < comm.size:
-        raise ValueError(f"{n_train} training patches cannot be shared by {comm.size} ranks")
-    lo, hi = block_range(n_train, comm.rank, comm.size)
-
-    with thread_count(threads):
-        Y, _ = center(patches_at(scaled, grid, rows[lo:hi], chunk), config.center_patches)
-        del rows
-        model, states, history = train(config, Y, lo, n_train, comm, callback, plan)
-        del Y
-        trained = None if subset else states
+    with thread_count(run.threads):
+        model, states, history = train(run, training_patches(run, scaled), callback)
+        trained = None if run.subset else states
         del states  # a subset's states are not needed any more: free them before inference
-        denoised_scaled, pixel_moments = infer(model, scaled, run_config, moments, comm, trained=trained)
+        denoised, pixel_moments = infer(run, model, scaled, trained)
         del trained
-
-    denoised = scaling.to_input(denoised_scaled)
-    D = grid.D
-    # Centred patches keep D - 1 of the D noise dimensions: undo that shrinkage of the estimate.
-    correction = D / (D - 1) if config.center_patches and D > 1 else 1.0
-    noise_sigma = float(np.sqrt(model.sigma2 * correction) * scaling.scale)
     return DenoiseResult(
-        denoised=denoised,
-        noise_sigma=noise_sigma,
+        denoised=run.scaling.to_input(denoised),
+        noise_sigma=noise_sigma(run, model),
         free_energy=[h.free_energy for h in history],
         history=history,
         model=model,
-        config=config,
-        moments=None if pixel_moments is None else scaling.moments_to_input(pixel_moments),
+        config=run.config,
+        moments=None if pixel_moments is None else run.scaling.moments_to_input(pixel_moments),
     )
+
+
+def training_patches(run: Run, scaled: np.ndarray) -> np.ndarray:
+    """This rank's training patches (N, D), centred if the configuration says so."""
+    Y, _ = center(patches_at(scaled, run.grid, run.local_training_rows, run.chunk_patches), run.config.center_patches)
+    return Y
+
+
+def noise_sigma(run: Run, model: Model) -> float:
+    """The learned noise level on the input's scale. Centred patches keep D - 1 of the D noise dimensions:
+    that shrinkage of the estimate is undone."""
+    D = run.grid.D
+    correction = D / (D - 1) if run.config.center_patches and D > 1 else 1.0
+    return float(np.sqrt(model.sigma2 * correction) * run.scaling.scale)

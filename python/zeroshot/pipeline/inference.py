@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from zeroshot.config import DenoiseConfig
 from zeroshot.models.base import Model
 from zeroshot.models.bsc import initial_activation
 from zeroshot.patches.estimates import estimate_accumulator
@@ -17,7 +16,8 @@ from zeroshot.patches.extract import center, patch_range
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.patches.merge import Accumulator, Merger, merge_over_ranks
 from zeroshot.patches.moments import MomentAccumulator, PixelMoments
-from zeroshot.runtime.comm import Comm, block_range
+from zeroshot.pipeline.run import Run
+from zeroshot.runtime.comm import block_range
 from zeroshot.variational.states import TruncatedStates
 
 
@@ -32,12 +32,7 @@ def pixel_accumulators(grid: PatchGrid, merge: str, order: int) -> list[Accumula
 
 
 def infer(
-    model: Model,
-    image: np.ndarray,
-    config: DenoiseConfig,
-    order: int,
-    comm: Comm,
-    trained: TruncatedStates | None = None,
+    run: Run, model: Model, image: np.ndarray, trained: TruncatedStates | None = None
 ) -> tuple[np.ndarray, PixelMoments | None]:
     """(merged posterior mean (R, C), per-pixel moments if order > 1) of the image, on every rank.
 
@@ -45,12 +40,11 @@ def infer(
     all patches, this rank's training states, which cover the same block (one more E-step each);
     otherwise every patch starts from random states and gets `inference_epochs` E-steps.
     """
-    assert config.patch_size is not None
-    grid = PatchGrid.of(image.shape, config.patch_size)
+    config, grid, comm, order = run.config, run.grid, run.comm, run.moments
     lo, hi = block_range(grid.N, comm.rank, comm.size)
     band = grid.band(lo, hi)  # the image rows this rank's patches cover
     merger = Merger(band.grid, pixel_accumulators(band.grid, config.merge, order))
-    for start, stop in grid.chunks(lo, hi, config.chunk_patches):
+    for start, stop in grid.chunks(lo, hi, run.chunk_patches):
         Yc, dc = center(patch_range(image, grid, start, stop), config.center_patches)
         if trained is not None:
             chunk_states = trained.subset(slice(start - lo, stop - lo))

@@ -4,8 +4,6 @@ on one process or on the ranks of a `Comm` (each with its own block of the train
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -13,6 +11,7 @@ from zeroshot.config import DenoiseConfig
 from zeroshot.models import BSC, SSSC
 from zeroshot.models.base import Model
 from zeroshot.models.bsc import initial_activation
+from zeroshot.pipeline.run import CheckpointPlan, Run
 from zeroshot.runtime.checkpoint import Checkpoint, config_record, load_checkpoint, save_checkpoint
 from zeroshot.runtime.comm import Comm, any_rank, block_range
 from zeroshot.runtime.interrupt import StopRequest, TrainingInterrupted, stop_on_signals
@@ -20,29 +19,12 @@ from zeroshot.variational.em import Callback, EMTrainer, EpochLog
 from zeroshot.variational.states import TruncatedStates
 
 
-@dataclass(frozen=True)
-class CheckpointPlan:
-    """Checkpoints of a run: written to `path` every `every` epochs, at the end of training and when
-    stopped by a signal; `resume` continues from the one at `path`. input_hash: `image_hash` of the input."""
-
-    path: Path
-    every: int
-    resume: bool
-    input_hash: str
-
-
-def train(
-    config: DenoiseConfig,
-    Y: np.ndarray,
-    first_index: int,
-    n_train: int,
-    comm: Comm,
-    callback: Callback | None = None,
-    plan: CheckpointPlan | None = None,
-) -> tuple[Model, TruncatedStates, list[EpochLog]]:
-    """Trains on this rank's training patches Y (N, D), rows first_index.. of the n_train training
-    patches of all ranks; returns (model, this rank's states, history of every epoch). Raises
-    TrainingInterrupted after writing a checkpoint when a signal asked to stop."""
+def train(run: Run, Y: np.ndarray, callback: Callback | None = None) -> tuple[Model, TruncatedStates, list[EpochLog]]:
+    """Trains on this rank's training patches Y (N, D), its block of the run's training patches; returns
+    (model, this rank's states, history of every epoch). Raises TrainingInterrupted after writing a
+    checkpoint when a signal asked to stop."""
+    config, comm, plan, n_train = run.config, run.comm, run.checkpoint, run.n_train
+    first_index = run.block[0]
     pretrain = config.bsc_pretrain_epochs if config.model == "es3c" else 0
     total = pretrain + config.epochs
     history: list[EpochLog] = []

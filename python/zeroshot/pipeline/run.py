@@ -1,0 +1,170 @@
+"""A prepared run: everything `denoise` decides before any work, read by training and inference.
+
+`prepare` checks the image and the options, chooses the patch size, agrees with the other ranks, plans the
+checkpoints, fits the memory, scales the image and draws the training patches; after it, nothing is left
+to decide and no user input is left unchecked."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from zeroshot.config import DenoiseConfig
+from zeroshot.noise import choose_patch_size
+from zeroshot.patches.grid import PatchGrid
+from zeroshot.pipeline.scaling import ImageScaling
+from zeroshot.runtime.checkpoint import config_record, image_hash
+from zeroshot.runtime.comm import Comm, any_rank, block_range
+from zeroshot.runtime.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
+from zeroshot.runtime.threads import check_threads
+
+
+@dataclass(frozen=True)
+class CheckpointPlan:
+    """Checkpoints of a run: written to `path` every `every` epochs, at the end of training and when
+    stopped by a signal; `resume` continues from the one at `path`. input_hash: `image_hash` of the input."""
+
+    path: Path
+    every: int
+    resume: bool
+    input_hash: str
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """config: as asked for, with the patch size chosen (checkpoints keep it); chunk_patches: the inference
+    chunk, lowered if that alone fits the memory (chunks change no result); moments: the order of the
+    moment maps (1: the denoised image alone); threads: OpenMP threads of the core; grid: the image's
+    patches; training_rows: the sorted indices of the patches learned from (every rank's); block: this
+    rank's share of them; scaling: the image's value scaling both ways."""
+
+    config: DenoiseConfig
+    chunk_patches: int
+    moments: int
+    comm: Comm
+    threads: int
+    grid: PatchGrid
+    training_rows: np.ndarray
+    block: tuple[int, int]
+    checkpoint: CheckpointPlan | None
+    scaling: ImageScaling
+
+    @property
+    def n_train(self) -> int:
+        return int(self.training_rows.size)
+
+    @property
+    def subset(self) -> bool:
+        """Learned from a subset of the patches (then inference starts every patch anew)."""
+        return self.n_train < self.grid.N
+
+    @property
+    def local_training_rows(self) -> np.ndarray:
+        lo, hi = self.block
+        return self.training_rows[lo:hi]
+
+
+def prepare(
+    image: np.ndarray,
+    config: DenoiseConfig,
+    *,
+    comm: Comm,
+    threads: int | None,
+    moments: int,
+    checkpoint: str | os.PathLike[str] | None,
+    checkpoint_every: int,
+    resume: bool,
+    max_memory: MaxMemory,
+) -> tuple[Run, np.ndarray]:
+    """(the run, the image scaled for learning: a float64 copy of `image`). Raises ValueError naming the
+    first problem; a collective when comm has several ranks."""
+    if moments not in (1, 2, 3):
+        raise ValueError(f"moments must be 1 (mean), 2 (+ variance) or 3 (+ third moment), got {moments!r}")
+    n_threads = check_threads(threads)
+    memory_limit = check_max_memory(max_memory)
+    values = check_image(image, config.patch_size or 1)
+    P = config.patch_size if config.patch_size is not None else choose_patch_size(values, config.model)
+    config = replace(config, patch_size=P)
+    input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
+    if comm.size > 1:  # all that decides which collectives a rank takes part in
+        decisions = [config_record(config), moments, str(checkpoint), checkpoint_every, resume]
+        _check_same_run(comm, input_hash + json.dumps(decisions, sort_keys=True, default=repr))
+    plan = _checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
+    chunk = fit_chunk_patches(
+        values.shape,
+        config,
+        moments=moments,
+        threads=n_threads,
+        checkpoint=plan is not None,
+        comm=comm,
+        max_memory=memory_limit,
+    )
+    scaling = ImageScaling.normalise(values)  # in place: `values` is check_image's own copy
+    scaling.check_moments_fit(moments)
+    grid = PatchGrid.of(values.shape, P)
+    rows = grid.training_rows(config.max_train_patches, config.seed)  # the same subset on every rank
+    if rows.size < comm.size:
+        raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
+    block = block_range(rows.size, comm.rank, comm.size)
+    run = Run(config, chunk, moments, comm, n_threads, grid, rows, block, plan, scaling)
+    return run, values
+
+
+def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
+    """The image as a new finite 2-D float64 array (a copy, which the pipeline scales in place) at least
+    patch_size on each side, or a ValueError."""
+    array = np.asarray(image)
+    if array.size == 0:
+        raise ValueError(f"image is empty: shape {array.shape}")
+    if array.ndim != 2:
+        raise ValueError(
+            f"image must be a 2-D grayscale array (rows, cols), got shape {array.shape}"
+            + (" (a colour image? convert it to one channel)" if array.ndim == 3 and array.shape[-1] in (3, 4) else "")
+        )
+    if array.dtype.kind not in "uif":
+        raise ValueError(f"image must have a real numeric dtype, got {array.dtype}")
+    values = array.astype(np.float64, copy=True)
+    if not np.all(np.isfinite(values)):
+        bad = np.argwhere(~np.isfinite(values))[0]
+        raise ValueError(f"image contains NaN or Inf (first at pixel {tuple(int(i) for i in bad)})")
+    if min(array.shape) < patch_size:
+        raise ValueError(f"image of shape {array.shape} is smaller than the patch size {patch_size}")
+    return values
+
+
+def _check_same_run(comm: Comm, fingerprint: str) -> None:
+    """Every rank must denoise the same image with the same configuration (a collective)."""
+    differs = comm.bcast(fingerprint) != fingerprint
+    if any_rank(comm, differs):
+        raise ValueError(
+            f"the {comm.size} ranks were given different images or options; every rank must call "
+            "denoise with the same image and options (for one image per process, leave comm out)"
+        )
+
+
+def _checkpoint_plan(
+    checkpoint: str | os.PathLike[str] | None, every: int, resume: bool, input_hash: str, comm: Comm
+) -> CheckpointPlan | None:
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise ValueError(f"checkpoint_every must be a positive integer, got {every!r}")
+    if checkpoint is None:
+        if resume:
+            raise ValueError("resume needs the checkpoint to resume from (checkpoint=PATH, --checkpoint PATH)")
+        return None
+    path = Path(checkpoint)
+    problem = None  # rank 0 alone writes (and reads) the checkpoint; the other ranks learn of a problem
+    if comm.rank == 0:
+        if path.is_dir():
+            problem = f"checkpoint {path} is a folder; name a file"
+        elif not path.parent.is_dir():
+            problem = f"checkpoint {path}: the folder {path.parent} does not exist"
+        elif not os.access(path.parent, os.W_OK | os.X_OK):
+            problem = f"checkpoint {path}: no permission to write in {path.parent}"
+    problem = comm.bcast(problem)
+    if problem is not None:
+        raise ValueError(problem)
+    return CheckpointPlan(path, every, resume, input_hash)
