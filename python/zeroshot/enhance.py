@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from zeroshot.config import DenoiseConfig
-from zeroshot.denoise import Callback, DenoiseResult, denoise
+from zeroshot.denoise import DenoiseResult, denoise
+from zeroshot.variational.em import Callback
 from zeroshot.maps.render import detail_enhance, hillshade, stretch
 
 KINDS = ("variance", "relief", "detail", "skewness")

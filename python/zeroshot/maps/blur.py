@@ -26,7 +26,8 @@ def gaussian_kernel(sigma: float) -> np.ndarray:
     with np.errstate(over="ignore"):  # a tiny sigma: (k / sigma)^2 = inf, weight exp(-inf) = 0
         z = k / sigma
         weights = np.exp(-0.5 * (z * z))
-    return weights / weights.sum()
+    normalised: np.ndarray = weights / weights.sum()
+    return normalised
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
