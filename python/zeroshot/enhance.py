@@ -19,8 +19,8 @@ import numpy as np
 
 from zeroshot.config import DenoiseConfig
 from zeroshot.denoise import DenoiseResult, denoise
-from zeroshot.variational.em import Callback
 from zeroshot.maps.render import detail_enhance, hillshade, stretch
+from zeroshot.variational.em import Callback
 
 KINDS = ("variance", "relief", "detail", "skewness")
 

@@ -158,9 +158,8 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
                         f"({declared} bytes) but holds {available} bytes",
                     )
                 data = fh.read(declared)
-            values = np.frombuffer(data, dtype=dtype)
-            order = "F" if fortran else "C"
-            arrays[name] = values.reshape(shape[::-1]).T if fortran else values.reshape(shape, order=order)
+            values = np.frombuffer(bytearray(data), dtype=dtype)  # a writable copy, as np.load gives
+            arrays[name] = values.reshape(tuple(shape)[::-1]).T if fortran else values.reshape(tuple(shape))
     return arrays
 
 
