@@ -39,6 +39,7 @@ def run_fits(
     checkpoint: bool,
     limit: MemoryLimit,
     held: int = 0,
+    held_as: str = "the input image(s) kept",
     what: str = "",
 ) -> None:
     """ValueError unless denoising one (R, C) frame fits in `limit` beside `held` bytes of images kept,
@@ -53,7 +54,7 @@ def run_fits(
     if estimate.total + held <= limit.bytes:
         return
     knobs = knobs_to_lower(estimate, config)
-    besides = f" besides the {format_bytes(held)} of the input image(s) kept" if held else ""
+    besides = f" besides the {format_bytes(held)} of {held_as}" if held else ""
     raise DeclaredSizeError(
         f"denoising an image of shape {tuple(shape)} needs about {estimate.describe()} per process, more than "
         f"the {format_bytes(limit.bytes)} available ({limit.source}){besides}{what}; lower "

@@ -99,5 +99,6 @@ def _check(output_dir: Path, config: DenoiseConfig, size: int, threads: int | No
             checkpoint=False,
             limit=limit,
             held=_DEMO_IMAGES * 8 * size * size,
+            held_as="the simulated images and panels",
             what=f" (zeroshot demo --size {size}, checked before simulating it)",
         )
