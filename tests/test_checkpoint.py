@@ -291,3 +291,111 @@ def test_cli_checkpoint_options_are_checked(tmp_path, capsys):
         == 2
     )
     assert "--checkpoint-every must be at least 1" in capsys.readouterr().err
+
+
+# ---- damaged or unexpected checkpoints: a message naming the file and the problem (D12)
+
+
+def _rewrite(path, change_meta=None, change_arrays=None):
+    """The checkpoint at `path` written again with its meta record and arrays changed."""
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    if change_meta:
+        change_meta(meta)
+    if change_arrays:
+        change_arrays(arrays)
+    with open(path, "wb") as fh:
+        np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def _with_huge_member(path):
+    """K's member header claims (10^6, 10^6, 1) uint64 (7.3 TiB); the member holds a few bytes."""
+    import io
+    import zipfile
+
+    with np.load(path) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, value in arrays.items():
+            buffer = io.BytesIO()
+            if name == "K":
+                header = {"descr": "<u8", "fortran_order": False, "shape": (10**6, 10**6, 1)}
+                np.lib.format.write_array_header_1_0(buffer, header)
+                buffer.write(b"\0" * 64)
+            else:
+                np.lib.format.write_array(buffer, value, allow_pickle=False)
+            archive.writestr(name + ".npy", buffer.getvalue())
+
+
+def _set(key, value):
+    return lambda meta: meta.__setitem__(key, value)
+
+
+def _drop(key):
+    return lambda meta: meta.pop(key)
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("empty", "is not a zeroshot checkpoint (the file is empty)"),
+        ("npy", "is not a zeroshot checkpoint (it is a single .npy array"),
+        ("text", "is not a zeroshot checkpoint (it is not a .npz archive)"),
+        ("no config", "damaged checkpoint (its meta record has no 'config')"),
+        ("no input_hash", "damaged checkpoint (its meta record has no 'input_hash')"),
+        ("epoch '3'", "damaged checkpoint ('epoch' in its meta record must be an integer, got '3')"),
+        ("epoch 10^6", "damaged checkpoint (epoch 1000000 with 1 epochs in the history)"),
+        ("shared_pi 'yes'", "damaged checkpoint ('shared_pi' in its meta record must be true or false, got 'yes')"),
+        ("W with D + 3 rows", "damaged checkpoint (W has shape (19, 8), expected (16, 8)"),
+        ("K bits beyond H", "damaged checkpoint (states with bits set beyond H = 8)"),
+        ("huge member", "damaged checkpoint (member K declares an array of shape (1000000, 1000000, 1) uint64"),
+        ("W complex", "damaged checkpoint (W has dtype complex128, not real numbers)"),
+    ],
+)
+def test_damaged_checkpoints_are_refused_naming_the_file(tmp_path, damage, message):
+    config, image = DenoiseConfig(**{k: v for k, v in TINY.items() if k != "threads"}), noisy_image()
+    path = tmp_path / "try.ckpt"
+    save_checkpoint(path, small_checkpoint(config, image))
+    if damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "npy":
+        path.unlink()
+        with open(path, "wb") as fh:
+            np.save(fh, image)
+    elif damage == "text":
+        path.write_text("text\n")
+    elif damage == "no config":
+        _rewrite(path, _drop("config"))
+    elif damage == "no input_hash":
+        _rewrite(path, _drop("input_hash"))
+    elif damage == "epoch '3'":
+        _rewrite(path, _set("epoch", "3"))
+    elif damage == "epoch 10^6":
+        _rewrite(path, _set("epoch", 10**6))
+    elif damage == "shared_pi 'yes'":
+        _rewrite(path, _set("shared_pi", "yes"))
+    elif damage == "W with D + 3 rows":
+        _rewrite(path, change_arrays=lambda a: a.__setitem__("W", np.zeros((19, 8))))
+    elif damage == "K bits beyond H":
+        _rewrite(path, change_arrays=lambda a: a.__setitem__("K", a["K"] | np.uint64(1 << 9)))
+    elif damage == "W complex":
+        _rewrite(path, change_arrays=lambda a: a.__setitem__("W", a["W"] + 1j))
+    else:
+        _with_huge_member(path)
+    with pytest.raises(ValueError) as error:
+        load_checkpoint(path, config, image_hash(image))
+    text = str(error.value)
+    assert str(path) in text and message in text, text
+    assert "allow_pickle" not in text and "unsafely" not in text
+
+
+def test_cli_resume_from_an_empty_checkpoint_names_it(tmp_path, capsys):
+    source, checkpoint = tmp_path / "in.npy", tmp_path / "try.ckpt"
+    np.save(source, noisy_image())
+    checkpoint.write_bytes(b"")
+    argv = ["denoise", str(source), "-o", str(tmp_path / "out.npy"), *CLI_FLAGS, "--checkpoint", str(checkpoint)]
+    assert main([*argv, "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert f"{checkpoint} is not a zeroshot checkpoint (the file is empty)" in err and "Traceback" not in err
+    assert not (tmp_path / "out.npy").exists()

@@ -299,12 +299,13 @@ def test_report_path_for_several_inputs_exits_2_before_training(tmp_path, capsys
 
 
 def test_model_defaults_apply_unless_overridden():
-    from zeroshot.cli.main import _config, build_parser
+    from zeroshot.cli.main import build_parser
+    from zeroshot.cli.options import config_from_args
     from zeroshot.config import DenoiseConfig
 
     args = build_parser().parse_args(["denoise", "x.npy", "-o", "y.npy", "--model", "es3c"])
-    assert _config(args) == DenoiseConfig.for_model("es3c")
+    assert config_from_args(args) == DenoiseConfig.for_model("es3c")
     args = build_parser().parse_args(
         ["denoise", "x.npy", "-o", "y.npy", "--model", "es3c", "--epochs", "7", "--max-train-patches", "0"]
     )
-    assert _config(args) == DenoiseConfig.for_model("es3c", epochs=7, max_train_patches=None)
+    assert config_from_args(args) == DenoiseConfig.for_model("es3c", epochs=7, max_train_patches=None)

@@ -209,10 +209,10 @@ def test_read_only_input_format_needs_format_option(tmp_path, monkeypatch, capsy
     source = tmp_path / "scan.dm4"
     source.write_bytes(b"")
 
-    def fake_read_em(path):
+    def fake_read_em(path, **options):
         return EMImage(data=plaid(), pixel_size=None, path=path, format="DigitalMicrograph")
 
-    monkeypatch.setattr("zeroshot.cli.files.read_em", fake_read_em)
+    monkeypatch.setattr("zeroshot.cli.jobs.read_em", fake_read_em)
     assert main(["denoise", str(source), "-o", f"{tmp_path}/out/", "-q", *FAST]) == 2
     assert "cannot write DigitalMicrograph files; write .mrc, .tif, .png, .npy (--format" in (capsys.readouterr().err)
     assert not (tmp_path / "out").exists()

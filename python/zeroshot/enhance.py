@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from zeroshot.config import DenoiseConfig
-from zeroshot.denoise import Callback, DenoiseResult, denoise
+from zeroshot.denoise import DenoiseResult, denoise
 from zeroshot.maps.render import detail_enhance, hillshade, stretch
+from zeroshot.variational.em import Callback
 
 KINDS = ("variance", "relief", "detail", "skewness")
 

@@ -7,11 +7,18 @@ from pathlib import Path
 
 import numpy as np
 
+from zeroshot.cli.budget import memory_limit, run_fits
 from zeroshot.cli.progress import EpochProgress
 from zeroshot.config import DenoiseConfig, total_epochs
+from zeroshot.denoise import check_threads, denoise
+from zeroshot.enhance import render_kind
 from zeroshot.io import write_image
 from zeroshot.metrics import psnr
 from zeroshot.simulate import add_tem_noise, simulated_micrograph
+
+MIN_SIZE = 16
+# Images of the simulation and the panels besides the run's own (float64 each, the comparison 3 wide).
+_DEMO_IMAGES = 8
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -26,14 +33,12 @@ def run_demo(
     threads: int | None = None,
     quiet: bool = False,
     max_memory: int | None = None,
-) -> dict:
+) -> dict[str, float]:
     """Writes noisy.png, denoised.png, comparison.png (noisy | denoised | simulated truth), and the
     structure maps variance.png (stretched posterior standard deviation) and relief.png (its hill-shade)
-    into output_dir; returns the PSNR figures."""
-    from zeroshot.denoise import denoise
-    from zeroshot.enhance import render_kind
-
-    output_dir.mkdir(parents=True, exist_ok=True)
+    into output_dir; returns the PSNR figures. The size, the folder and the memory are checked first, and
+    the folder is made only to write the results."""
+    _check(output_dir, config, size, threads, max_memory)
     print(
         f"zeroshot demo: a SIMULATED {size}x{size} TEM-like image of virus particles "
         "(made in code, not real data) with low-dose shot noise and readout noise"
@@ -47,6 +52,7 @@ def run_demo(
 
     gap = np.ones((size, 4))
     panels = np.hstack([noisy, gap, result.denoised, gap, clean])
+    output_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "noisy": output_dir / "noisy.png",
         "denoised": output_dir / "denoised.png",
@@ -73,3 +79,26 @@ def run_demo(
     print(f"estimated noise sigma {figures['noise_sigma']:.4f} (true {figures['true_noise_sigma']:.4f})")
     print("wrote " + ", ".join(str(p) for p in paths.values()) + "  (left to right: noisy | denoised | truth)")
     return figures
+
+
+def _check(output_dir: Path, config: DenoiseConfig, size: int, threads: int | None, max_memory: int | None) -> None:
+    if isinstance(size, bool) or not isinstance(size, int) or size < MIN_SIZE:
+        raise ValueError(f"--size must be an integer >= {MIN_SIZE}, got {size!r}")
+    existing = output_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{output_dir}: cannot write the demo there: {existing} is not a folder")
+    limit = memory_limit(max_memory)
+    if limit is not None:
+        run_fits(
+            (size, size),
+            config,
+            moments=2,
+            threads=check_threads(threads),
+            checkpoint=False,
+            limit=limit,
+            held=_DEMO_IMAGES * 8 * size * size,
+            held_as="the simulated images and panels",
+            what=f" (zeroshot demo --size {size}, checked before simulating it)",
+        )

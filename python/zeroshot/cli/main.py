@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import traceback
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from zeroshot.cli.demo import run_demo
 from zeroshot.cli.files import add_file_arguments
-from zeroshot.config import MERGE_METHODS, MODELS, DenoiseConfig, total_epochs
-from zeroshot.enhance import KINDS, DetailSettings, ReliefSettings, RenderSettings
-
-if TYPE_CHECKING:
-    from zeroshot.cli.files import FileJob
-    from zeroshot.denoise import DenoiseResult
-    from zeroshot.io import EMImage
+from zeroshot.cli.jobs import run_jobs
+from zeroshot.cli.options import RunOptions, config_from_args
+from zeroshot.cli.placement import describe, gather_placements
+from zeroshot.config import MERGE_METHODS, MODELS, DenoiseConfig
+from zeroshot.denoise import check_threads
+from zeroshot.enhance import KINDS, DetailSettings, ReliefSettings
+from zeroshot.runtime.comm import Comm
+from zeroshot.runtime.interrupt import TrainingInterrupted
+from zeroshot.runtime.memory import parse_size
+from zeroshot.runtime.mpi import MPIComm, world_comm
 
 _DEFAULTS = DenoiseConfig()
 _RELIEF = ReliefSettings()
@@ -101,24 +100,10 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _memory_size(text: str) -> int:
-    from zeroshot.runtime.memory import parse_size
-
     try:
         return parse_size(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-
-
-_OPTION_FIELDS = {
-    "patch_size": "patch_size",
-    "chunk_patches": "chunk_patches",
-    "latents": "n_latents",
-    "states": "n_states",
-    "epochs": "epochs",
-    "inference_epochs": "inference_epochs",
-    "merge": "merge",
-    "seed": "seed",
-}
 
 
 def _add_report_option(parser: argparse.ArgumentParser) -> None:
@@ -130,16 +115,6 @@ def _add_report_option(parser: argparse.ArgumentParser) -> None:
         help="a one-page PNG figure of the run (noisy, denoised, variance, relief, F over epochs, dictionary); "
         "without a path: NAME_report.png beside each output. Needs matplotlib (zeroshot[report])",
     )
-
-
-def _config(args: argparse.Namespace) -> DenoiseConfig:
-    """The model's measured defaults with the options given on the command line."""
-    given = {
-        field: getattr(args, option) for option, field in _OPTION_FIELDS.items() if getattr(args, option) is not None
-    }
-    if args.max_train_patches is not None:
-        given["max_train_patches"] = args.max_train_patches or None
-    return DenoiseConfig.for_model(args.model, **given)
 
 
 def _add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
@@ -162,239 +137,17 @@ def _add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _frame_checkpoint(args: argparse.Namespace, index: int, image: EMImage) -> Path | None:
-    """The checkpoint of frame `index` (1-based) of the input: --checkpoint, or PATH_frameK for a stack."""
-    path = getattr(args, "checkpoint", None)
-    if path is None:
-        return None
-    path = Path(path)
-    return path.with_name(f"{path.stem}_frame{index}{path.suffix}") if image.is_stack else path
+def _cmd_files(args: argparse.Namespace, comm: Comm) -> int:
+    """`zeroshot denoise` and `zeroshot enhance`: every check, then one job per input."""
+    return run_jobs(RunOptions.from_args(args), comm)
 
 
-def _run(
-    image: np.ndarray,
-    config: DenoiseConfig,
-    args: argparse.Namespace,
-    moments: int = 1,
-    checkpoint: Path | None = None,
-    resume: bool = False,
-) -> DenoiseResult:
-    from zeroshot.cli.progress import EpochProgress
-    from zeroshot.denoise import denoise
-
-    callback = (
-        None
-        if args.quiet or args.comm.rank != 0
-        else EpochProgress(total_epochs(config), sigma_scale=float(np.std(image)) or 1.0, stream=sys.stderr)
-    )
-    return denoise(
-        image,
-        config=config,
-        threads=args.threads,
-        callback=callback,
-        moments=moments,
-        comm=args.comm,
-        checkpoint=checkpoint,
-        checkpoint_every=getattr(args, "checkpoint_every", 10),
-        resume=resume,
-        max_memory=args.max_memory,
-    )
-
-
-def _settings(config: DenoiseConfig, args: argparse.Namespace) -> dict[str, Any]:
-    """The run's settings for the sidecar: the DenoiseConfig fields, the threads (per rank) and the MPI ranks
-    (results of different rank counts agree to rounding only)."""
-    return {**asdict(config), "threads": args.threads, "mpi_ranks": args.comm.size}
-
-
-def _denoise_frames(
-    image: EMImage, config: DenoiseConfig, args: argparse.Namespace, label: str, moments: int = 1
-) -> list[DenoiseResult]:
-    """Each frame of `image` denoised with its own model; `label` (if any) is shown before each."""
-    results = []
-    for index, frame in enumerate(image.frames, start=1):
-        if label and not args.quiet and args.comm.rank == 0:
-            frame_note = f" frame {index}/{len(image.frames)}" if image.is_stack else ""
-            print(f"{label}{frame_note}", file=sys.stderr)
-        checkpoint = _frame_checkpoint(args, index, image)
-        # A stack stopped at frame k has no checkpoints of the later frames yet: those start afresh.
-        resume = getattr(args, "resume", False) and (index == 1 or (checkpoint is not None and checkpoint.exists()))
-        results.append(_run(frame, config, args, moments, checkpoint, resume))
-    return results
-
-
-def _check_checkpoint_options(args: argparse.Namespace) -> None:
-    if args.checkpoint is not None and len(args.inputs) > 1:
-        raise ValueError(
-            f"--checkpoint {args.checkpoint}: one checkpoint file for {len(args.inputs)} inputs; "
-            "checkpoint one input at a time"
-        )
-    if args.resume and args.checkpoint is None:
-        raise ValueError("--resume needs --checkpoint PATH, the checkpoint to continue from")
-    if args.checkpoint_every < 1:
-        raise ValueError(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
-
-
-def _cmd_denoise(args: argparse.Namespace) -> int:
-    from zeroshot.cli.files import derived_job, join_frames, prepare_jobs, write_result
-    from zeroshot.io import read_em
-
-    config = _config(args)
-    _check_checkpoint_options(args)
-    # Every input read and every output checked before the first training starts.
-    jobs = prepare_jobs(args.inputs, args.output, args.format, args.keep_dtype, min_side=config.patch_size or 1)
-    variance_jobs = [derived_job(job, "variance") for job in jobs] if args.also_variance else []
-    reports = _report_paths(args, jobs)
-    moments = 2 if args.also_variance or reports else 1
-    for number, job in enumerate(jobs, start=1):
-        image = read_em(job.source)
-        label = f"[{number}/{len(jobs)}] {job.source}" if len(jobs) > 1 or image.is_stack else ""
-        results = _denoise_frames(image, config, args, label, moments)
-        if args.comm.rank != 0:  # every rank has the results; rank 0 writes and reports them
-            continue
-        sigmas = [r.noise_sigma for r in results]
-        record = _record(config, args, results, image)
-        write_result(job, join_frames([r.denoised for r in results], image), image.pixel_size, "denoise", record)
-        extra = ""
-        if variance_jobs:
-            _write_kind(variance_jobs[number - 1], results, image, "variance", RenderSettings(), record)
-            extra += f", variance -> {variance_jobs[number - 1].target}"
-        if reports:
-            _write_report(reports[number - 1], image, results[0], args)
-            extra += f", report -> {reports[number - 1]}"
-        print(
-            f"{job.source} -> {job.target}{extra}: estimated noise sigma"
-            f"{' per frame' if image.is_stack else ''} {', '.join(f'{s:.4g}' for s in sigmas)} "
-            f"(on the input's value scale); pixel size {image.pixel_size or 'unknown'}"
-        )
-    return 0
-
-
-def _record(
-    config: DenoiseConfig, args: argparse.Namespace, results: list[DenoiseResult], image: EMImage
-) -> dict[str, Any]:
-    from zeroshot.cli.files import per_frame
-
-    return {
-        "settings": _settings(config, args),
-        "results": {
-            "noise_sigma": per_frame([r.noise_sigma for r in results], image),
-            "patch_size": per_frame([r.config.patch_size for r in results], image),
-        },
-    }
-
-
-def _report_paths(args: argparse.Namespace, jobs: list[FileJob]) -> list[Path]:
-    """Where each input's report goes: --report PATH (one input), or beside each output."""
-    if args.report is None:
-        return []
-    if args.report != "auto" and len(jobs) > 1:
-        raise ValueError(
-            f"--report {args.report}: one report file for {len(jobs)} inputs; give --report "
-            "without a path to write one beside each output"
-        )
-    paths = (
-        [Path(args.report)]
-        if args.report != "auto"
-        else [job.target.with_name(job.target.stem + "_report.png") for job in jobs]
-    )
-    for path in paths:
-        if path.suffix.lower() != ".png":
-            raise ValueError(f"--report {path}: the report is a PNG figure, name it *.png")
-        if not path.parent.is_dir():
-            raise ValueError(f"--report {path}: the folder {path.parent} does not exist")
-    if importlib.util.find_spec("matplotlib") is None:
-        raise ValueError("--report needs matplotlib: pip install 'zeroshot[report]'")
-    return paths
-
-
-def _write_report(path: Path, image: EMImage, run: DenoiseResult, args: argparse.Namespace) -> None:
-    """The one-page figure of a run (of the first frame for a stack)."""
-    from zeroshot.cli.report import write_report
-    from zeroshot.enhance import render_kind
-
-    relief, _ = render_kind(run, "relief")
-    assert run.variance is not None and run.config.patch_size is not None  # a run with moments >= 2
-    frame = " (frame 1)" if image.is_stack else ""
-    name = image.path.name if image.path is not None else "image"
-    write_report(
-        path,
-        noisy=image.frames[0],
-        denoised=run.denoised,
-        variance=run.variance,
-        relief=relief,
-        free_energy=run.free_energy,
-        W=run.model.W,
-        patch_size=run.config.patch_size,
-        usage=run.model.pi,
-        title=f"{name}{frame}: {run.config.model}, estimated noise sigma {run.noise_sigma:.4g}",
-    )
-
-
-def _write_kind(
-    job: FileJob,
-    results: list[DenoiseResult],
-    image: EMImage,
-    kind: str,
-    settings: RenderSettings,
-    record: dict[str, Any],
-) -> None:
-    """`kind` of every frame into job.target: raw values as float32, or the 8-bit rendering in PNG."""
-    from zeroshot.cli.files import join_frames, write_result
-    from zeroshot.enhance import render_kind
-    from zeroshot.maps.render import to_uint8
-
-    rendered = [render_kind(run, kind, settings) for run in results]
-    png = job.target.suffix.lower() == ".png"
-    frames = [to_uint8(display) if png else values for values, display in rendered]
-    extra = {"enhance": {"kind": kind, **asdict(settings)}, "png": "8-bit rendering" if png else None}
-    write_result(job, join_frames(frames, image), image.pixel_size, f"enhance --kind {kind}", {**record, **extra})
-
-
-def _render_settings(args: argparse.Namespace) -> RenderSettings:
-    return RenderSettings(
-        relief=ReliefSettings(args.azimuth, args.elevation, args.z_factor, args.smoothing),
-        detail=DetailSettings(args.amount, args.radius, args.std_factor),
-    )
-
-
-def _cmd_enhance(args: argparse.Namespace) -> int:
-    from zeroshot.cli.files import float_or_png_job, prepare_jobs
-    from zeroshot.io import read_em
-
-    config = _config(args)
-    _check_checkpoint_options(args)
-    settings = _render_settings(args)
-    jobs = [
-        float_or_png_job(job)
-        for job in prepare_jobs(args.inputs, args.output, args.format, False, min_side=config.patch_size or 1)
-    ]
-    reports = _report_paths(args, jobs)
-    moments = 3 if args.kind == "skewness" else 2
-    for number, job in enumerate(jobs, start=1):
-        image = read_em(job.source)
-        label = f"[{number}/{len(jobs)}] {job.source}" if len(jobs) > 1 or image.is_stack else ""
-        results = _denoise_frames(image, config, args, label, moments)
-        if args.comm.rank != 0:  # every rank has the results; rank 0 writes and reports them
-            continue
-        _write_kind(job, results, image, args.kind, settings, _record(config, args, results, image))
-        if reports:
-            _write_report(reports[number - 1], image, results[0], args)
-        print(
-            f"{job.source} -> {job.target}: {args.kind}; estimated noise sigma "
-            f"{', '.join(f'{r.noise_sigma:.4g}' for r in results)}"
-        )
-    return 0
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from zeroshot.cli.demo import run_demo
-
-    if args.comm.size > 1:
+def _cmd_demo(args: argparse.Namespace, comm: Comm) -> int:
+    if comm.size > 1:
         raise ValueError("zeroshot demo runs in one process; start it without mpiexec")
     run_demo(
         Path(args.output),
-        _config(args),
+        config_from_args(args),
         size=args.size,
         threads=args.threads,
         quiet=args.quiet,
@@ -428,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_option(p)
     _add_training_options(p)
     _add_checkpoint_options(p)
-    p.set_defaults(run=_cmd_denoise)
+    p.set_defaults(run=_cmd_files)
 
     e = sub.add_parser(
         "enhance",
@@ -483,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_option(e)
     _add_training_options(e)
     _add_checkpoint_options(e)
-    e.set_defaults(run=_cmd_enhance)
+    e.set_defaults(run=_cmd_files)
 
     d = sub.add_parser("demo", help="denoise a simulated TEM image of virus particles (made in code)")
     d.add_argument("-o", "--output", default=".", help="folder for the PNGs (default: current folder)")
@@ -495,37 +248,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """The command line. Under mpiexec with several processes every rank runs it: each trains and infers
-    on its block of the patches, rank 0 alone prints and writes. A rank that fails ends the whole job."""
-    from zeroshot.runtime.interrupt import TrainingInterrupted
-    from zeroshot.runtime.mpi import MPIComm, world_comm
+    on its block of the patches, rank 0 alone prints and writes. A rank that fails ends the whole job.
 
+    Errors: a problem with the inputs, outputs or options (ValueError), a file system error (OSError),
+    memory that ran out (MemoryError) or numbers out of range (ArithmeticError) end the run with a message
+    and exit code 2; Ctrl-C or SIGTERM with 130."""
     args = build_parser().parse_args(argv)
     try:
-        args.comm = world_comm()
+        comm = world_comm()
     except ImportError as error:
         print(f"zeroshot {args.command}: error: {error}", file=sys.stderr)
         return 2
-    comm = args.comm
     try:
         if comm.size > 1:
-            _log_ranks(args)
-        return int(args.run(args))
+            _log_ranks(comm, args.threads, args.quiet)
+        return int(args.run(args, comm))
     except TrainingInterrupted as stop:  # every rank stopped after the same epoch
         if comm.rank == 0:
             print(f"zeroshot {args.command}: interrupted: {stop}", file=sys.stderr)
         return 130
     except BaseException as error:
+        message = _message(error)
         if comm.size > 1 and isinstance(comm, MPIComm) and not isinstance(error, SystemExit):
             # The other ranks may be waiting for this one in a collective: end the whole job.
-            if isinstance(error, (ValueError, OSError)):
-                print(f"zeroshot {args.command}: error on rank {comm.rank}: {error}", file=sys.stderr)
+            if message is not None:
+                print(f"zeroshot {args.command}: error on rank {comm.rank}: {message}", file=sys.stderr)
             else:
                 traceback.print_exc()
                 print(f"zeroshot {args.command}: rank {comm.rank} failed; aborting the job", file=sys.stderr)
             sys.stderr.flush()
             comm.abort(130 if isinstance(error, KeyboardInterrupt) else 1)
-        if isinstance(error, (ValueError, OSError)):
-            print(f"zeroshot {args.command}: error: {error}", file=sys.stderr)
+        if message is not None:
+            print(f"zeroshot {args.command}: error: {message}", file=sys.stderr)
             return 2
         if isinstance(error, KeyboardInterrupt):
             print("zeroshot: interrupted", file=sys.stderr)
@@ -533,17 +287,29 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
-def _log_ranks(args: argparse.Namespace) -> None:
-    """Rank 0 prints the ranks' hosts, threads and CPUs (not with -q) and warnings of oversubscription."""
-    from zeroshot import _core
-    from zeroshot.cli.placement import describe, gather_placements
+def _message(error: BaseException) -> str | None:
+    """The message of an error the command line reports without a traceback, or None."""
+    if isinstance(error, (ValueError, OSError)):
+        return str(error)
+    if isinstance(error, MemoryError):
+        detail = f" ({error})" if str(error) else ""
+        return (
+            f"out of memory{detail}; lower the size of the model or of the training subset (--latents, --states, "
+            "--max-train-patches), denoise fewer or smaller images at once, or give --max-memory to check the "
+            "run against the memory it may use before it starts"
+        )
+    if isinstance(error, ArithmeticError):
+        return f"a number out of range ({type(error).__name__}: {error}); scale the image down"
+    return None
 
-    threads = args.threads if args.threads is not None else _core.get_num_threads()
-    placements = gather_placements(args.comm, threads)
-    if args.comm.rank != 0:
+
+def _log_ranks(comm: Comm, threads: int | None, quiet: bool) -> None:
+    """Rank 0 prints the ranks' hosts, threads and CPUs (not with -q) and warnings of oversubscription."""
+    placements = gather_placements(comm, check_threads(threads))
+    if comm.rank != 0:
         return
     lines, warnings = describe(placements)
-    if not args.quiet:
+    if not quiet:
         print("zeroshot: " + "\n".join(lines), file=sys.stderr)
     for warning in warnings:
         print(f"zeroshot: warning: {warning}", file=sys.stderr)

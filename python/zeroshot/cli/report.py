@@ -10,10 +10,11 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
+from zeroshot.io.atomic import StagedFile
 from zeroshot.maps.render import stretch
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -40,7 +41,7 @@ def dictionary_tiles(W: np.ndarray, P: int, order: np.ndarray | None = None, max
     return grid
 
 
-def write_report(
+def stage_report(
     path: PathLike,
     *,
     noisy: np.ndarray,
@@ -52,9 +53,10 @@ def write_report(
     patch_size: int,
     usage: np.ndarray | None = None,
     title: str = "",
-) -> None:
-    """Write the report figure as PNG to `path` (atomically). usage: per-latent prior probabilities,
-    to show the most used dictionary elements first."""
+) -> StagedFile:
+    """The report figure as PNG, staged in a temporary file next to `path` (see `zeroshot.io.atomic`) for
+    the caller to commit. usage: per-latent prior probabilities, to show the most used dictionary elements
+    first."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -92,11 +94,26 @@ def write_report(
         fig.suptitle(title)
     fig.tight_layout()
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    staged = StagedFile(target)
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        with open(staged.tmp, "wb") as fh:
+            fig.savefig(fh, format="png")
+    except OSError as error:
+        staged.discard()
+        raise OSError(error.errno, f"cannot write {target}: {error.strerror or error}") from error
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
+
+
+def write_report(path: PathLike, **panels: Any) -> None:
+    """Writes the report figure (`stage_report`'s arguments) as PNG to `path`, atomically (making its
+    folder if needed)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    staged = stage_report(path, **panels)
+    try:
+        staged.commit()
+    except BaseException:
+        staged.discard()
+        raise

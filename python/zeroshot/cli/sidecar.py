@@ -2,34 +2,81 @@
 of it.
 
 ``out.tif`` gets ``out.tif.json`` (the whole output name plus ``.json``, so ``out.tif`` and
-``out.mrc`` in one folder keep separate sidecars).
+``out.mrc`` in one folder keep separate sidecars). An image and its sidecar are written as a pair
+(`write_pair`): both are staged in temporary files first, and replaced only when both are complete.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from zeroshot.io.atomic import write_text_atomic
+from zeroshot.io.atomic import StagedFile, replace_together
+
+
+def _version() -> str:
+    try:
+        return version("zeroshot")
+    except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+        return "unknown"
 
 
 def sidecar_path(output: Path) -> Path:
     return output.with_name(output.name + ".json")
 
 
-def write_sidecar(output: Path, record: dict[str, Any]) -> Path:
-    """Writes ``record`` with the zeroshot version and the date (UTC, ISO 8601) first, atomically,
-    to the sidecar of ``output``; returns the sidecar's path."""
-    from zeroshot import __version__
-
+def sidecar_text(record: dict[str, Any]) -> str:
+    """`record` with the zeroshot version and the date (UTC, ISO 8601) first, as JSON text."""
     stamped = {
-        "zeroshot_version": __version__,
+        "zeroshot_version": _version(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **record,
     }
-    path = sidecar_path(output)
     # allow_nan=False: a NaN would make the file invalid JSON for strict readers.
-    write_text_atomic(path, json.dumps(stamped, indent=2, allow_nan=False) + "\n")
+    return json.dumps(stamped, indent=2, allow_nan=False) + "\n"
+
+
+def write_sidecar(output: Path, record: dict[str, Any]) -> Path:
+    """Writes the stamped `record` atomically to the sidecar of `output`; returns the sidecar's path."""
+    path = sidecar_path(output)
+    staged = _stage_text(path, sidecar_text(record))
+    replace_together([staged])
     return path
+
+
+def _stage_text(path: Path, text: str) -> StagedFile:
+    staged = StagedFile(path)
+    try:
+        staged.tmp.write_text(text, encoding="utf-8")
+    except OSError as error:
+        staged.discard()
+        raise OSError(error.errno, f"cannot write {path}: {error.strerror or error}") from error
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
+
+
+def stage_pair(output: Path, stage_image: Callable[[], StagedFile], record: dict[str, Any]) -> list[StagedFile]:
+    """The image (`stage_image` writes it to a temporary file) and its sidecar with `record`, both staged in
+    temporary files; on an error neither is left. Replace them with `atomic.replace_together`."""
+    text = sidecar_text(record)
+    image = stage_image()
+    try:
+        side = _stage_text(sidecar_path(output), text)
+    except BaseException:
+        image.discard()
+        raise
+    return [image, side]
+
+
+def write_pair(output: Path, stage_image: Callable[[], StagedFile], record: dict[str, Any]) -> Path:
+    """`stage_pair`, then both replaced one after the other under a lock on their folder: a failure (a full
+    disk) leaves neither, and two runs writing the same output leave the image and the sidecar of one of
+    them. Returns the sidecar's path."""
+    staged = stage_pair(output, stage_image, record)
+    replace_together(staged)
+    return staged[1].target

@@ -6,14 +6,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Literal, Union
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from zeroshot.io.atomic import atomic_output
+from zeroshot.io.atomic import StagedFile
 from zeroshot.io.dtypes import check_finite, real_dtype, to_dtype_like
 from zeroshot.io.formats import FORMATS, WRITE_SUFFIXES, Format, Writer, format_of
+from zeroshot.io.limits import HeaderCheck, default_check
 from zeroshot.io.pixelsize import PixelSize
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -50,19 +51,23 @@ class EMImage:
 # ------------------------------------------------------------------------------------------ read
 
 
-def read_em(path: PathLike) -> EMImage:
+def read_em(path: PathLike, *, check: HeaderCheck | Literal["available"] | None = "available") -> EMImage:
     """Read an image or a stack of frames with its pixel size; the format follows the suffix
     (.mrc/.mrcs, .tif/.tiff, .png, .npy; .dm3/.dm4/.ser/.emi/.emd with ``zeroshot[em]``).
 
     Singleton axes are dropped ((1, R, C) and (R, C, 1) become (R, C)). Raises ValueError naming
     the file for a missing, unreadable, corrupt or truncated file, colour images, arrays of more
     than three axes, non-real dtypes, empty arrays and NaN/Inf values.
+
+    check: run on the shape and dtype the file declares before it is decoded (MRC, TIFF, PNG, .npy,
+    .emd); the default refuses arrays larger than the memory available now (`io.limits.byte_limit`
+    for another limit, None for no check).
     """
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"{p}: no such file" if not p.exists() else f"{p}: not a regular file")
     fmt = format_of(p)
-    data, pixel_size = fmt.read(p)
+    data, pixel_size = fmt.read(p, default_check() if check == "available" else check)
     return EMImage(data=_image_or_stack(data, p), pixel_size=pixel_size, path=p, format=fmt.name)
 
 
@@ -172,6 +177,23 @@ def write_em(
     the same folder and moved into place, so a failure leaves nothing behind (and an existing file
     untouched).
     """
+    staged = stage_em(path, data, pixel_size, dtype)
+    try:
+        staged.commit()
+    except BaseException:
+        staged.discard()
+        raise
+
+
+def stage_em(
+    path: PathLike,
+    data: np.ndarray,
+    pixel_size: PixelSize | None = None,
+    dtype: DTypeLike | None = None,
+) -> StagedFile:
+    """`write_em` into a temporary file next to `path`, not yet moved onto it: the caller commits it (or
+    replaces it together with other files, `atomic.replace_together`) or discards it. On an error the
+    temporary file is removed and the error names `path`."""
     p = Path(path)
     arr = np.asarray(data)
     if arr.ndim not in (2, 3):
@@ -188,8 +210,16 @@ def write_em(
         stored = np.ascontiguousarray(to_dtype_like(arr, target))
     except ValueError as exc:
         raise ValueError(f"{p}: {exc}") from exc
-    with atomic_output(p) as tmp:
-        writer(tmp, stored, pixel_size)
+    staged = StagedFile(p)
+    try:
+        writer(staged.tmp, stored, pixel_size)
+    except OSError as exc:  # a full disk, a quota: name the file
+        staged.discard()
+        raise OSError(exc.errno, f"cannot write {p}: {exc.strerror or exc}") from exc
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
 
 
 def write_image(path: PathLike, image: np.ndarray, dtype: DTypeLike | None = None) -> None:

@@ -51,7 +51,8 @@ def to_dtype_like(values: np.ndarray, dtype: DTypeLike) -> np.ndarray:
         # Integer to integer: clip exactly in integer arithmetic, with bounds the source can hold.
         src, dst = np.iinfo(arr.dtype), np.iinfo(dt)
         lo, hi = max(src.min, dst.min), min(src.max, dst.max)
-        return np.clip(arr, arr.dtype.type(lo), arr.dtype.type(hi)).astype(dt)
+        clipped: np.ndarray = np.clip(arr, arr.dtype.type(lo), arr.dtype.type(hi)).astype(dt)
+        return clipped
     f = arr.astype(np.float64)
     check_finite(f, f"to_dtype_like to {dt}")
     info = np.iinfo(dt)

@@ -9,6 +9,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from zeroshot.io.limits import HeaderCheck
 from zeroshot.io.mrc import read_mrc, write_mrc
 from zeroshot.io.npy import read_npy, write_npy
 from zeroshot.io.pixelsize import PixelSize
@@ -16,9 +17,10 @@ from zeroshot.io.png import read_png, write_png
 from zeroshot.io.tiff import read_tiff, write_tiff
 from zeroshot.io.vendor import read_vendor
 
-# A reader returns the file's array as stored (any shape, any dtype) and its pixel size; a writer
-# gets an array already in a dtype and shape the format stores.
-Reader = Callable[[Path], tuple[np.ndarray, Optional[PixelSize]]]
+# A reader returns the file's array as stored (any shape, any dtype) and its pixel size, after running the
+# check (if any) on the shape and dtype its header declares, before decoding; a writer gets an array
+# already in a dtype and shape the format stores.
+Reader = Callable[[Path, Optional[HeaderCheck]], tuple[np.ndarray, Optional[PixelSize]]]
 Writer = Callable[[Path, np.ndarray, Optional[PixelSize]], None]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from zeroshot.io.limits import HeaderCheck, check_declared
 from zeroshot.io.pixelsize import PixelSize, pixel_size_from
 
 # pHYs counts whole pixels per metre in a PNG four-byte integer (at most 2**31 - 1), so it can
@@ -15,11 +16,15 @@ _MAX_PIXELS_PER_METRE = 2**31 - 1
 _METRES_PER_INCH = 0.0254
 
 
-def read_png(path: Path) -> tuple[np.ndarray, PixelSize | None]:
+def read_png(path: Path, check: HeaderCheck | None = None) -> tuple[np.ndarray, PixelSize | None]:
     from PIL import Image
 
     try:
         with Image.open(path, formats=["PNG"]) as im:
+            # Colour and palette images are decoded as RGBA: 4 bytes per pixel.
+            dtype = np.dtype(np.uint16 if im.mode.startswith("I") else np.uint8)
+            bands = 1 if im.mode in ("L", "1") or im.mode.startswith("I") else 4
+            check_declared(check, path, (im.size[1], im.size[0], bands), dtype)
             im.load()  # decode now: a truncated or corrupt file fails here, not later
             data = _pil_to_array(im, path)
             dpi = im.info.get("dpi")  # present only when pHYs is in pixels per metre

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from zeroshot.io.limits import DeclaredSizeError, HeaderCheck, check_declared
 from zeroshot.io.pixelsize import PixelSize, pixel_size_from
 
 IMAGEJ_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.int16, np.uint16, np.float32))
@@ -27,7 +28,7 @@ IMAGEJ_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.int16, np.uint16, np.fl
 _RESOLUTION_UNITS = {2: "inch", 3: "cm", 4: "mm", 5: "µm"}
 
 
-def read_tiff(path: Path) -> tuple[np.ndarray, PixelSize | None]:
+def read_tiff(path: Path, check: HeaderCheck | None = None) -> tuple[np.ndarray, PixelSize | None]:
     import tifffile
 
     try:
@@ -35,8 +36,12 @@ def read_tiff(path: Path) -> tuple[np.ndarray, PixelSize | None]:
             series = tif.series[0]
             axes, shape = series.axes, tuple(series.shape)
             colour = "S" in axes and shape[axes.index("S")] > 1
+            if not colour:  # the pages' shape and dtype from their tags, before any strip is decompressed
+                check_declared(check, path, shape, np.dtype(series.dtype))
             data = None if colour else series.asarray()
             pixel_size = _pixel_size(tif, series.keyframe)
+    except DeclaredSizeError:
+        raise
     except Exception as exc:  # TiffFileError, short reads, zlib.error of cut compressed data, ...
         raise ValueError(f"{path}: not a readable TIFF file ({type(exc).__name__}: {exc})") from exc
     if data is None:

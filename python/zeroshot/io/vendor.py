@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from zeroshot.io.limits import HeaderCheck, check_declared, declared_bytes
 from zeroshot.io.pixelsize import PixelSize, pixel_size_from
 
 INSTALL_HINT = "pip install zeroshot[em]"
@@ -28,7 +29,7 @@ _READERS = {
 }
 
 
-def read_vendor(path: Path) -> tuple[np.ndarray, PixelSize | None]:
+def read_vendor(path: Path, check: HeaderCheck | None = None) -> tuple[np.ndarray, PixelSize | None]:
     module = _READERS[path.suffix.lower()]
     try:
         reader = importlib.import_module(module).file_reader
@@ -36,6 +37,8 @@ def read_vendor(path: Path) -> tuple[np.ndarray, PixelSize | None]:
         raise ValueError(
             f"{path}: reading {path.suffix} files needs rosettasciio ({exc}); install it with `{INSTALL_HINT}`"
         ) from exc
+    if path.suffix.lower() == ".emd":
+        _check_hdf5(path, check)
     try:
         signals: list[dict[str, Any]] = reader(str(path), lazy=False)
     except Exception as exc:  # each plugin raises its own types for broken files
@@ -54,6 +57,31 @@ def read_vendor(path: Path) -> tuple[np.ndarray, PixelSize | None]:
         str(x_axis.get("units", "")),
     )
     return np.asarray(image["data"]), pixel_size
+
+
+def _check_hdf5(path: Path, check: HeaderCheck | None) -> None:
+    """Runs `check` on the largest dataset an .emd (HDF5) file declares, before any is read."""
+    if check is None:
+        return
+    try:
+        import h5py
+    except ImportError:
+        return  # rosettasciio's reader says that it needs h5py
+    largest: list[tuple[int, tuple[int, ...], np.dtype]] = []
+
+    def visit(name: str, item: Any) -> None:
+        if isinstance(item, h5py.Dataset) and item.dtype.kind in "uifc":
+            shape = tuple(int(n) for n in item.shape)
+            largest.append((declared_bytes(shape, item.dtype), shape, np.dtype(item.dtype)))
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(visit)
+    except Exception:  # not HDF5, damaged: rosettasciio's reader says what is wrong
+        return
+    if largest:
+        _, shape, dtype = max(largest, key=lambda entry: entry[0])
+        check_declared(check, path, shape, dtype)
 
 
 def _signal_axes(signal: dict[str, Any]) -> list[dict[str, Any]]:

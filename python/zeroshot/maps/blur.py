@@ -26,7 +26,8 @@ def gaussian_kernel(sigma: float) -> np.ndarray:
     with np.errstate(over="ignore"):  # a tiny sigma: (k / sigma)^2 = inf, weight exp(-inf) = 0
         z = k / sigma
         weights = np.exp(-0.5 * (z * z))
-    return weights / weights.sum()
+    normalised: np.ndarray = weights / weights.sum()
+    return normalised
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -36,21 +37,46 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     (numpy's "symmetric" mode, scipy.ndimage's "reflect": d c b a | a b c d | d c b a), so a
     constant image stays constant up to rounding. Rows, then columns, each by a fixed-order sum
     over the kernel's taps: deterministic. Cost: O(R C sigma).
+
+    A kernel wider than an axis of n pixels is folded onto the 2 n offsets the reflections repeat
+    with (the same sums in another order), so the cost stays O(R C n) along that axis; a sigma above
+    _UNIFORM_SIGMAS n gives the axis mean (the folded kernel is uniform there but for the truncation).
     """
     values = as_image("image", image)
     sigma = as_number("sigma", sigma, minimum=0.0)
     if sigma == 0.0:
         return values.copy()
+    radius = max(1, math.ceil(_TRUNCATE * sigma))
+    kernel = gaussian_kernel(sigma) if radius <= max(values.shape) else None
+    return _blur_along(_blur_along(values, sigma, kernel, axis=0), sigma, kernel, axis=1)
+
+
+# Beyond this many pixels per pixel of the axis, sigma blurs an axis to its mean.
+_UNIFORM_SIGMAS = 8.0
+
+
+def _folded_kernel(sigma: float, n: int) -> np.ndarray:
+    """The taps of gaussian_kernel(sigma) summed over offsets that the reflections of an axis of n pixels
+    map to the same pixel: (2 n,) for the offsets -n .. n - 1."""
     kernel = gaussian_kernel(sigma)
-    return _blur_along(_blur_along(values, kernel, axis=0), kernel, axis=1)
-
-
-def _blur_along(values: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
     radius = (kernel.size - 1) // 2
+    folded = np.zeros(2 * n)
+    np.add.at(folded, (np.arange(-radius, radius + 1) + n) % (2 * n), kernel)
+    return folded
+
+
+def _blur_along(values: np.ndarray, sigma: float, kernel: np.ndarray | None, axis: int) -> np.ndarray:
+    n = values.shape[axis]
+    radius = max(1, math.ceil(_TRUNCATE * sigma))
+    if radius > n:
+        if sigma > _UNIFORM_SIGMAS * n:
+            return np.broadcast_to(values.mean(axis=axis, keepdims=True), values.shape).copy()
+        kernel, radius = _folded_kernel(sigma, n), n
+    elif kernel is None:
+        kernel = gaussian_kernel(sigma)
     pad = [(0, 0), (0, 0)]
     pad[axis] = (radius, radius)
-    padded = np.pad(values, pad, mode="symmetric")  # reflects repeatedly if radius > the axis
-    n = values.shape[axis]
+    padded = np.pad(values, pad, mode="symmetric")  # one reflection: radius <= n
     out = np.zeros_like(values)
     for k, weight in enumerate(kernel):
         window = padded[k : k + n] if axis == 0 else padded[:, k : k + n]

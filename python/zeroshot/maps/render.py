@@ -71,7 +71,8 @@ def stretch(image: np.ndarray, low: float = 0.5, high: float = 99.5) -> np.ndarr
     Values outside are clipped, so a few extreme pixels do not decide the contrast. A constant
     image gives 0 everywhere (never NaN). See percentile_normalize for the nearly constant case.
     """
-    return np.clip(percentile_normalize(image, low, high), 0.0, 1.0)
+    clipped: np.ndarray = np.clip(percentile_normalize(image, low, high), 0.0, 1.0)
+    return clipped
 
 
 def to_uint8(unit: np.ndarray) -> np.ndarray:
@@ -224,4 +225,5 @@ def detail_enhance(
     total = detail_power + uncertainty_power
     weight = np.zeros_like(total)
     np.divide(detail_power, total, out=weight, where=total > 0)
-    return image + amount * weight * detail
+    enhanced: np.ndarray = image + amount * weight * detail
+    return enhanced

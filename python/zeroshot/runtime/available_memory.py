@@ -1,11 +1,18 @@
-"""How much memory this process may still use: MemAvailable of /proc/meminfo and the room left under
-the memory limits of its cgroup and the cgroup's ancestors (v1 and v2). Linux only; elsewhere None."""
+"""How much memory this process may still use: MemAvailable of /proc/meminfo, the room left under the
+memory limits of its cgroup and the cgroup's ancestors (v1 and v2), and the room left in its address space
+under `ulimit -v` (RLIMIT_AS, which batch systems such as SGE's h_vmem set). Linux only; elsewhere None."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None  # type: ignore[assignment]
 
 from zeroshot.runtime.memory import format_bytes
 
@@ -21,14 +28,37 @@ class MemoryLimit:
     source: str
 
 
-def available_memory(proc: Path = Path("/proc"), cgroups: Path = Path("/sys/fs/cgroup")) -> MemoryLimit | None:
-    """The smallest of MemAvailable and every cgroup limit's room (limit - (usage - inactive file
-    cache), which the kernel can reclaim), or None where none of them can be read."""
+def _address_space_limit() -> int | None:
+    """The soft RLIMIT_AS in bytes, or None when there is none."""
+    if resource is None:  # pragma: no cover - Windows
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY or soft < 0 else int(soft)
+
+
+def available_memory(
+    proc: Path = Path("/proc"),
+    cgroups: Path = Path("/sys/fs/cgroup"),
+    address_space_limit: Callable[[], int | None] = _address_space_limit,
+) -> MemoryLimit | None:
+    """The smallest of MemAvailable, every cgroup limit's room (limit - (usage - inactive file cache),
+    which the kernel can reclaim) and the room under RLIMIT_AS (the limit less the process's VmSize in
+    proc/self/status), or None where none of them can be read."""
     limits: list[MemoryLimit] = []
     meminfo = _read_fields(proc / "meminfo")
     if "MemAvailable" in meminfo:  # in kB
         limits.append(MemoryLimit(meminfo["MemAvailable"] * 1024, f"MemAvailable in {proc / 'meminfo'}"))
     limits += _cgroup_rooms(proc / "self" / "cgroup", cgroups)
+    rlimit = address_space_limit()
+    if rlimit is not None:
+        used = _read_fields(proc / "self" / "status").get("VmSize", 0) * 1024  # in kB
+        limits.append(
+            MemoryLimit(
+                max(rlimit - used, 0),
+                f"the address-space limit (ulimit -v, RLIMIT_AS) of {format_bytes(rlimit)}, "
+                f"{format_bytes(used)} of it in use",
+            )
+        )
     return min(limits, key=lambda limit: limit.bytes) if limits else None
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +51,8 @@ class Checkpoint:
 
 def config_record(config: DenoiseConfig) -> dict[str, Any]:
     """The configuration as plain JSON values (what a checkpoint stores and compares)."""
-    return json.loads(json.dumps(asdict(config), sort_keys=True))
+    record: dict[str, Any] = json.loads(json.dumps(asdict(config), sort_keys=True))
+    return record
 
 
 def image_hash(values: np.ndarray) -> str:
@@ -97,22 +100,134 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
         np.savez(fh, meta=np.array(json.dumps(meta, allow_nan=False)), **arrays)
 
 
+# What the meta record holds: name -> (the JSON types it may have, what it must be).
+_META_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "epoch": ((int,), "an integer"),
+    "model": ((str,), "a model name"),
+    "shared_pi": ((bool,), "true or false"),
+    "history": ((list,), "a list of epochs"),
+    "config": ((dict,), "a configuration"),
+    "input_hash": ((str,), "a hash"),
+}
+_ARRAYS = {"bsc": ("W", "pi", "sigma2", "K", "lpj"), "es3c": ("W", "pi", "mu", "psi", "sigma2", "K", "lpj")}
+
+
+def _damaged(path: Path, problem: str) -> ValueError:
+    return ValueError(f"{path}: damaged checkpoint ({problem})")
+
+
+def _not_a_checkpoint(path: Path) -> ValueError:
+    """Why `path`, which is no zip archive, is no checkpoint (without numpy's advice on pickles)."""
+    with open(path, "rb") as fh:
+        start = fh.read(8)
+    if not start:
+        why = "the file is empty"
+    elif start.startswith(b"\x93NUMPY"):
+        why = "it is a single .npy array, not a checkpoint archive"
+    else:
+        why = "it is not a .npz archive"
+    return ValueError(f"{path} is not a zeroshot checkpoint ({why})")
+
+
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The archive's arrays, each member's header checked before it is read: a real numeric or text
+    array (no pickles) whose declared size is the member's size (a header claiming more is refused)."""
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            with archive.open(info) as fh:
+                try:
+                    version = np.lib.format.read_magic(fh)
+                    read = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, fortran, dtype = read(fh)
+                except Exception as error:  # a broken header: ValueError, SyntaxError, ...
+                    raise _damaged(path, f"member {name}: not a .npy array ({error})") from None
+                if dtype.hasobject:
+                    raise _damaged(path, f"member {name} holds Python objects, not numbers")
+                declared = math.prod(shape) * dtype.itemsize
+                available = info.file_size - fh.tell()
+                if declared != available:
+                    raise _damaged(
+                        path,
+                        f"member {name} declares an array of shape {tuple(shape)} {dtype} "
+                        f"({declared} bytes) but holds {available} bytes",
+                    )
+                data = fh.read(declared)
+            values = np.frombuffer(bytearray(data), dtype=dtype)  # a writable copy, as np.load gives
+            arrays[name] = values.reshape(tuple(shape)[::-1]).T if fortran else values.reshape(tuple(shape))
+    return arrays
+
+
+def _check_meta(path: Path, meta: dict[str, Any]) -> None:
+    for key, (types, what) in _META_TYPES.items():
+        if key not in meta:
+            raise _damaged(path, f"its meta record has no {key!r}")
+        value = meta[key]
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            raise _damaged(path, f"{key!r} in its meta record must be {what}, got {value!r}")
+    if meta["model"] not in _ARRAYS:
+        raise _damaged(path, f"unknown model {meta['model']!r}")
+    if meta["epoch"] < 0 or len(meta["history"]) != meta["epoch"]:
+        raise _damaged(path, f"epoch {meta['epoch']} with {len(meta['history'])} epochs in the history")
+
+
+def _check_arrays(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], config: DenoiseConfig) -> None:
+    """The arrays of the model and the states fit the run: names, dtypes, shapes and the states' bits (the
+    compiled core checks the rest of the states, e.g. a state held twice, when training resumes)."""
+    for name in _ARRAYS[meta["model"]]:
+        if name not in arrays:
+            raise _damaged(path, f"no {name} array")
+        kind = "u" if name == "K" else "uif"
+        if arrays[name].dtype.kind not in kind:
+            raise _damaged(path, f"{name} has dtype {arrays[name].dtype}, not real numbers")
+    H, S = config.n_latents, config.n_states
+    P = config.patch_size
+    W, K, lpj = arrays["W"], arrays["K"], arrays["lpj"]
+    if W.ndim != 2 or W.shape[1] != H or (P is not None and W.shape[0] != P * P):
+        expected = f"({P * P}, {H})" if P is not None else f"(D, {H})"
+        raise _damaged(path, f"W has shape {W.shape}, expected {expected} for {P}x{P} patches and H = {H}")
+    words = (H + 63) // 64
+    if K.dtype != np.uint64 or K.ndim != 3 or K.shape[1:] != (S, words) or lpj.shape != K.shape[:2]:
+        raise _damaged(
+            path,
+            f"states {K.dtype} {K.shape} and lpj {lpj.shape}, expected uint64 (N, {S}, {words}) and (N, {S})",
+        )
+    if H % 64 and np.any(K[..., -1] >> np.uint64(H % 64)):
+        raise _damaged(path, f"states with bits set beyond H = {H}")
+
+
 def load_checkpoint(path: str | Path, config: DenoiseConfig, input_hash: str) -> Checkpoint:
-    """The checkpoint at `path`, or a ValueError saying why it cannot continue this run (missing,
-    not a checkpoint, made with another configuration or for another image)."""
+    """The checkpoint at `path`, or a ValueError naming the file and saying why it cannot continue this run
+    (missing, not a checkpoint, damaged, made with another configuration or for another image). Nothing is
+    unpickled, and no array is read before its header is checked against the archive member's size."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"cannot resume: no checkpoint at {path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-        meta = json.loads(str(arrays.pop("meta")))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        if not zipfile.is_zipfile(path):
+            raise _not_a_checkpoint(path)
+        arrays = _read_arrays(path)
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read the checkpoint ({error})") from None
+    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as error:
         raise ValueError(f"{path} is not a zeroshot checkpoint ({error})") from None
+    meta_array = arrays.pop("meta", None)
+    if meta_array is None or meta_array.dtype.kind != "U" or meta_array.ndim != 0:
+        raise ValueError(f"{path} is not a zeroshot checkpoint (no meta record)")
+    try:
+        meta = json.loads(str(meta_array))
+    except ValueError as error:
+        raise ValueError(f"{path} is not a zeroshot checkpoint (its meta record: {error})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a zeroshot checkpoint")
     if meta.get("version") != VERSION:
         raise ValueError(f"{path}: checkpoint version {meta.get('version')} (this zeroshot reads {VERSION})")
+    _check_meta(path, meta)
     expected = config_record(config)
     if meta["config"] != expected:
         raise ValueError(
@@ -125,15 +240,13 @@ def load_checkpoint(path: str | Path, config: DenoiseConfig, input_hash: str) ->
             f"cannot resume from {path}: it was made for another input image (hash "
             f"{meta['input_hash'][:12]}..., this image {input_hash[:12]}...)"
         )
+    _check_arrays(path, meta, arrays, config)
     try:
         model = _model_from(meta["model"], meta["shared_pi"], arrays)
         history = [EpochLog(**log) for log in meta["history"]]
-        K, lpj = arrays["K"], arrays["lpj"]
     except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(f"{path}: damaged checkpoint ({error})") from None
-    if K.dtype != np.uint64 or K.ndim != 3 or lpj.shape != K.shape[:2] or len(history) != meta["epoch"]:
-        raise ValueError(f"{path}: damaged checkpoint (states {K.dtype} {K.shape}, lpj {lpj.shape})")
-    return Checkpoint(int(meta["epoch"]), model, K, lpj, history, expected, input_hash)
+        raise _damaged(path, str(error)) from None
+    return Checkpoint(int(meta["epoch"]), model, arrays["K"], arrays["lpj"], history, expected, input_hash)
 
 
 def _differences(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[str]:

@@ -1,0 +1,356 @@
+"""The jobs of `zeroshot denoise` and `zeroshot enhance`: one per input file.
+
+`plan_jobs` reads every input once (refusing a file whose header declares more than the memory allows
+before decoding it), decides every file the run writes (`Outputs`) and checks them all before any work:
+formats and dtypes, values that would not fit the output dtype, rendering settings against the image
+size, no two outputs the same and none an input, writable folders. Only then is the output folder made.
+`run_job` then learns the model of each frame, writes the outputs with their sidecars and the report,
+and prints a summary line; both subcommands run through it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zeroshot.cli.budget import InputBudget, memory_limit
+from zeroshot.cli.files import (
+    Written,
+    beside,
+    check_distinct,
+    check_folder,
+    join_frames,
+    map_dtype,
+    output_dtype,
+    output_targets,
+    per_frame,
+    stage_result,
+)
+from zeroshot.cli.options import RunOptions
+from zeroshot.cli.progress import EpochProgress
+from zeroshot.cli.report import stage_report
+from zeroshot.cli.sidecar import sidecar_path
+from zeroshot.config import total_epochs
+from zeroshot.denoise import DenoiseResult, check_threads, denoise
+from zeroshot.enhance import RenderSettings, render_kind
+from zeroshot.io import EMImage, read_em
+from zeroshot.io.atomic import StagedFile, replace_together
+from zeroshot.maps.render import to_uint8
+from zeroshot.runtime.comm import Comm
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The files one input's run writes.
+
+    image: the denoised image (denoise) or the map (enhance), written in `dtype` (None: stretched onto
+    16 bits); variance: NAME_variance beside it (--also-variance), in variance_dtype; report: the PNG
+    figure; checkpoints: --checkpoint, one per frame for a stack (PATH_frameK). Images get sidecars.
+    """
+
+    image: Path
+    dtype: np.dtype | None
+    variance: Path | None = None
+    variance_dtype: np.dtype | None = None
+    report: Path | None = None
+    checkpoints: tuple[Path, ...] = ()
+
+    def written(self, source: Path) -> list[Written]:
+        """Every file of this input's run, for the check that no two are the same and none an input."""
+        items = [Written(self.image, "the output", source), Written(sidecar_path(self.image), "the sidecar", source)]
+        if self.variance is not None:
+            items += [
+                Written(self.variance, "the variance map", source),
+                Written(sidecar_path(self.variance), "the sidecar of the variance map", source),
+            ]
+        if self.report is not None:
+            items.append(Written(self.report, "the report", source))
+        items += [Written(path, "the checkpoint", source) for path in self.checkpoints]
+        return items
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One input file, as read (once), and the outputs of its run."""
+
+    source: Path
+    image: EMImage
+    outputs: Outputs
+
+
+# ------------------------------------------------------------------------------------- planning
+
+
+def _frame_checkpoints(checkpoint: Path | None, image: EMImage) -> tuple[Path, ...]:
+    """--checkpoint, or PATH_frameK (K from 1) for each frame of a stack."""
+    if checkpoint is None:
+        return ()
+    if not image.is_stack:
+        return (checkpoint,)
+    return tuple(
+        checkpoint.with_name(f"{checkpoint.stem}_frame{k}{checkpoint.suffix}") for k in range(1, len(image.data) + 1)
+    )
+
+
+def _check_values(source: Path, image: EMImage, target: Path, dtype: np.dtype | None) -> None:
+    """The result is on the input's value scale: a float output dtype must hold the input's values."""
+    if dtype is None or dtype.kind != "f" or image.dtype.kind != "f":
+        return
+    top = float(np.finfo(dtype).max)
+    peak = float(np.max(np.abs(image.data)))
+    if peak > top:
+        raise ValueError(
+            f"{source}: holds values up to {peak:g}, which do not fit in {dtype} (max {top:g}), the dtype of "
+            f"{target}; write float64 instead (--keep-dtype to .npy or .tif), or scale the image down"
+        )
+
+
+def _check_render(source: Path, image: EMImage, options: RunOptions) -> None:
+    """The blur of the relief (--smoothing) and of the detail layer (--radius) fits in the image: its
+    kernel (4 sigma on each side) is at most the image's larger side."""
+    side = max(image.data.shape[-2:])
+    blurs = {
+        "relief": ("--smoothing", options.render.relief.smoothing),
+        "detail": ("--radius", options.render.detail.radius),
+    }
+    if options.kind not in blurs:
+        return
+    option, sigma = blurs[options.kind]
+    if 4 * sigma > side:
+        raise ValueError(
+            f"{option} {sigma:g}: the blur kernel (4 x {sigma:g} pixels on each side) is wider than the image "
+            f"{source} of shape {image.data.shape[-2:]}; give at most {side / 4:g}"
+        )
+
+
+def _plan_job(source: Path, target: Path, options: RunOptions, budget: InputBudget, min_side: int) -> FileJob:
+    image = read_em(source, check=budget.check(source))
+    rows, cols = image.data.shape[-2:]
+    if min(rows, cols) < min_side:
+        raise ValueError(
+            f"{source}: {'frames' if image.is_stack else 'image'} of shape {(rows, cols)} "
+            f"smaller than the patch size {min_side}"
+        )
+    ndim = image.data.ndim
+    if options.kind is None:
+        dtype = output_dtype(target, image.dtype, options.keep_dtype, ndim)
+    else:
+        dtype = map_dtype(target, ndim)
+    variance = beside(target, "variance") if options.also_variance else None
+    report = None
+    if options.report is not None:
+        report = beside(target, "report", ".png") if options.report == "auto" else Path(options.report)
+        if report.suffix.lower() != ".png":
+            raise ValueError(f"--report {report}: the report is a PNG figure, name it *.png")
+    outputs = Outputs(
+        image=target,
+        dtype=dtype,
+        variance=variance,
+        variance_dtype=None if variance is None else map_dtype(variance, ndim),
+        report=report,
+        checkpoints=_frame_checkpoints(options.checkpoint, image),
+    )
+    if options.kind is None:
+        _check_values(source, image, target, dtype)
+    _check_render(source, image, options)
+    return FileJob(source, image, outputs)
+
+
+def plan_jobs(options: RunOptions, ranks: int = 1) -> list[FileJob]:
+    """One job per input, every input read and every output checked (see the module's docstring); makes
+    a missing output folder last. Raises ValueError naming the file at the first problem; nothing is
+    written then."""
+    sources = list(options.inputs)
+    targets, folder, to_folder = output_targets(sources, options.output, options.output_format)
+    budget = InputBudget(
+        memory_limit(options.max_memory),
+        options.config,
+        moments=options.moments,
+        threads=check_threads(options.threads),
+        checkpoint=options.checkpoint is not None,
+        ranks=ranks,
+    )
+    min_side = options.config.patch_size or 1
+    jobs = [_plan_job(source, target, options, budget, min_side) for source, target in zip(sources, targets)]
+    check_distinct(sources, [item for job in jobs for item in job.outputs.written(job.source)])
+    # An output folder is made when missing; a file output goes into an existing folder.
+    check_folder(folder, may_create=to_folder)
+    if options.report is not None and options.report != "auto":
+        check_folder(Path(options.report).parent, may_create=False, what="the report")
+    if options.checkpoint is not None:
+        check_folder(options.checkpoint.parent, may_create=False, what="the checkpoint")
+    if options.report is not None and importlib.util.find_spec("matplotlib") is None:
+        raise ValueError("--report needs matplotlib: pip install 'zeroshot[report]'")
+    folder.mkdir(parents=True, exist_ok=True)
+    return jobs
+
+
+# -------------------------------------------------------------------------------------- running
+
+
+def _denoise_frames(job: FileJob, options: RunOptions, comm: Comm, label: str) -> list[DenoiseResult]:
+    """Each frame of the job's image denoised with its own model; `label` (if any) is shown before each."""
+    image = job.image
+    results = []
+    for index, frame in enumerate(image.frames, start=1):
+        if label and not options.quiet and comm.rank == 0:
+            frame_note = f" frame {index}/{len(image.frames)}" if image.is_stack else ""
+            print(f"{label}{frame_note}", file=sys.stderr)
+        checkpoint = job.outputs.checkpoints[index - 1] if job.outputs.checkpoints else None
+        # A stack stopped at frame k has no checkpoints of the later frames yet: those start afresh.
+        resume = options.resume and (index == 1 or (checkpoint is not None and checkpoint.exists()))
+        callback = (
+            None
+            if options.quiet or comm.rank != 0
+            else EpochProgress(total_epochs(options.config), sigma_scale=float(np.std(frame)) or 1.0, stream=sys.stderr)
+        )
+        try:
+            results.append(
+                denoise(
+                    frame,
+                    config=options.config,
+                    threads=options.threads,
+                    callback=callback,
+                    moments=options.moments,
+                    comm=comm,
+                    checkpoint=checkpoint,
+                    checkpoint_every=options.checkpoint_every,
+                    resume=resume,
+                    max_memory=options.max_memory,
+                )
+            )
+        except (OverflowError, FloatingPointError) as error:
+            raise ValueError(
+                f"{job.source}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute with "
+                f"({type(error).__name__}: {error}); scale the image down"
+            ) from None
+    return results
+
+
+def _record(options: RunOptions, results: list[DenoiseResult], image: EMImage, comm: Comm) -> dict[str, Any]:
+    """The settings and results of a run for the sidecars: the DenoiseConfig fields, the threads (per rank)
+    and the MPI ranks (results of different rank counts agree to rounding only)."""
+    return {
+        "settings": {**asdict(options.config), "threads": options.threads, "mpi_ranks": comm.size},
+        "results": {
+            "noise_sigma": per_frame([r.noise_sigma for r in results], image),
+            "patch_size": per_frame([r.config.patch_size for r in results], image),
+        },
+    }
+
+
+def _render(job: FileJob, run: DenoiseResult, kind: str, settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
+    """render_kind, with a message naming the input when the posterior moments it needs overflowed."""
+    moments = run.moments
+    if moments is not None:
+        name, values = ("skewness", moments.skewness) if kind == "skewness" else ("variance", moments.variance)
+        if values is not None and not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"{job.source}: the posterior {name} overflows (values up to "
+                f"{float(np.max(np.abs(job.image.data))):g} in the input; their powers exceed float64); "
+                "scale the image down"
+            )
+    return render_kind(run, kind, settings)
+
+
+def _stage_map(
+    job: FileJob,
+    target: Path,
+    dtype: np.dtype | None,
+    results: list[DenoiseResult],
+    kind: str,
+    settings: RenderSettings,
+    record: dict[str, Any],
+) -> list[StagedFile]:
+    """`kind` of every frame for `target`: raw values as float32, or the 8-bit rendering in PNG."""
+    rendered = [_render(job, run, kind, settings) for run in results]
+    png = target.suffix.lower() == ".png"
+    frames = [to_uint8(display) if png else values for values, display in rendered]
+    extra = {"enhance": {"kind": kind, **asdict(settings)}, "png": "8-bit rendering" if png else None}
+    joined = join_frames(frames, job.image)
+    return stage_result(target, dtype, job.source, job.image, joined, f"enhance --kind {kind}", {**record, **extra})
+
+
+def _stage_report(path: Path, job: FileJob, run: DenoiseResult) -> StagedFile:
+    """The one-page figure of a run (of the first frame for a stack)."""
+    relief, _ = _render(job, run, "relief", RenderSettings())
+    variance, patch_size = run.variance, run.config.patch_size
+    if variance is None or patch_size is None:
+        raise ValueError(f"{path}: the report needs a run with the posterior variance")
+    image = job.image
+    frame = " (frame 1)" if image.is_stack else ""
+    return stage_report(
+        path,
+        noisy=image.frames[0],
+        denoised=run.denoised,
+        variance=variance,
+        relief=relief,
+        free_energy=run.free_energy,
+        W=run.model.W,
+        patch_size=patch_size,
+        usage=run.model.pi,
+        title=f"{job.source.name}{frame}: {run.config.model}, estimated noise sigma {run.noise_sigma:.4g}",
+    )
+
+
+def _stage_outputs(job: FileJob, options: RunOptions, results: list[DenoiseResult], comm: Comm) -> list[StagedFile]:
+    """Every output of the job in temporary files (all or none: on an error the staged ones are removed)."""
+    image, out = job.image, job.outputs
+    record = _record(options, results, image, comm)
+    staged: list[StagedFile] = []
+    try:
+        if options.kind is not None:
+            staged += _stage_map(job, out.image, out.dtype, results, options.kind, options.render, record)
+        else:
+            denoised = join_frames([r.denoised for r in results], image)
+            staged += stage_result(out.image, out.dtype, job.source, image, denoised, "denoise", record)
+            if out.variance is not None:
+                staged += _stage_map(
+                    job, out.variance, out.variance_dtype, results, "variance", RenderSettings(), record
+                )
+        if out.report is not None:
+            staged.append(_stage_report(out.report, job, results[0]))
+    except BaseException:
+        for item in staged:
+            item.discard()
+        raise
+    return staged
+
+
+def run_job(job: FileJob, options: RunOptions, comm: Comm, label: str = "") -> None:
+    """Learns the model of each frame of the job's image (every rank); then rank 0 writes every output (the
+    images with their sidecars, the report) to temporary files and, when all are complete, moves them into
+    place together, and prints a summary line."""
+    results = _denoise_frames(job, options, comm, label)
+    if comm.rank != 0:  # every rank has the results; rank 0 writes and reports them
+        return
+    replace_together(_stage_outputs(job, options, results, comm))
+    out = job.outputs
+    sigmas = ", ".join(f"{r.noise_sigma:.4g}" for r in results)
+    if options.kind is not None:
+        print(f"{job.source} -> {out.image}: {options.kind}; estimated noise sigma {sigmas}")
+        return
+    extra = f", variance -> {out.variance}" if out.variance is not None else ""
+    extra += f", report -> {out.report}" if out.report is not None else ""
+    print(
+        f"{job.source} -> {out.image}{extra}: estimated noise sigma{' per frame' if job.image.is_stack else ''} "
+        f"{sigmas} (on the input's value scale); pixel size {job.image.pixel_size or 'unknown'}"
+    )
+
+
+def run_jobs(options: RunOptions, comm: Comm) -> int:
+    """Plans every job (every check before any work), then runs them one after the other; each input is
+    let go when its job is done."""
+    jobs = plan_jobs(options, comm.size)
+    total = len(jobs)
+    for number in range(1, total + 1):
+        job = jobs.pop(0)
+        label = f"[{number}/{total}] {job.source}" if total > 1 or job.image.is_stack else ""
+        run_job(job, options, comm, label)
+        del job
+    return 0
