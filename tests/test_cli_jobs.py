@@ -232,12 +232,14 @@ def test_values_too_large_for_float32_are_refused_before_training(tmp_path, caps
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy overflow warnings of the pipeline
-def test_values_too_large_to_compute_with_give_a_message(tmp_path, capsys):
+def test_values_near_the_float64_limit_denoise_with_keep_dtype(tmp_path, capsys):
+    # reliability.md D11: auto P gave an OverflowError traceback; the noise estimate now works on any scale
     big = tmp_path / "big.npy"
     np.save(big, noisy() * 1e300)
-    assert main(["denoise", str(big), "-o", str(tmp_path / "o.npy"), "--keep-dtype", "-q", *TINY]) == 2
-    err = capsys.readouterr().err
-    assert str(big) in err and "scale the image down" in err and "Traceback" not in err
+    assert main(["denoise", str(big), "-o", str(tmp_path / "o.npy"), "--keep-dtype", "-q", *TINY]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    out = np.load(tmp_path / "o.npy")
+    assert out.dtype == np.float64 and np.all(np.isfinite(out))
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy overflow warnings of the pipeline

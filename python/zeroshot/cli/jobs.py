@@ -41,6 +41,7 @@ from zeroshot.enhance import RenderSettings, render_kind
 from zeroshot.io import EMImage, read_em
 from zeroshot.io.atomic import StagedFile, replace_together
 from zeroshot.maps.render import to_uint8
+from zeroshot.pipeline.scaling import check_moments_fit
 from zeroshot.runtime.comm import Comm
 
 
@@ -157,6 +158,10 @@ def _plan_job(source: Path, target: Path, options: RunOptions, budget: InputBudg
     )
     if options.kind is None:
         _check_values(source, image, target, dtype)
+    try:
+        check_moments_fit(float(np.max(np.abs(image.data))), options.moments)
+    except ValueError as problem:
+        raise ValueError(f"{source}: {problem}") from None
     _check_render(source, image, options)
     return FileJob(source, image, outputs)
 
@@ -244,20 +249,6 @@ def _record(options: RunOptions, results: list[DenoiseResult], image: EMImage, c
     }
 
 
-def _render(job: FileJob, run: DenoiseResult, kind: str, settings: RenderSettings) -> tuple[np.ndarray, np.ndarray]:
-    """render_kind, with a message naming the input when the posterior moments it needs overflowed."""
-    moments = run.moments
-    if moments is not None:
-        name, values = ("skewness", moments.skewness) if kind == "skewness" else ("variance", moments.variance)
-        if values is not None and not np.all(np.isfinite(values)):
-            raise ValueError(
-                f"{job.source}: the posterior {name} overflows (values up to "
-                f"{float(np.max(np.abs(job.image.data))):g} in the input; their powers exceed float64); "
-                "scale the image down"
-            )
-    return render_kind(run, kind, settings)
-
-
 def _stage_map(
     job: FileJob,
     target: Path,
@@ -268,7 +259,7 @@ def _stage_map(
     record: dict[str, Any],
 ) -> list[StagedFile]:
     """`kind` of every frame for `target`: raw values as float32, or the 8-bit rendering in PNG."""
-    rendered = [_render(job, run, kind, settings) for run in results]
+    rendered = [render_kind(run, kind, settings) for run in results]
     png = target.suffix.lower() == ".png"
     frames = [to_uint8(display) if png else values for values, display in rendered]
     extra = {"enhance": {"kind": kind, **asdict(settings)}, "png": "8-bit rendering" if png else None}
@@ -278,7 +269,7 @@ def _stage_map(
 
 def _stage_report(path: Path, job: FileJob, run: DenoiseResult) -> StagedFile:
     """The one-page figure of a run (of the first frame for a stack)."""
-    relief, _ = _render(job, run, "relief", RenderSettings())
+    relief, _ = render_kind(run, "relief", RenderSettings())
     variance, patch_size = run.variance, run.config.patch_size
     if variance is None or patch_size is None:
         raise ValueError(f"{path}: the report needs a run with the posterior variance")

@@ -41,15 +41,7 @@ class ImageScaling:
         return self.offset_unit * self.peak
 
     def check_moments_fit(self, order: int) -> None:
-        """Moment maps of order k scale with peak**k: refuse, before any work, an image whose maps would
-        overflow float64 (a ValueError naming the largest value)."""
-        limit = float(np.finfo(np.float64).max) ** (1.0 / order) / 1e3  # headroom for sums of patches
-        if order > 1 and self.peak > limit:
-            raise ValueError(
-                f"the image's largest magnitude {self.peak:.4g} is too large for posterior moments of order "
-                f"{order} (their maps scale with value**{order} and would overflow float64 above {limit:.3g}); "
-                "divide the image by a constant first, or ask for the denoised image alone"
-            )
+        check_moments_fit(self.peak, order)
 
     def to_input(self, denoised: np.ndarray) -> np.ndarray:
         """The scaled image back on the input's scale, in place (bitwise the same as new arrays)."""
@@ -70,3 +62,15 @@ class ImageScaling:
                     for _ in range(power):
                         values *= self.scale
         return m
+
+
+def check_moments_fit(peak: float, order: int) -> None:
+    """Moment maps of order k scale with peak**k (peak: the image's largest magnitude): refuse, before any
+    work, an image whose maps would overflow float64 (a ValueError naming the largest value)."""
+    limit = float(np.finfo(np.float64).max) ** (1.0 / order) / 1e3  # headroom for sums of patches
+    if order > 1 and peak > limit:
+        raise ValueError(
+            f"the image's largest magnitude {peak:.4g} is too large for posterior moments of order {order} "
+            f"(their maps scale with value**{order} and would overflow float64 above {limit:.3g}); divide the "
+            "image by a constant first, or ask for the denoised image alone"
+        )
