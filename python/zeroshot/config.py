@@ -12,6 +12,9 @@ _SELECTIONS = ("uniform", "fitness")
 _MUTATIONS = ("none", "randflip", "sparseflip")
 MERGE_METHODS = ("mean", "median", "gaussian")
 MODELS = ("bsc", "es3c")
+# DenoiseConfig fields that change only inference at fixed parameters (and no result at all for
+# chunk_patches): a training checkpoint does not depend on them, so resuming may change them.
+INFERENCE_ONLY_FIELDS = ("chunk_patches", "inference_epochs", "merge")
 
 
 def _require(condition: bool, message: str) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from zeroshot.config import DenoiseConfig
+from zeroshot.config import INFERENCE_ONLY_FIELDS, DenoiseConfig
 from zeroshot.io.atomic import atomic_output
 from zeroshot.models import BSC, SSSC, BSCParams, SSSCParams
 from zeroshot.models.base import Model
@@ -229,10 +229,11 @@ def load_checkpoint(path: str | Path, config: DenoiseConfig, input_hash: str) ->
         raise ValueError(f"{path}: checkpoint version {meta.get('version')} (this zeroshot reads {VERSION})")
     _check_meta(path, meta)
     expected = config_record(config)
-    if meta["config"] != expected:
+    saved, now = _training_fields(meta["config"]), _training_fields(expected)
+    if saved != now:
         raise ValueError(
             f"cannot resume from {path}: it was made with another configuration ("
-            + "; ".join(_differences(meta["config"], expected))
+            + "; ".join(_differences(saved, now))
             + "); run with the checkpoint's settings, or start afresh without --resume"
         )
     if meta["input_hash"] != input_hash:
@@ -247,6 +248,11 @@ def load_checkpoint(path: str | Path, config: DenoiseConfig, input_hash: str) ->
     except (KeyError, TypeError, ValueError) as error:
         raise _damaged(path, str(error)) from None
     return Checkpoint(int(meta["epoch"]), model, arrays["K"], arrays["lpj"], history, expected, input_hash)
+
+
+def _training_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a configuration record that training depends on."""
+    return {key: value for key, value in record.items() if key not in INFERENCE_ONLY_FIELDS}
 
 
 def _differences(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -> list[str]:

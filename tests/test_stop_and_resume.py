@@ -1,5 +1,6 @@
-"""Stop signals are never lost: a SIGINT or SIGTERM that comes late in the last training epoch (after
-the epoch's own check) still stops the run before inference (reliability.md D6)."""
+"""Stopping and resuming: stop signals are never lost (a SIGINT or SIGTERM late in the last training epoch,
+after the epoch's own check, still stops the run before inference: reliability.md D6), and a resume may
+change what only inference uses (D17)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,21 @@ def test_a_consumed_request_is_not_delivered_again():
         os.kill(os.getpid(), signal.SIGINT)
         request.consume()
     assert isinstance(request, StopRequest) and request()
+
+
+@pytest.mark.parametrize(
+    "change", [{"chunk_patches": 50}, {"inference_epochs": 2}, {"merge": "median"}], ids=lambda c: next(iter(c))
+)
+def test_resume_may_change_what_only_inference_uses(tmp_path, change):
+    # reliability.md D17: resuming with smaller chunks (to fit less memory) was refused as "another configuration"
+    path = tmp_path / "run.ckpt"
+    denoise(_image(), checkpoint=path, **TINY)
+    resumed = denoise(_image(), checkpoint=path, resume=True, **TINY, **change)
+    np.testing.assert_array_equal(resumed.denoised, denoise(_image(), **TINY, **change).denoised)
+
+
+def test_resume_still_refuses_another_training_configuration(tmp_path):
+    path = tmp_path / "run.ckpt"
+    denoise(_image(), checkpoint=path, **TINY)
+    with pytest.raises(ValueError, match=r"another configuration \(n_states: 6 in the checkpoint, 5 now\)"):
+        denoise(_image(), checkpoint=path, resume=True, **{**TINY, "n_states": 5})
