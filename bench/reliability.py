@@ -1,0 +1,325 @@
+"""Reruns the reproductions of the reliability review (../shared/reviews/reliability.md, defects D1-D20) against
+the installed zeroshot and prints what each gives now.
+
+Each case runs in a fresh temporary folder, in its own process (a crash shows as a signal, a hang as a time-out),
+with the review's "tiny" settings. A case passes when the process neither crashes nor hangs, prints no Python
+traceback, and its own check holds (a clear message naming the problem, or a correct result; inputs unchanged;
+nothing half-written). D13 (a symlink planted at the report's temp name; a read-only folder, which binds no
+root), D14 (two concurrent writers) and D15 (a full disk) need timing, root-free permissions or a small mounted
+file system: tests/test_cli_jobs.py covers them, as the table says. Exits 1 if any case fails.
+
+    python bench/reliability.py [--only D2 D7 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TINY = "--latents 16 --states 4 --epochs 2 --max-train-patches 200 --threads 1 -q"
+TINY_API = "n_latents=16, n_states=4, epochs=2, max_train_patches=200, threads=1"
+ZS = f"{sys.executable} -m zeroshot.cli"
+PY = sys.executable
+
+
+@dataclass
+class Outcome:
+    rc: int
+    out: str
+    err: str
+    folder: Path
+    timed_out: bool
+
+    @property
+    def said(self) -> str:
+        lines = [line for line in (self.err + self.out).strip().splitlines() if line.strip()]
+        return lines[-1][:160] if lines else "(nothing)"
+
+
+@dataclass
+class Case:
+    defect: str
+    what: str
+    setup: str  # shell lines run first (their failures are the script's bug, not zeroshot's)
+    command: str
+    check: Callable[[Outcome], bool]
+    timeout: float = 120.0
+
+
+def clean_refusal(rc: int = 2, *words: str) -> Callable[[Outcome], bool]:
+    return lambda o: o.rc == rc and all(w in o.err for w in words)
+
+
+def unchanged(name: str, reference: str = "ref.npy") -> Callable[[Outcome], bool]:
+    return lambda o: np.array_equal(np.load(o.folder / name), np.load(o.folder / reference))
+
+
+def both(*checks: Callable[[Outcome], bool]) -> Callable[[Outcome], bool]:
+    return lambda o: all(check(o) for check in checks)
+
+
+def python(code: str) -> str:
+    return f"{PY} - <<'EOF'\n{textwrap.dedent(code).strip()}\nEOF\n"
+
+
+MAKE_INPUT = python("""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    image = (100 + 10 * rng.standard_normal((48, 48))).astype(np.float32)
+    for name in ("in.npy", "a.npy", "ref.npy", "a_variance.npy"):
+        np.save(name, image)
+""")
+
+CASES = [
+    Case(
+        "D1",
+        "EvoConfig(n_parents=65537, n_children=65537)",
+        MAKE_INPUT,
+        python(f"""
+        import numpy as np, zeroshot
+        try:
+            zeroshot.denoise(np.load("in.npy"), {TINY_API}, evo=zeroshot.EvoConfig(n_parents=65537, n_children=65537))
+        except ValueError as e:
+            raise SystemExit(f"ValueError: {{e}}")
+    """),
+        lambda o: o.rc == 1 and "ValueError" in o.err,
+    ),
+    Case(
+        "D1",
+        "EvoConfig(n_parents=2, n_children=2**30)",
+        MAKE_INPUT,
+        python(f"""
+        import numpy as np, zeroshot
+        try:
+            zeroshot.denoise(np.load("in.npy"), {TINY_API}, evo=zeroshot.EvoConfig(n_parents=2, n_children=2**30))
+        except ValueError as e:
+            raise SystemExit(f"ValueError: {{e}}")
+    """),
+        lambda o: o.rc == 1 and "ValueError" in o.err,
+        timeout=60,
+    ),
+    Case(
+        "D2",
+        "--checkpoint = the input",
+        MAKE_INPUT,
+        f"{ZS} denoise a.npy -o b.npy --checkpoint a.npy {TINY}",
+        both(clean_refusal(2, "a.npy"), unchanged("a.npy")),
+    ),
+    Case(
+        "D2",
+        "--checkpoint = the output's sidecar",
+        MAKE_INPUT,
+        f"{ZS} denoise a.npy -o b.npy --checkpoint b.npy.json {TINY}",
+        clean_refusal(2, "b.npy.json"),
+    ),
+    Case(
+        "D3",
+        "--report = the input",
+        ""
+        + python("""
+        import numpy as np; from PIL import Image
+        Image.fromarray((np.random.default_rng(0).random((48, 48)) * 255).astype(np.uint8)).save("a.png")
+    """)
+        + "cp a.png keep.png",
+        f"{ZS} denoise a.png -o b.png --report a.png {TINY}",
+        lambda o: o.rc == 2 and (o.folder / "a.png").read_bytes() == (o.folder / "keep.png").read_bytes(),
+    ),
+    Case(
+        "D4",
+        "_core M-step / unpack with H = 0",
+        "",
+        python("""
+        import numpy as np
+        from zeroshot import _core
+        calls = [lambda: _core.bsc_m_step(np.zeros((5, 0)), np.zeros((0, 0)), 1.0, 10.0, np.zeros((5, 0)))]
+        testing = getattr(_core, "testing", None)
+        unpack = getattr(_core, "unpack_states", None) or getattr(testing, "unpack_states", None)
+        if unpack is not None:
+            calls.append(lambda: unpack(np.zeros((2, 0), np.uint64), 0))
+        for call in calls:
+            try:
+                call()
+            except (ValueError, TypeError) as e:
+                print(type(e).__name__, e)
+    """),
+        lambda o: o.rc == 0 and "Error" in o.out,
+    ),
+    Case(
+        "D5",
+        "--threads 100000",
+        MAKE_INPUT,
+        f"{ZS} denoise in.npy -o out.npy {TINY} --threads 100000",
+        clean_refusal(2, "threads"),
+    ),
+    Case(
+        "D6",
+        "SIGTERM in the last epoch (from the callback)",
+        MAKE_INPUT,
+        python(f"""
+        import os, signal, numpy as np, zeroshot
+        def cb(log):
+            if log.epoch == 1: os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            zeroshot.denoise(np.load("in.npy"), {TINY_API}, callback=cb, checkpoint="last.ckpt")
+        except zeroshot.TrainingInterrupted as e:
+            print("TrainingInterrupted:", e)
+    """),
+        lambda o: o.rc == 0 and "TrainingInterrupted" in o.out,
+    ),
+    Case(
+        "D7",
+        "inputs a.npy and a_variance.npy with --also-variance",
+        MAKE_INPUT,
+        f"{ZS} denoise a.npy a_variance.npy -o out/ --also-variance {TINY}",
+        lambda o: o.rc == 2 and not (o.folder / "out").exists(),
+    ),
+    Case(
+        "D8",
+        "825 KB zlib TIFF of 20000x20000 uint16",
+        python("""
+        import numpy as np, tifffile
+        tifffile.imwrite("bomb.tif", np.zeros((20000, 20000), np.uint16), compression="zlib", tile=(1024, 1024))
+    """),
+        f"{ZS} denoise bomb.tif -o out.tif {TINY} --max-memory 200M",
+        clean_refusal(2, "bomb.tif"),
+        timeout=60,
+    ),
+    Case(
+        "D9",
+        "demo --size 100000",
+        "",
+        f"{ZS} demo -o d --size 100000",
+        lambda o: o.rc == 2 and not (o.folder / "d").exists(),
+    ),
+    Case(
+        "D10",
+        "--seed 2**64 - 1",
+        MAKE_INPUT,
+        f"{ZS} denoise in.npy -o out.npy {TINY} --seed 18446744073709551615",
+        clean_refusal(2, "seed"),
+    ),
+    Case(
+        "D11",
+        "float64 values near 1e300, auto patch size",
+        python("""
+        import numpy as np; np.save("big.npy", np.random.default_rng(0).random((48, 48)) * 1e300)
+    """),
+        f"{ZS} denoise big.npy -o out.npy {TINY}",
+        lambda o: o.rc in (0, 2),
+    ),
+    Case(
+        "D12",
+        "an empty checkpoint with --resume",
+        MAKE_INPUT + ": > try.ckpt",
+        f"{ZS} denoise in.npy -o out.npy {TINY} --checkpoint try.ckpt --resume",
+        clean_refusal(2, "try.ckpt"),
+    ),
+    Case(
+        "D12",
+        "a .npy image as the checkpoint",
+        MAKE_INPUT + "cp ref.npy try.ckpt",
+        f"{ZS} denoise in.npy -o out.npy {TINY} --checkpoint try.ckpt --resume",
+        clean_refusal(2, "try.ckpt"),
+    ),
+    Case(
+        "D16",
+        "enhance --kind relief --smoothing 1e6",
+        MAKE_INPUT,
+        f"{ZS} enhance in.npy -o r.npy --kind relief --smoothing 1e6 {TINY}",
+        clean_refusal(2, "smoothing"),
+        timeout=60,
+    ),
+    Case(
+        "D17",
+        "resume with --chunk-patches 500",
+        MAKE_INPUT,
+        f"{ZS} denoise in.npy -o out.npy {TINY} --checkpoint ck.npz && "
+        f"{ZS} denoise in.npy -o out2.npy {TINY} --checkpoint ck.npz --resume --chunk-patches 500",
+        lambda o: o.rc == 0 and np.array_equal(np.load(o.folder / "out.npy"), np.load(o.folder / "out2.npy")),
+    ),
+    Case(
+        "D18",
+        "n_latents=np.int64(16)",
+        MAKE_INPUT,
+        python("""
+        import numpy as np, zeroshot
+        r = zeroshot.denoise(
+            np.load("in.npy"), n_latents=np.int64(16), n_states=np.int32(4), epochs=2, threads=np.int64(1)
+        )
+        print("ok", r.denoised.shape)
+    """),
+        lambda o: o.rc == 0 and "ok" in o.out,
+    ),
+    Case(
+        "D19",
+        "demo --size 0 leaves nothing",
+        "",
+        f"{ZS} demo -o d --size 0",
+        lambda o: o.rc == 2 and not (o.folder / "d").exists(),
+    ),
+    Case(
+        "D20",
+        "SIGINT during a long compiled E-step",
+        MAKE_INPUT,
+        python("""
+        import os, signal, threading, time, numpy as np, zeroshot
+        threading.Timer(2.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        start = time.monotonic()
+        try:
+            zeroshot.denoise(np.load("in.npy"), n_latents=64, n_states=8, epochs=1, threads=1,
+                             evo=zeroshot.EvoConfig(n_parents=8, n_children=1000, n_generations=1000))
+        except KeyboardInterrupt:
+            print(f"KeyboardInterrupt after {time.monotonic() - start:.1f} s")
+    """),
+        lambda o: o.rc == 0 and "KeyboardInterrupt after" in o.out and float(o.out.split()[2]) < 10,
+        timeout=60,
+    ),
+]
+
+
+def run(case: Case) -> Outcome:
+    folder = Path(tempfile.mkdtemp(prefix=f"zs-{case.defect}-"))
+    if case.setup:
+        subprocess.run(["bash", "-c", case.setup], cwd=folder, check=True, capture_output=True)
+    try:
+        done = subprocess.run(
+            ["bash", "-c", case.command], cwd=folder, capture_output=True, text=True, timeout=case.timeout
+        )
+        return Outcome(done.returncode, done.stdout, done.stderr, folder, False)
+    except subprocess.TimeoutExpired as expired:
+        return Outcome(-1, str(expired.stdout or ""), str(expired.stderr or ""), folder, True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", help="defects to run, e.g. D2 D7")
+    args = parser.parse_args()
+    failed = 0
+    print("| defect | case | rc | what it says now | verdict |")
+    print("|---|---|---:|---|---|")
+    for case in CASES:
+        if args.only and case.defect not in args.only:
+            continue
+        o = run(case)
+        crashed = o.rc < 0 or o.rc > 128
+        ok = not o.timed_out and not crashed and "Traceback" not in o.err and case.check(o)
+        failed += not ok
+        rc = "timeout" if o.timed_out else o.rc
+        print(f"| {case.defect} | {case.what} | {rc} | {o.said.replace('|', '/')} | {'pass' if ok else 'FAIL'} |")
+    print("| D13 | report temp file: random name, O_EXCL, no symlinks | | tests/test_cli_jobs.py | test |")
+    print("| D14 | two writers of one output | | tests/test_cli_jobs.py (image and sidecar replaced together) | test |")
+    print("| D15 | a full disk at the sidecar | | tests/test_cli_jobs.py (nothing left, the file named) | test |")
+    print(f"\n{failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
