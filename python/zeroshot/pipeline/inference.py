@@ -14,11 +14,11 @@ import numpy as np
 
 from zeroshot.config import DenoiseConfig
 from zeroshot.models.base import Model
-from zeroshot.models.bsc import initial_activation
 from zeroshot.patches.grid import PatchMerger, extract_patches, patch_grid_shape
 from zeroshot.patches.moment_merge import MomentMerger, PixelMoments
 from zeroshot.runtime.comm import Comm, block_range
-from zeroshot.variational.states import TruncatedStates
+from zeroshot.variational.evo import EvoEStep
+from zeroshot.variational.states import TruncatedStates, initial_activation
 
 
 def center(Y: np.ndarray, on: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -55,12 +55,12 @@ def infer(
     offset = row0 * grid_cols
     merger = PatchMerger(band, P, config.merge)
     pixel_moments = MomentMerger(band, P) if order > 1 else None
+    estep = EvoEStep(config.evo, seed=config.seed)
     for start in range(lo, hi, config.chunk_patches):
         stop = min(start + config.chunk_patches, hi)
         Yc, dc = center(extract_patches(image, P, start, stop), config.center_patches)
         if trained is not None:
-            chunk_states = trained.subset(slice(start - lo, stop - lo))
-            chunk_states.first_index = start
+            chunk_states = trained.subset(slice(start - lo, stop - lo), first_index=start)
             rounds = 1
         else:
             chunk_states = TruncatedStates.random(
@@ -73,8 +73,9 @@ def infer(
             )
             rounds = max(1, config.inference_epochs)
         for r in range(rounds):
-            model.e_step(Yc, chunk_states, config.evo, config.seed, config.epochs + r)
-        patch_moments = model.posterior_moments(Yc, chunk_states, order=order)
+            estep.update(model, Yc, chunk_states, config.epochs + r)
+        patch_moments = model.posterior_moments(estep.workspace.products(model, Yc), chunk_states, order=order)
+        estep.workspace.clear()
         merger.add(start - offset, patch_moments.mean + dc)
         if pixel_moments is not None and patch_moments.variance is not None:
             pixel_moments.add(start - offset, patch_moments.mean + dc, patch_moments.variance, patch_moments.third)
