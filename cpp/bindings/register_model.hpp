@@ -128,8 +128,15 @@ Params params_from_kwargs(const py::kwargs& kwargs) {
             return;
         }
         const InArray<double> a = as_array<double>(value, name);
-        std::vector<py::ssize_t> expected(shape.begin(), shape.end());
-        check_shape(a, name, expected);
+        bool fits = a.ndim() == static_cast<py::ssize_t>(shape.size());
+        for (std::size_t i = 0; fits && i < shape.size(); ++i)
+            fits = a.shape(static_cast<py::ssize_t>(i)) == static_cast<py::ssize_t>(shape[i]);
+        if (!fits) {
+            std::string want = "(";
+            for (std::size_t i = 0; i < shape.size(); ++i) want += (i ? ", " : "") + std::to_string(shape[i]);
+            throw std::invalid_argument(std::string(name) + " has shape " + shape_string(a) + ", expected " + want +
+                                        (shape.size() == 1 ? ",)" : ")") + " for W has shape " + shape_string(W));
+        }
         std::copy(a.data(), a.data() + a.size(), data);
     });
     if (used != kwargs.size()) {
@@ -254,7 +261,7 @@ void register_model(py::module_& m, const std::string& name, const char* params_
             const DenseProducts d = products_for(p, products);
             const int S = check_states(K, K.data(), products.N(), p.H);
             check_log_joints(lpj, products.N(), S);
-            const MomentOutputs out(static_cast<int>(checked_int(order, "order", 1, 3)), products.N(), p.D);
+            const MomentOutputs out(static_cast<int>(checked_int(order, "order", INT_MIN, INT_MAX)), products.N(), p.D);
             without_gil([&](const StopPoll& stop) {
                 Model::posterior_moments(p, d, K.data(), lpj.data(), S, out.arrays(), stop);
                 return 0;

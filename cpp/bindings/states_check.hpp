@@ -23,8 +23,8 @@ inline int check_states(const py::array& K_arr, const std::uint64_t* K, py::ssiz
     check_shape(K_arr, "K", {N, -1, words_for(H)});
     const py::ssize_t S = K_arr.shape(1);
     if (S < 1 || S > limits::max_states)
-        throw std::invalid_argument("K must hold between 1 and " + std::to_string(limits::max_states) +
-                                    " states per patch, got " + std::to_string(S));
+        throw std::invalid_argument("K must hold at least one state per patch and at most " +
+                                    std::to_string(limits::max_states) + ", got " + std::to_string(S));
     const int tail = H % 64;
     if (tail == 0) return static_cast<int>(S);
     const py::ssize_t n_words = words_for(H), rows = K_arr.size() / n_words;

@@ -36,10 +36,14 @@ class Model(Protocol):
     """Theta, log-joints, statistics, F, M-step and posterior moments of a model; the E-step that
     updates the states is a separate strategy (zeroshot.variational.evo.EvoEStep)."""
 
-    name: str
     D: int
     H: int
     shared_pi: bool
+
+    @property
+    def name(self) -> str:
+        """The model's name in configurations ("bsc", "es3c")."""
+        ...
 
     @property
     def sigma2(self) -> float: ...

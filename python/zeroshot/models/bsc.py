@@ -32,9 +32,7 @@ class BSC(DictionaryModel[BSCParams]):
 
     name = "bsc"
     params_type = BSCParams
-    kernels = CoreKernels(
-        CoreBscParams, bsc_log_pseudo_joint, bsc_accumulate, bsc_posterior_moments, bsc_m_step
-    )
+    kernels = CoreKernels(CoreBscParams, bsc_log_pseudo_joint, bsc_accumulate, bsc_posterior_moments, bsc_m_step)
 
     @classmethod
     def from_data(cls, Y: np.ndarray, H: int, seed: int, shared_pi: bool = False, comm: Comm | None = None) -> BSC:

@@ -157,9 +157,8 @@ class DictionaryModel(Generic[P]):
         return DenseProducts(self._wty(Y, WtY), np.einsum("nd,nd->n", Y, Y), self.W.T @ self.W)
 
     def _wty(self, Y: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-        if out is None:
-            return Y @ self.W
-        return np.matmul(Y, self.W, out=out)
+        product: np.ndarray = Y @ self.W if out is None else np.matmul(Y, self.W, out=out)
+        return product
 
     def log_pseudo_joint(
         self, Y: np.ndarray, states: TruncatedStates, products: DenseProducts | None = None

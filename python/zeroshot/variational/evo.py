@@ -35,7 +35,7 @@ class Workspace:
         self._products: DenseProducts | None = None
 
     def products(self, model: Model, Y: np.ndarray) -> DenseProducts:
-        if self._Y is None or self._Y() is not Y:
+        if self._y2 is None or self._Y is None or self._Y() is not Y:
             self._Y = weakref.ref(Y)
             self._y2 = np.einsum("nd,nd->n", Y, Y)
             self._products = None
