@@ -99,10 +99,8 @@ def bsc_accumulate(Y: np.ndarray, K: Any, lpj: Any, H: int) -> tuple[np.ndarray,
 def bsc_posterior_moments(W: np.ndarray, K: Any, lpj: Any, order: int = 1) -> tuple[Any, Any, Any]:
     """BSC's moments read W, K and lpj only."""
     H = W.shape[1] if np.ndim(W) == 2 else 1
-    N = np.shape(lpj)[0]
     params = bsc_params(W, np.full(H, 0.5), 1.0)
-    d = _core.DenseProducts(np.zeros((N, H)), np.zeros(N), np.zeros((H, H)))
-    return _core.bsc_posterior_moments(params, d, K, lpj, order)
+    return _core.bsc_posterior_moments(params, None, K, lpj, order)
 
 
 def bsc_m_step(

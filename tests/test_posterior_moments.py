@@ -315,15 +315,15 @@ def test_models_return_posterior_moments():
     bsc = BSC(BSCParams(p.W, p.pi, p.sigma2))
     sssc = SSSC(SSSCParams(p.W, p.pi, p.mu, p.psi, p.sigma2))
     for model, want in [(bsc, p.bsc(lpj)), (sssc, p.sssc(lpj))]:
-        only_mean = model.posterior_moments(model.dense_products(p.Y), states)
+        only_mean = model.posterior_moments(states, products=model.dense_products(p.Y))
         assert isinstance(only_mean, PosteriorMoments)
         assert only_mean.variance is None and only_mean.third is None
         np.testing.assert_array_equal(only_mean.mean, want[0])
-        full = model.posterior_moments(model.dense_products(p.Y), states, order=3)
+        full = model.posterior_moments(states, order=3, products=model.dense_products(p.Y))
         for got, w in zip((full.mean, full.variance, full.third), want):
             np.testing.assert_array_equal(got, w)
         with pytest.raises(ValueError, match="order"):
-            model.posterior_moments(model.dense_products(p.Y), states, order=4)
+            model.posterior_moments(states, order=4, products=model.dense_products(p.Y))
 
 
 def test_posterior_moments_checks_its_shapes():

@@ -75,8 +75,7 @@ py::array_t<std::int64_t> select_parents_py(const InArray<double>& lpj, const py
 }
 
 py::array_t<std::uint64_t> make_children_py(const InArray<std::uint64_t>& parents, const py::object& H_obj,
-                                            double expected_active, const py::object& seed_obj,
-                                            const EvoConfig& evo) {
+                                            double expected_active, const py::object& seed_obj, const EvoConfig& evo) {
     const auto H = static_cast<int>(checked_int(H_obj, "H", 1, limits::max_latents));
     const std::uint64_t seed = checked_uint64(seed_obj, "seed");
     const int n_words = words_for(H);
@@ -114,10 +113,9 @@ void register_evo(py::module_& m, py::module_& testing) {
         .def_property_readonly("selection", [](const EvoConfig& c) { return selection_name(c.selection); })
         .def_property_readonly("mutation", [](const EvoConfig& c) { return mutation_name(c.mutation); })
         .def_readonly("crossover", &EvoConfig::crossover)
-        .def_property_readonly("bitflip_prob",
-                               [](const EvoConfig& c) -> py::object {
-                                   return c.bitflip_prob < 0 ? py::none() : py::cast(c.bitflip_prob);
-                               })
+        .def_property_readonly(
+            "bitflip_prob",
+            [](const EvoConfig& c) -> py::object { return c.bitflip_prob < 0 ? py::none() : py::cast(c.bitflip_prob); })
         .def_property_readonly("children_per_generation", &EvoConfig::children_per_generation)
         .def("__repr__", [](const EvoConfig& c) {
             return "EvoConfig(n_parents=" + std::to_string(c.n_parents) +

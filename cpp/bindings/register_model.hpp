@@ -84,7 +84,9 @@ py::list layout_of(Fields& fields) {
 template <class Fields>
 py::array_t<double> to_flat(Fields& fields) {
     std::vector<double> flat;
-    fields.visit([&](const char*, const Shape& shape, double* data) { flat.insert(flat.end(), data, data + shape_size(shape)); });
+    fields.visit([&](const char*, const Shape& shape, double* data) {
+        flat.insert(flat.end(), data, data + shape_size(shape));
+    });
     const auto n = static_cast<py::ssize_t>(flat.size());
     return to_numpy(std::move(flat), {n});
 }
@@ -101,7 +103,8 @@ void from_flat(Fields& fields, const InArray<double>& flat, const char* what) {
     fields.visit([&](const char* name, const Shape& shape, double* data) {
         const std::size_t n = shape_size(shape);
         for (std::size_t i = 0; i < n; ++i)
-            if (!std::isfinite(p[i])) throw std::invalid_argument(std::string(what) + " field " + name + " contains NaN or Inf");
+            if (!std::isfinite(p[i]))
+                throw std::invalid_argument(std::string(what) + " field " + name + " contains NaN or Inf");
         std::copy(p, p + n, data);
         p += n;
     });
@@ -141,7 +144,8 @@ Params params_from_kwargs(const py::kwargs& kwargs) {
     });
     if (used != kwargs.size()) {
         std::string known;
-        params.visit([&](const char* name, const Shape&, double*) { known += (known.empty() ? "" : ", ") + std::string(name); });
+        params.visit(
+            [&](const char* name, const Shape&, double*) { known += (known.empty() ? "" : ", ") + std::string(name); });
         throw std::invalid_argument("unknown parameters given; the parameters are " + known);
     }
     params.validate();
@@ -173,7 +177,8 @@ void register_model(py::module_& m, const std::string& name, const char* params_
     using Evaluator = typename Model::Evaluator;
 
     py::class_<Params> params(m, params_class,
-                              ("The parameters of the " + name + " model, checked once at construction "
+                              ("The parameters of the " + name +
+                               " model, checked once at construction "
                                "(keyword arguments named as the fields).")
                                   .c_str());
     params.def(py::init(&params_from_kwargs<Params>));
@@ -200,27 +205,26 @@ void register_model(py::module_& m, const std::string& name, const char* params_
         return products.view();
     };
 
-    m.def(
-        (name + "_log_pseudo_joint").c_str(),
-        [products_for](const Params& p, const BoundProducts& products, const InArray<std::uint64_t>& K) {
-            const DenseProducts d = products_for(p, products);
-            const int S = check_states(K, K.data(), products.N(), p.H);
-            py::array_t<double> lpj({products.N(), static_cast<py::ssize_t>(S)});
-            double* out = lpj.mutable_data();
-            without_gil([&](const StopPoll& stop) {
-                evaluate_states(Evaluator(p, d), K.data(), out, d.N, S, stop);
-                return 0;
-            });
-            return lpj;
-        },
-        py::arg("params"), py::arg("products"), py::arg("K"),
-        ("lpj (N, S) of the states K (N, S, n_words) under the " + name + " model.").c_str());
+    m.def((name + "_log_pseudo_joint").c_str(),
+          [products_for](const Params& p, const BoundProducts& products, const InArray<std::uint64_t>& K) {
+              const DenseProducts d = products_for(p, products);
+              const int S = check_states(K, K.data(), products.N(), p.H);
+              py::array_t<double> lpj({products.N(), static_cast<py::ssize_t>(S)});
+              double* out = lpj.mutable_data();
+              without_gil([&](const StopPoll& stop) {
+                  evaluate_states(Evaluator(p, d), K.data(), out, d.N, S, stop);
+                  return 0;
+              });
+              return lpj;
+          },
+          py::arg("params"), py::arg("products"), py::arg("K"),
+          ("lpj (N, S) of the states K (N, S, n_words) under the " + name + " model.").c_str());
 
     m.def(
         "evo_step",
         [products_for](const Params& p, const BoundProducts& products, const py::object& K_obj,
-                       const py::object& lpj_obj, const EvoConfig& evo, const py::object& seed,
-                       const py::object& epoch, const py::object& first_index) {
+                       const py::object& lpj_obj, const EvoConfig& evo, const py::object& seed, const py::object& epoch,
+                       const py::object& first_index) {
             const DenseProducts d = products_for(p, products);
             auto states = inplace_states(K_obj, lpj_obj, products.N(), p.H);
             evo.validate(p.H, states.S);
@@ -236,54 +240,63 @@ void register_model(py::module_& m, const std::string& name, const char* params_
         py::arg("epoch"), py::arg("first_index"),
         "One evolutionary E-step on K (N, S, n_words) and lpj (N, S) in place; returns the replaced-state count.");
 
-    m.def(
-        (name + "_accumulate").c_str(),
-        [products_for](const Params& p, const BoundProducts& products, const InArray<double>& Y,
-                       const InArray<std::uint64_t>& K, const InArray<double>& lpj) {
-            const DenseProducts d = products_for(p, products);
-            check_shape(Y, "Y", {products.N(), p.D});
-            const int S = check_states(K, K.data(), products.N(), p.H);
-            check_log_joints(lpj, products.N(), S);
-            Stats stats = without_gil([&](const StopPoll& stop) {
-                return Model::accumulate(p, d, Y.data(), K.data(), lpj.data(), S, stop);
-            });
-            return to_flat(stats);
-        },
-        py::arg("params"), py::arg("products"), py::arg("Y"), py::arg("K"), py::arg("lpj"),
-        ("M-step statistics of the " + name +
-         " model as one flat vector, summable over data shards (fields: params.stats_layout()).")
-            .c_str());
+    m.def((name + "_accumulate").c_str(),
+          [products_for](const Params& p, const BoundProducts& products, const InArray<double>& Y,
+                         const InArray<std::uint64_t>& K, const InArray<double>& lpj) {
+              const DenseProducts d = products_for(p, products);
+              check_shape(Y, "Y", {products.N(), p.D});
+              const int S = check_states(K, K.data(), products.N(), p.H);
+              check_log_joints(lpj, products.N(), S);
+              Stats stats = without_gil([&](const StopPoll& stop) {
+                  return Model::accumulate(p, d, Y.data(), K.data(), lpj.data(), S, stop);
+              });
+              return to_flat(stats);
+          },
+          py::arg("params"), py::arg("products"), py::arg("Y"), py::arg("K"), py::arg("lpj"),
+          ("M-step statistics of the " + name +
+           " model as one flat vector, summable over data shards (fields: params.stats_layout()).")
+              .c_str());
 
-    m.def(
-        (name + "_posterior_moments").c_str(),
-        [products_for](const Params& p, const BoundProducts& products, const InArray<std::uint64_t>& K,
-                       const InArray<double>& lpj, const py::object& order) {
-            const DenseProducts d = products_for(p, products);
-            const int S = check_states(K, K.data(), products.N(), p.H);
-            check_log_joints(lpj, products.N(), S);
-            const MomentOutputs out(static_cast<int>(checked_int(order, "order", INT_MIN, INT_MAX)), products.N(), p.D);
-            without_gil([&](const StopPoll& stop) {
-                Model::posterior_moments(p, d, K.data(), lpj.data(), S, out.arrays(), stop);
-                return 0;
-            });
-            return out.as_tuple();
-        },
-        py::arg("params"), py::arg("products"), py::arg("K"), py::arg("lpj"), py::arg("order") = 1,
-        ("Posterior moments of the noise-free patches under the " + name +
-         " model: (mean (N, D), variance (N, D) if order >= 2 else None, third central moment (N, D) if "
-         "order == 3 else None).")
-            .c_str());
+    m.def((name + "_posterior_moments").c_str(),
+          [products_for](const Params& p, const py::object& products_obj, const InArray<std::uint64_t>& K,
+                         const InArray<double>& lpj, const py::object& order) {
+              DenseProducts d;
+              if (products_obj.is_none()) {
+                  if (Model::moments_need_products)
+                      throw std::invalid_argument("the posterior moments of this model need the dense products");
+                  check_shape(lpj, "lpj", {-1, -1});
+                  d.N = static_cast<std::size_t>(lpj.shape(0));
+                  d.H = p.H;
+              } else {
+                  if (!py::isinstance<BoundProducts>(products_obj))
+                      throw py::type_error("products must be a DenseProducts or None");
+                  d = products_for(p, products_obj.cast<const BoundProducts&>());
+              }
+              const auto N = static_cast<py::ssize_t>(d.N);
+              const int S = check_states(K, K.data(), N, p.H);
+              check_log_joints(lpj, N, S);
+              const MomentOutputs out(static_cast<int>(checked_int(order, "order", INT_MIN, INT_MAX)), N, p.D);
+              without_gil([&](const StopPoll& stop) {
+                  Model::posterior_moments(p, d, K.data(), lpj.data(), S, out.arrays(), stop);
+                  return 0;
+              });
+              return out.as_tuple();
+          },
+          py::arg("params"), py::arg("products"), py::arg("K"), py::arg("lpj"), py::arg("order") = 1,
+          ("Posterior moments of the noise-free patches under the " + name +
+           " model: (mean (N, D), variance (N, D) if order >= 2 else None, third central moment (N, D) if "
+           "order == 3 else None). products may be None where the model's moments do not read them (BSC).")
+              .c_str());
 
-    m.def(
-        (name + "_m_step").c_str(),
-        [](const Params& old, const InArray<double>& flat, bool shared_pi) {
-            Stats stats(old.D, old.H);
-            from_flat(stats, flat, "stats");
-            py::gil_scoped_release release;
-            return Model::m_step(old, stats, shared_pi);
-        },
-        py::arg("params"), py::arg("stats"), py::arg("shared_pi") = false,
-        ("The " + name + " parameters maximising the truncated free energy for the summed statistics.").c_str());
+    m.def((name + "_m_step").c_str(),
+          [](const Params& old, const InArray<double>& flat, bool shared_pi) {
+              Stats stats(old.D, old.H);
+              from_flat(stats, flat, "stats");
+              py::gil_scoped_release release;
+              return Model::m_step(old, stats, shared_pi);
+          },
+          py::arg("params"), py::arg("stats"), py::arg("shared_pi") = false,
+          ("The " + name + " parameters maximising the truncated free energy for the summed statistics.").c_str());
 }
 
 }  // namespace zs::py_bind

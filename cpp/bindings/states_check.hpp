@@ -12,8 +12,8 @@ namespace zs::py_bind {
 // Throws std::invalid_argument unless 1 <= H <= limits::max_latents (before H sizes or divides anything).
 inline void check_latents(long long H) {
     if (H < 1 || H > limits::max_latents)
-        throw std::invalid_argument("H (latents) must lie in [1, " + std::to_string(limits::max_latents) +
-                                    "], got " + std::to_string(H));
+        throw std::invalid_argument("H (latents) must lie in [1, " + std::to_string(limits::max_latents) + "], got " +
+                                    std::to_string(H));
 }
 
 // K (N, S, n_words) with 1 <= S <= limits::max_states; bits at positions >= H must be zero, or kernels

@@ -68,8 +68,7 @@ BscStats Bsc::accumulate(const BscParams& params, const DenseProducts& products,
     stats.B = std::move(sums.B);
     stats.y2 = sums.y2;
     stats.n_patches = static_cast<double>(products.N);
-    stats.free_energy =
-        sums.lse + static_cast<double>(products.N) * free_energy_constant(D, params.pi, params.sigma2);
+    stats.free_energy = sums.lse + static_cast<double>(products.N) * free_energy_constant(D, params.pi, params.sigma2);
     return stats;
 }
 

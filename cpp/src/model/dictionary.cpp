@@ -13,8 +13,8 @@ namespace zs {
 void check_dictionary_size(int D, int H) {
     if (D < 1) throw std::invalid_argument("D (pixels per patch) must be >= 1, got " + std::to_string(D));
     if (H < 1 || H > limits::max_latents)
-        throw std::invalid_argument("H (latents) must lie in [1, " + std::to_string(limits::max_latents) +
-                                    "], got " + std::to_string(H));
+        throw std::invalid_argument("H (latents) must lie in [1, " + std::to_string(limits::max_latents) + "], got " +
+                                    std::to_string(H));
 }
 
 void check_dictionary_params(const std::vector<double>& W, const std::vector<double>& pi, double sigma2) {

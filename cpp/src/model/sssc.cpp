@@ -243,8 +243,7 @@ SsscStats Sssc::accumulate(const SsscParams& params, const DenseProducts& produc
     total.s_sum = std::move(sums.s_sum);
     total.y2 = sums.y2;
     total.n_patches = static_cast<double>(products.N);
-    total.free_energy =
-        sums.lse + static_cast<double>(products.N) * free_energy_constant(D, params.pi, params.sigma2);
+    total.free_energy = sums.lse + static_cast<double>(products.N) * free_energy_constant(D, params.pi, params.sigma2);
     return total;
 }
 

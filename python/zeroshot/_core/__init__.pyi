@@ -147,7 +147,7 @@ def bsc_accumulate(
     lpj: NDArray[np.float64],
 ) -> NDArray[np.float64]: ...  # flat statistics, fields params.stats_layout()
 def bsc_posterior_moments(
-    params: BscParams, products: DenseProducts, K: NDArray[np.uint64], lpj: NDArray[np.float64], order: int = 1
+    params: BscParams, products: DenseProducts | None, K: NDArray[np.uint64], lpj: NDArray[np.float64], order: int = 1
 ) -> Moments: ...
 def bsc_m_step(params: BscParams, stats: NDArray[np.float64], shared_pi: bool = False) -> BscParams: ...
 def sssc_log_pseudo_joint(
@@ -161,6 +161,6 @@ def sssc_accumulate(
     lpj: NDArray[np.float64],
 ) -> NDArray[np.float64]: ...
 def sssc_posterior_moments(
-    params: SsscParams, products: DenseProducts, K: NDArray[np.uint64], lpj: NDArray[np.float64], order: int = 1
+    params: SsscParams, products: DenseProducts | None, K: NDArray[np.uint64], lpj: NDArray[np.float64], order: int = 1
 ) -> Moments: ...
 def sssc_m_step(params: SsscParams, stats: NDArray[np.float64], shared_pi: bool = False) -> SsscParams: ...

@@ -86,7 +86,16 @@ class Model(Protocol):
         """A new model with the parameters maximising F for the summed statistics."""
         ...
 
-    def posterior_moments(self, products: DenseProducts, states: TruncatedStates, order: int = 1) -> PosteriorMoments:
-        """Posterior moments of the noise-free patches whose products with W are `products`, up to
-        `order` (1: mean; 2: + variance; 3: + third central moment), each (N, D)."""
+    @property
+    def moments_need_products(self) -> bool:
+        """Whether posterior_moments reads the patches' dense products (SSSC's slab posteriors do; BSC's
+        moments depend on the patches only through lpj)."""
+        ...
+
+    def posterior_moments(
+        self, states: TruncatedStates, order: int = 1, products: DenseProducts | None = None
+    ) -> PosteriorMoments:
+        """Posterior moments of the noise-free patches of the states, up to `order` (1: mean; 2: + variance;
+        3: + third central moment), each (N, D). products: the patches' dense products with W, required
+        when `moments_need_products`."""
         ...

@@ -31,6 +31,7 @@ class BSC(DictionaryModel[BSCParams]):
     """The BSC model; kernels in the compiled core (cpp/include/zeroshot/model/bsc.hpp)."""
 
     name = "bsc"
+    moments_need_products = False  # given s, x = W s exactly: the moments read the patches only through lpj
     params_type = BSCParams
     kernels = CoreKernels(CoreBscParams, bsc_log_pseudo_joint, bsc_accumulate, bsc_posterior_moments, bsc_m_step)
 

@@ -26,7 +26,7 @@ class CoreKernels(NamedTuple):
     accumulate: Callable[
         [Any, DenseProducts, NDArray[np.float64], NDArray[np.uint64], NDArray[np.float64]], NDArray[np.float64]
     ]
-    posterior_moments: Callable[[Any, DenseProducts, NDArray[np.uint64], NDArray[np.float64], int], Moments]
+    posterior_moments: Callable[[Any, "DenseProducts | None", NDArray[np.uint64], NDArray[np.float64], int], Moments]
     m_step: Callable[[Any, NDArray[np.float64], bool], Any]
 
 
@@ -117,6 +117,7 @@ class DictionaryModel(Generic[P]):
     name: ClassVar[str]
     kernels: ClassVar[CoreKernels]
     params_type: ClassVar[type[Any]]
+    moments_need_products: ClassVar[bool]
 
     def __init__(self, params: P, shared_pi: bool = False, core: CoreParams | None = None) -> None:
         self.params = params
@@ -176,7 +177,11 @@ class DictionaryModel(Generic[P]):
     def m_step(self: M, stats: np.ndarray) -> M:
         return self.from_core(self.kernels.m_step(self.core, stats, self.shared_pi), self.shared_pi)
 
-    def posterior_moments(self, products: DenseProducts, states: TruncatedStates, order: int = 1) -> PosteriorMoments:
+    def posterior_moments(
+        self, states: TruncatedStates, order: int = 1, products: DenseProducts | None = None
+    ) -> PosteriorMoments:
+        if products is None and self.moments_need_products:
+            raise ValueError(f"the posterior moments of {self.name} need the patches' dense products")
         return PosteriorMoments(*self.kernels.posterior_moments(self.core, products, states.K, states.lpj, order))
 
     @classmethod

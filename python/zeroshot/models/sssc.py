@@ -44,6 +44,7 @@ class SSSC(DictionaryModel[SSSCParams]):
     (cpp/include/zeroshot/model/sssc.hpp)."""
 
     name = "es3c"
+    moments_need_products = True  # the slab posteriors read W^T y
     params_type = SSSCParams
     kernels = CoreKernels(
         CoreSsscParams,

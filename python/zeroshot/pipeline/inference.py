@@ -74,13 +74,14 @@ def infer(
             rounds = max(1, config.inference_epochs)
         for r in range(rounds):
             estep.update(model, Yc, chunk_states, config.epochs + r)
-        patch_moments = model.posterior_moments(estep.workspace.products(model, Yc), chunk_states, order=order)
-        estep.workspace.clear()
+        products = estep.workspace.products(model, Yc) if model.moments_need_products else None
+        estep.workspace.clear()  # what the moments need, `products` holds
+        patch_moments = model.posterior_moments(chunk_states, order=order, products=products)
         merger.add(start - offset, patch_moments.mean + dc)
         if pixel_moments is not None and patch_moments.variance is not None:
             pixel_moments.add(start - offset, patch_moments.mean + dc, patch_moments.variance, patch_moments.third)
         # Freed before the next chunk is made: otherwise two chunks' arrays would be alive at once.
-        del Yc, dc, chunk_states, patch_moments
+        del Yc, dc, chunk_states, patch_moments, products
 
     whole = merge_over_ranks(merger, row0, comm, lambda: PatchMerger(image.shape, P, config.merge))
     maps: dict[str, np.ndarray] | None = None if whole is None else {"denoised": whole.result()}

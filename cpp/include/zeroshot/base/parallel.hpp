@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -53,16 +54,25 @@ public:
 };
 
 // The stop state of one kernel call. Every thread calls skip() once per unit of work (a patch or a block
-// of patches); thread 0 polls every `every` units, and after a stop every thread skips the rest.
+// of patches); thread 0 asks the StopPoll when `interval` has passed since it last asked (a clock read
+// per unit on one thread: tens of nanoseconds against microseconds of work), and after a stop every
+// thread skips its remaining units.
 class StopFlag {
 public:
-    explicit StopFlag(const StopPoll& poll, int every = 256) : poll_(poll), every_(every) {}
+    explicit StopFlag(const StopPoll& poll, std::chrono::milliseconds interval = std::chrono::milliseconds(50))
+        : poll_(poll), interval_(interval), last_(std::chrono::steady_clock::now()) {}
 
     bool skip() {
         if (stopped_.load(std::memory_order_relaxed)) return true;
-        if (poll_ && thread_index() == 0 && ++polled_units_ % every_ == 0 && poll_()) {
-            stopped_.store(true, std::memory_order_relaxed);
-            return true;
+        if (poll_ && thread_index() == 0) {
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_ >= interval_) {
+                last_ = now;
+                if (poll_()) {
+                    stopped_.store(true, std::memory_order_relaxed);
+                    return true;
+                }
+            }
         }
         return false;
     }
@@ -73,8 +83,8 @@ public:
 
 private:
     const StopPoll& poll_;
-    long polled_units_ = 0;  // touched by thread 0 only
-    int every_;
+    std::chrono::milliseconds interval_;
+    std::chrono::steady_clock::time_point last_;  // touched by thread 0 only
     std::atomic<bool> stopped_{false};
 };
 

@@ -78,7 +78,7 @@ PosteriorSums posterior_sums(const double* Y, std::size_t N, int D, int H, const
     PosteriorSums total = zero;
     const auto n_blocks = static_cast<std::int64_t>((N + kBlock - 1) / kBlock);
     ExceptionCollector errors;
-    StopFlag stopping(stop, 1);
+    StopFlag stopping(stop);
 #pragma omp parallel
     {
         PosteriorSums block = zero;

@@ -97,8 +97,9 @@ struct Bsc {
                             const std::uint64_t* K, const double* lpj, int S, const StopPoll& stop = {});
 
     // Posterior moments of the noise-free patch x = W s (N, D each): the mean W<s>_n and, where out's
-    // pointers are not null, the variance and the third central moment of (Ws)_d. (Given s, x is exact:
-    // the moments need no products; the argument keeps the models' signatures alike.)
+    // pointers are not null, the variance and the third central moment of (Ws)_d. Given s, x is exact:
+    // the moments depend on the patches only through lpj and read nothing of `products` but N.
+    static constexpr bool moments_need_products = false;
     static void posterior_moments(const Params& params, const DenseProducts& products, const std::uint64_t* K,
                                   const double* lpj, int S, MomentArrays out, const StopPoll& stop = {});
 

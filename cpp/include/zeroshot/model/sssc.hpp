@@ -110,7 +110,8 @@ struct Sssc {
     // Posterior moments of the noise-free patch x = W_a z_a (N, D each): the mean W <x>_n and, where out's
     // pointers are not null, the variance and the third central moment per pixel. Given s, x_d is
     // Gaussian with mean (W_a kappa_s)_d and variance (W_a Lambda_s W_a^T)_dd, taken in O(D k^2) without
-    // any D x D matrix.
+    // any D x D matrix. The slab posteriors read the products.
+    static constexpr bool moments_need_products = true;
     static void posterior_moments(const Params& params, const DenseProducts& products, const std::uint64_t* K,
                                   const double* lpj, int S, MomentArrays out, const StopPoll& stop = {});
 
