@@ -26,7 +26,7 @@ class CoreKernels(NamedTuple):
     accumulate: Callable[
         [Any, DenseProducts, NDArray[np.float64], NDArray[np.uint64], NDArray[np.float64]], NDArray[np.float64]
     ]
-    posterior_moments: Callable[[Any, "DenseProducts | None", NDArray[np.uint64], NDArray[np.float64], int], Moments]
+    posterior_moments: Callable[[Any, DenseProducts | None, NDArray[np.uint64], NDArray[np.float64], int], Moments]
     m_step: Callable[[Any, NDArray[np.float64], bool], Any]
 
 
