@@ -20,6 +20,7 @@ from zeroshot.config import EvoConfig
 from zeroshot.models import BSC, SSSC
 from zeroshot.patches.extract import extract_patches
 from zeroshot.variational.em import EMTrainer
+from zeroshot.variational.evo import EvoEStep
 from zeroshot.variational.states import TruncatedStates
 
 
@@ -48,7 +49,8 @@ def main() -> None:
     model = (SSSC if args.model == "es3c" else BSC).from_data(Y, H, seed=0)
     target = 20 if args.model == "es3c" else 5
     states = TruncatedStates.random(N, H, S, 1.0 / H, seed=0)
-    trainer = EMTrainer(evo, seed=0)
+    estep = EvoEStep(evo, seed=0)
+    trainer = EMTrainer(estep)
     model, history = trainer.fit(model, Y, states, args.warmup)
     F = [h.free_energy for h in history]
     print(f"warm-up F per patch: {[round(f / N, 3) for f in F]}")
@@ -78,9 +80,10 @@ def main() -> None:
         floors, epochs = zip(*pairs)
         results[threads] = (min(epochs), float(np.median([e / f for f, e in pairs])), min(floors))
         # Parts of an epoch at this thread count.
-        t_e = timed(lambda threads=threads: model.e_step(Y, states, evo, 0, 10_000 + threads))
-        stats = model.accumulate(Y, states)
-        t_acc = timed(lambda: model.accumulate(Y, states))
+        t_e = timed(lambda threads=threads: estep.update(model, Y, states, 10_000 + threads))
+        products = estep.workspace.products(model, Y)
+        stats = model.accumulate(Y, states, products)
+        t_acc = timed(lambda products=products: model.accumulate(Y, states, products))
         t_m = timed(lambda stats=stats: model.m_step(stats))
         print(
             f"threads={threads}: epoch {results[threads][0]:.3f} s  (E-step {t_e:.3f} s, statistics "

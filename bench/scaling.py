@@ -43,6 +43,7 @@ from zeroshot.metrics import psnr
 from zeroshot.models import BSC
 from zeroshot.runtime.memory import estimate_memory, format_bytes
 from zeroshot.variational.em import EMTrainer
+from zeroshot.variational.evo import EvoEStep
 from zeroshot.variational.states import TruncatedStates
 
 HERE = Path(__file__).resolve().parent
@@ -75,7 +76,7 @@ def time_epochs(Y: np.ndarray, H: int, S: int, warmup: int, repeats: int, thread
     zeroshot.set_num_threads(threads)
     model = BSC.from_data(Y, H, seed=0)
     states = TruncatedStates.random(Y.shape[0], H, S, 1.0 / H, seed=0)
-    trainer = EMTrainer(EvoConfig(), seed=0)
+    trainer = EMTrainer(EvoEStep(EvoConfig(), seed=0))
     model, _ = trainer.fit(model, Y, states, warmup)
     times = []
     for epoch in range(warmup, warmup + repeats):

@@ -19,6 +19,7 @@ from zeroshot.models import BSC
 from zeroshot.runtime.comm import block_range
 from zeroshot.runtime.mpi import MPIComm
 from zeroshot.variational.em import EMTrainer
+from zeroshot.variational.evo import EvoEStep
 from zeroshot.variational.states import TruncatedStates
 
 
@@ -41,7 +42,7 @@ def main() -> None:
     Y = np.ascontiguousarray(Y[lo:hi])
     model = BSC.from_data(Y, args.H, seed=0, comm=comm)
     states = TruncatedStates.random(Y.shape[0], args.H, args.S, 1.0 / args.H, seed=0, first_index=lo)
-    trainer = EMTrainer(EvoConfig(), seed=0, comm=comm)
+    trainer = EMTrainer(EvoEStep(EvoConfig(), seed=0), comm=comm)
     model, history = trainer.fit(model, Y, states, args.warmup)
     times = []
     for epoch in range(args.warmup, args.warmup + args.repeats):

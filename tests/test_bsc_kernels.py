@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import core_calls
 import reference as ref
 from zeroshot import _core
 from zeroshot.models.bsc import BSC, BSCParams
@@ -55,7 +56,7 @@ class Problem:
 
     def core_lpj(self) -> np.ndarray:
         WtY, y2, WtW = self.products()
-        return _core.bsc_log_pseudo_joint(WtY, y2, WtW, self.pi, self.sigma2, self.K)
+        return core_calls.bsc_log_pseudo_joint(WtY, y2, WtW, self.pi, self.sigma2, self.K)
 
     def ref_lpj(self) -> np.ndarray:
         return ref.bsc_lpj(self.Y, self.W, self.pi, self.sigma2, self.bits)
@@ -137,8 +138,8 @@ def test_log_pseudo_joint_accepts_noncontiguous_inputs():
     """Read-only inputs may be any layout (they are converted); the result must not change."""
     p = make_problem(3, N=9, D=5, H=12, S=6)
     WtY, y2, WtW = p.products()
-    a = _core.bsc_log_pseudo_joint(WtY, y2, WtW, p.pi, p.sigma2, p.K)
-    b = _core.bsc_log_pseudo_joint(
+    a = core_calls.bsc_log_pseudo_joint(WtY, y2, WtW, p.pi, p.sigma2, p.K)
+    b = core_calls.bsc_log_pseudo_joint(
         np.asfortranarray(WtY),
         y2[::1].copy(),
         np.asfortranarray(WtW),
@@ -166,7 +167,7 @@ def test_free_energy_with_all_states_is_exact_log_likelihood(H):
     F = model.free_energy(model.accumulate(Y, states))
     np.testing.assert_allclose(F, exact, rtol=1e-11)
     # and from the sufficient statistic directly
-    _, _, lse, _ = _core.bsc_accumulate(Y, states.K, states.lpj, H)
+    _, _, lse, _ = core_calls.bsc_accumulate(Y, states.K, states.lpj, H)
     np.testing.assert_allclose(lse + N * ref.lpj_offset(D, pi, sigma2), exact, rtol=1e-11)
 
 
@@ -177,7 +178,7 @@ def test_free_energy_with_all_states_is_exact_log_likelihood(H):
 @given(problems(max_N=70), st.floats(0.0, 50.0), st.integers(0, 2**32 - 1))
 def test_accumulate_matches_reference(p, spread, seed):
     lpj = random_lpj(np.random.default_rng(seed), p.N, p.S, spread)
-    A, B, lse, y2 = _core.bsc_accumulate(p.Y, p.K, lpj, p.H)
+    A, B, lse, y2 = core_calls.bsc_accumulate(p.Y, p.K, lpj, p.H)
     A_r, B_r, lse_r, y2_r = ref.bsc_accumulate(p.Y, p.bits, lpj)
     assert A.shape == (p.D, p.H) and B.shape == (p.H, p.H)
     np.testing.assert_allclose(A, A_r, rtol=1e-10, atol=1e-12 * np.abs(p.Y).sum())
@@ -191,7 +192,7 @@ def test_accumulate_over_several_blocks():
     """N > 1024 (more than one reduction block), model lpj: statistics still equal the reference."""
     p = make_problem(4, N=2500, D=6, H=67, S=5)
     lpj = p.ref_lpj()
-    A, B, lse, y2 = _core.bsc_accumulate(p.Y, p.K, lpj, p.H)
+    A, B, lse, y2 = core_calls.bsc_accumulate(p.Y, p.K, lpj, p.H)
     A_r, B_r, lse_r, y2_r = ref.bsc_accumulate(p.Y, p.bits, lpj)
     np.testing.assert_allclose(A, A_r, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(B, B_r, rtol=1e-10, atol=1e-10)
@@ -206,17 +207,17 @@ def test_accumulate_over_several_blocks():
 @given(problems(), st.floats(0.0, 30.0), st.integers(0, 2**32 - 1))
 def test_posterior_moments_match_reference(p, spread, seed):
     lpj = random_lpj(np.random.default_rng(seed), p.N, p.S, spread)
-    mean, var, third = _core.bsc_posterior_moments(p.W, p.K, lpj, order=3)
+    mean, var, third = core_calls.bsc_posterior_moments(p.W, p.K, lpj, order=3)
     mean_r, var_r, third_r = ref.bsc_posterior_moments(p.W, p.bits, lpj)
     scale = np.abs(p.W).sum()
     np.testing.assert_allclose(mean, mean_r, rtol=1e-10, atol=1e-13 * scale)
     np.testing.assert_allclose(var, var_r, rtol=1e-10, atol=1e-12 * scale**2)
     np.testing.assert_allclose(third, third_r, rtol=1e-10, atol=1e-12 * scale**3)
     assert np.all(var >= 0)
-    mean_only, no_var, no_third = _core.bsc_posterior_moments(p.W, p.K, lpj)
+    mean_only, no_var, no_third = core_calls.bsc_posterior_moments(p.W, p.K, lpj)
     assert no_var is None and no_third is None
     np.testing.assert_array_equal(mean_only, mean)
-    mean2, var2, no_third = _core.bsc_posterior_moments(p.W, p.K, lpj, order=2)
+    mean2, var2, no_third = core_calls.bsc_posterior_moments(p.W, p.K, lpj, order=2)
     assert no_third is None
     np.testing.assert_array_equal(mean2, mean)
     np.testing.assert_array_equal(var2, var)
@@ -227,7 +228,7 @@ def test_posterior_variance_is_zero_for_a_point_mass():
     p = make_problem(5, N=4, D=6, H=65, S=3)
     lpj = np.full((p.N, p.S), -1e4)
     lpj[:, 1] = 0.0
-    mean, var, third = _core.bsc_posterior_moments(p.W, p.K, lpj, order=3)
+    mean, var, third = core_calls.bsc_posterior_moments(p.W, p.K, lpj, order=3)
     np.testing.assert_allclose(mean, p.bits[:, 1].astype(float) @ p.W.T, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(var, 0.0, atol=1e-24)
     np.testing.assert_allclose(third, 0.0, atol=1e-24)
@@ -239,7 +240,7 @@ def test_posterior_variance_is_zero_for_a_point_mass():
 def m_step_inputs(seed: int, N: int, D: int, H: int, S: int):
     p = make_problem(seed, N, D, H, S)
     lpj = random_lpj(np.random.default_rng(seed + 1), N, S, 3.0)
-    A, B, _lse, y2 = _core.bsc_accumulate(p.Y, p.K, lpj, p.H)
+    A, B, _lse, y2 = core_calls.bsc_accumulate(p.Y, p.K, lpj, p.H)
     return p, lpj, A, B, y2
 
 
@@ -267,7 +268,7 @@ def test_m_step_matches_reference(N, D, H, S, seed, shared_pi):
     S = min(S, 2**H)
     p, lpj, A, B, y2 = m_step_inputs(seed, N, D, H, S)
     W_old = np.random.default_rng(seed + 2).normal(size=(D, H))
-    W, pi, sigma2 = _core.bsc_m_step(A, B, y2, float(N), W_old, shared_pi)
+    W, pi, sigma2 = core_calls.bsc_m_step(A, B, y2, float(N), W_old, shared_pi)
     W_r, pi_r, sigma2_r, used = reference_m_step_with_unused(A, B, y2, N, W_old)
 
     assert np.all(np.isfinite(W))
@@ -304,7 +305,7 @@ def test_m_step_well_conditioned_tight():
     """A well-conditioned B: W = A B^-1 to ~1e-10, pi and sigma2 to rounding."""
     _p, _lpj, A, B, y2 = m_step_inputs(7, N=400, D=9, H=10, S=6)
     assert np.linalg.cond(B) < 50
-    W, pi, sigma2 = _core.bsc_m_step(A, B, y2, 400.0, np.zeros((9, 10)))
+    W, pi, sigma2 = core_calls.bsc_m_step(A, B, y2, 400.0, np.zeros((9, 10)))
     W_r, pi_r, sigma2_r = ref.bsc_m_step(A, B, y2, 400.0)
     np.testing.assert_allclose(W, W_r, rtol=1e-8, atol=1e-9 * np.abs(W_r).max())
     np.testing.assert_allclose(pi, pi_r, rtol=1e-14)
@@ -321,9 +322,9 @@ def test_m_step_noiseless_data_sigma2_at_lower_bound():
     lpj = np.full((N, S), -1e4)
     lpj[:, 0] = 0.0  # q is a point mass on the true state (exp(-1e4) == 0)
     K = TruncatedStates.from_bits(bits).K
-    A, B, _, y2 = _core.bsc_accumulate(Y, K, lpj, H)
+    A, B, _, y2 = core_calls.bsc_accumulate(Y, K, lpj, H)
     assert np.linalg.cond(B) < 1e4
-    W, _pi, sigma2 = _core.bsc_m_step(A, B, y2, float(N), np.zeros((D, H)))
+    W, _pi, sigma2 = core_calls.bsc_m_step(A, B, y2, float(N), np.zeros((D, H)))
     np.testing.assert_allclose(W, W_true, atol=1e-6)
     assert sigma2 >= _core.SIGMA2_MIN
     assert sigma2 <= 1e-8
@@ -346,9 +347,9 @@ def test_m_step_pi_clamped_and_unused_latent_keeps_column():
     Y = rng.normal(size=(N, D))
     lpj = random_lpj(rng, N, S, 2.0)
     K = TruncatedStates.from_bits(bits).K
-    A, B, _, y2 = _core.bsc_accumulate(Y, K, lpj, H)
+    A, B, _, y2 = core_calls.bsc_accumulate(Y, K, lpj, H)
     W_old = rng.normal(size=(D, H))
-    W, pi, sigma2 = _core.bsc_m_step(A, B, y2, float(N), W_old)
+    W, pi, sigma2 = core_calls.bsc_m_step(A, B, y2, float(N), W_old)
     assert pi[0] == 1 - _core.PI_MIN
     assert pi[1] == _core.PI_MIN
     assert np.all((pi >= _core.PI_MIN) & (pi <= 1 - _core.PI_MIN))
@@ -359,7 +360,7 @@ def test_m_step_pi_clamped_and_unused_latent_keeps_column():
     W_r = ref.bsc_m_step(A[:, used], B[np.ix_(used, used)], y2, N)[0]
     np.testing.assert_allclose(W[:, used], W_r, rtol=1e-7, atol=1e-9)
     # shared pi: the clamped mean
-    _, pi_shared, _ = _core.bsc_m_step(A, B, y2, float(N), W_old, True)
+    _, pi_shared, _ = core_calls.bsc_m_step(A, B, y2, float(N), W_old, True)
     np.testing.assert_allclose(pi_shared, np.clip(np.diag(B).mean() / N, _core.PI_MIN, 1 - _core.PI_MIN))
 
 
@@ -373,9 +374,9 @@ def test_m_step_singular_B_is_finite():
     Y = rng.normal(size=(N, D))
     lpj = random_lpj(rng, N, S, 2.0)
     K = TruncatedStates.from_bits(bits).K
-    A, B, _, y2 = _core.bsc_accumulate(Y, K, lpj, H)
+    A, B, _, y2 = core_calls.bsc_accumulate(Y, K, lpj, H)
     assert np.linalg.matrix_rank(B) == H - 1
-    W, pi, sigma2 = _core.bsc_m_step(A, B, y2, float(N), np.zeros((D, H)))
+    W, pi, sigma2 = core_calls.bsc_m_step(A, B, y2, float(N), np.zeros((D, H)))
     assert np.all(np.isfinite(W)) and np.isfinite(sigma2) and np.all(np.isfinite(pi))
     A_m, B_m, _, _ = ref.bsc_accumulate(Y, bits[:, :, 1:], lpj)
     W_m, _, sigma2_m = ref.bsc_m_step(A_m, B_m, y2, N)
@@ -396,7 +397,7 @@ def call_lpj(p, **over):
     WtY, y2, WtW = p.products()
     args = {"WtY": WtY, "y2": y2, "WtW": WtW, "pi": p.pi, "sigma2": p.sigma2, "K": p.K}
     args.update(over)
-    return _core.bsc_log_pseudo_joint(**args)
+    return core_calls.bsc_log_pseudo_joint(**args)
 
 
 def call_evo(p, **over):
@@ -421,7 +422,7 @@ def call_evo(p, **over):
         "bitflip_prob": -1.0,
     }
     args.update(over)
-    return _core.evo_step_bsc(**args)
+    return core_calls.evo_step_bsc(**args)
 
 
 def test_valid_calls_succeed(small):
@@ -490,9 +491,9 @@ def test_states_with_bits_beyond_H_raise(H, word, bit):
     with pytest.raises(ValueError):
         call_evo(p, K=K.copy())
     with pytest.raises(ValueError):
-        _core.bsc_accumulate(p.Y, K, lpj, H)
+        core_calls.bsc_accumulate(p.Y, K, lpj, H)
     with pytest.raises(ValueError):
-        _core.bsc_posterior_moments(p.W, K, lpj)
+        core_calls.bsc_posterior_moments(p.W, K, lpj)
 
 
 def test_in_place_arrays_must_be_exact_dtype_contiguous_writeable(small):
@@ -552,24 +553,24 @@ def test_accumulate_moments_m_step_bad_inputs(small):
     p = small
     lpj = np.zeros((p.N, p.S))
     with pytest.raises(ValueError):
-        _core.bsc_accumulate(p.Y[:-1], p.K, lpj, p.H)
+        core_calls.bsc_accumulate(p.Y[:-1], p.K, lpj, p.H)
     with pytest.raises(ValueError):
-        _core.bsc_accumulate(p.Y, p.K, lpj[:, :-1], p.H)
+        core_calls.bsc_accumulate(p.Y, p.K, lpj[:, :-1], p.H)
     with pytest.raises(ValueError):
-        _core.bsc_accumulate(p.Y, p.K, lpj, p.H - 10)  # n_words disagrees
+        core_calls.bsc_accumulate(p.Y, p.K, lpj, p.H - 10)  # n_words disagrees
     with pytest.raises(ValueError):
-        _core.bsc_posterior_moments(p.W, p.K, lpj[:, :-1])
+        core_calls.bsc_posterior_moments(p.W, p.K, lpj[:, :-1])
     with pytest.raises(ValueError):
-        _core.bsc_posterior_moments(p.W[:, :-10], p.K, lpj)
-    A, B, _, y2 = _core.bsc_accumulate(p.Y, p.K, lpj, p.H)
+        core_calls.bsc_posterior_moments(p.W[:, :-10], p.K, lpj)
+    A, B, _, y2 = core_calls.bsc_accumulate(p.Y, p.K, lpj, p.H)
     W_old = np.zeros((p.D, p.H))
     with pytest.raises(ValueError):
-        _core.bsc_m_step(A[:, :-1], B, y2, float(p.N), W_old)
+        core_calls.bsc_m_step(A[:, :-1], B, y2, float(p.N), W_old)
     with pytest.raises(ValueError):
-        _core.bsc_m_step(A, B[:-1], y2, float(p.N), W_old)
+        core_calls.bsc_m_step(A, B[:-1], y2, float(p.N), W_old)
     with pytest.raises(ValueError):
-        _core.bsc_m_step(A, B, y2, 0.0, W_old)
+        core_calls.bsc_m_step(A, B, y2, 0.0, W_old)
     B_nan = B.copy()
     B_nan[0, 0] = np.nan
     with pytest.raises(ValueError):
-        _core.bsc_m_step(A, B_nan, y2, float(p.N), W_old)
+        core_calls.bsc_m_step(A, B_nan, y2, float(p.N), W_old)

@@ -9,7 +9,7 @@ import pytest
 from thread_comm import run_ranks
 from zeroshot.cli.placement import Placement, cpu_list, describe
 from zeroshot.denoise import denoise
-from zeroshot.models.bsc import data_moments
+from zeroshot.models.dictionary import data_moments
 from zeroshot.runtime.comm import SerialComm, any_rank, block_range
 
 RTOL = 1e-10

@@ -18,6 +18,7 @@ from zeroshot.config import EvoConfig
 from zeroshot.denoise import thread_count
 from zeroshot.models.bsc import BSC, BSCParams
 from zeroshot.variational.em import EMTrainer
+from zeroshot.variational.evo import EvoEStep
 from zeroshot.variational.states import TruncatedStates
 
 # --------------------------------------------------------------------------------------------------
@@ -74,7 +75,7 @@ def bsc_data(rng: np.random.Generator, N: int, W: np.ndarray, pi: np.ndarray, si
 def run_epochs(model: BSC, Y: np.ndarray, states: TruncatedStates, epochs: int, evo: EvoConfig, seed: int = 0):
     """Epoch by epoch, keeping the parameters each epoch's F was computed under.
     Returns (final model, [F], [params before each epoch's M-step])."""
-    trainer = EMTrainer(evo, seed=seed)
+    trainer = EMTrainer(EvoEStep(evo, seed=seed))
     F, params = [], []
     for epoch in range(epochs):
         params.append(model.params)
@@ -156,7 +157,7 @@ def test_exact_em_history_of_one_fit_call_matches_epoch_by_epoch():
     start = BSC.from_data(Y, H, seed=0)
 
     _, F_steps, params = run_epochs(start, Y, full_states(N, H), 8, EvoConfig())
-    model, history = EMTrainer(EvoConfig(), seed=0).fit(start, Y, full_states(N, H), 8)
+    model, history = EMTrainer(EvoEStep(EvoConfig(), seed=0)).fit(start, Y, full_states(N, H), 8)
 
     assert [h.epoch for h in history] == list(range(8))
     np.testing.assert_allclose([h.free_energy for h in history], F_steps, rtol=1e-12)
@@ -225,7 +226,7 @@ def fit_bars(evo: EvoConfig, seed: int, Y: np.ndarray):
     states = TruncatedStates.random(Y.shape[0], H_BARS, S_BARS, 1.0 / H_BARS, seed)
     # One thread: these small problems are fastest serial, and a busy machine does not slow them down.
     with thread_count(1):
-        return EMTrainer(evo, seed=seed).fit(model, Y, states, EPOCHS_BARS)
+        return EMTrainer(EvoEStep(evo, seed=seed)).fit(model, Y, states, EPOCHS_BARS)
 
 
 def best_of_restarts(evo: EvoConfig):
@@ -274,7 +275,7 @@ def test_bars_truncated_free_energy_never_decreases_for_each_evo_variant(evo):
     Y = bars_data()[:600]
     model = BSC.from_data(Y, H_BARS, seed=1)
     states = TruncatedStates.random(Y.shape[0], H_BARS, 8, 1.0 / H_BARS, 1)
-    _, history = EMTrainer(evo, seed=1).fit(model, Y, states, 25)
+    _, history = EMTrainer(EvoEStep(evo, seed=1)).fit(model, Y, states, 25)
     F = [h.free_energy for h in history]
     assert_non_decreasing(F, rtol=1e-12)
     assert F[-1] > F[0]
@@ -287,7 +288,7 @@ def test_em_does_not_depend_on_the_thread_count():
         model = BSC.from_data(Y, H_BARS, seed=0)
         states = TruncatedStates.random(Y.shape[0], H_BARS, S_BARS, 1.0 / H_BARS, 0)
         with thread_count(threads):
-            model, history = EMTrainer(EvoConfig(), seed=0).fit(model, Y, states, 5)
+            model, history = EMTrainer(EvoEStep(EvoConfig(), seed=0)).fit(model, Y, states, 5)
         histories.append(([h.free_energy for h in history], [h.n_replaced for h in history], model.params.W))
     (F1, r1, W1), (F2, r2, W2) = histories
     assert r1 == r2
@@ -352,9 +353,10 @@ def test_bars_e_step_at_fixed_parameters_reaches_the_exact_log_likelihood(bars_r
     exact = exact_log_likelihood(Y, p.W, p.pi, p.sigma2)
     states = TruncatedStates.random(Y.shape[0], H_BARS, S_BARS, 1.0 / H_BARS, 0)
     F = []
+    estep = EvoEStep(evo, seed=0)
     for epoch in range(steps):
-        model.e_step(Y, states, evo, 0, epoch)
-        F.append(model.free_energy(model.accumulate(Y, states)))
+        estep.update(model, Y, states, epoch)
+        F.append(model.free_energy(model.accumulate(Y, states, estep.workspace.products(model, Y))))
     assert_non_decreasing(F, rtol=1e-12)
     assert max(F) <= exact + 1e-9 * abs(exact)
     gap_per_patch = (exact - F[-1]) / Y.shape[0]

@@ -15,11 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import core_calls
 import reference as ref
 from zeroshot import _core
 from zeroshot.config import EvoConfig
 from zeroshot.models.bsc import BSC, BSCParams
 from zeroshot.variational.em import EMTrainer
+from zeroshot.variational.evo import EvoEStep
 from zeroshot.variational.states import TruncatedStates
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -130,7 +132,7 @@ def test_fitness_selection_frequencies_per_row():
     ]
     reps, n_parents = 1500, 8
     lpj = np.tile(np.stack(patterns), (reps, 1))  # row n has pattern n % 5
-    sel = _core.select_parents(lpj, n_parents, "fitness", seed=11)
+    sel = core_calls.select_parents(lpj, n_parents, "fitness", seed=11)
     assert sel.shape == (lpj.shape[0], n_parents) and sel.dtype == np.int64
     assert sel.min() >= 0 and sel.max() < 5
     for k, pat in enumerate(patterns):
@@ -143,21 +145,21 @@ def test_fitness_selection_frequencies_per_row():
 
 def test_fitness_selection_single_candidate_and_extremes():
     """One state: always index 0. One dominant state (huge lpj gap): nearly always chosen."""
-    sel = _core.select_parents(np.zeros((50, 1)), 3, "fitness", seed=1)
+    sel = core_calls.select_parents(np.zeros((50, 1)), 3, "fitness", seed=1)
     np.testing.assert_array_equal(sel, 0)
     lpj = np.tile([0.0, 1e9, 0.0], (200, 1))
-    sel = _core.select_parents(lpj, 4, "fitness", seed=2)
+    sel = core_calls.select_parents(lpj, 4, "fitness", seed=2)
     assert np.mean(sel == 1) > 0.99
 
 
 def test_fitness_selection_depends_on_row_index_stream():
     """Identical rows get different draws (each row has its own stream), reproducibly."""
     lpj = np.tile(np.arange(10.0), (40, 1))
-    a = _core.select_parents(lpj, 6, "fitness", seed=3)
-    b = _core.select_parents(lpj, 6, "fitness", seed=3)
+    a = core_calls.select_parents(lpj, 6, "fitness", seed=3)
+    b = core_calls.select_parents(lpj, 6, "fitness", seed=3)
     np.testing.assert_array_equal(a, b)
     assert n_distinct(a) > 30
-    c = _core.select_parents(lpj[5:], 6, "fitness", seed=3, first_index=5)
+    c = core_calls.select_parents(lpj[5:], 6, "fitness", seed=3, first_index=5)
     np.testing.assert_array_equal(a[5:], c)
 
 
@@ -167,7 +169,7 @@ def test_uniform_selection_without_replacement(S, n_parents):
     N = 6000
     rng = np.random.default_rng(S)
     lpj = rng.normal(size=(N, S)) * rng.uniform(1, 1e4, size=(N, 1))  # lpj must not matter
-    sel = _core.select_parents(lpj, n_parents, "uniform", seed=4)
+    sel = core_calls.select_parents(lpj, n_parents, "uniform", seed=4)
     assert sel.shape == (N, n_parents)
     assert sel.min() >= 0 and sel.max() < S
     assert all(len(set(row)) == n_parents for row in sel.tolist())
@@ -180,7 +182,7 @@ def test_uniform_selection_without_replacement(S, n_parents):
 
 def test_uniform_selection_more_parents_than_states():
     """n_parents > S: all S indices once, the rest -1."""
-    sel = _core.select_parents(np.zeros((30, 4)), 6, "uniform", seed=5)
+    sel = core_calls.select_parents(np.zeros((30, 4)), 6, "uniform", seed=5)
     for row in sel:
         assert sorted(row[:4]) == [0, 1, 2, 3]
         assert list(row[4:]) == [-1, -1]
@@ -188,11 +190,11 @@ def test_uniform_selection_more_parents_than_states():
 
 def test_select_parents_bad_arguments():
     with pytest.raises(ValueError):
-        _core.select_parents(np.zeros((3, 4)), 2, "roulette", seed=0)
+        core_calls.select_parents(np.zeros((3, 4)), 2, "roulette", seed=0)
     with pytest.raises(ValueError):
-        _core.select_parents(np.zeros((3, 4)), 0, "uniform", seed=0)
+        core_calls.select_parents(np.zeros((3, 4)), 0, "uniform", seed=0)
     with pytest.raises(ValueError):
-        _core.select_parents(np.zeros(4), 2, "uniform", seed=0)
+        core_calls.select_parents(np.zeros(4), 2, "uniform", seed=0)
 
 
 # ----------------------------------------------------------------------------- mutation and crossover
@@ -212,7 +214,7 @@ def children_of(parents_bits: np.ndarray, seed: int, **config) -> np.ndarray:
     }
     kw.update(config)
     expected_active = kw.pop("expected_active")
-    K = _core.make_children(_core.pack_states(parents_bits), H, expected_active, seed, **kw)
+    K = core_calls.make_children(_core.pack_states(parents_bits), H, expected_active, seed, **kw)
     assert_valid_packing(K, H)
     return unpack(K, H)
 
@@ -401,7 +403,7 @@ def run_evo(Y, W, pi, sigma2, K, lpj, seed=0, epoch=0, first_index=0, rows=slice
     }
     kw.update(config)
     WtY, y2 = (Y @ W)[rows], np.einsum("nd,nd->n", Y, Y)[rows]
-    return _core.evo_step_bsc(
+    return core_calls.evo_step_bsc(
         K,
         lpj,
         np.ascontiguousarray(WtY),
@@ -625,8 +627,8 @@ def test_evo_step_bit_identical_across_thread_counts(restore_threads):
         _core.set_num_threads(threads)
         K, lpj = K0.copy(), np.zeros((N, S))
         r = run_evo(Y, W, pi, sigma2, K, lpj, seed=1, epoch=1, n_generations=3)
-        A, B, lse, _y2 = _core.bsc_accumulate(Y, K, lpj, H)
-        mean, var, third = _core.bsc_posterior_moments(W, K, lpj, order=3)
+        A, B, lse, _y2 = core_calls.bsc_accumulate(Y, K, lpj, H)
+        mean, var, third = core_calls.bsc_posterior_moments(W, K, lpj, order=3)
         out.append((r, K, lpj, A, B, lse, mean, var, third))
     assert out[0][0] == out[1][0]
     for a, b in zip(out[0][1:], out[1][1:]):
@@ -644,7 +646,7 @@ def test_em_bit_identical_across_thread_counts(restore_threads):
         _core.set_num_threads(threads)
         model = BSC.from_data(Y, H, seed=3)
         states = TruncatedStates.random(N, H, S, p_on=1.0 / H, seed=4)
-        trainer = EMTrainer(EvoConfig(n_parents=4, n_children=3, n_generations=2), seed=5)
+        trainer = EMTrainer(EvoEStep(EvoConfig(n_parents=4, n_children=3, n_generations=2), seed=5))
         model, history = trainer.fit(model, Y, states, epochs=3)
         results.append((model, history, states))
     (m1, h1, s1), (m2, h2, s2) = results
@@ -660,11 +662,11 @@ def test_em_bit_identical_across_thread_counts(restore_threads):
 
 
 def test_bsc_e_step_through_python_layer():
-    """BSC.e_step updates TruncatedStates in place and its lpj equal the reference lpj of the states."""
+    """EvoEStep on a BSC updates TruncatedStates in place and its lpj equal the reference lpj of the states."""
     N, H, S = 40, 10, 6
     Y, W, pi, sigma2, bits = bsc_setup(8, N, 7, H, S)
     model = BSC(BSCParams(W, pi, sigma2))
     states = TruncatedStates.from_bits(bits)
-    replaced = model.e_step(Y, states, EvoConfig(), seed=0, epoch=0)
+    replaced = EvoEStep(EvoConfig(), seed=0).update(model, Y, states, epoch=0)
     check_evo_invariants(Y, W, pi, sigma2, bits, states.bits(), states.lpj, replaced)
     np.testing.assert_allclose(model.log_pseudo_joint(Y, states), states.lpj, rtol=1e-12, atol=1e-12)

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import core_calls
 import reference as ref
 import reference_sssc as ref_sssc
 from zeroshot import _core
@@ -64,10 +65,10 @@ class Problem:
 
     def sssc(self, lpj: np.ndarray, order: int = 3, **over):
         args = {"W": self.W, "K": self.K, "lpj": lpj, "order": order, **self.kernel_args(), **over}
-        return _core.sssc_posterior_moments(**args)
+        return core_calls.sssc_posterior_moments(**args)
 
     def bsc(self, lpj: np.ndarray, order: int = 3):
-        return _core.bsc_posterior_moments(self.W, self.K, lpj, order)
+        return core_calls.bsc_posterior_moments(self.W, self.K, lpj, order)
 
     def sssc_reference(self, lpj: np.ndarray):
         return ref_sssc.sssc_posterior_moments(self.Y, self.W, self.mu, self.psi, self.sigma2, self.bits, lpj)
@@ -314,15 +315,15 @@ def test_models_return_posterior_moments():
     bsc = BSC(BSCParams(p.W, p.pi, p.sigma2))
     sssc = SSSC(SSSCParams(p.W, p.pi, p.mu, p.psi, p.sigma2))
     for model, want in [(bsc, p.bsc(lpj)), (sssc, p.sssc(lpj))]:
-        only_mean = model.posterior_moments(p.Y, states)
+        only_mean = model.posterior_moments(states, products=model.dense_products(p.Y))
         assert isinstance(only_mean, PosteriorMoments)
         assert only_mean.variance is None and only_mean.third is None
         np.testing.assert_array_equal(only_mean.mean, want[0])
-        full = model.posterior_moments(p.Y, states, order=3)
+        full = model.posterior_moments(states, order=3, products=model.dense_products(p.Y))
         for got, w in zip((full.mean, full.variance, full.third), want):
             np.testing.assert_array_equal(got, w)
         with pytest.raises(ValueError, match="order"):
-            model.posterior_moments(p.Y, states, order=4)
+            model.posterior_moments(states, order=4, products=model.dense_products(p.Y))
 
 
 def test_posterior_moments_checks_its_shapes():
@@ -376,7 +377,7 @@ def test_bad_inputs_are_value_errors(small, bad, message):
     over = bad(p, lpj)
     args = {"W": p.W, "K": p.K, "lpj": lpj, **over}
     with pytest.raises(ValueError, match=message):
-        _core.bsc_posterior_moments(args["W"], args["K"], args["lpj"], 2)
+        core_calls.bsc_posterior_moments(args["W"], args["K"], args["lpj"], 2)
     with pytest.raises(ValueError, match=message):
         p.sssc(order=2, **args)
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import core_calls
 from reference_sssc import slab_posterior
 from zeroshot import _core
 from zeroshot.config import EvoConfig
@@ -46,7 +47,7 @@ def random_problem(seed, N, D, H, S):
 
 
 def core_lpj(Y, W, pi, mu, psi, sigma2, K):
-    return _core.sssc_log_pseudo_joint(Y @ W, np.einsum("nd,nd->n", Y, Y), W.T @ W, pi, mu, psi, sigma2, K)
+    return core_calls.sssc_log_pseudo_joint(Y @ W, np.einsum("nd,nd->n", Y, Y), W.T @ W, pi, mu, psi, sigma2, K)
 
 
 @settings(max_examples=30, deadline=None)
@@ -93,7 +94,7 @@ def test_evo_step_keeps_distinct_states_with_true_lpj():
     states = TruncatedStates.random(40, 12, 6, 1 / 12, seed=0)
     WtY, y2, WtW = Y @ W, np.einsum("nd,nd->n", Y, Y), W.T @ W
     for epoch in range(3):
-        _core.evo_step_sssc(
+        core_calls.evo_step_sssc(
             states.K,
             states.lpj,
             WtY,
@@ -106,7 +107,7 @@ def test_evo_step_keeps_distinct_states_with_true_lpj():
             seed=0,
             epoch=epoch,
             first_index=0,
-            **EvoConfig().core_kwargs(),
+            evo=EvoConfig().core,
         )
     bits = states.bits()
     for n in range(40):
@@ -134,7 +135,7 @@ def test_bad_parameters_are_value_errors(bad):
 def test_slab_posterior_equals_conditioning_reference(seed, N, D, H, S):
     S = min(S, 2**H)
     Y, W, pi, mu, psi, sigma2, bits = random_problem(seed, N, D, H, S)
-    kappa, Lambda = _core.sssc_slab_posterior(
+    kappa, Lambda = core_calls.sssc_slab_posterior(
         Y @ W, np.einsum("nd,nd->n", Y, Y), W.T @ W, pi, mu, psi, sigma2, _core.pack_states(bits)
     )
     for n in range(N):
@@ -154,8 +155,8 @@ def test_accumulate_equals_reference(seed, N, D, H, S):
     Y, W, pi, mu, psi, sigma2, bits = random_problem(seed, N, D, H, S)
     K = _core.pack_states(bits)
     WtY, y2, WtW = Y @ W, np.einsum("nd,nd->n", Y, Y), W.T @ W
-    lpj = _core.sssc_log_pseudo_joint(WtY, y2, WtW, pi, mu, psi, sigma2, K)
-    A, B, xs, ss, lse, y2_sum = _core.sssc_accumulate(Y, WtY, y2, WtW, pi, mu, psi, sigma2, K, lpj)
+    lpj = core_calls.sssc_log_pseudo_joint(WtY, y2, WtW, pi, mu, psi, sigma2, K)
+    A, B, xs, ss, lse, y2_sum = core_calls.sssc_accumulate(Y, WtY, y2, WtW, pi, mu, psi, sigma2, K, lpj)
     q = np.exp(lpj - lpj.max(1, keepdims=True))
     q /= q.sum(1, keepdims=True)
     A_r, B_r = np.zeros((D, H)), np.zeros((H, H))
@@ -180,11 +181,11 @@ def sssc_em_epoch(Y, params, K):
     """One exact-E (all states in K) EM epoch through the core; returns (F under params, new params)."""
     W, pi, mu, psi, sigma2 = params
     WtY, y2, WtW = Y @ W, np.einsum("nd,nd->n", Y, Y), W.T @ W
-    lpj = _core.sssc_log_pseudo_joint(WtY, y2, WtW, pi, mu, psi, sigma2, K)
-    A, B, xs, ss, lse, y2_sum = _core.sssc_accumulate(Y, WtY, y2, WtW, pi, mu, psi, sigma2, K, lpj)
+    lpj = core_calls.sssc_log_pseudo_joint(WtY, y2, WtW, pi, mu, psi, sigma2, K)
+    A, B, xs, ss, lse, y2_sum = core_calls.sssc_accumulate(Y, WtY, y2, WtW, pi, mu, psi, sigma2, K, lpj)
     N, D = Y.shape
     F = lse + N * (-0.5 * D * np.log(2 * np.pi * sigma2) + np.sum(np.log1p(-pi)))
-    return F, _core.sssc_m_step(A, B, xs, ss, y2_sum, N, W, mu, psi)
+    return F, core_calls.sssc_m_step(A, B, xs, ss, y2_sum, N, W, mu, psi)
 
 
 def test_exact_em_free_energy_is_the_log_likelihood_and_never_decreases():

@@ -10,6 +10,7 @@ from zeroshot.config import EvoConfig
 from zeroshot.denoise import denoise, thread_count
 from zeroshot.models import SSSC, SSSCParams
 from zeroshot.variational.em import EMTrainer
+from zeroshot.variational.evo import EvoEStep
 from zeroshot.variational.states import TruncatedStates
 
 D_TRUE, H_TRUE = 9, 3
@@ -37,7 +38,7 @@ def test_parameters_of_a_known_sssc_are_recovered():
     states = TruncatedStates.from_bits(np.broadcast_to(all_bits, (Y.shape[0], 8, H_TRUE)).copy())
     model = SSSC.from_data(Y, H_TRUE, seed=1)
     with thread_count(1):
-        model, history = EMTrainer(EvoConfig(), seed=0).fit(model, Y, states, 150)
+        model, history = EMTrainer(EvoEStep(EvoConfig(), seed=0)).fit(model, Y, states, 150)
     F = [h.free_energy for h in history]
     assert np.all(np.diff(F) >= -1e-9 * np.abs(F[:-1]))
     p = model.params
@@ -64,7 +65,7 @@ def test_em_does_not_depend_on_the_thread_count():
         model = SSSC.from_data(Y, 5, seed=0)
         states = TruncatedStates.random(Y.shape[0], 5, 6, 0.2, seed=0)
         with thread_count(threads):
-            model, history = EMTrainer(EvoConfig(n_children=2), seed=0).fit(model, Y, states, 3)
+            model, history = EMTrainer(EvoEStep(EvoConfig(n_children=2), seed=0)).fit(model, Y, states, 3)
         results.append((model.params, states.K.copy(), [h.free_energy for h in history]))
     (p1, K1, F1), (p2, K2, F2) = results
     assert F1 == F2

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "report.hpp"
-#include "zeroshot/bitstate.hpp"
+#include "zeroshot/base/bitstate.hpp"
 
 namespace zs::bench {
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "zeroshot/rng.hpp"
+#include "zeroshot/base/rng.hpp"
 
 namespace zs::bench {
 

@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <stdexcept>
 
-#include "zeroshot/linalg.hpp"
+#include "zeroshot/base/linalg.hpp"
 
 namespace zs::bench {
 

@@ -22,9 +22,9 @@
 #include "report.hpp"
 #include "synthetic.hpp"
 #include "timing.hpp"
-#include "zeroshot/bitstate.hpp"
-#include "zeroshot/parallel.hpp"
-#include "zeroshot/states.hpp"
+#include "zeroshot/base/bitstate.hpp"
+#include "zeroshot/base/parallel.hpp"
+#include "zeroshot/loops/states.hpp"
 
 namespace zs::bench {
 
@@ -104,9 +104,9 @@ private:
                                                                   : "no mutation";
         report_.line(format(
             "evo: %d parents, %d children per parent, %d generations, %s selection, %s, %s: "
-            "%d proposed children per patch",
+            "%lld proposed children per patch",
             e.n_parents, e.n_children, e.n_generations, e.selection == Selection::fitness ? "fitness" : "uniform",
-            mutation, e.crossover ? "crossover" : "no crossover", e.children_per_generation() * e.n_generations));
+            mutation, e.crossover ? "crossover" : "no crossover", static_cast<long long>(e.children_per_step())));
     }
 
     // Data, dense inputs, warmed-up states and the count of children an E-step evaluates.

@@ -12,7 +12,9 @@
 #include "counting_evaluator.hpp"
 #include "options.hpp"
 #include "synthetic.hpp"
-#include "zeroshot/evo.hpp"
+#include "zeroshot/loops/evo.hpp"
+#include "zeroshot/loops/states.hpp"
+#include "zeroshot/model/dictionary.hpp"
 
 namespace zs::bench {
 
@@ -63,14 +65,30 @@ inline double relative_change(const std::vector<double>& a, const std::vector<do
     return std::sqrt(diff / norm);
 }
 
-// What does not depend on the model beyond its evaluator type: evaluating, the E-step, the counted
-// E-step, and the M-step's summary figures. Models add accumulate, m_step and their own checks.
-template <class Evaluator, class Stats, class Params>
+// All fields of a model's statistics or parameters (their visit() list), flattened.
+template <class Fields>
+std::vector<double> flattened(const Fields& fields) {
+    std::vector<double> all;
+    const_cast<Fields&>(fields).visit(
+        [&](const char*, const Shape& shape, double* data) { all.insert(all.end(), data, data + shape_size(shape)); });
+    return all;
+}
+
+// What does not depend on the model (zeroshot/model/<model>.hpp): evaluating, the E-step, the counted
+// E-step, the statistics, the M-step and its summary figures. Models add their bounds check and the
+// direct log-joint of the checks.
+template <class Model>
 class EvaluatorKernels : public ModelKernels {
 public:
-    template <class... EvaluatorArgs>
-    explicit EvaluatorKernels(const Problem& p, EvaluatorArgs&&... args)
-        : p_(p), model_(std::forward<EvaluatorArgs>(args)...) {}
+    using Params = typename Model::Params;
+    using Evaluator = typename Model::Evaluator;
+
+    // The generating parameters; problem and dense must outlive the kernels.
+    EvaluatorKernels(const Problem& p, const DenseInputs& dense, Params truth)
+        : p_(p),
+          truth_(std::move(truth)),
+          products_{dense.WtY.data(), dense.y2.data(), dense.WtW.data(), p.N, p.H},
+          model_(truth_, products_) {}
 
     void evaluate(const std::uint64_t* K, double* lpj, int S) const override {
         evaluate_states(model_, K, lpj, p_.N, S);
@@ -85,13 +103,21 @@ public:
         evo_step(counting, evo, K, lpj, p_.N, S, seed, epoch, 0);
         return counting.total();
     }
+    void accumulate(const std::uint64_t* K, const double* lpj, int S) override {
+        stats_ = Model::accumulate(truth_, products_, p_.Y.data(), K, lpj, S);
+    }
+    void m_step() override { params_ = Model::m_step(truth_, stats_, false); }
+    std::vector<double> statistics() const override { return flattened(stats_); }
+    std::vector<double> parameters() const override { return flattened(params_); }
     double dictionary_change() const override { return relative_change(params_.W, p_.W); }
     double new_sigma2() const override { return params_.sigma2; }
 
 protected:
     const Problem& p_;
+    Params truth_;
+    DenseProducts products_;
     Evaluator model_;
-    Stats stats_;
+    typename Model::Stats stats_;
     Params params_;
 };
 

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "zeroshot/states.hpp"
+#include "zeroshot/loops/states.hpp"
 
 namespace zs::bench {
 

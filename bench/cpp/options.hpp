@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "zeroshot/evo.hpp"
+#include "zeroshot/loops/evo.hpp"
 
 namespace zs::bench {
 

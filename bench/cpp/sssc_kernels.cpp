@@ -1,40 +1,27 @@
-// The benchmark's view of the SSSC kernels (zeroshot/sssc.hpp).
+// The benchmark's view of the SSSC kernels (zeroshot/model/sssc.hpp).
 #include "direct_lpj.hpp"
 #include "model_kernels.hpp"
-#include "zeroshot/bounds.hpp"
-#include "zeroshot/sssc.hpp"
+#include "zeroshot/base/bounds.hpp"
+#include "zeroshot/model/sssc.hpp"
 
 namespace zs::bench {
 
 namespace {
 
-class SsscKernels final : public EvaluatorKernels<SsscEvaluator, SsscStats, SsscParams> {
+SsscParams generating_params(const Problem& p) {
+    SsscParams params(p.D, p.H);
+    params.W = p.W;
+    params.pi = p.pi;
+    params.mu = p.mu;
+    params.psi = p.psi;
+    params.sigma2 = p.sigma2;
+    return params;
+}
+
+class SsscKernels final : public EvaluatorKernels<Sssc> {
 public:
-    SsscKernels(const Problem& p, const DenseInputs& dense)
-        : EvaluatorKernels(p, dense.WtY.data(), dense.y2.data(), dense.WtW.data(), p.pi.data(), p.mu.data(),
-                           p.psi.data(), p.sigma2, p.H) {}
+    SsscKernels(const Problem& p, const DenseInputs& dense) : EvaluatorKernels(p, dense, generating_params(p)) {}
 
-    void accumulate(const std::uint64_t* K, const double* lpj, int S) override {
-        stats_ = sssc_accumulate(model_, p_.Y.data(), p_.N, p_.D, K, lpj, S);
-    }
-    void m_step() override {
-        params_ =
-            sssc_m_step(stats_, static_cast<double>(p_.N), p_.W.data(), p_.mu.data(), p_.psi.data(), p_.D, p_.H, false);
-    }
-
-    std::vector<double> statistics() const override {
-        std::vector<double> all(stats_.A);
-        for (const auto* v : {&stats_.B, &stats_.x_sum, &stats_.s_sum}) all.insert(all.end(), v->begin(), v->end());
-        all.push_back(stats_.lse);
-        all.push_back(stats_.y2);
-        return all;
-    }
-    std::vector<double> parameters() const override {
-        std::vector<double> all(params_.W);
-        for (const auto* v : {&params_.pi, &params_.mu, &params_.psi}) all.insert(all.end(), v->begin(), v->end());
-        all.push_back(params_.sigma2);
-        return all;
-    }
     bool parameters_in_bounds() const override {
         for (double pi : params_.pi)
             if (!(pi >= bounds::pi_min && pi <= 1.0 - bounds::pi_min)) return false;

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "zeroshot/bitstate.hpp"
-#include "zeroshot/rng.hpp"
+#include "zeroshot/base/bitstate.hpp"
+#include "zeroshot/base/rng.hpp"
 
 namespace zs::bench {
 

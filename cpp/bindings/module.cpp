@@ -5,9 +5,10 @@
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "zeroshot compiled core: truncated states, evolutionary E-step, model kernels";
+    pybind11::module_ testing =
+        m.def_submodule("testing", "Kernels exposed for the tests only (small problems, the GIL held)");
     zs::py_bind::register_runtime(m);
-    zs::py_bind::register_states(m);
-    zs::py_bind::register_evo(m);
-    zs::py_bind::register_bsc(m);
-    zs::py_bind::register_sssc(m);
+    zs::py_bind::register_states(m, testing);
+    zs::py_bind::register_evo(m, testing);
+    zs::py_bind::register_models(m, testing);
 }

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "arrays.hpp"
-#include "zeroshot/moments.hpp"
+#include "zeroshot/loops/moments.hpp"
 
 namespace zs::py_bind {
 

@@ -4,8 +4,7 @@
 
 namespace zs::py_bind {
 void register_runtime(pybind11::module_& m);
-void register_states(pybind11::module_& m);
-void register_evo(pybind11::module_& m);
-void register_bsc(pybind11::module_& m);
-void register_sssc(pybind11::module_& m);
+void register_states(pybind11::module_& m, pybind11::module_& testing);
+void register_evo(pybind11::module_& m, pybind11::module_& testing);
+void register_models(pybind11::module_& m, pybind11::module_& testing);
 }  // namespace zs::py_bind

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from zeroshot._core import MAX_EVO_CHILDREN
+from zeroshot._core import EvoConfig as CoreEvoConfig
 
 _SELECTIONS = ("uniform", "fitness")
 _MUTATIONS = ("none", "randflip", "sparseflip")
@@ -48,6 +52,8 @@ class EvoConfig:
     Per generation, ``n_parents`` parents are selected from K_n (first generation) or from the previous
     generation's children; each makes ``n_children`` mutants (or, with ``crossover``, one child per ordered
     parent pair, then mutated). ``bitflip_prob`` (sparseflip) is the per-bit flip rate; None means 1/H.
+    The children of one patch in one E-step (children per generation x ``n_generations``) may number at
+    most ``MAX_EVO_CHILDREN`` (2**20): the E-step keeps them all in memory per thread.
     """
 
     n_parents: int = 5
@@ -64,27 +70,51 @@ class EvoConfig:
         _positive_int("n_generations", self.n_generations, minimum=0)
         _require(self.selection in _SELECTIONS, f"selection must be one of {_SELECTIONS}, got {self.selection!r}")
         _require(self.mutation in _MUTATIONS, f"mutation must be one of {_MUTATIONS}, got {self.mutation!r}")
+        _require(isinstance(self.crossover, bool), f"crossover must be True or False, got {self.crossover!r}")
         _require(self.crossover or self.mutation != "none", "without crossover a mutation is needed")
         _require(not self.crossover or self.n_parents >= 2, "crossover needs n_parents >= 2")
         if self.bitflip_prob is not None:
-            _require(0.0 < self.bitflip_prob <= 1.0, f"bitflip_prob must lie in (0, 1], got {self.bitflip_prob!r}")
+            _require(
+                isinstance(self.bitflip_prob, (int, float)) and 0.0 < self.bitflip_prob <= 1.0,
+                f"bitflip_prob must lie in (0, 1], got {self.bitflip_prob!r}",
+            )
+        kind = "n_parents * (n_parents - 1)" if self.crossover else "n_parents * n_children"
+        _require(
+            self.children_per_generation <= MAX_EVO_CHILDREN,
+            f"children per generation ({kind} = {self.children_per_generation}) must be <= {MAX_EVO_CHILDREN}",
+        )
+        _require(
+            self.children_per_epoch <= MAX_EVO_CHILDREN,
+            f"children per E-step (children per generation * n_generations = {self.children_per_generation} * "
+            f"{self.n_generations}) must be <= {MAX_EVO_CHILDREN}",
+        )
+        _core_evo_config(self)  # the compiled core's EvoConfig::validate checks once more; the result is cached
 
-    def core_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of the compiled E-step."""
-        return {
-            "n_parents": self.n_parents,
-            "n_children": self.n_children,
-            "n_generations": self.n_generations,
-            "selection": self.selection,
-            "mutation": self.mutation,
-            "crossover": self.crossover,
-            "bitflip_prob": -1.0 if self.bitflip_prob is None else float(self.bitflip_prob),
-        }
+    @property
+    def core(self) -> CoreEvoConfig:
+        """The same settings as the compiled core's EvoConfig (made once per distinct configuration)."""
+        return _core_evo_config(self)
+
+    @property
+    def children_per_generation(self) -> int:
+        return self.n_parents * (self.n_parents - 1) if self.crossover else self.n_parents * self.n_children
 
     @property
     def children_per_epoch(self) -> int:
-        per_generation = self.n_parents * (self.n_parents - 1) if self.crossover else self.n_parents * self.n_children
-        return per_generation * self.n_generations
+        return self.children_per_generation * self.n_generations
+
+
+@functools.lru_cache(maxsize=64)
+def _core_evo_config(config: EvoConfig) -> CoreEvoConfig:
+    return CoreEvoConfig(
+        n_parents=config.n_parents,
+        n_children=config.n_children,
+        n_generations=config.n_generations,
+        selection=config.selection,
+        mutation=config.mutation,
+        crossover=config.crossover,
+        bitflip_prob=None if config.bitflip_prob is None else float(config.bitflip_prob),
+    )
 
 
 @dataclass(frozen=True)

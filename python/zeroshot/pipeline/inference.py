@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from zeroshot.models.base import Model
-from zeroshot.models.bsc import initial_activation
 from zeroshot.patches.estimates import estimate_accumulator
 from zeroshot.patches.extract import center, patch_range
 from zeroshot.patches.grid import PatchGrid
@@ -18,7 +17,8 @@ from zeroshot.patches.merge import Accumulator, Merger, merge_over_ranks
 from zeroshot.patches.moments import MomentAccumulator, PixelMoments
 from zeroshot.pipeline.run import Run
 from zeroshot.runtime.comm import block_range
-from zeroshot.variational.states import TruncatedStates
+from zeroshot.variational.evo import EvoEStep
+from zeroshot.variational.states import TruncatedStates, initial_activation
 
 
 def pixel_accumulators(grid: PatchGrid, merge: str, order: int) -> list[Accumulator]:
@@ -44,11 +44,11 @@ def infer(
     lo, hi = block_range(grid.N, comm.rank, comm.size)
     band = grid.band(lo, hi)  # the image rows this rank's patches cover
     merger = Merger(band.grid, pixel_accumulators(band.grid, config.merge, order))
+    estep = EvoEStep(config.evo, seed=config.seed)
     for start, stop in grid.chunks(lo, hi, run.chunk_patches):
         Yc, dc = center(patch_range(image, grid, start, stop), config.center_patches)
         if trained is not None:
-            chunk_states = trained.subset(slice(start - lo, stop - lo))
-            chunk_states.first_index = start
+            chunk_states = trained.subset(slice(start - lo, stop - lo), first_index=start)
             rounds = 1
         else:
             chunk_states = TruncatedStates.random(
@@ -61,13 +61,15 @@ def infer(
             )
             rounds = max(1, config.inference_epochs)
         for r in range(rounds):
-            model.e_step(Yc, chunk_states, config.evo, config.seed, config.epochs + r)
-        patch_moments = model.posterior_moments(Yc, chunk_states, order=order)
+            estep.update(model, Yc, chunk_states, config.epochs + r)
+        products = estep.workspace.products(model, Yc) if model.moments_need_products else None
+        estep.workspace.clear()  # what the moments need, `products` holds
+        patch_moments = model.posterior_moments(chunk_states, order=order, products=products)
         mean = patch_moments.mean
         mean += dc  # the patches' own means back, in place: the kernel's fresh array
         merger.add(start - band.first_patch, mean, patch_moments.variance, patch_moments.third)
         # Freed before the next chunk is made: otherwise two chunks' arrays would be alive at once.
-        del Yc, dc, chunk_states, patch_moments, mean
+        del Yc, dc, chunk_states, patch_moments, mean, products
 
     whole = merge_over_ranks(merger, band.row0, grid, comm)
     del merger  # its sums are in `whole` now: absorbed on rank 0, sent by the others

@@ -10,13 +10,13 @@ import numpy as np
 from zeroshot.config import DenoiseConfig
 from zeroshot.models import BSC, SSSC
 from zeroshot.models.base import Model
-from zeroshot.models.bsc import initial_activation
 from zeroshot.pipeline.run import CheckpointPlan, Run
 from zeroshot.runtime.checkpoint import Checkpoint, config_record, load_checkpoint, save_checkpoint
 from zeroshot.runtime.comm import Comm, any_rank, block_range
 from zeroshot.runtime.interrupt import StopRequest, TrainingInterrupted, stop_on_signals
 from zeroshot.variational.em import Callback, EMTrainer, EpochLog
-from zeroshot.variational.states import TruncatedStates
+from zeroshot.variational.evo import EvoEStep
+from zeroshot.variational.states import TruncatedStates, initial_activation
 
 
 def train(run: Run, Y: np.ndarray, callback: Callback | None = None) -> tuple[Model, TruncatedStates, list[EpochLog]]:
@@ -56,8 +56,7 @@ def train(run: Run, Y: np.ndarray, callback: Callback | None = None) -> tuple[Mo
     )
     with stop_signals as stop_requested:
         trainer = EMTrainer(
-            config.evo,
-            seed=config.seed,
+            EvoEStep(config.evo, seed=config.seed),
             comm=comm,
             callback=record,
             stop_requested=stop_requested,

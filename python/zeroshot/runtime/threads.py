@@ -15,6 +15,8 @@ def check_threads(threads: int | None) -> int:
         return _core.get_num_threads()
     if not isinstance(threads, numbers.Integral) or isinstance(threads, bool) or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    if threads > _core.MAX_THREADS:
+        raise ValueError(f"threads must be at most {_core.MAX_THREADS}, got {threads}")
     return int(threads)
 
 

@@ -8,9 +8,9 @@ from typing import Callable
 
 import numpy as np
 
-from zeroshot.config import EvoConfig
 from zeroshot.models.base import Model
 from zeroshot.runtime.comm import Comm, SerialComm
+from zeroshot.variational.evo import EStep
 from zeroshot.variational.states import TruncatedStates
 
 
@@ -31,8 +31,10 @@ Callback = Callable[[EpochLog], None]
 
 
 class EMTrainer:
-    """Truncated EM over the patches of this process; with a `Comm` of several ranks the statistics
-    are summed over all ranks, so every rank computes the same M-step.
+    """Truncated EM over the patches of this process: the E-step strategy `estep` (e.g. EvoEStep) updates
+    the states, then the model's statistics (reusing the E-step's dense products) give F and the M-step.
+    With a `Comm` of several ranks the statistics are summed over all ranks, so every rank computes the
+    same M-step.
 
     stop_requested: polled once per epoch on every rank; when it is true on any rank, every rank ends
     `fit` after that epoch (the flag travels in the epoch's one summed buffer) and sets `stopped`.
@@ -42,15 +44,13 @@ class EMTrainer:
 
     def __init__(
         self,
-        evo: EvoConfig,
-        seed: int = 0,
+        estep: EStep,
         comm: Comm | None = None,
         callback: Callback | None = None,
         stop_requested: Callable[[], bool] | None = None,
         after_epoch: Callable[[int, Model, bool], None] | None = None,
     ) -> None:
-        self.evo = evo
-        self.seed = seed
+        self.estep = estep
         self.comm: Comm = comm if comm is not None else SerialComm()
         self.callback = callback
         self.stop_requested = stop_requested
@@ -62,14 +62,14 @@ class EMTrainer:
     ) -> tuple[Model, list[EpochLog]]:
         """Runs `epochs` epochs (fewer if stopped); returns (model, [EpochLog])."""
         history: list[EpochLog] = []
-        workspace: dict = {}
         for epoch in range(first_epoch, first_epoch + epochs):
             start = time.perf_counter()
-            replaced = model.e_step(Y, states, self.evo, self.seed, epoch, workspace)
+            replaced = self.estep.update(model, Y, states, epoch)
             stop = self.stop_requested is not None and self.stop_requested()
             # One buffer per epoch: the model's statistics, then the patch, replaced-state and stop counts.
             counts = [float(Y.shape[0]), float(replaced), 1.0 if stop else 0.0]
-            total = self.comm.allreduce(np.concatenate([model.accumulate(Y, states), counts]))
+            stats = model.accumulate(Y, states, self.estep.workspace.products(model, Y))
+            total = self.comm.allreduce(np.concatenate([stats, counts]))
             stats, n_patches, total_replaced = total[:-3], float(total[-3]), int(total[-2])
             stopping = bool(total[-1] > 0)
             free_energy = model.free_energy(stats)

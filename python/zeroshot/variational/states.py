@@ -1,10 +1,16 @@
-"""Truncated variational state sets K_n (bit-packed) with their log-joints."""
+"""Truncated variational state sets K_n (bit-packed) with their log-joints, and how they start."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from zeroshot import _core
+from zeroshot._core import init_states, pack_states, unpack_states, words_for
+
+
+def initial_activation(H: int) -> float:
+    """Prior activation of each latent at the start of training (and of the initial states, in training and
+    inference): one latent per patch on average, at most 1/2 (H = 1)."""
+    return min(1.0 / H, 0.5)
 
 
 class TruncatedStates:
@@ -15,20 +21,22 @@ class TruncatedStates:
     """
 
     def __init__(self, K: np.ndarray, lpj: np.ndarray, H: int, first_index: int = 0) -> None:
-        n_words = _core.words_for(H)
+        n_words = words_for(H)
         if K.dtype != np.uint64 or K.ndim != 3 or K.shape[2] != n_words:
             raise ValueError(f"K must be uint64 of shape (N, S, {n_words}), got {K.dtype} {K.shape}")
         if lpj.shape != K.shape[:2] or lpj.dtype != np.float64:
             raise ValueError(f"lpj must be float64 of shape {K.shape[:2]}, got {lpj.dtype} {lpj.shape}")
+        if not isinstance(first_index, (int, np.integer)) or not 0 <= first_index < 2**64:
+            raise ValueError(f"first_index must be an integer in [0, 2**64), got {first_index!r}")
         self.K = np.ascontiguousarray(K)
         self.lpj = np.ascontiguousarray(lpj)
         self.H = H
-        self.first_index = first_index
+        self.first_index = int(first_index)
 
     @classmethod
     def random(cls, N: int, H: int, S: int, p_on: float, seed: int, first_index: int = 0) -> TruncatedStates:
         """The all-zero state plus S-1 distinct Bernoulli(p_on) states per data point (S = 2^H: all states)."""
-        K = _core.init_states(N, H, S, p_on, seed, first_index)
+        K = init_states(N, H, S, p_on, seed, first_index)
         return cls(K, np.full((N, S), -np.inf), H, first_index)
 
     @classmethod
@@ -37,21 +45,24 @@ class TruncatedStates:
         bits = np.asarray(bits)
         if bits.ndim != 3:
             raise ValueError(f"bits must have shape (N, S, H), got {bits.shape}")
-        K = _core.pack_states(bits.astype(np.uint8))
+        K = pack_states(bits.astype(np.uint8))
         return cls(K, np.full(bits.shape[:2], -np.inf), bits.shape[2], first_index)
 
     @property
     def N(self) -> int:
-        return self.K.shape[0]
+        return int(self.K.shape[0])
 
     @property
     def S(self) -> int:
-        return self.K.shape[1]
+        return int(self.K.shape[1])
 
     def bits(self) -> np.ndarray:
         """(N, S, H) uint8 view of the states (a copy; for tests and inspection)."""
-        return _core.unpack_states(self.K, self.H)
+        return unpack_states(self.K, self.H)
 
-    def subset(self, rows: np.ndarray | slice) -> TruncatedStates:
-        """The rows' states (a view for a slice, a copy for an index array)."""
-        return TruncatedStates(self.K[rows], self.lpj[rows], self.H, self.first_index)
+    def subset(self, rows: np.ndarray | slice, first_index: int | None = None) -> TruncatedStates:
+        """The rows' states (a view for a slice, a copy for an index array). first_index: the global
+        index of the subset's row 0 (default: this set's)."""
+        return TruncatedStates(
+            self.K[rows], self.lpj[rows], self.H, self.first_index if first_index is None else first_index
+        )

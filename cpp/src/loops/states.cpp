@@ -1,19 +1,24 @@
-#include "zeroshot/states.hpp"
+#include "zeroshot/loops/states.hpp"
 
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "zeroshot/bitstate.hpp"
-#include "zeroshot/parallel.hpp"
-#include "zeroshot/rng.hpp"
+#include "zeroshot/base/bitstate.hpp"
+#include "zeroshot/base/bounds.hpp"
+#include "zeroshot/base/parallel.hpp"
+#include "zeroshot/base/rng.hpp"
 
 namespace zs {
 
 void check_state_count(int H, int S) {
-    if (H < 1) throw std::invalid_argument("H must be >= 1, got " + std::to_string(H));
-    if (S < 1) throw std::invalid_argument("S must be >= 1, got " + std::to_string(S));
+    if (H < 1 || H > limits::max_latents)
+        throw std::invalid_argument("H must lie in [1, " + std::to_string(limits::max_latents) + "], got " +
+                                    std::to_string(H));
+    if (S < 1 || S > limits::max_states)
+        throw std::invalid_argument("S must lie in [1, " + std::to_string(limits::max_states) + "], got " +
+                                    std::to_string(S));
     if (H < 62 && static_cast<long long>(S) > (1LL << H))
         throw std::invalid_argument("S = " + std::to_string(S) + " exceeds the 2^H = " + std::to_string(1LL << H) +
                                     " distinct states of H = " + std::to_string(H));

@@ -7,20 +7,14 @@
 #include <cstdint>
 #include <vector>
 
-#include "zeroshot/bitstate.hpp"
-#include "zeroshot/parallel.hpp"
-#include "zeroshot/posterior.hpp"
+#include "zeroshot/base/bitstate.hpp"
+#include "zeroshot/base/parallel.hpp"
+#include "zeroshot/base/truncated.hpp"
 
 namespace zs {
 
-// Row-major (rows, cols) -> (cols, rows).
-inline std::vector<double> transposed(const double* a, int rows, int cols) {
-    std::vector<double> t(static_cast<std::size_t>(rows) * cols);
-    for (int r = 0; r < rows; ++r)
-        for (int c = 0; c < cols; ++c)
-            t[static_cast<std::size_t>(c) * rows + r] = a[static_cast<std::size_t>(r) * cols + c];
-    return t;
-}
+// Patches per block of a deterministic (thread-count independent) reduction.
+constexpr std::size_t kBlock = 1024;
 
 // Sums over patches: At = sum_n e_n y_n^T (H, D), with e_n the latent weights a model gives patch n
 // (<s>_n for BSC, <x>_n for SSSC); e_sum = sum_n e_n; B, s_sum as the model fills them; lse and y2.
@@ -74,15 +68,17 @@ private:
 
 // For every patch n and every state of K_n with posterior weight w > 0, calls
 // state(n, active, k, w, weights, sums) to add the state's contribution; make_state() gives each thread
-// its own callable (and scratch). Returns the sums over all patches.
+// its own callable (and scratch). Returns the sums over all patches. When `stop` asks to stop, the
+// remaining blocks are skipped and Interrupted is thrown.
 template <class MakeState>
 PosteriorSums posterior_sums(const double* Y, std::size_t N, int D, int H, const std::uint64_t* K, const double* lpj,
-                             int S, MakeState make_state) {
+                             int S, MakeState make_state, const StopPoll& stop = {}) {
     const int n_words = words_for(H);
     const PosteriorSums zero(D, H);
     PosteriorSums total = zero;
     const auto n_blocks = static_cast<std::int64_t>((N + kBlock - 1) / kBlock);
     ExceptionCollector errors;
+    StopFlag stopping(stop);
 #pragma omp parallel
     {
         PosteriorSums block = zero;
@@ -92,8 +88,10 @@ PosteriorSums posterior_sums(const double* Y, std::size_t N, int D, int H, const
         auto state = make_state();
 #pragma omp for ordered schedule(static, 1)
         for (std::int64_t blk = 0; blk < n_blocks; ++blk) {
+            const bool skip = stopping.skip();
             errors.run([&] {
                 block = zero;
+                if (skip) return;
                 const std::size_t end = std::min(N, static_cast<std::size_t>(blk + 1) * kBlock);
                 for (std::size_t n = static_cast<std::size_t>(blk) * kBlock; n < end; ++n) {
                     block.lse += truncated_posterior(lpj + n * S, S, q.data());
@@ -114,6 +112,7 @@ PosteriorSums posterior_sums(const double* Y, std::size_t N, int D, int H, const
         }
     }
     errors.rethrow();
+    stopping.throw_if_stopped();
     return total;
 }
 

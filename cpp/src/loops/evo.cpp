@@ -1,22 +1,41 @@
-#include "zeroshot/evo.hpp"
+#include "zeroshot/loops/evo.hpp"
 
 #include <cmath>
 #include <string>
 
+#include "zeroshot/base/bounds.hpp"
+
 namespace zs {
 
-void EvoConfig::validate(int H, int S) const {
+void EvoConfig::validate() const {
     auto fail = [](const std::string& what) { throw std::invalid_argument("EVO configuration: " + what); };
-    if (H < 1) fail("H must be >= 1, got " + std::to_string(H));
-    if (S < 1) fail("S must be >= 1, got " + std::to_string(S));
     if (n_parents < 1) fail("n_parents must be >= 1, got " + std::to_string(n_parents));
     if (n_generations < 0) fail("n_generations must be >= 0, got " + std::to_string(n_generations));
     if (!crossover && n_children < 1) fail("n_children must be >= 1, got " + std::to_string(n_children));
     if (!crossover && mutation == Mutation::none) fail("without crossover a mutation is needed");
     if (crossover && n_parents < 2) fail("crossover needs n_parents >= 2");
+    if (!(bitflip_prob <= 1.0) || std::isnan(bitflip_prob)) fail("bitflip_prob must be <= 1");
+    // 64-bit products of ints below 2^31: no overflow.
+    const std::int64_t per_generation = children_per_generation();
+    const std::string limit = std::to_string(limits::max_children);
+    if (per_generation > limits::max_children)
+        fail("children per generation (" +
+             std::string(crossover ? "n_parents * (n_parents - 1)" : "n_parents * n_children") + " = " +
+             std::to_string(per_generation) + ") must be <= " + limit);
+    if (children_per_step() > limits::max_children)
+        fail("children per E-step (children per generation * n_generations = " + std::to_string(per_generation) +
+             " * " + std::to_string(n_generations) + ") must be <= " + limit);
+}
+
+void EvoConfig::validate(int H, int S) const {
+    auto fail = [](const std::string& what) { throw std::invalid_argument("EVO configuration: " + what); };
+    if (H < 1 || H > limits::max_latents)
+        fail("H must lie in [1, " + std::to_string(limits::max_latents) + "], got " + std::to_string(H));
+    if (S < 1 || S > limits::max_states)
+        fail("S must lie in [1, " + std::to_string(limits::max_states) + "], got " + std::to_string(S));
+    validate();
     if (mutation == Mutation::randflip && !crossover && n_children > H)
         fail("randflip makes distinct one-bit flips: n_children must be <= H = " + std::to_string(H));
-    if (!(bitflip_prob <= 1.0) || std::isnan(bitflip_prob)) fail("bitflip_prob must be <= 1");
 }
 
 int select_parents(CounterRng& rng, const double* lpj, const std::int64_t* candidates, int m, int n_parents,

@@ -1,9 +1,11 @@
-#include "zeroshot/parallel.hpp"
+#include "zeroshot/base/parallel.hpp"
 
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+
+#include "zeroshot/base/bounds.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -12,7 +14,9 @@
 namespace zs {
 
 void set_num_threads(int n) {
-    if (n < 1) throw std::invalid_argument("number of threads must be >= 1, got " + std::to_string(n));
+    if (n < 1 || n > limits::max_threads)
+        throw std::invalid_argument("number of threads must lie in [1, " + std::to_string(limits::max_threads) +
+                                    "], got " + std::to_string(n));
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif
@@ -23,6 +27,14 @@ int get_num_threads() {
     return omp_get_max_threads();
 #else
     return 1;
+#endif
+}
+
+int thread_index() {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
 #endif
 }
 

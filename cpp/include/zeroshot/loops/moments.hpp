@@ -13,9 +13,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "zeroshot/bitstate.hpp"
-#include "zeroshot/parallel.hpp"
-#include "zeroshot/posterior.hpp"
+#include "zeroshot/base/bitstate.hpp"
+#include "zeroshot/base/parallel.hpp"
+#include "zeroshot/base/truncated.hpp"
 
 namespace zs {
 
@@ -31,15 +31,18 @@ struct MomentArrays {
 // c is null unless the model has a conditional variance (has_conditional_variance) and a central moment
 // is wanted. The per-state results are kept for the second pass. make_state() gives each thread its own
 // callable (and scratch). Patches are independent, so the results do not depend on the thread count.
+// When `stop` asks to stop, the remaining patches are skipped and Interrupted is thrown.
 template <class MakeState>
 void posterior_moments(const std::uint64_t* K, const double* lpj, std::size_t N, int S, int D, int H,
-                       bool has_conditional_variance, MomentArrays out, MakeState make_state) {
+                       bool has_conditional_variance, MomentArrays out, MakeState make_state,
+                       const StopPoll& stop = {}) {
     if (!out.mean) throw std::invalid_argument("posterior moments need an output for the mean");
     const int n_words = words_for(H);
     const bool central = out.variance || out.third;
     const bool with_c = has_conditional_variance && central;
     const auto row = static_cast<std::size_t>(D);
     ExceptionCollector errors;
+    StopFlag stopping(stop);
 #pragma omp parallel
     {
         std::vector<double> q(static_cast<std::size_t>(S)), weight(static_cast<std::size_t>(S));
@@ -48,6 +51,7 @@ void posterior_moments(const std::uint64_t* K, const double* lpj, std::size_t N,
         auto state = make_state();
 #pragma omp for schedule(static)
         for (std::int64_t nn = 0; nn < static_cast<std::int64_t>(N); ++nn) {
+            if (stopping.skip()) continue;
             errors.run([&] {
                 const auto n = static_cast<std::size_t>(nn);
                 truncated_posterior(lpj + n * S, S, q.data());
@@ -88,6 +92,7 @@ void posterior_moments(const std::uint64_t* K, const double* lpj, std::size_t N,
         }
     }
     errors.rethrow();
+    stopping.throw_if_stopped();
 }
 
 }  // namespace zs

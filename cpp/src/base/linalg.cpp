@@ -1,9 +1,9 @@
-#include "zeroshot/linalg.hpp"
+#include "zeroshot/base/linalg.hpp"
 
 #include <cmath>
 #include <stdexcept>
 
-#include "zeroshot/bounds.hpp"
+#include "zeroshot/base/bounds.hpp"
 
 namespace zs {
 
@@ -52,6 +52,15 @@ std::vector<double> regularised_cholesky(const double* a, int n) {
         if (cholesky_factor(factor.data(), n)) return factor;
     }
     throw std::runtime_error("M-step system could not be regularised");
+}
+
+std::vector<double> transposed(const double* a, int rows, int cols) {
+    std::vector<double> t(static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols));
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c)
+            t[static_cast<std::size_t>(c) * static_cast<std::size_t>(rows) + static_cast<std::size_t>(r)] =
+                a[static_cast<std::size_t>(r) * static_cast<std::size_t>(cols) + static_cast<std::size_t>(c)];
+    return t;
 }
 
 }  // namespace zs

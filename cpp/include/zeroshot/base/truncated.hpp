@@ -1,21 +1,10 @@
-// Truncated posterior weights over a state set, shared by the models.
+// The truncated posterior over a state set K_n: q_s proportional to exp(lpj_s) on K_n, 0 elsewhere.
 #pragma once
 
 #include <cmath>
-#include <cstddef>
 #include <stdexcept>
 
 namespace zs {
-
-// Starts loading a patch's row of W^T y (n_latents doubles): states touch it at scattered latents, so
-// without this each first touch of a cache line waits on memory. (An int loop over doubles: g++ 12
-// drops the same loop written over byte offsets.)
-inline void prefetch_row(const double* row, int n_latents) {
-    for (int h = 0; h < n_latents; h += 8) __builtin_prefetch(row + h);  // one 64-byte line per step
-}
-
-// Patches per block of a deterministic (thread-count independent) reduction.
-constexpr std::size_t kBlock = 1024;
 
 // Weights below exp(-30) ~ 1e-13 of the largest are set to 0 without calling exp: with S states the
 // dropped mass is below S * 1e-13 of the total, far under the tolerance any use of q has, and the

@@ -11,9 +11,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "zeroshot/bitstate.hpp"
-#include "zeroshot/parallel.hpp"
-#include "zeroshot/rng.hpp"
+#include "zeroshot/base/bitstate.hpp"
+#include "zeroshot/base/parallel.hpp"
+#include "zeroshot/base/rng.hpp"
 
 namespace zs {
 
@@ -29,7 +29,18 @@ struct EvoConfig {
     bool crossover = false;      // with crossover: one child per ordered parent pair, then mutated
     double bitflip_prob = -1.0;  // sparseflip: expected flips are H * bitflip_prob; < 0 means 1/H
 
-    int children_per_generation() const { return crossover ? n_parents * (n_parents - 1) : n_parents * n_children; }
+    // In 64 bits: the int counts are validated only by validate().
+    std::int64_t children_per_generation() const {
+        const auto parents = static_cast<std::int64_t>(n_parents);
+        return crossover ? parents * (parents - 1) : parents * static_cast<std::int64_t>(n_children);
+    }
+    // Children of one patch in one E-step.
+    std::int64_t children_per_step() const { return children_per_generation() * n_generations; }
+
+    // Throws std::invalid_argument unless the configuration is usable (counts, their products at most
+    // limits::max_children, bitflip_prob); the one place every EVO setting is checked.
+    void validate() const;
+    // The same, and usable for H latents and S states per patch.
     void validate(int H, int S) const;
 };
 
@@ -92,9 +103,9 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
               double* lpj_n, int S, EvoWorkspace& ws, FlipCache& flips) {
     const int H = model.n_latents();
     const int n_words = words_for(H);
-    const int per_gen = config.children_per_generation();
+    const auto per_gen = static_cast<std::size_t>(config.children_per_generation());  // validated: small
     ws.active.resize(static_cast<std::size_t>(H));
-    ws.pool.reset(static_cast<std::size_t>(S + per_gen * config.n_generations));
+    ws.pool.reset(static_cast<std::size_t>(S) + per_gen * static_cast<std::size_t>(config.n_generations));
     ws.pool_lpj.clear();
     ws.candidates.clear();
 
@@ -110,7 +121,7 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
     }
 
     ws.selected.resize(static_cast<std::size_t>(std::max(config.n_parents, 1)));
-    ws.children.resize(static_cast<std::size_t>(per_gen) * n_words);
+    ws.children.resize(per_gen * static_cast<std::size_t>(n_words));
     for (int g = 0; g < config.n_generations && !ws.candidates.empty(); ++g) {
         const int n_sel =
             select_parents(rng, ws.pool_lpj.data(), ws.candidates.data(), static_cast<int>(ws.candidates.size()),
@@ -169,19 +180,23 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
 
 // EVO over all patches in parallel. K: (N, S, n_words), lpj: (N, S), both updated in place.
 // Random streams are keyed by (seed, epoch, first_index + n). Returns the total number of replaced states.
+// When `stop` asks to stop, the remaining patches are skipped and Interrupted is thrown.
 template <class Evaluator>
 std::int64_t evo_step(const Evaluator& model, const EvoConfig& config, std::uint64_t* K, double* lpj, std::size_t N,
-                      int S, std::uint64_t seed, std::uint64_t epoch, std::uint64_t first_index) {
+                      int S, std::uint64_t seed, std::uint64_t epoch, std::uint64_t first_index,
+                      const StopPoll& stop = {}) {
     config.validate(model.n_latents(), S);
     const int n_words = words_for(model.n_latents());
     std::int64_t replaced = 0;
     ExceptionCollector errors;
+    StopFlag stopping(stop);
 #pragma omp parallel reduction(+ : replaced)
     {
         EvoWorkspace ws(n_words);
         FlipCache flips(model.n_latents(), config.bitflip_prob, model.expected_active());
 #pragma omp for schedule(dynamic, 64)
         for (std::int64_t n = 0; n < static_cast<std::int64_t>(N); ++n) {
+            if (stopping.skip()) continue;
             errors.run([&] {
                 if (n + 1 < static_cast<std::int64_t>(N)) model.prefetch(static_cast<std::size_t>(n + 1));
                 CounterRng rng(seed, epoch, first_index + static_cast<std::uint64_t>(n), RngPurpose::evo);
@@ -192,30 +207,8 @@ std::int64_t evo_step(const Evaluator& model, const EvoConfig& config, std::uint
         }
     }
     errors.rethrow();
+    stopping.throw_if_stopped();
     return replaced;
-}
-
-// Log-joints of all states: lpj[n, s] = model.lpj(n, K[n, s]).
-template <class Evaluator>
-void evaluate_states(const Evaluator& model, const std::uint64_t* K, double* lpj, std::size_t N, int S) {
-    const int H = model.n_latents();
-    const int n_words = words_for(H);
-    ExceptionCollector errors;
-#pragma omp parallel
-    {
-        std::vector<std::int32_t> active(static_cast<std::size_t>(H));
-#pragma omp for schedule(static)
-        for (std::int64_t n = 0; n < static_cast<std::int64_t>(N); ++n) {
-            errors.run([&] {
-                for (int s = 0; s < S; ++s) {
-                    const std::size_t i = static_cast<std::size_t>(n) * S + s;
-                    const int k = active_indices(K + i * n_words, n_words, active.data());
-                    lpj[i] = model.lpj(static_cast<std::size_t>(n), active.data(), k);
-                }
-            });
-        }
-    }
-    errors.rethrow();
 }
 
 }  // namespace zs

@@ -1,51 +1,67 @@
-#include "zeroshot/sssc.hpp"
+#include "zeroshot/model/sssc.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
-#include "zeroshot/bitstate.hpp"
-#include "zeroshot/bounds.hpp"
-#include "zeroshot/linalg.hpp"
-#include "zeroshot/moments.hpp"
-#include "zeroshot/mstep.hpp"
-#include "zeroshot/parallel.hpp"
-#include "zeroshot/posterior.hpp"
-#include "zeroshot/statistics.hpp"
+#include "zeroshot/base/bitstate.hpp"
+#include "zeroshot/base/bounds.hpp"
+#include "zeroshot/base/linalg.hpp"
+#include "zeroshot/loops/moments.hpp"
+#include "zeroshot/loops/statistics.hpp"
 
 namespace zs {
 
-SsscEvaluator::SsscEvaluator(const double* WtY, const double* y2, const double* WtW, const double* pi, const double* mu,
-                             const double* psi, double sigma2, int H)
-    : WtY_(WtY),
-      y2_(y2),
-      WtW_(WtW),
-      mu_(mu),
-      psi_(psi),
-      H_(H),
-      sigma2_(sigma2),
+SsscParams::SsscParams(int D_, int H_) : D(D_), H(H_) {
+    check_dictionary_size(D, H);
+    W.assign(size(D) * size(H), 0.0);
+    pi.assign(size(H), 0.0);
+    mu.assign(size(H), 0.0);
+    psi.assign(size(H), 0.0);
+}
+
+void SsscParams::validate() const {
+    check_dictionary_size(D, H);
+    check_dictionary_params(W, pi, sigma2);
+    for (double m : mu)
+        if (!std::isfinite(m)) throw std::invalid_argument("mu must be finite");
+    for (double p : psi)
+        if (!(p > 0.0) || !std::isfinite(p)) throw std::invalid_argument("psi must be positive and finite");
+}
+
+SsscStats::SsscStats(int D_, int H_) : D(D_), H(H_) {
+    check_dictionary_size(D, H);
+    A.assign(size(D) * size(H), 0.0);
+    B.assign(size(H) * size(H), 0.0);
+    x_sum.assign(size(H), 0.0);
+    s_sum.assign(size(H), 0.0);
+}
+
+SsscEvaluator::SsscEvaluator(const SsscParams& params, const DenseProducts& products)
+    : products_(products),
+      mu_(params.mu.data()),
+      psi_(params.psi.data()),
+      H_(params.H),
+      sigma2_(params.sigma2),
       expected_active_(0.0),
-      log_odds_(static_cast<std::size_t>(H)) {
-    if (!(sigma2 > 0.0) || !std::isfinite(sigma2)) throw std::invalid_argument("sigma2 must be positive and finite");
-    for (int h = 0; h < H; ++h) {
-        if (!(pi[h] > 0.0 && pi[h] < 1.0)) throw std::invalid_argument("pi must lie in (0, 1)");
-        if (!(psi[h] > 0.0) || !std::isfinite(psi[h])) throw std::invalid_argument("psi must be positive and finite");
-        if (!std::isfinite(mu[h])) throw std::invalid_argument("mu must be finite");
-        log_odds_[h] = std::log(pi[h] / (1.0 - pi[h]));
-        expected_active_ += pi[h];
+      log_odds_(static_cast<std::size_t>(params.H)) {
+    for (std::size_t h = 0; h < log_odds_.size(); ++h) {
+        const double p = params.pi[h];
+        log_odds_[h] = std::log(p / (1.0 - p));
+        expected_active_ += p;
     }
 }
 
 double SsscEvaluator::factor_state(std::size_t n, const std::int32_t* a, int k, std::vector<double>& L,
                                    std::vector<double>& b) const {
-    const double* wty = WtY_ + n * static_cast<std::size_t>(H_);
+    const double* wty = products_.wty_row(n);
     const double inv_s2 = 1.0 / sigma2_;
     L.resize(static_cast<std::size_t>(k) * k);
     b.resize(static_cast<std::size_t>(k));
-    double r2 = y2_[n];
+    double r2 = products_.y2[n];
     for (int i = 0; i < k; ++i) {
         const int ai = a[i];
-        const double* row = WtW_ + static_cast<std::size_t>(ai) * H_;
+        const double* row = products_.WtW + static_cast<std::size_t>(ai) * static_cast<std::size_t>(H_);
         double wtw_mu = 0.0;  // ((W^T W)_aa mu_a)_i
         for (int j = 0; j < k; ++j) {
             const double g = row[a[j]];
@@ -61,7 +77,10 @@ double SsscEvaluator::factor_state(std::size_t n, const std::int32_t* a, int k, 
         for (int i = 0; i < k; ++i)
             for (int j = 0; j < k; ++j)
                 system[static_cast<std::size_t>(i) * k + j] =
-                    WtW_[static_cast<std::size_t>(a[i]) * H_ + a[j]] * inv_s2 + (i == j ? 1.0 / psi_[a[i]] : 0.0);
+                    products_.WtW[static_cast<std::size_t>(a[i]) * static_cast<std::size_t>(H_) +
+                                  static_cast<std::size_t>(a[j])] *
+                        inv_s2 +
+                    (i == j ? 1.0 / psi_[a[i]] : 0.0);
         L = regularised_cholesky(system.data(), k);
     }
     return r2;
@@ -157,59 +176,74 @@ private:
 
 }  // namespace
 
-void sssc_posterior_moments(const SsscEvaluator& model, const double* W, int D, const std::uint64_t* K,
-                            const double* lpj, std::size_t N, int S, MomentArrays out) {
-    const int H = model.n_latents();
-    const std::vector<double> Wt = transposed(W, D, H);
-    posterior_moments(K, lpj, N, S, D, H, /*has_conditional_variance=*/true, out,
-                      [&model, &Wt, D] { return SsscStateMoments(model, Wt, D); });
+void Sssc::posterior_moments(const SsscParams& params, const DenseProducts& products, const std::uint64_t* K,
+                             const double* lpj, int S, MomentArrays out, const StopPoll& stop) {
+    const int D = params.D, H = params.H;
+    const SsscEvaluator model(params, products);
+    const std::vector<double> Wt = transposed(params.W.data(), D, H);
+    zs::posterior_moments(
+        K, lpj, products.N, S, D, H, /*has_conditional_variance=*/true, out,
+        [&model, &Wt, D] { return SsscStateMoments(model, Wt, D); }, stop);
 }
 
-SsscParams sssc_m_step(const SsscStats& st, double n_patches, const double* W_old, const double* mu_old,
-                       const double* psi_old, int D, int H, bool shared_pi) {
-    if (!(n_patches > 0)) throw std::invalid_argument("M-step needs at least one patch");
+SsscParams Sssc::m_step(const SsscParams& old, const SsscStats& st, bool shared_pi) {
+    if (!(st.n_patches > 0)) throw std::invalid_argument("M-step needs at least one patch");
+    const int D = old.D, H = old.H;
+    const auto h_size = static_cast<std::size_t>(H);
     SsscParams p;
-    p.W = solve_dictionary(st.A, st.B, st.s_sum, W_old, D, H);
-    p.pi = prior_probabilities(st.s_sum, n_patches, shared_pi);
-    p.sigma2 = noise_variance(st.A, st.B, p.W, st.y2, n_patches, D, H);
-    p.mu.assign(mu_old, mu_old + H);
-    p.psi.assign(psi_old, psi_old + H);
+    p.D = D;
+    p.H = H;
+    p.W = solve_dictionary(st.A, st.B, st.s_sum, old.W, D, H);
+    p.pi = prior_probabilities(st.s_sum, st.n_patches, shared_pi);
+    p.sigma2 = noise_variance(st.A, st.B, p.W, st.y2, st.n_patches, D, H);
+    p.mu = old.mu;
+    p.psi = old.psi;
     const double largest = *std::max_element(st.s_sum.begin(), st.s_sum.end());
-    for (int h = 0; h < H; ++h) {
+    for (std::size_t h = 0; h < h_size; ++h) {
         const double weight = st.s_sum[h];
         if (!(weight > 1e-12 * std::max(largest, 1.0))) continue;
         p.mu[h] = st.x_sum[h] / weight;
-        const double second = st.B[static_cast<std::size_t>(h) * H + h] / weight;
+        const double second = st.B[h * h_size + h] / weight;
         p.psi[h] = std::max(second - p.mu[h] * p.mu[h], bounds::psi_min);
     }
     return p;
 }
 
-SsscStats sssc_accumulate(const SsscEvaluator& model, const double* Y, std::size_t N, int D, const std::uint64_t* K,
-                          const double* lpj, int S) {
-    const int H = model.n_latents();
-    PosteriorSums sums = posterior_sums(Y, N, D, H, K, lpj, S, [&model, H] {
-        return [&model, H, kappa = std::vector<double>(static_cast<std::size_t>(H)), Lambda = std::vector<double>()](
-                   std::size_t n, const std::int32_t* active, int k, double w, LatentWeights& weights,
-                   PosteriorSums& block) mutable {
-            Lambda.resize(static_cast<std::size_t>(k) * k);
-            model.slab_posterior(n, active, k, kappa.data(), Lambda.data());
-            for (int i = 0; i < k; ++i) {
-                weights.add(active[i], w * kappa[i]);  // <x>
-                block.s_sum[active[i]] += w;           // <s>
-                double* row = block.B.data() + static_cast<std::size_t>(active[i]) * H;
-                for (int j = 0; j < k; ++j)  // <x x^T> = sum_s q(s) (Lambda_s + kappa_s kappa_s^T)
-                    row[active[j]] += w * (Lambda[static_cast<std::size_t>(i) * k + j] + kappa[i] * kappa[j]);
-            }
-        };
-    });
+SsscStats Sssc::accumulate(const SsscParams& params, const DenseProducts& products, const double* Y,
+                           const std::uint64_t* K, const double* lpj, int S, const StopPoll& stop) {
+    const int D = params.D, H = params.H;
+    const auto h_size = static_cast<std::size_t>(H);
+    const SsscEvaluator model(params, products);
+    PosteriorSums sums = posterior_sums(
+        Y, products.N, D, H, K, lpj, S,
+        [&model, h_size] {
+            return [&model, h_size, kappa = std::vector<double>(h_size), Lambda = std::vector<double>()](
+                       std::size_t n, const std::int32_t* active, int k, double w, LatentWeights& weights,
+                       PosteriorSums& block) mutable {
+                const auto k_size = static_cast<std::size_t>(k);
+                Lambda.resize(k_size * k_size);
+                model.slab_posterior(n, active, k, kappa.data(), Lambda.data());
+                for (std::size_t i = 0; i < k_size; ++i) {
+                    const auto ai = static_cast<std::size_t>(active[i]);
+                    weights.add(active[i], w * kappa[i]);  // <x>
+                    block.s_sum[ai] += w;                  // <s>
+                    double* row = block.B.data() + ai * h_size;
+                    for (std::size_t j = 0; j < k_size; ++j)  // <x x^T> = sum_s q(s) (Lambda_s + kappa_s kappa_s^T)
+                        row[active[j]] += w * (Lambda[i * k_size + j] + kappa[i] * kappa[j]);
+                }
+            };
+        },
+        stop);
     SsscStats total;
+    total.D = D;
+    total.H = H;
     total.A = transposed(sums.At.data(), H, D);
     total.B = std::move(sums.B);
     total.x_sum = std::move(sums.e_sum);
     total.s_sum = std::move(sums.s_sum);
-    total.lse = sums.lse;
     total.y2 = sums.y2;
+    total.n_patches = static_cast<double>(products.N);
+    total.free_energy = sums.lse + static_cast<double>(products.N) * free_energy_constant(D, params.pi, params.sigma2);
     return total;
 }
 

@@ -1,17 +1,42 @@
-#include "zeroshot/mstep.hpp"
+#include "zeroshot/model/dictionary.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
-#include "zeroshot/bounds.hpp"
-#include "zeroshot/linalg.hpp"
+#include "zeroshot/base/bounds.hpp"
+#include "zeroshot/base/linalg.hpp"
 
 namespace zs {
 
+void check_dictionary_size(int D, int H) {
+    if (D < 1) throw std::invalid_argument("D (pixels per patch) must be >= 1, got " + std::to_string(D));
+    if (H < 1 || H > limits::max_latents)
+        throw std::invalid_argument("H (latents) must lie in [1, " + std::to_string(limits::max_latents) + "], got " +
+                                    std::to_string(H));
+}
+
+void check_dictionary_params(const std::vector<double>& W, const std::vector<double>& pi, double sigma2) {
+    for (double w : W)
+        if (!std::isfinite(w)) throw std::invalid_argument("W contains NaN or Inf");
+    for (double p : pi)
+        if (!(p > 0.0 && p < 1.0)) throw std::invalid_argument("pi must lie in (0, 1), got " + std::to_string(p));
+    if (!(sigma2 > 0.0) || !std::isfinite(sigma2))
+        throw std::invalid_argument("sigma2 must be positive and finite, got " + std::to_string(sigma2));
+}
+
+double free_energy_constant(int D, const std::vector<double>& pi, double sigma2) {
+    constexpr double two_pi = 6.283185307179586;
+    double log_prior_off = 0.0;
+    for (double p : pi) log_prior_off += std::log1p(-p);
+    return -0.5 * D * std::log(two_pi * sigma2) + log_prior_off;
+}
+
 std::vector<double> solve_dictionary(const std::vector<double>& A, const std::vector<double>& B,
-                                     const std::vector<double>& activity, const double* W_old, int D, int H) {
-    std::vector<double> W(W_old, W_old + static_cast<std::size_t>(D) * H);
+                                     const std::vector<double>& activity, const std::vector<double>& W_old, int D,
+                                     int H) {
+    std::vector<double> W(W_old);
     const double largest = *std::max_element(activity.begin(), activity.end());
     std::vector<int> used;
     for (int h = 0; h < H; ++h)

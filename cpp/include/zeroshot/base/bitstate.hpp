@@ -7,8 +7,9 @@
 
 namespace zs {
 
+// Words of a packed state of H latents (0 for H < 1; no overflow for any int).
 inline int words_for(int H) {
-    return (H + 63) / 64;
+    return H > 0 ? (H - 1) / 64 + 1 : 0;
 }
 
 inline bool get_bit(const std::uint64_t* s, int h) {
