@@ -275,7 +275,7 @@ CASES = [
         start = time.monotonic()
         try:
             zeroshot.denoise(np.load("in.npy"), n_latents=64, n_states=8, epochs=1, threads=1,
-                             evo=zeroshot.EvoConfig(n_parents=8, n_children=1000, n_generations=1000))
+                             evo=zeroshot.EvoConfig(n_parents=8, n_children=1000, n_generations=100))
         except KeyboardInterrupt:
             print(f"KeyboardInterrupt after {time.monotonic() - start:.1f} s")
     """),
