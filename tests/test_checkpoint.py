@@ -35,7 +35,7 @@ def noisy_image(seed: int = 0, shape=(26, 29)) -> np.ndarray:
 def small_checkpoint(config: DenoiseConfig, image: np.ndarray, model=None) -> Checkpoint:
     rng = np.random.default_rng(1)
     model = model or BSC(BSCParams(rng.standard_normal((16, 8)), np.full(8, 0.2), 0.7))
-    K = rng.integers(0, 2**8, (5, 8, 1), dtype=np.uint64)
+    K = np.stack([rng.permutation(2**8)[:8] for _ in range(5)]).astype(np.uint64)[..., None]  # distinct states
     history = [EpochLog(0, -10.5, -2.1, 0.9, 12, 0.01)]
     return Checkpoint(1, model, K, rng.standard_normal((5, 8)), history, config_record(config), image_hash(image))
 
@@ -349,6 +349,7 @@ def _drop(key):
         ("shared_pi 'yes'", "damaged checkpoint ('shared_pi' in its meta record must be true or false, got 'yes')"),
         ("W with D + 3 rows", "damaged checkpoint (W has shape (19, 8), expected (16, 8)"),
         ("K bits beyond H", "damaged checkpoint (states with bits set beyond H = 8)"),
+        ("K with a state twice", "damaged checkpoint (patch 2 holds the same state twice)"),
         ("huge member", "damaged checkpoint (member K declares an array of shape (1000000, 1000000, 1) uint64"),
         ("W complex", "damaged checkpoint (W has dtype complex128, not real numbers)"),
     ],
@@ -379,6 +380,14 @@ def test_damaged_checkpoints_are_refused_naming_the_file(tmp_path, damage, messa
         _rewrite(path, change_arrays=lambda a: a.__setitem__("W", np.zeros((19, 8))))
     elif damage == "K bits beyond H":
         _rewrite(path, change_arrays=lambda a: a.__setitem__("K", a["K"] | np.uint64(1 << 9)))
+    elif damage == "K with a state twice":
+
+        def repeat_a_state(arrays):
+            K = arrays["K"].copy()
+            K[2, 5] = K[2, 1]
+            arrays["K"] = K
+
+        _rewrite(path, change_arrays=repeat_a_state)
     elif damage == "W complex":
         _rewrite(path, change_arrays=lambda a: a.__setitem__("W", a["W"] + 1j))
     else:

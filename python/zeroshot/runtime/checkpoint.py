@@ -177,8 +177,8 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
 
 
 def _check_arrays(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], config: DenoiseConfig) -> None:
-    """The arrays of the model and the states fit the run: names, dtypes, shapes and the states' bits (the
-    compiled core checks the rest of the states, e.g. a state held twice, when training resumes)."""
+    """The arrays of the model and the states fit the run: names, dtypes, shapes, the states' bits, and no
+    state held twice by a patch."""
     for name in _ARRAYS[meta["model"]]:
         if name not in arrays:
             raise _damaged(path, f"no {name} array")
@@ -199,6 +199,11 @@ def _check_arrays(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray
         )
     if H % 64 and np.any(K[..., -1] >> np.uint64(H % 64)):
         raise _damaged(path, f"states with bits set beyond H = {H}")
+    if S > 1 and K.size:
+        rows = np.sort(K.view(np.dtype((np.void, 8 * words))).reshape(K.shape[:2]), axis=1)
+        twice = np.flatnonzero(np.any(rows[:, 1:] == rows[:, :-1], axis=1))
+        if twice.size:
+            raise _damaged(path, f"patch {int(twice[0])} holds the same state twice")
 
 
 def load_checkpoint(path: str | Path, config: DenoiseConfig, input_hash: str) -> Checkpoint:
