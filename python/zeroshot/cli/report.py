@@ -14,7 +14,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from zeroshot.io.atomic import StagedFile
+from zeroshot.io.atomic import StagedFile, stage
 from zeroshot.maps.render import stretch
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -94,17 +94,11 @@ def stage_report(
         fig.suptitle(title)
     fig.tight_layout()
 
-    staged = StagedFile(target)
-    try:
-        with open(staged.tmp, "wb") as fh:
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             fig.savefig(fh, format="png")
-    except OSError as error:
-        staged.discard()
-        raise OSError(error.errno, f"cannot write {target}: {error.strerror or error}") from error
-    except BaseException:
-        staged.discard()
-        raise
-    return staged
+
+    return stage(target, save)
 
 
 def write_report(path: PathLike, **panels: Any) -> None:

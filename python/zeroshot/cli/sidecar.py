@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable
 
-from zeroshot.io.atomic import StagedFile, replace_together
+from zeroshot.io.atomic import StagedFile, replace_together, stage
 
 
 def _version() -> str:
@@ -48,16 +48,7 @@ def write_sidecar(output: Path, record: dict[str, Any]) -> Path:
 
 
 def _stage_text(path: Path, text: str) -> StagedFile:
-    staged = StagedFile(path)
-    try:
-        staged.tmp.write_text(text, encoding="utf-8")
-    except OSError as error:
-        staged.discard()
-        raise OSError(error.errno, f"cannot write {path}: {error.strerror or error}") from error
-    except BaseException:
-        staged.discard()
-        raise
-    return staged
+    return stage(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def stage_pair(output: Path, stage_image: Callable[[], StagedFile], record: dict[str, Any]) -> list[StagedFile]:

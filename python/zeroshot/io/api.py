@@ -11,7 +11,7 @@ from typing import Callable, Literal, Union
 import numpy as np
 from numpy.typing import DTypeLike
 
-from zeroshot.io.atomic import StagedFile
+from zeroshot.io.atomic import StagedFile, stage
 from zeroshot.io.dtypes import check_finite, real_dtype, to_dtype_like
 from zeroshot.io.formats import FORMATS, WRITE_SUFFIXES, Format, Writer, format_of
 from zeroshot.io.limits import HeaderCheck, default_check
@@ -210,16 +210,7 @@ def stage_em(
         stored = np.ascontiguousarray(to_dtype_like(arr, target))
     except ValueError as exc:
         raise ValueError(f"{p}: {exc}") from exc
-    staged = StagedFile(p)
-    try:
-        writer(staged.tmp, stored, pixel_size)
-    except OSError as exc:  # a full disk, a quota: name the file
-        staged.discard()
-        raise OSError(exc.errno, f"cannot write {p}: {exc.strerror or exc}") from exc
-    except BaseException:
-        staged.discard()
-        raise
-    return staged
+    return stage(p, lambda tmp: writer(tmp, stored, pixel_size))
 
 
 def write_image(path: PathLike, image: np.ndarray, dtype: DTypeLike | None = None) -> None:

@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -85,6 +85,21 @@ class StagedFile:
     def discard(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.tmp)
+
+
+def stage(target: Path, write: Callable[[Path], object]) -> StagedFile:
+    """A StagedFile of `target` that `write(tmp)` filled; an OSError names `target` (a full disk, a quota),
+    and on any error the temporary file is removed."""
+    staged = StagedFile(target)
+    try:
+        write(staged.tmp)
+    except OSError as error:
+        staged.discard()
+        raise OSError(error.errno, f"cannot write {target}: {error.strerror or error}") from error
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
 
 
 @contextmanager
