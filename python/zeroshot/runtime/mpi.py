@@ -51,10 +51,12 @@ class MPIComm:
         return total
 
     def bcast(self, obj: T) -> T:
-        return self.comm.bcast(obj, root=0)  # type: ignore[no-any-return]
+        value: T = self.comm.bcast(obj, root=0)  # typed here: mpi4py's stubs say Any
+        return value
 
     def gather(self, obj: Any) -> list[Any] | None:
-        return self.comm.gather(obj, root=0)  # type: ignore[no-any-return]
+        gathered: list[Any] | None = self.comm.gather(obj, root=0)
+        return gathered
 
     def send_arrays(self, arrays: Arrays, dest: int) -> None:
         contiguous = {name: np.asarray(a, order="C") for name, a in arrays.items()}
