@@ -83,7 +83,9 @@ def gat(z: np.ndarray, params: PoissonGaussian) -> np.ndarray:
 def _closed_form(D: np.ndarray) -> np.ndarray:
     """I₀(D) for D > 0 (Mäkitalo & Foi 2011)."""
     inv = 1.0 / D
-    return 0.25 * D * D + inv * (0.25 * _SQRT_3_2 + inv * (-11.0 / 8.0 + inv * (5.0 / 8.0 * _SQRT_3_2))) - 0.125
+    return np.asarray(
+        0.25 * D * D + inv * (0.25 * _SQRT_3_2 + inv * (-11.0 / 8.0 + inv * (5.0 / 8.0 * _SQRT_3_2))) - 0.125
+    )
 
 
 def gat_inverse(D: np.ndarray, params: PoissonGaussian) -> np.ndarray:
@@ -108,7 +110,7 @@ def gat_inverse_derivative(D: np.ndarray, params: PoissonGaussian) -> np.ndarray
 def gat_inverse_variance(D: np.ndarray, variance: np.ndarray, params: PoissonGaussian) -> np.ndarray:
     """A variance map of D carried to the data's scale by the delta method: Var[x] ≈ (dI/dD)² Var[D]."""
     slope = gat_inverse_derivative(D, params)
-    return slope * slope * np.asarray(variance, dtype=np.float64)
+    return np.asarray(slope * slope * np.asarray(variance, dtype=np.float64))
 
 
 def expected_gat(lam: np.ndarray, sigma_tilde: float = 0.0, *, nodes: int = 40) -> np.ndarray:
