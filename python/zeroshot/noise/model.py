@@ -53,8 +53,12 @@ CORRELATION_MAX_Q = 0.6
 CORRELATION_MIN_PIXELS = 32 * 32
 POISSON_MIN_T = 3.0
 POISSON_MIN_GROWTH = 1.5
-# The ACF recorded with a decision: lags 0..ACF_LAGS (the largest patch side is 10).
-ACF_LAGS = 8
+# Squares of values beyond this overflow float64: such an image is judged by the scale-free ratio q alone (its
+# ACF is not estimated, and values that large are never counts).
+HUGE_VALUES = 1e150
+# The ACF recorded with a decision: lags 0..ACF_LAGS (patch sides are 5-10; 7 still lets 16 x 16 blocks be
+# tried, which an image without flat 32 x 32 regions needs).
+ACF_LAGS = 7
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,14 +176,17 @@ def decide_noise(image: np.ndarray, noise: str = "auto") -> NoiseModel:
     values = np.asarray(image, dtype=np.float64)
     if values.ndim != 2:
         raise ValueError(f"the noise model needs a 2-D image, got shape {values.shape}")
+    peak = float(np.max(np.abs(values))) if values.size else 0.0
+    huge = peak > HUGE_VALUES
     if noise == "poisson":
+        if huge:
+            raise ValueError(f"noise='poisson': values up to {peak:.4g} are not counts; use noise='white' or 'auto'")
         return _poisson(values, asked="poisson")
-    acf = _acf_or_none(values)
-    q = correlation_ratio(values)
+    acf = None if huge else _acf_or_none(values)
+    q = correlation_ratio(values / peak if huge else values)  # q is scale-free
     if noise == "correlated":
         return _correlated(acf, q, "correlated", "as asked")
-    integer = _integer_valued(values)
-    if integer and min(values.shape) >= 16:
+    if not huge and min(values.shape) >= 16 and _integer_valued(values):
         fit = _fit_or_none(values)
         if fit is not None and fit.slope > POISSON_MIN_T * fit.slope_se and fit.growth >= POISSON_MIN_GROWTH:
             return _poisson(values, asked="auto")
@@ -189,7 +196,7 @@ def decide_noise(image: np.ndarray, noise: str = "auto") -> NoiseModel:
         reason = f"image under {CORRELATION_MIN_PIXELS} pixels, too small to judge the correlation"
     else:
         reason = f"correlated below q {CORRELATION_MAX_Q}"
-    sigma = estimate_noise_sigma(values) if min(values.shape) >= 2 else math.nan
+    sigma = estimate_noise_sigma(values / peak) * peak if min(values.shape) >= 2 and peak > 0 else math.nan
     words = f"noise sigma {sigma:.4g}, ratio q {q:.3g}" if math.isfinite(q) else f"noise sigma {sigma:.4g}"
     return NoiseModel("white", "auto", f"white: {words} ({reason})", acf=acf, q=q)
 

@@ -38,6 +38,9 @@ _BLOCK_SIDES = (32, 16, 8)
 _MIN_BLOCKS = 16
 # At most this many halves (the flattest) enter the ACF: enough for a precise estimate of a micrograph.
 _MAX_HALVES = 2048
+# A smaller block side replaces a larger one only when its noise variance is below this share of the larger
+# one's: structure raises the variance by far more, the mean removal's remaining bias lowers it a little.
+_SMALLER_SIDE_RATIO = 0.8
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,27 +98,26 @@ class NoiseACF:
         }
 
 
-def _block_side(shape: tuple[int, int], max_lag: int, block: int | None) -> int:
+def _candidate_sides(shape: tuple[int, int], max_lag: int, block: int | None) -> list[int]:
     if block is not None:
-        if block < 4 or block % 2:
+        if not isinstance(block, (int, np.integer)) or block < 4 or block % 2:
             raise ValueError(f"block must be an even number >= 4, got {block!r}")
-        return int(block)
+        return [int(block)]
     rows, cols = shape
-    for side in _BLOCK_SIDES:
-        if (rows // side) * (cols // side) >= _MIN_BLOCKS and side // 2 > max_lag:
-            return side
-    return 0
+    return [s for s in _BLOCK_SIDES if (rows // s) * (cols // s) >= _MIN_BLOCKS and s // 2 > max_lag]
 
 
 def estimate_noise_acf(
-    image: np.ndarray, max_lag: int = 8, *, block: int | None = None, fraction: float = 0.25
+    image: np.ndarray, max_lag: int = 7, *, block: int | None = None, fraction: float = 0.25
 ) -> NoiseACF:
     """The noise ACF at lags |Δr|, |Δc| <= max_lag from the flattest half-blocks (see the module's docstring).
 
-    image: (R, C). block: the block side (even; default the largest of 32, 16, 8 that gives at least 16 blocks
-    and halves taller than max_lag; max_lag is lowered to fit 8 if none does). fraction: the share of the
-    halves (by the flatness of their partner) used. Raises ValueError for an image under 8 × 8 or bad arguments.
-    """
+    image: (R, C). block: the block side (even); default: each of 32, 16 and 8 that gives at least 16 blocks and
+    halves taller than max_lag is tried, largest first, and a smaller one kept when its noise variance is below
+    0.8 of the larger one's (structure only adds variance; the estimate from noise alone is nearly unbiased at
+    every side); an image too small for any gets 8 × 8 blocks and lags up to 3. fraction: the share of the
+    halves (by the flatness of their partner) used. Raises ValueError for an image under 8 × 8 or bad
+    arguments."""
     y = np.asarray(image, dtype=np.float64)
     if y.ndim != 2:
         raise ValueError(f"the noise ACF needs a 2-D image, got shape {y.shape}")
@@ -123,10 +125,19 @@ def estimate_noise_acf(
         raise ValueError(f"max_lag must be an integer >= 0, got {max_lag!r}")
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}")
-    side = _block_side(y.shape, int(max_lag), block)
-    if side == 0:  # a small image: 8 x 8 blocks with the lags that fit
-        side, max_lag = 8, min(int(max_lag), 3)
-    L = min(int(max_lag), side // 2 - 1)
+    sides = _candidate_sides(y.shape, int(max_lag), block)
+    if not sides:  # a small image: 8 x 8 blocks with the lags that fit
+        sides, max_lag = [8], min(int(max_lag), 3)
+    best = None
+    for side in sides:  # largest first: a smaller side must be clearly flatter to replace it
+        acf = _acf_in_blocks(y, side, min(int(max_lag), side // 2 - 1), fraction)
+        if best is None or acf.variance < _SMALLER_SIDE_RATIO * best.variance:
+            best = acf
+    assert best is not None
+    return best
+
+
+def _acf_in_blocks(y: np.ndarray, side: int, L: int, fraction: float) -> NoiseACF:
     half = side // 2
     nr, nc = y.shape[0] // side, y.shape[1] // side
     if nr * nc < 1:
@@ -150,10 +161,12 @@ def estimate_noise_acf(
             value = float(np.mean(a * b))
             cov[L + dr, L + dc] = value
             cov[L - dr, L - dc] = value
-    # The mean removal lowers every lag by about S/n (S: the ACF's sum); S = Ŝ + K S / n over the K lags.
-    lags = cov.size
-    if n > lags:
-        cov += cov.sum() / (n - lags)
+    # The mean removal lowers every lag by about S/n (S: the ACF's sum). Over the K lags |Δ| <= w the measured
+    # sum is Ŝ_w ≈ S (1 − K/n) (the ACF taken to vanish beyond w), so S ≈ Ŝ_w / (1 − K/n); w is the widest
+    # window with K <= n/2, so that the division does not amplify the sampling noise of Ŝ_w much.
+    w = min(L, (int(np.sqrt(n / 2)) - 1) // 2)
+    window = cov[L - w : L + w + 1, L - w : L + w + 1]
+    cov += window.sum() / (n - window.size)
     return NoiseACF(cov, side, int(keep))
 
 
