@@ -218,14 +218,15 @@ def _correlated(acf: NoiseACF | None, q: float, asked: str, why: str) -> NoiseMo
 
 def _poisson(values: np.ndarray, asked: str) -> NoiseModel:
     fit = _fit_or_none(values)
-    if fit is not None and fit.slope > 0 and math.isfinite(fit.slope_se):
+    if fit is not None and fit.slope > POISSON_MIN_T * fit.slope_se:
         params, growth, how = fit.params, fit.growth, f"variance grows {fit.growth:.3g}x over the mean levels"
     elif _integer_valued(values) and float(values.min()) >= 0:
         params, growth, how = PoissonGaussian(), math.nan, "counts assumed: no mean–variance line to fit"
     else:
         raise ValueError(
-            "noise='poisson': the image's noise variance does not grow with its mean (no positive gain could be "
-            "fitted) and its values are not non-negative counts; use noise='white' or 'auto'"
+            "noise='poisson': the image's noise variance does not grow with its mean (no gain could be fitted: "
+            "the slope of its mean–variance line is not clearly above 0) and its values are not non-negative "
+            "counts; use noise='white' or 'auto'"
         )
     description = f"poisson: {params.describe()} ({how})"
     return NoiseModel("poisson", asked, description, poisson=params, acf=_acf_or_none(values), growth=growth)
