@@ -98,9 +98,11 @@ def estimate_poisson_gaussian(image: np.ndarray, *, block: int = 8, bins: int = 
         counts.append(kept.size)
     m, v, n = np.array(means), np.array(variances), np.array(counts, dtype=np.float64)
     use = np.ones(m.size, dtype=bool)
-    floor = max(float(np.max(v)) * 1e-6, 1e-300)
+    top = float(np.max(v))
+    if not top > 0:
+        raise ValueError("the image has no noise to fit (every local noise variance is 0)")
     for _ in range(3):
-        w = n[use] / np.maximum(v[use], floor) ** 2
+        w = n[use] / np.maximum(v[use] / top, 1e-6) ** 2  # relative to the largest: no underflow
         slope, intercept, se, z = _line(m[use], v[use], w)
         outliers = np.zeros(m.size, dtype=bool)
         outliers[np.flatnonzero(use)[np.abs(z) > 3.0]] = True
