@@ -196,10 +196,9 @@ def decide_noise(image: np.ndarray, noise: str = "auto") -> NoiseModel:
         reason = f"image under {CORRELATION_MIN_PIXELS} pixels, too small to judge the correlation"
     else:
         reason = f"correlated below q {CORRELATION_MAX_Q}"
-    if min(values.shape) < 2:
-        sigma = math.nan
-    else:
-        sigma = estimate_noise_sigma(values / peak) * peak if peak > 0 else 0.0
+    sigma = 0.0 if peak == 0 else math.nan
+    if min(values.shape) >= 2 and peak > 0:
+        sigma = estimate_noise_sigma(values / peak) * peak
     words = f"noise sigma {sigma:.4g}, ratio q {q:.3g}" if math.isfinite(q) else f"noise sigma {sigma:.4g}"
     return NoiseModel("white", "auto", f"white: {words} ({reason})", acf=acf, q=q)
 
