@@ -8,7 +8,7 @@ applied around the learning as a forward transform of the image and an inverse o
    10th. Both are needed: a clipped 8-bit image has integer values and a variance that shrinks at the clip,
    which tilts the line but not by much, and a flat count image has nothing to fit (there the transform would
    be nearly affine anyway). Measured: Poisson images of the House at peaks 1–16 give growth 2.6–2.7 and
-   t > 10; white noise gives growth 0.95–1.13 and |t| < 1.5.
+   t > 30; white and correlated noise on the standard images and plaids give growth 0.8–1.13 and t < 1.4.
 2. **correlated** when the diagonal-detail ratio q (`correlation_ratio`; 1 for white noise) is below
    CORRELATION_MAX_Q = 0.6, a lag-1 correlation of about 0.23 for a Gaussian-shaped ACF, "well above zero":
    q's sampling spread is about 0.1 on a 32 × 32 image and 0.01 on 256 × 256 (white noise: q = 0.92–1.02 on

@@ -6,9 +6,10 @@ mean square of the diagonal Haar details (a − b − c + d) / 2 of its 2 × 2 c
 detail has the mean of the four pixels' variances as its variance, while constant and linear structure and
 every horizontal or vertical edge cancel in it: a block need not be flat, only smooth. The blocks are sorted by
 their mean into equal-count bins; in each bin the block variances above Q3 + 3 IQR (edges and texture) are
-dropped and the rest averaged. A weighted least-squares line through the bins (weights: blocks / variance², the
-inverse variance of a mean of variances), refitted twice without the bins more than 3 standard errors off the
-line, gives the slope α and the intercept c = σ² − α μ.
+dropped and the rest averaged. A weighted least-squares line through the bins (weights: the inverse variance of
+a mean of n block variances of ν details each, ν n / (2 v²)), refitted twice without the bins more than 3
+standard errors off the line, gives the slope α and the intercept c = σ² − α μ; the slope's standard error is the
+larger of the one those weights imply and the one the scatter about the line implies.
 
 Only α and c are identifiable from a mean–variance line, and only they enter the generalized Anscombe
 transform and its closed-form inverse. They are reported as gain α with read noise σ = sqrt(c) and offset 0
@@ -81,7 +82,9 @@ def estimate_poisson_gaussian(image: np.ndarray, *, block: int = 8, bins: int = 
             f"image of shape {y.shape} is too small to fit the noise's mean–variance line (needs 4 blocks of "
             f"{block} x {block})"
         )
-    y = y[: nr * block, : nc * block]
+    # On the scale of the image over its largest magnitude, so that no square overflows; scaled back at the end.
+    peak = float(np.max(np.abs(y))) or 1.0
+    y = y[: nr * block, : nc * block] / peak
     detail = (y[0::2, 0::2] - y[1::2, 0::2] - y[0::2, 1::2] + y[1::2, 1::2]) / 2.0
     h = block // 2
     block_var = (detail**2).reshape(nr, h, nc, h).mean(axis=(1, 3)).ravel()
@@ -102,7 +105,8 @@ def estimate_poisson_gaussian(image: np.ndarray, *, block: int = 8, bins: int = 
     if not top > 0:
         raise ValueError("the image has no noise to fit (every local noise variance is 0)")
     for _ in range(3):
-        w = n[use] / np.maximum(v[use] / top, 1e-6) ** 2  # relative to the largest: no underflow
+        # a bin's mean of n block variances, each a mean square of ν = (b/2)² details: variance 2 v² / (ν n)
+        w = n[use] * (block // 2) ** 2 / (2.0 * np.maximum(v[use], 1e-6 * top) ** 2)
         slope, intercept, se, z = _line(m[use], v[use], w)
         outliers = np.zeros(m.size, dtype=bool)
         outliers[np.flatnonzero(use)[np.abs(z) > 3.0]] = True
@@ -111,6 +115,8 @@ def estimate_poisson_gaussian(image: np.ndarray, *, block: int = 8, bins: int = 
         use &= ~outliers
     if not np.isfinite(se) and slope == 0.0:
         raise ValueError("the image has a single mean level; the noise's mean–variance line cannot be fitted")
+    slope, intercept, se = slope * peak, intercept * peak * peak, se * peak  # var/peak² against mean/peak
+    m, v, block_mean = m * peak, v * peak * peak, block_mean * peak
     lo, hi = np.percentile(block_mean, [10, 90])
     at_lo, at_hi = slope * lo + intercept, slope * hi + intercept
     growth = float(at_hi / at_lo) if at_lo > 0 else (math.inf if at_hi > 0 else 1.0)

@@ -41,6 +41,8 @@ _MAX_HALVES = 2048
 # A smaller block side replaces a larger one only when its noise variance is below this share of the larger
 # one's: structure raises the variance by far more, the mean removal's remaining bias lowers it a little.
 _SMALLER_SIDE_RATIO = 0.8
+# Values beyond this have squares beyond float64.
+_HUGE = 1e150
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,16 +127,20 @@ def estimate_noise_acf(
         raise ValueError(f"max_lag must be an integer >= 0, got {max_lag!r}")
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction must lie in (0, 1], got {fraction!r}")
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if peak > _HUGE:
+        raise ValueError(f"values up to {peak:.4g}: the noise ACF (squares of the values) would overflow float64")
     sides = _candidate_sides(y.shape, int(max_lag), block)
     if not sides:  # a small image: 8 x 8 blocks with the lags that fit
         sides, max_lag = [8], min(int(max_lag), 3)
+    scale = peak if peak > 0 else 1.0  # measured on y / peak (sums of squares cannot overflow), scaled back
     best = None
     for side in sides:  # largest first: a smaller side must be clearly flatter to replace it
-        acf = _acf_in_blocks(y, side, min(int(max_lag), side // 2 - 1), fraction)
+        acf = _acf_in_blocks(y / scale, side, min(int(max_lag), side // 2 - 1), fraction)
         if best is None or acf.variance < _SMALLER_SIDE_RATIO * best.variance:
             best = acf
     assert best is not None
-    return best
+    return NoiseACF(best.cov * (scale * scale), best.block, best.halves)
 
 
 def _acf_in_blocks(y: np.ndarray, side: int, L: int, fraction: float) -> NoiseACF:
