@@ -16,6 +16,8 @@ _SELECTIONS = ("uniform", "fitness")
 _MUTATIONS = ("none", "randflip", "sparseflip")
 MERGE_METHODS = ("mean", "median", "gaussian")
 MODELS = ("bsc", "es3c")
+# The noise models (zeroshot.noise.model.NOISE_MODELS; listed here so that the config imports no numerics).
+NOISE_MODELS = ("auto", "white", "poisson", "correlated")
 # DenoiseConfig fields that change only inference at fixed parameters (and no result at all for
 # chunk_patches): a training checkpoint does not depend on them, so resuming may change them.
 INFERENCE_ONLY_FIELDS = ("chunk_patches", "inference_epochs", "merge")
@@ -126,7 +128,9 @@ class DenoiseConfig:
     patches, max_train_patches (a random subset for learning; None = all), inference_epochs of E-steps
     at fixed parameters over all patches when learning used a subset, chunk_patches (memory bound of the
     inference), merge method of overlapping estimates, center_patches (model patches without their mean),
-    bsc_pretrain_epochs (es3c only: that many BSC epochs first, then `epochs` of SSSC started from the BSC).
+    bsc_pretrain_epochs (es3c only: that many BSC epochs first, then `epochs` of SSSC started from the BSC),
+    noise: the noise model ("auto" decides from the image; "white", "poisson" or "correlated"; see
+    `zeroshot.noise.model`).
     """
 
     model: str = "bsc"
@@ -143,6 +147,7 @@ class DenoiseConfig:
     center_patches: bool = True
     shared_pi: bool = False
     seed: int = 0
+    noise: str = "auto"
 
     def __post_init__(self) -> None:
         _require(self.model in MODELS, f"model must be one of {MODELS}, got {self.model!r}")
@@ -158,6 +163,7 @@ class DenoiseConfig:
             _positive_int("max_train_patches", self.max_train_patches)
         _require(self.merge in MERGE_METHODS, f"merge must be one of {MERGE_METHODS}, got {self.merge!r}")
         _require(isinstance(self.evo, EvoConfig), "evo must be an EvoConfig")
+        _require(self.noise in NOISE_MODELS, f"noise must be one of {NOISE_MODELS}, got {self.noise!r}")
         _positive_int("seed", self.seed, minimum=0)
         _require(self.seed <= MAX_SEED, f"seed must be at most 2**63 - 1 = {MAX_SEED}, got {self.seed!r}")
         _as_python_ints(

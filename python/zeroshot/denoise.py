@@ -9,6 +9,7 @@ import numpy as np
 
 from zeroshot.config import DenoiseConfig
 from zeroshot.models.base import Model
+from zeroshot.noise.model import NoiseModel
 from zeroshot.patches.extract import center, patches_at
 from zeroshot.patches.moments import PixelMoments
 from zeroshot.pipeline.inference import infer
@@ -25,8 +26,10 @@ __all__ = ["Callback", "DenoiseResult", "EpochLog", "check_image", "check_thread
 @dataclass(frozen=True)
 class DenoiseResult:
     """denoised (R, C) float64 on the input's value scale; noise_sigma: the learned noise level on that
-    scale; free_energy: F per training epoch; moments: per-pixel posterior moments on the input's scale
-    (mean, variance = within + between, third moment and skewness) if asked for; variance: moments.variance."""
+    scale (for noise "poisson": in the transformed domain, where it is about 1 when the transform fits);
+    free_energy: F per training epoch; moments: per-pixel posterior moments on the input's scale (mean,
+    variance = within + between, third moment and skewness) if asked for; variance: moments.variance;
+    noise: the noise model the run used (decided from the image for noise="auto")."""
 
     denoised: np.ndarray
     noise_sigma: float
@@ -35,6 +38,7 @@ class DenoiseResult:
     model: Model
     config: DenoiseConfig
     moments: PixelMoments | None = None
+    noise: NoiseModel | None = None
 
     @property
     def variance(self) -> np.ndarray | None:
@@ -62,7 +66,10 @@ def denoise(
     `config` (default: `DenoiseConfig.for_model(model)`, the measured defaults of the model).
     `callback` gets an `EpochLog` after every training epoch. moments: 1 for the denoised image only,
     2 to add the per-pixel posterior variance (law of total variance over the covering patches), 3 to
-    add the third central moment and the skewness.
+    add the third central moment and the skewness. noise: "auto" (default) decides from the image between
+    "white", "poisson" (counts: learned after the generalized Anscombe transform, brought back by its exact
+    unbiased inverse) and "correlated" (decided and recorded, learned as white for now); see
+    `zeroshot.noise.model`.
 
     comm: None for one process, or a `zeroshot.runtime.mpi.MPIComm()` (every rank of it calls denoise with the
     same image and options; each works on its block of the patches; every rank gets the same result).
@@ -102,13 +109,16 @@ def denoise(
         denoised, pixel_moments = infer(run, model, scaled, trained)
         del trained
     return DenoiseResult(
-        denoised=run.scaling.to_input(denoised),
+        denoised=run.noise.inverse(run.scaling.to_input(denoised)),
         noise_sigma=noise_sigma(run, model),
         free_energy=[h.free_energy for h in history],
         history=history,
         model=model,
         config=run.config,
-        moments=None if pixel_moments is None else run.scaling.moments_to_input(pixel_moments),
+        moments=None
+        if pixel_moments is None
+        else run.noise.moments_to_input(run.scaling.moments_to_input(pixel_moments)),
+        noise=run.noise,
     )
 
 

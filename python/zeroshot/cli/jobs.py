@@ -229,6 +229,9 @@ def _denoise_frames(job: FileJob, options: RunOptions, comm: Comm, label: str) -
                     max_memory=options.max_memory,
                 )
             )
+            noise = results[-1].noise
+            if noise is not None and noise.asked == "auto" and not options.quiet and comm.rank == 0:
+                print(f"noise model: {noise.description}", file=sys.stderr)
         except (OverflowError, FloatingPointError) as error:
             raise ValueError(
                 f"{job.source}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute with "
@@ -239,12 +242,14 @@ def _denoise_frames(job: FileJob, options: RunOptions, comm: Comm, label: str) -
 
 def _record(options: RunOptions, results: list[DenoiseResult], image: EMImage, comm: Comm) -> dict[str, Any]:
     """The settings and results of a run for the sidecars: the DenoiseConfig fields, the threads (per rank)
-    and the MPI ranks (results of different rank counts agree to rounding only)."""
+    and the MPI ranks (results of different rank counts agree to rounding only); among the results the noise
+    model each frame used, with its estimated parameters and noise ACF."""
     return {
         "settings": {**asdict(options.config), "threads": options.threads, "mpi_ranks": comm.size},
         "results": {
             "noise_sigma": per_frame([r.noise_sigma for r in results], image),
             "patch_size": per_frame([r.config.patch_size for r in results], image),
+            "noise": per_frame([None if r.noise is None else r.noise.record() for r in results], image),
         },
     }
 
@@ -328,9 +333,11 @@ def run_job(job: FileJob, options: RunOptions, comm: Comm, label: str = "") -> N
         return
     extra = f", variance -> {out.variance}" if out.variance is not None else ""
     extra += f", report -> {out.report}" if out.report is not None else ""
+    transformed = any(r.noise is not None and r.noise.transforms for r in results)
+    scale = "in the Anscombe-transformed domain" if transformed else "on the input's value scale"
     print(
         f"{job.source} -> {out.image}{extra}: estimated noise sigma{' per frame' if job.image.is_stack else ''} "
-        f"{sigmas} (on the input's value scale); pixel size {job.image.pixel_size or 'unknown'}"
+        f"{sigmas} ({scale}); pixel size {job.image.pixel_size or 'unknown'}"
     )
 
 

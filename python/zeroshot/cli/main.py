@@ -12,7 +12,7 @@ from zeroshot.cli.files import add_file_arguments
 from zeroshot.cli.jobs import run_jobs
 from zeroshot.cli.options import RunOptions, config_from_args
 from zeroshot.cli.placement import describe, gather_placements
-from zeroshot.config import MERGE_METHODS, MODELS, DenoiseConfig
+from zeroshot.config import MERGE_METHODS, MODELS, NOISE_MODELS, DenoiseConfig
 from zeroshot.denoise import check_threads
 from zeroshot.enhance import KINDS, DetailSettings, ReliefSettings
 from zeroshot.runtime.comm import Comm
@@ -70,6 +70,13 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         choices=MODELS,
         default=_DEFAULTS.model,
         help="bsc: binary sparse coding (faster); es3c: spike-and-slab (better)",
+    )
+    g.add_argument(
+        "--noise",
+        choices=NOISE_MODELS,
+        help="the noise model: auto (default) decides from the image and prints what it decided; white; "
+        "poisson (counts: generalized Anscombe transform, exact unbiased inverse); correlated (recorded, "
+        "learned as white for now)",
     )
     # None: the model's own default (DenoiseConfig.for_model).
     g.add_argument("--patch-size", type=int, help="P: patches are P x P (default: from the noise level)")

@@ -19,6 +19,7 @@ OPTION_FIELDS = {
     "inference_epochs": "inference_epochs",
     "merge": "merge",
     "seed": "seed",
+    "noise": "noise",
 }
 
 

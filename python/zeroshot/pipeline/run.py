@@ -15,6 +15,7 @@ import numpy as np
 
 from zeroshot.config import DenoiseConfig
 from zeroshot.noise import choose_patch_size
+from zeroshot.noise.model import NoiseModel, decide_noise
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.pipeline.scaling import ImageScaling
 from zeroshot.runtime.checkpoint import config_record, image_hash
@@ -40,7 +41,8 @@ class Run:
     chunk, lowered if that alone fits the memory (chunks change no result); moments: the order of the
     moment maps (1: the denoised image alone); threads: OpenMP threads of the core; grid: the image's
     patches; training_rows: the sorted indices of the patches learned from (every rank's); block: this
-    rank's share of them; scaling: the image's value scaling both ways."""
+    rank's share of them; scaling: the image's value scaling both ways; noise: the noise model, whose forward
+    transform was applied before the scaling and whose inverse follows the scaling back."""
 
     config: DenoiseConfig
     chunk_patches: int
@@ -52,6 +54,7 @@ class Run:
     block: tuple[int, int]
     checkpoint: CheckpointPlan | None
     scaling: ImageScaling
+    noise: NoiseModel
 
     @property
     def n_train(self) -> int:
@@ -80,13 +83,15 @@ def prepare(
     resume: bool,
     max_memory: MaxMemory,
 ) -> tuple[Run, np.ndarray]:
-    """(the run, the image scaled for learning: a float64 copy of `image`). Raises ValueError naming the
-    first problem; a collective when comm has several ranks."""
+    """(the run, the image scaled for learning: a float64 copy of `image`, first taken into the noise model's
+    domain). Raises ValueError naming the first problem; a collective when comm has several ranks."""
     if moments not in (1, 2, 3):
         raise ValueError(f"moments must be 1 (mean), 2 (+ variance) or 3 (+ third moment), got {moments!r}")
     n_threads = check_threads(threads)
     memory_limit = check_max_memory(max_memory)
     values = check_image(image, config.patch_size or 1)
+    noise = decide_noise(values, config.noise)  # the same on every rank: it depends on the image alone
+    values = noise.forward(values)  # in place; the identity for white noise
     P = config.patch_size if config.patch_size is not None else choose_patch_size(values, config.model)
     config = replace(config, patch_size=P)
     input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
@@ -110,7 +115,7 @@ def prepare(
     if rows.size < comm.size:
         raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
     block = block_range(rows.size, comm.rank, comm.size)
-    run = Run(config, chunk, moments, comm, n_threads, grid, rows, block, plan, scaling)
+    run = Run(config, chunk, moments, comm, n_threads, grid, rows, block, plan, scaling, noise)
     return run, values
 
 
