@@ -20,8 +20,8 @@ from zeroshot.metrics import psnr
 
 MIN_SIZE = 16
 SIMULATED_SIZE = 256
-# The real demo's crop around the virions: 512 x 512 holds the three virions and background, and takes about
-# 1.5-2 minutes with the BSC defaults on 2 cores (the whole 960 x 928 slice: --size 960, about 3.5 times that).
+# The real demo's crop around the virions: 512 x 512 holds the three virions and background, and takes
+# about 280 CPU-seconds with the BSC defaults (2.5 minutes on 2 free cores; the whole 960 x 928 slice: --size 960).
 REAL_SIZE = 512
 # Images of the simulation and the panels besides the run's own (float64 each, the comparison 3 wide).
 _DEMO_IMAGES = 8
