@@ -599,7 +599,14 @@ def section_em(args: argparse.Namespace, ours: Zeroshot | None, failures: list[s
 
 def acf_row(label: str, what: str, image: np.ndarray, decision: str) -> list[str]:
     std, rows, cols = acf_lags(image)
-    return [label, what, decision, f"{std:#.3g}", *(f"{r:.3f}" for r in rows), *(f"{c:.3f}" for c in cols)]
+    return [
+        label,
+        what,
+        decision,
+        f"{std:.2f}" if std < 1000 else f"{std:.3g}",
+        *(f"{r:.3f}" for r in rows),
+        *(f"{c:.3f}" for c in cols),
+    ]
 
 
 def em_references(
