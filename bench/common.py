@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# ../shared/data beside the repository; ZEROSHOT_SHARED_DATA names another folder (a git worktree elsewhere).
+SHARED_DATA = Path(os.environ.get("ZEROSHOT_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 STANDARD_IMAGES = ("house", "peppers", "cameraman", "lena", "barbara")
 
 
@@ -56,10 +57,10 @@ def commit() -> str:
 def synthetic_micrograph(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(clean, noisy): zeroshot.simulate's SIMULATED micrograph of virus particles, size x size, with its
     default TEM noise (dose 50, readout sigma 2; about 16 dB PSNR)."""
-    from zeroshot.simulate import add_tem_noise, simulated_micrograph
+    from zeroshot.data import simulated_virus
 
-    clean = simulated_micrograph(size, seed=seed)
-    return clean, add_tem_noise(clean, seed=seed + 1)
+    clean, noisy = simulated_virus(size, seed=seed)
+    return clean, noisy
 
 
 def training_patches(image_size: int, P: int, N: int, seed: int = 0) -> np.ndarray:
