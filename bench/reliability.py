@@ -14,6 +14,8 @@ file system: tests/test_cli_jobs.py covers them, as the table says. Exits 1 if a
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -289,13 +291,22 @@ def run(case: Case) -> Outcome:
     folder = Path(tempfile.mkdtemp(prefix=f"zs-{case.defect}-"))
     if case.setup:
         subprocess.run(["bash", "-c", case.setup], cwd=folder, check=True, capture_output=True)
+    # A session of its own: on a time-out the whole group goes, not only bash (a hung child would run on).
+    process = subprocess.Popen(
+        ["bash", "-c", case.command],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(
-            ["bash", "-c", case.command], cwd=folder, capture_output=True, text=True, timeout=case.timeout
-        )
-        return Outcome(done.returncode, done.stdout, done.stderr, folder, False)
-    except subprocess.TimeoutExpired as expired:
-        return Outcome(-1, str(expired.stdout or ""), str(expired.stderr or ""), folder, True)
+        out, err = process.communicate(timeout=case.timeout)
+        return Outcome(process.returncode, out, err, folder, False)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        return Outcome(-1, out, err, folder, True)
 
 
 def main() -> int:
