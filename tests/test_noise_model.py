@@ -51,7 +51,7 @@ def test_auto_picks_correlated_on_blurred_noise(shape, seed, sigma):
     assert model.kind == "correlated", model.description
     assert model.q < 0.3
     assert model.acf is not None and model.acf.rows[1] > 0.5 and model.acf.cols[1] > 0.5
-    assert "learned with the white model for now" in model.description
+    assert "patches whitened by the noise covariance" in model.description
 
 
 @pytest.mark.parametrize("shape", SHAPES)

@@ -68,7 +68,8 @@ def denoise(
     2 to add the per-pixel posterior variance (law of total variance over the covering patches), 3 to
     add the third central moment and the skewness. noise: "auto" (default) decides from the image between
     "white", "poisson" (counts: learned after the generalized Anscombe transform, brought back by its exact
-    unbiased inverse) and "correlated" (decided and recorded, learned as white for now); see
+    unbiased inverse) and "correlated" (the patches whitened by the noise covariance estimated from the image; see
+    `zeroshot.noise.whitening`); see
     `zeroshot.noise.model`.
 
     comm: None for one process, or a `zeroshot.runtime.mpi.MPIComm()` (every rank of it calls denoise with the
@@ -123,14 +124,17 @@ def denoise(
 
 
 def training_patches(run: Run, scaled: np.ndarray) -> np.ndarray:
-    """This rank's training patches (N, D), centred if the configuration says so."""
+    """This rank's training patches (N, D), centred if the configuration says so, and whitened for correlated
+    noise."""
     Y, _ = center(patches_at(scaled, run.grid, run.local_training_rows, run.chunk_patches), run.config.center_patches)
-    return Y
+    return Y if run.whitening is None else run.whitening.whiten(Y)
 
 
 def noise_sigma(run: Run, model: Model) -> float:
-    """The learned noise level on the input's scale. Centred patches keep D - 1 of the D noise dimensions:
-    that shrinkage of the estimate is undone."""
+    """The learned noise level (of one pixel) on the input's scale. Centred patches keep D - 1 of the D noise
+    dimensions: that shrinkage of the estimate is undone. With whitened patches σ² is in units of the noise
+    covariance, whose pixel variance takes it back."""
     D = run.grid.D
     correction = D / (D - 1) if run.config.center_patches and D > 1 else 1.0
-    return float(np.sqrt(model.sigma2 * correction) * run.scaling.scale)
+    unit = 1.0 if run.whitening is None else run.whitening.pixel_variance
+    return float(np.sqrt(model.sigma2 * correction * unit) * run.scaling.scale)

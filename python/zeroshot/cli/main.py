@@ -75,8 +75,8 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         "--noise",
         choices=NOISE_MODELS,
         help="the noise model: auto (default) decides from the image and prints what it decided; white; "
-        "poisson (counts: generalized Anscombe transform, exact unbiased inverse); correlated (recorded, "
-        "learned as white for now)",
+        "poisson (counts: generalized Anscombe transform, exact unbiased inverse); correlated (patches "
+        "whitened by the noise covariance estimated from the image)",
     )
     # None: the model's own default (DenoiseConfig.for_model).
     g.add_argument("--patch-size", type=int, help="P: patches are P x P (default: from the noise level)")

@@ -211,10 +211,7 @@ def _fit_or_none(values: np.ndarray) -> PoissonGaussianFit | None:
 
 
 def _correlated(acf: NoiseACF | None, q: float, asked: str, why: str) -> NoiseModel:
-    description = (
-        f"correlated: {_correlation_words(acf, q)} ({why}); learned with the white model for now (the models do "
-        "not take a noise covariance yet)"
-    )
+    description = f"correlated: {_correlation_words(acf, q)} ({why}); patches whitened by the noise covariance"
     return NoiseModel("correlated", asked, description, acf=acf, q=q)
 
 

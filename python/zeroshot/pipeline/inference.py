@@ -45,8 +45,13 @@ def infer(
     band = grid.band(lo, hi)  # the image rows this rank's patches cover
     merger = Merger(band.grid, pixel_accumulators(band.grid, config.merge, order))
     estep = EvoEStep(config.evo, seed=config.seed)
+    # The moments of the noise-free patches in the image's own pixels: with whitened patches, the model's
+    # dictionary coloured back (zeroshot.noise.whitening).
+    pixel_model = model if run.whitening is None else run.whitening.colour(model)
     for start, stop in grid.chunks(lo, hi, run.chunk_patches):
         Yc, dc = center(patch_range(image, grid, start, stop), config.center_patches)
+        if run.whitening is not None:
+            run.whitening.whiten(Yc)
         if trained is not None:
             chunk_states = trained.subset(slice(start - lo, stop - lo), first_index=start)
             rounds = 1
@@ -64,7 +69,7 @@ def infer(
             estep.update(model, Yc, chunk_states, config.epochs + r)
         products = estep.workspace.products(model, Yc) if model.moments_need_products else None
         estep.workspace.clear()  # what the moments need, `products` holds
-        patch_moments = model.posterior_moments(chunk_states, order=order, products=products)
+        patch_moments = pixel_model.posterior_moments(chunk_states, order=order, products=products)
         mean = patch_moments.mean
         mean += dc  # the patches' own means back, in place: the kernel's fresh array
         merger.add(start - band.first_patch, mean, patch_moments.variance, patch_moments.third)

@@ -16,6 +16,8 @@ import numpy as np
 from zeroshot.config import DenoiseConfig
 from zeroshot.noise import choose_patch_size
 from zeroshot.noise.model import NoiseModel, decide_noise
+from zeroshot.noise.statistics import estimate_noise_acf
+from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.pipeline.scaling import ImageScaling
 from zeroshot.runtime.checkpoint import config_record, image_hash
@@ -42,7 +44,8 @@ class Run:
     moment maps (1: the denoised image alone); threads: OpenMP threads of the core; grid: the image's
     patches; training_rows: the sorted indices of the patches learned from (every rank's); block: this
     rank's share of them; scaling: the image's value scaling both ways; noise: the noise model, whose forward
-    transform was applied before the scaling and whose inverse follows the scaling back."""
+    transform was applied before the scaling and whose inverse follows the scaling back; whitening: for
+    correlated noise, the whitening of the patches by the noise covariance estimated from the scaled image."""
 
     config: DenoiseConfig
     chunk_patches: int
@@ -55,6 +58,7 @@ class Run:
     checkpoint: CheckpointPlan | None
     scaling: ImageScaling
     noise: NoiseModel
+    whitening: PatchWhitening | None = None
 
     @property
     def n_train(self) -> int:
@@ -115,7 +119,8 @@ def prepare(
     if rows.size < comm.size:
         raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
     block = block_range(rows.size, comm.rank, comm.size)
-    run = Run(config, chunk, moments, comm, n_threads, grid, rows, block, plan, scaling, noise)
+    whitening = PatchWhitening.from_acf(estimate_noise_acf(values), P) if noise.kind == "correlated" else None
+    run = Run(config, chunk, moments, comm, n_threads, grid, rows, block, plan, scaling, noise, whitening)
     return run, values
 
 
