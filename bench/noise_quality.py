@@ -128,10 +128,9 @@ def has_pmm() -> bool:
 
 
 def noise_decision(result: Any) -> str:
-    """What the noise layer reports on a DenoiseResult (any field named noise*, but the white model's sigma)."""
-    names = [f.name for f in dataclasses.fields(result)] if dataclasses.is_dataclass(result) else sorted(vars(result))
-    found = [f"{n}={getattr(result, n)}" for n in names if n.startswith("noise") and n != "noise_sigma"]
-    return "; ".join(found) if found else "-"
+    """The noise model a DenoiseResult was learned with, in one line."""
+    noise = getattr(result, "noise", None)
+    return "-" if noise is None else str(noise.description)
 
 
 # ------------------------------------------------------------------------------------- Anscombe transform
