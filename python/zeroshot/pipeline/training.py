@@ -10,19 +10,42 @@ import numpy as np
 from zeroshot.config import DenoiseConfig
 from zeroshot.models import BSC, SSSC
 from zeroshot.models.base import Model
+from zeroshot.models.pmm import PMM
 from zeroshot.pipeline.run import CheckpointPlan, Run
 from zeroshot.runtime.checkpoint import Checkpoint, config_record, load_checkpoint, save_checkpoint
 from zeroshot.runtime.comm import Comm, any_rank, block_range
 from zeroshot.runtime.interrupt import StopRequest, TrainingInterrupted, stop_on_signals
+from zeroshot.variational.components import ComponentStates
 from zeroshot.variational.em import Callback, EMTrainer, EpochLog
 from zeroshot.variational.evo import EvoEStep
 from zeroshot.variational.states import TruncatedStates, initial_activation
+from zeroshot.variational.topk import TopKEStep
 
 
-def train(run: Run, Y: np.ndarray, callback: Callback | None = None) -> tuple[Model, TruncatedStates, list[EpochLog]]:
+def train(
+    run: Run, Y: np.ndarray, callback: Callback | None = None
+) -> tuple[Model | PMM, TruncatedStates | ComponentStates, list[EpochLog]]:
     """Trains on this rank's training patches Y (N, D), its block of the run's training patches; returns
     (model, this rank's states, history of every epoch). Raises TrainingInterrupted after writing a
     checkpoint when a signal asked to stop."""
+    if run.config.model == "pmm":
+        return _train_pmm(run, Y, callback)
+    return _train_dictionary(run, Y, callback)
+
+
+def _train_pmm(run: Run, Y: np.ndarray, callback: Callback | None) -> tuple[PMM, ComponentStates, list[EpochLog]]:
+    """The PMM: k-means++ start, then `epochs` of truncated EM with the top-S E-step (no checkpoints: the run
+    refused them)."""
+    config = run.config
+    model = PMM.from_data(Y, config.n_latents, config.seed, comm=run.comm)
+    states = ComponentStates.empty(Y.shape[0], config.n_latents, config.n_states, first_index=run.block[0])
+    model, history = EMTrainer(TopKEStep(), comm=run.comm, callback=callback).fit(model, Y, states, config.epochs)
+    return model, states, history
+
+
+def _train_dictionary(
+    run: Run, Y: np.ndarray, callback: Callback | None
+) -> tuple[Model, TruncatedStates, list[EpochLog]]:
     config, comm, plan, n_train = run.config, run.comm, run.checkpoint, run.n_train
     first_index = run.block[0]
     pretrain = config.bsc_pretrain_epochs if config.model == "es3c" else 0
