@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import reference_pmm as ref
 import zeroshot
+from thread_comm import run_ranks
 from zeroshot import _core
 from zeroshot.cli.main import main
 from zeroshot.config import DenoiseConfig
@@ -259,3 +260,17 @@ def test_cli_denoises_a_npy_of_counts(tmp_path, capsys):
     assert denoised.shape == noisy.shape and psnr(denoised, rate) > psnr(noisy, rate) + 6
     record = json.loads((tmp_path / "out.npy.json").read_text())
     assert "pmm" in json.dumps(record)
+
+
+@pytest.mark.parametrize("size", [2, 3])
+def test_ranks_give_the_result_of_one_process(size):
+    noisy, _ = two_levels(size=32)
+    options = {"model": "pmm", "threads": 1, "moments": 2, **FAST_PMM}
+    serial = zeroshot.denoise(noisy, **options)
+    results = run_ranks(size, lambda comm: zeroshot.denoise(noisy, comm=comm, **options))
+    for result in results:
+        np.testing.assert_allclose(result.model.Lambda, serial.model.Lambda, rtol=1e-10)
+        np.testing.assert_allclose(result.free_energy, serial.free_energy, rtol=1e-10)
+        np.testing.assert_allclose(result.denoised, serial.denoised, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(result.variance, serial.variance, rtol=1e-8, atol=1e-12)
+    np.testing.assert_array_equal(results[1].denoised, results[0].denoised)

@@ -131,9 +131,15 @@ class PMM:
     def from_data(cls, Y: np.ndarray, C: int, seed: int, comm: Comm | None = None) -> PMM:
         """k-means++ seeding on the patches Y (N, D) (on at most KMEANS_MAX_PATCHES of them, drawn with the
         seed): rates SEED_MIX * seed patch + (1 - SEED_MIX) * mean patch, floored; pi uniform. With a comm of
-        several ranks, rank 0 seeds from its own patches and broadcasts the model (every rank the same)."""
+        several ranks, Y is this rank's block: rank 0 gathers the blocks in rank order, seeds from them all
+        (the start of one process with all the patches) and broadcasts the rates."""
         comm = comm if comm is not None else SerialComm()
-        seeded = {"Lambda": kmeans_pp_rates(Y, C, seed)} if comm.rank == 0 else None
+        if comm.rank != 0:
+            comm.send_arrays({"Y": Y}, 0)
+            seeded = None
+        else:
+            blocks = [Y] + [comm.recv_arrays(source)["Y"] for source in range(1, comm.size)]
+            seeded = {"Lambda": kmeans_pp_rates(np.concatenate(blocks) if comm.size > 1 else Y, C, seed)}
         return cls(PMMParams(comm.bcast_arrays(seeded)["Lambda"], np.full(C, 1.0 / C)))
 
 
