@@ -274,3 +274,12 @@ def test_ranks_give_the_result_of_one_process(size):
         np.testing.assert_allclose(result.denoised, serial.denoised, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(result.variance, serial.variance, rtol=1e-8, atol=1e-12)
     np.testing.assert_array_equal(results[1].denoised, results[0].denoised)
+
+
+def test_memory_estimate_counts_the_log_joints_in_blocks():
+    from zeroshot.runtime.memory import estimate_memory
+
+    config = DenoiseConfig.for_model("pmm")
+    estimate = estimate_memory((1024, 1024), config)
+    assert estimate.phases["training"] < estimate_memory((1024, 1024), DenoiseConfig(n_latents=1000)).phases["training"]
+    assert estimate.total < 2**31
