@@ -2,6 +2,8 @@
 the pipeline on Poisson counts."""
 
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from zeroshot import _core
 from zeroshot.cli.main import main
 from zeroshot.config import DenoiseConfig
 from zeroshot.models.pmm import PMM, PMMParams
+from zeroshot.runtime.interrupt import TrainingInterrupted
 from zeroshot.variational.components import ComponentStates
 from zeroshot.variational.em import EMTrainer
 from zeroshot.variational.topk import TopKEStep
@@ -244,10 +247,40 @@ def test_config_refuses_what_pmm_cannot_do(options, message):
         DenoiseConfig.for_model("pmm", **options)
 
 
-def test_checkpoints_are_refused(tmp_path):
+@pytest.mark.parametrize("stop_after", [0, 3])
+def test_stopped_and_resumed_equals_uninterrupted(tmp_path, stop_after):
+    noisy, _ = two_levels(size=24)
+    path, options = tmp_path / "run.ckpt", {"model": "pmm", "threads": 1, "moments": 2, **FAST_PMM}
+    whole = zeroshot.denoise(noisy, **options)
+
+    def interrupt(log):
+        if log.epoch == stop_after:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(TrainingInterrupted) as stopped:
+        zeroshot.denoise(noisy, checkpoint=path, checkpoint_every=4, callback=interrupt, **options)
+    assert stopped.value.epoch == stop_after + 2
+    resumed = zeroshot.denoise(noisy, checkpoint=path, resume=True, **options)
+    np.testing.assert_array_equal(resumed.denoised, whole.denoised)
+    np.testing.assert_array_equal(resumed.variance, whole.variance)
+    np.testing.assert_array_equal(resumed.model.Lambda, whole.model.Lambda)
+    assert resumed.free_energy == whole.free_energy
+    assert [h.n_replaced for h in resumed.history] == [h.n_replaced for h in whole.history]
+
+
+def test_a_pmm_checkpoint_is_checked(tmp_path):
     noisy, _ = two_levels(size=16)
-    with pytest.raises(ValueError, match="checkpoints are not supported with model pmm"):
-        zeroshot.denoise(noisy, model="pmm", checkpoint=tmp_path / "c.npz", **FAST_PMM)
+    path, options = tmp_path / "run.ckpt", {"model": "pmm", "threads": 1, **FAST_PMM}
+    zeroshot.denoise(noisy, checkpoint=path, **options)
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    arrays["K"][0, 1] = arrays["K"][0, 0]
+    np.savez(path.with_suffix(".npz"), **arrays)
+    path.with_suffix(".npz").rename(path)
+    with pytest.raises(ValueError, match="same component twice"):
+        zeroshot.denoise(noisy, checkpoint=path, resume=True, **options)
+    with pytest.raises(ValueError, match="another configuration"):
+        zeroshot.denoise(noisy, checkpoint=path, resume=True, **{**options, "n_latents": 25})
 
 
 def test_cli_denoises_a_npy_of_counts(tmp_path, capsys):

@@ -93,8 +93,6 @@ def prepare(
     counts = config.model == "pmm"  # the Poisson mixture model: counts on their own scale, no transform
     if counts:
         check_counts(values)
-        if checkpoint is not None:
-            raise ValueError("checkpoints are not supported with model pmm yet: run it without a checkpoint")
     # The noise model is the same on every rank: it depends on the image alone.
     noise = native_poisson(config.noise) if counts else decide_noise(values, config.noise)
     values = noise.forward(values)  # in place; the identity for white noise

@@ -28,31 +28,18 @@ def train(
     """Trains on this rank's training patches Y (N, D), its block of the run's training patches; returns
     (model, this rank's states, history of every epoch). Raises TrainingInterrupted after writing a
     checkpoint when a signal asked to stop."""
-    if run.config.model == "pmm":
-        return _train_pmm(run, Y, callback)
-    return _train_dictionary(run, Y, callback)
-
-
-def _train_pmm(run: Run, Y: np.ndarray, callback: Callback | None) -> tuple[PMM, ComponentStates, list[EpochLog]]:
-    """The PMM: k-means++ start, then `epochs` of truncated EM with the top-S E-step (no checkpoints: the run
-    refused them)."""
-    config = run.config
-    model = PMM.from_data(Y, config.n_latents, config.seed, comm=run.comm)
-    states = ComponentStates.empty(Y.shape[0], config.n_latents, config.n_states, first_index=run.block[0])
-    model, history = EMTrainer(TopKEStep(), comm=run.comm, callback=callback).fit(model, Y, states, config.epochs)
-    return model, states, history
-
-
-def _train_dictionary(
-    run: Run, Y: np.ndarray, callback: Callback | None
-) -> tuple[Model, TruncatedStates, list[EpochLog]]:
     config, comm, plan, n_train = run.config, run.comm, run.checkpoint, run.n_train
     first_index = run.block[0]
     pretrain = config.bsc_pretrain_epochs if config.model == "es3c" else 0
     total = pretrain + config.epochs
     history: list[EpochLog] = []
+    model: Model | PMM
+    states: TruncatedStates | ComponentStates
     if plan is not None and plan.resume:
         model, states, history = _restore(plan, config, Y.shape[0], first_index, n_train, comm)
+    elif config.model == "pmm":  # k-means++ start; the first E-step fills the states
+        model = PMM.from_data(Y, config.n_latents, config.seed, comm=comm)
+        states = ComponentStates.empty(Y.shape[0], config.n_latents, config.n_states, first_index=first_index)
     else:
         model = _initial_model(config, Y, comm, pretrain > 0)
         states = TruncatedStates.random(
@@ -69,7 +56,7 @@ def _train_dictionary(
         if callback is not None:
             callback(log)
 
-    def after_epoch(epoch: int, trained: Model, stopping: bool) -> None:
+    def after_epoch(epoch: int, trained: Model | PMM, stopping: bool) -> None:
         done = epoch + 1
         if plan is not None and (stopping or done % plan.every == 0 or done == total):
             _save(plan, config, done, trained, states, history, n_train, comm)
@@ -79,7 +66,7 @@ def _train_dictionary(
     )
     with stop_signals as stop_requested:
         trainer = EMTrainer(
-            EvoEStep(config.evo, seed=config.seed),
+            TopKEStep() if config.model == "pmm" else EvoEStep(config.evo, seed=config.seed),
             comm=comm,
             callback=record,
             stop_requested=stop_requested,
@@ -117,8 +104,8 @@ def _save(
     plan: CheckpointPlan,
     config: DenoiseConfig,
     epoch: int,
-    model: Model,
-    states: TruncatedStates,
+    model: Model | PMM,
+    states: TruncatedStates | ComponentStates,
     history: list[EpochLog],
     n_train: int,
     comm: Comm,
@@ -150,11 +137,11 @@ def _save(
 
 def _restore(
     plan: CheckpointPlan, config: DenoiseConfig, n_local: int, first_index: int, n_train: int, comm: Comm
-) -> tuple[Model, TruncatedStates, list[EpochLog]]:
+) -> tuple[Model | PMM, TruncatedStates | ComponentStates, list[EpochLog]]:
     """The model, this rank's block of the states and the history from the checkpoint, which rank 0
     reads and checks (the error, if any, is raised on every rank)."""
     checkpoint: Checkpoint | None = None
-    shared: tuple[Model, list[EpochLog]] | None = None
+    shared: tuple[Model | PMM, list[EpochLog]] | None = None
     error = None
     if comm.rank == 0:
         try:
@@ -183,4 +170,6 @@ def _restore(
     received = comm.bcast(shared)
     assert received is not None
     model, history = received
+    if config.model == "pmm":
+        return model, ComponentStates(K, lpj, config.n_latents, first_index), list(history)
     return model, TruncatedStates(K, lpj, config.n_latents, first_index), list(history)
