@@ -181,6 +181,7 @@ def one_call(draw: Any) -> None:
                 "select_parents",
                 "make_children",
                 "slab_posterior",
+                "pmm",
             ]
         )
     )
@@ -221,6 +222,8 @@ def one_call(draw: Any) -> None:
             draw(st.one_of(st.just(0), INTS)),
             draw(st.one_of(st.just(0), INTS)),
         )
+    elif target == "pmm":
+        pmm_calls(draw, p)
     elif target == "make_children":
         evo = evo_configs(draw)
         n_parents = getattr(evo, "n_parents", 2)
@@ -261,6 +264,32 @@ def one_call(draw: Any) -> None:
             stats[-2] = draw(st.sampled_from([1.0, 0.0, -1.0, 100.0]))  # n_patches
             fn = getattr(_core, f"{prefix}_m_step")
             call(f"{prefix}_m_step", fn, params, maybe_wild(draw, stats), draw(WILD_SCALARS))
+
+
+def pmm_calls(draw: Any, p: dict[str, Any]) -> None:
+    """The PMM bindings: C = H components, counts |Y|, int32 component indices."""
+    N, D, C, S = p["N"], p["D"], p["H"], min(p["S"], p["H"])
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    Lambda = rng.uniform(0.1, 5, (C, D))
+    Y = np.round(np.abs(p["Y"]) * 3)
+    K = np.argsort(rng.random((N, C)), axis=1)[:, :S].astype(np.int32)
+    pick = draw(st.sampled_from(["select", "accumulate", "moments"]))
+    if pick == "select":
+        K_out = maybe_wild(draw, np.full((N, S), -1, np.int32))
+        lpj_out = maybe_wild(draw, np.zeros((N, S)))
+        G, offset = maybe_wild(draw, Y @ np.log(Lambda).T), maybe_wild(draw, -Lambda.sum(axis=1))
+        call("pmm_select", _core.pmm_select, G, offset, maybe_wild(draw, Y), K_out, lpj_out)
+    elif pick == "accumulate":
+        C_arg = draw(st.one_of(st.just(C), INTS, WILD_SCALARS))
+        call("pmm_accumulate", _core.pmm_accumulate, maybe_wild(draw, Y), maybe_wild(draw, K), w_lpj(draw, p), C_arg)
+    else:
+        order = draw(st.one_of(st.integers(0, 4), WILD_SCALARS))
+        args = (maybe_wild(draw, Lambda), maybe_wild(draw, K), w_lpj(draw, p), order)
+        call("pmm_posterior_moments", _core.pmm_posterior_moments, *args)
+
+
+def w_lpj(draw: Any, p: dict[str, Any]) -> Any:
+    return maybe_wild(draw, p["lpj"][:, : min(p["S"], p["H"])])
 
 
 def main() -> None:

@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
     zs::py_bind::register_states(m, testing);
     zs::py_bind::register_evo(m, testing);
     zs::py_bind::register_models(m, testing);
+    zs::py_bind::register_pmm(m);
 }

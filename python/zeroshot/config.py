@@ -15,7 +15,7 @@ from zeroshot._core import EvoConfig as CoreEvoConfig
 _SELECTIONS = ("uniform", "fitness")
 _MUTATIONS = ("none", "randflip", "sparseflip")
 MERGE_METHODS = ("mean", "median", "gaussian")
-MODELS = ("bsc", "es3c")
+MODELS = ("bsc", "es3c", "pmm")
 # The noise models (zeroshot.noise.model.NOISE_MODELS; listed here so that the config imports no numerics).
 NOISE_MODELS = ("auto", "white", "poisson", "correlated")
 # DenoiseConfig fields that change only inference at fixed parameters (and no result at all for
@@ -131,6 +131,11 @@ class DenoiseConfig:
     bsc_pretrain_epochs (es3c only: that many BSC epochs first, then `epochs` of SSSC started from the BSC),
     noise: the noise model ("auto" decides from the image; "white", "poisson" or "correlated"; see
     `zeroshot.noise.model`).
+
+    Model "pmm" (the Poisson mixture model) reads n_latents as its number of components C and n_states as
+    the components S kept per patch (S <= C); it learns the counts on their own scale, so center_patches must
+    be False, and it is the Poisson noise model itself, so noise must be "auto" or "poisson" (both mean: no
+    transform); `DenoiseConfig.for_model("pmm")` sets its defaults.
     """
 
     model: str = "bsc"
@@ -178,7 +183,22 @@ class DenoiseConfig:
             "max_train_patches",
             "seed",
         )
-        if self.n_latents < 62:
+        if self.model == "pmm":
+            _require(
+                self.n_states <= self.n_latents,
+                f"model pmm keeps n_states S = {self.n_states} of its n_latents C = {self.n_latents} components "
+                "per patch: S must be at most C",
+            )
+            _require(
+                not self.center_patches,
+                "model pmm learns counts on their own scale: center_patches must be False "
+                "(DenoiseConfig.for_model('pmm') sets it)",
+            )
+            _require(
+                self.noise in ("auto", "poisson"),
+                f"model pmm is the Poisson noise model itself: noise must be 'auto' or 'poisson', got {self.noise!r}",
+            )
+        elif self.n_latents < 62:
             _require(
                 self.n_states <= 2**self.n_latents,
                 f"n_states S = {self.n_states} exceeds the 2^H = {2**self.n_latents} distinct states "
@@ -197,6 +217,17 @@ class DenoiseConfig:
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "bsc": {},
     "es3c": {},
+    # The published SARS-CoV-2 runs (salwig/pmm): 6 x 6 patches, C = 1000... see bench/RESULTS.md; one E-step
+    # of the PMM is exact for its truncation, so inference needs one.
+    "pmm": {
+        "patch_size": 6,
+        "n_latents": 1000,
+        "n_states": 10,
+        "epochs": 50,
+        "inference_epochs": 1,
+        "center_patches": False,
+        "merge": "median",
+    },
 }
 
 

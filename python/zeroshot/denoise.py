@@ -9,6 +9,7 @@ import numpy as np
 
 from zeroshot.config import DenoiseConfig
 from zeroshot.models.base import Model
+from zeroshot.models.pmm import PMM
 from zeroshot.noise.model import NoiseModel
 from zeroshot.patches.extract import center, patches_at
 from zeroshot.patches.moments import PixelMoments
@@ -35,7 +36,7 @@ class DenoiseResult:
     noise_sigma: float
     free_energy: list[float]
     history: list[EpochLog]
-    model: Model
+    model: Model | PMM
     config: DenoiseConfig
     moments: PixelMoments | None = None
     noise: NoiseModel | None = None
@@ -130,7 +131,7 @@ def training_patches(run: Run, scaled: np.ndarray) -> np.ndarray:
     return Y if run.whitening is None else run.whitening.whiten(Y)
 
 
-def noise_sigma(run: Run, model: Model) -> float:
+def noise_sigma(run: Run, model: Model | PMM) -> float:
     """The learned noise level (of one pixel) on the input's scale. Centred patches keep D - 1 of the D noise
     dimensions: that shrinkage of the estimate is undone. With whitened patches σ² is in units of the noise
     covariance, whose pixel variance takes it back."""

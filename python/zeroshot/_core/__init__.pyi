@@ -164,3 +164,16 @@ def sssc_posterior_moments(
     params: SsscParams, products: DenseProducts | None, K: NDArray[np.uint64], lpj: NDArray[np.float64], order: int = 1
 ) -> Moments: ...
 def sssc_m_step(params: SsscParams, stats: NDArray[np.float64], shared_pi: bool = False) -> SsscParams: ...
+
+# The Poisson mixture model (cpp/bindings/bind_pmm.cpp).
+def pmm_select(
+    G: ArrayLike,
+    offset: ArrayLike,
+    Y: ArrayLike,
+    K: NDArray[np.int32],
+    lpj: NDArray[np.float64],
+) -> int: ...
+def pmm_accumulate(Y: ArrayLike, K: NDArray[np.int32], lpj: ArrayLike, C: int) -> NDArray[np.float64]: ...
+def pmm_posterior_moments(
+    Lambda: ArrayLike, K: NDArray[np.int32], lpj: ArrayLike, order: int = 1
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64] | None]: ...

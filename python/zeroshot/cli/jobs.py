@@ -198,6 +198,12 @@ def plan_jobs(options: RunOptions, ranks: int = 1) -> list[FileJob]:
 # -------------------------------------------------------------------------------------- running
 
 
+def _sigma_scale(options: RunOptions, frame: np.ndarray) -> float:
+    """The factor that takes a learned sigma to the input's scale: the dictionary models learn the frame scaled
+    to unit variance, pmm the counts as they are."""
+    return 1.0 if options.config.model == "pmm" else float(np.std(frame)) or 1.0
+
+
 def _denoise_frames(job: FileJob, options: RunOptions, comm: Comm, label: str) -> list[DenoiseResult]:
     """Each frame of the job's image denoised with its own model; `label` (if any) is shown before each."""
     image = job.image
@@ -212,7 +218,9 @@ def _denoise_frames(job: FileJob, options: RunOptions, comm: Comm, label: str) -
         callback = (
             None
             if options.quiet or comm.rank != 0
-            else EpochProgress(total_epochs(options.config), sigma_scale=float(np.std(frame)) or 1.0, stream=sys.stderr)
+            else EpochProgress(
+                total_epochs(options.config), sigma_scale=_sigma_scale(options, frame), stream=sys.stderr
+            )
         )
         try:
             results.append(

@@ -69,7 +69,9 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         "--model",
         choices=MODELS,
         default=_DEFAULTS.model,
-        help="bsc: binary sparse coding (faster); es3c: spike-and-slab (better)",
+        help="bsc: binary sparse coding (faster); es3c: spike-and-slab (better); pmm: Poisson mixture model "
+        "(non-negative counts on their own scale; --latents is its number of components, --states the "
+        "components kept per patch)",
     )
     g.add_argument(
         "--noise",

@@ -43,12 +43,16 @@ from zeroshot.patches.moments import PixelMoments
 
 __all__ = [
     "CORRELATION_MAX_Q",
+    "NATIVE_POISSON",
     "NOISE_MODELS",
     "NoiseModel",
     "decide_noise",
+    "native_poisson",
 ]
 
 NOISE_MODELS = ("auto", "white", "poisson", "correlated")
+# The kind of the runs of model pmm, which models Poisson counts natively (no transform; see native_poisson).
+NATIVE_POISSON = "poisson-native"
 CORRELATION_MAX_Q = 0.6
 CORRELATION_MIN_PIXELS = 32 * 32
 POISSON_MIN_T = 3.0
@@ -80,7 +84,7 @@ class NoiseModel:
     growth: float = math.nan
 
     def __post_init__(self) -> None:
-        if self.kind not in NOISE_MODELS[1:]:
+        if self.kind not in (*NOISE_MODELS[1:], NATIVE_POISSON):
             raise ValueError(f"noise model kind must be one of {NOISE_MODELS[1:]}, got {self.kind!r}")
         if self.asked not in NOISE_MODELS:
             raise ValueError(f"noise must be one of {NOISE_MODELS}, got {self.asked!r}")
@@ -163,6 +167,13 @@ def _correlation_words(acf: NoiseACF | None, q: float) -> str:
             f"(columns), {words}"
         )
     return words
+
+
+def native_poisson(asked: str) -> NoiseModel:
+    """The noise model of a model that is itself the Poisson noise model (the PMM): no transform, the counts
+    learned on their own scale."""
+    description = "poisson-native: model pmm is the Poisson noise model itself (counts learned as they are)"
+    return NoiseModel(NATIVE_POISSON, asked, description)
 
 
 def decide_noise(image: np.ndarray, noise: str = "auto") -> NoiseModel:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from zeroshot.models.base import Model
+from zeroshot.models.pmm import PMM
 from zeroshot.patches.estimates import estimate_accumulator
 from zeroshot.patches.extract import center, patch_range
 from zeroshot.patches.grid import PatchGrid
@@ -17,8 +18,10 @@ from zeroshot.patches.merge import Accumulator, Merger, merge_over_ranks
 from zeroshot.patches.moments import MomentAccumulator, PixelMoments
 from zeroshot.pipeline.run import Run
 from zeroshot.runtime.comm import block_range
+from zeroshot.variational.components import ComponentStates
 from zeroshot.variational.evo import EvoEStep
 from zeroshot.variational.states import TruncatedStates, initial_activation
+from zeroshot.variational.topk import TopKEStep
 
 
 def pixel_accumulators(grid: PatchGrid, merge: str, order: int) -> list[Accumulator]:
@@ -32,14 +35,22 @@ def pixel_accumulators(grid: PatchGrid, merge: str, order: int) -> list[Accumula
 
 
 def infer(
-    run: Run, model: Model, image: np.ndarray, trained: TruncatedStates | None = None
+    run: Run,
+    model: Model | PMM,
+    image: np.ndarray,
+    trained: TruncatedStates | ComponentStates | None = None,
 ) -> tuple[np.ndarray, PixelMoments | None]:
     """(merged posterior mean (R, C), per-pixel moments if order > 1) of the image, on every rank.
 
     Every rank takes its block of the patches (`block_range`). trained: when the model was learned on
     all patches, this rank's training states, which cover the same block (one more E-step each);
-    otherwise every patch starts from random states and gets `inference_epochs` E-steps.
+    otherwise every patch starts from random states and gets `inference_epochs` E-steps. The PMM's
+    E-step is exact for its truncation: one E-step from no states at all, whatever `trained` holds.
     """
+    if isinstance(model, PMM):
+        return _infer_pmm(run, model, image)
+    if isinstance(trained, ComponentStates):
+        raise TypeError("component states belong to a PMM, not to a dictionary model")
     config, grid, comm, order = run.config, run.grid, run.comm, run.moments
     lo, hi = block_range(grid.N, comm.rank, comm.size)
     band = grid.band(lo, hi)  # the image rows this rank's patches cover
@@ -78,6 +89,36 @@ def infer(
 
     whole = merge_over_ranks(merger, band.row0, grid, comm)
     del merger  # its sums are in `whole` now: absorbed on rank 0, sent by the others
+    maps = None if whole is None else whole.take_result()
+    del whole
+    maps = comm.bcast_arrays(maps)
+    # Without a mean accumulator of its own the denoised image is the moments' mean, as a map of its own:
+    # the caller rescales both in place.
+    denoised = maps.pop("denoised") if "denoised" in maps else maps["mean"].copy()
+    return denoised, PixelMoments.of(maps) if order > 1 else None
+
+
+def _infer_pmm(run: Run, model: PMM, image: np.ndarray) -> tuple[np.ndarray, PixelMoments | None]:
+    """infer() for the PMM: per chunk, one top-S E-step and the posterior moments of the rates."""
+    config, grid, comm, order = run.config, run.grid, run.comm, run.moments
+    lo, hi = block_range(grid.N, comm.rank, comm.size)
+    band = grid.band(lo, hi)
+    merger = Merger(band.grid, pixel_accumulators(band.grid, config.merge, order))
+    estep = TopKEStep()
+    for start, stop in grid.chunks(lo, hi, run.chunk_patches):
+        Yc = patch_range(image, grid, start, stop)
+        chunk_states = ComponentStates.empty(stop - start, model.C, config.n_states, first_index=start)
+        estep.update(model, Yc, chunk_states, config.epochs)
+        patch_moments = model.posterior_moments(chunk_states, order=order)
+        merger.add(start - band.first_patch, patch_moments.mean, patch_moments.variance, patch_moments.third)
+        del Yc, chunk_states, patch_moments
+    return _merged(run, merger, band.row0)
+
+
+def _merged(run: Run, merger: Merger, row0: int) -> tuple[np.ndarray, PixelMoments | None]:
+    """The merged images of every rank's merger, on every rank."""
+    grid, comm, order = run.grid, run.comm, run.moments
+    whole = merge_over_ranks(merger, row0, grid, comm)
     maps = None if whole is None else whole.take_result()
     del whole
     maps = comm.bcast_arrays(maps)

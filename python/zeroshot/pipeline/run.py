@@ -15,11 +15,11 @@ import numpy as np
 
 from zeroshot.config import DenoiseConfig
 from zeroshot.noise import choose_patch_size
-from zeroshot.noise.model import NoiseModel, decide_noise
+from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
 from zeroshot.noise.statistics import estimate_noise_acf
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.grid import PatchGrid
-from zeroshot.pipeline.scaling import ImageScaling
+from zeroshot.pipeline.scaling import ImageScaling, check_moments_fit
 from zeroshot.runtime.checkpoint import config_record, image_hash
 from zeroshot.runtime.comm import Comm, any_rank, block_range
 from zeroshot.runtime.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
@@ -94,7 +94,11 @@ def prepare(
     n_threads = check_threads(threads)
     memory_limit = check_max_memory(max_memory)
     values = check_image(image, config.patch_size or 1)
-    noise = decide_noise(values, config.noise)  # the same on every rank: it depends on the image alone
+    counts = config.model == "pmm"  # the Poisson mixture model: counts on their own scale, no transform
+    if counts:
+        check_counts(values)
+    # The noise model is the same on every rank: it depends on the image alone.
+    noise = native_poisson(config.noise) if counts else decide_noise(values, config.noise)
     values = noise.forward(values)  # in place; the identity for white noise
     P = config.patch_size if config.patch_size is not None else choose_patch_size(values, config.model)
     config = replace(config, patch_size=P)
@@ -112,8 +116,12 @@ def prepare(
         comm=comm,
         max_memory=memory_limit,
     )
-    scaling = ImageScaling.normalise(values)  # in place: `values` is check_image's own copy
-    scaling.check_moments_fit(moments)
+    if counts:
+        scaling = ImageScaling(1.0, 0.0, 1.0)  # the identity
+        check_moments_fit(float(values.max()), moments)
+    else:
+        scaling = ImageScaling.normalise(values)  # in place: `values` is check_image's own copy
+        scaling.check_moments_fit(moments)
     grid = PatchGrid.of(values.shape, P)
     rows = grid.training_rows(config.max_train_patches, config.seed)  # the same subset on every rank
     if rows.size < comm.size:
@@ -144,6 +152,17 @@ def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
     if min(array.shape) < patch_size:
         raise ValueError(f"image of shape {array.shape} is smaller than the patch size {patch_size}")
     return values
+
+
+def check_counts(values: np.ndarray) -> None:
+    """Model pmm learns Poisson counts: every value must be >= 0 (non-integer values are allowed; the
+    likelihood takes lgamma(y + 1)). A ValueError names the first negative pixel."""
+    if np.any(values < 0):
+        bad = tuple(int(i) for i in np.argwhere(values < 0)[0])
+        raise ValueError(
+            f"model pmm needs non-negative counts, but the image has negative values (minimum {values.min():.4g}, "
+            f"first at pixel {bad}); give it raw counts, or use model bsc or es3c"
+        )
 
 
 def _check_same_run(comm: Comm, fingerprint: str) -> None:

@@ -10,16 +10,21 @@ import numpy as np
 from zeroshot.config import DenoiseConfig
 from zeroshot.models import BSC, SSSC
 from zeroshot.models.base import Model
+from zeroshot.models.pmm import PMM
 from zeroshot.pipeline.run import CheckpointPlan, Run
 from zeroshot.runtime.checkpoint import Checkpoint, config_record, load_checkpoint, save_checkpoint
 from zeroshot.runtime.comm import Comm, any_rank, block_range
 from zeroshot.runtime.interrupt import StopRequest, TrainingInterrupted, stop_on_signals
+from zeroshot.variational.components import ComponentStates
 from zeroshot.variational.em import Callback, EMTrainer, EpochLog
 from zeroshot.variational.evo import EvoEStep
 from zeroshot.variational.states import TruncatedStates, initial_activation
+from zeroshot.variational.topk import TopKEStep
 
 
-def train(run: Run, Y: np.ndarray, callback: Callback | None = None) -> tuple[Model, TruncatedStates, list[EpochLog]]:
+def train(
+    run: Run, Y: np.ndarray, callback: Callback | None = None
+) -> tuple[Model | PMM, TruncatedStates | ComponentStates, list[EpochLog]]:
     """Trains on this rank's training patches Y (N, D), its block of the run's training patches; returns
     (model, this rank's states, history of every epoch). Raises TrainingInterrupted after writing a
     checkpoint when a signal asked to stop."""
@@ -28,8 +33,13 @@ def train(run: Run, Y: np.ndarray, callback: Callback | None = None) -> tuple[Mo
     pretrain = config.bsc_pretrain_epochs if config.model == "es3c" else 0
     total = pretrain + config.epochs
     history: list[EpochLog] = []
+    model: Model | PMM
+    states: TruncatedStates | ComponentStates
     if plan is not None and plan.resume:
         model, states, history = _restore(plan, config, Y.shape[0], first_index, n_train, comm)
+    elif config.model == "pmm":  # k-means++ start; the first E-step fills the states
+        model = PMM.from_data(Y, config.n_latents, config.seed, comm=comm)
+        states = ComponentStates.empty(Y.shape[0], config.n_latents, config.n_states, first_index=first_index)
     else:
         model = _initial_model(config, Y, comm, pretrain > 0)
         states = TruncatedStates.random(
@@ -46,7 +56,7 @@ def train(run: Run, Y: np.ndarray, callback: Callback | None = None) -> tuple[Mo
         if callback is not None:
             callback(log)
 
-    def after_epoch(epoch: int, trained: Model, stopping: bool) -> None:
+    def after_epoch(epoch: int, trained: Model | PMM, stopping: bool) -> None:
         done = epoch + 1
         if plan is not None and (stopping or done % plan.every == 0 or done == total):
             _save(plan, config, done, trained, states, history, n_train, comm)
@@ -56,7 +66,7 @@ def train(run: Run, Y: np.ndarray, callback: Callback | None = None) -> tuple[Mo
     )
     with stop_signals as stop_requested:
         trainer = EMTrainer(
-            EvoEStep(config.evo, seed=config.seed),
+            TopKEStep() if config.model == "pmm" else EvoEStep(config.evo, seed=config.seed),
             comm=comm,
             callback=record,
             stop_requested=stop_requested,
@@ -94,8 +104,8 @@ def _save(
     plan: CheckpointPlan,
     config: DenoiseConfig,
     epoch: int,
-    model: Model,
-    states: TruncatedStates,
+    model: Model | PMM,
+    states: TruncatedStates | ComponentStates,
     history: list[EpochLog],
     n_train: int,
     comm: Comm,
@@ -127,11 +137,11 @@ def _save(
 
 def _restore(
     plan: CheckpointPlan, config: DenoiseConfig, n_local: int, first_index: int, n_train: int, comm: Comm
-) -> tuple[Model, TruncatedStates, list[EpochLog]]:
+) -> tuple[Model | PMM, TruncatedStates | ComponentStates, list[EpochLog]]:
     """The model, this rank's block of the states and the history from the checkpoint, which rank 0
     reads and checks (the error, if any, is raised on every rank)."""
     checkpoint: Checkpoint | None = None
-    shared: tuple[Model, list[EpochLog]] | None = None
+    shared: tuple[Model | PMM, list[EpochLog]] | None = None
     error = None
     if comm.rank == 0:
         try:
@@ -160,4 +170,6 @@ def _restore(
     received = comm.bcast(shared)
     assert received is not None
     model, history = received
+    if config.model == "pmm":
+        return model, ComponentStates(K, lpj, config.n_latents, first_index), list(history)
     return model, TruncatedStates(K, lpj, config.n_latents, first_index), list(history)

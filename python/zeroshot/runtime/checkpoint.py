@@ -7,8 +7,9 @@ gives bitwise the result of an uninterrupted run. A checkpoint records the confi
 the input image and is refused for another configuration or image.
 
 File: a NumPy .npz archive (no pickles) with `meta` (JSON text), the parameters (W, pi, sigma2 and for
-es3c mu, psi) and the states K (N, S, words) uint64, lpj (N, S) float64 of all training patches in
-their global order (one file also for an MPI run: rank 0 gathers the states and writes it).
+es3c mu, psi; Lambda, pi for pmm) and the states K (N, S, words) uint64 (pmm: K (N, S) int32 component
+indices), lpj (N, S) float64 of all training patches in their global order (one file also for an MPI run:
+rank 0 gathers the states and writes it).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from zeroshot.config import INFERENCE_ONLY_FIELDS, DenoiseConfig
 from zeroshot.io.atomic import atomic_output
 from zeroshot.models import BSC, SSSC, BSCParams, SSSCParams
 from zeroshot.models.base import Model
+from zeroshot.models.pmm import PMM, PMMParams
 from zeroshot.variational.em import EpochLog
 
 FORMAT = "zeroshot-checkpoint"
@@ -41,7 +43,7 @@ class Checkpoint:
     done; config: `config_record` of the run's configuration; input_hash: `image_hash` of its image."""
 
     epoch: int
-    model: Model
+    model: Model | PMM
     K: np.ndarray
     lpj: np.ndarray
     history: list[EpochLog]
@@ -63,7 +65,9 @@ def image_hash(values: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _model_arrays(model: Model) -> dict[str, np.ndarray]:
+def _model_arrays(model: Model | PMM) -> dict[str, np.ndarray]:
+    if isinstance(model, PMM):
+        return {"Lambda": model.Lambda, "pi": model.pi}
     if isinstance(model, SSSC):
         p = model.params
         return {"W": p.W, "pi": p.pi, "mu": p.mu, "psi": p.psi, "sigma2": np.array(p.sigma2)}
@@ -72,7 +76,9 @@ def _model_arrays(model: Model) -> dict[str, np.ndarray]:
     raise TypeError(f"cannot checkpoint a model of type {type(model).__name__}")
 
 
-def _model_from(kind: str, shared_pi: bool, arrays: dict[str, np.ndarray]) -> Model:
+def _model_from(kind: str, shared_pi: bool, arrays: dict[str, np.ndarray]) -> Model | PMM:
+    if kind == "pmm":
+        return PMM(PMMParams(arrays["Lambda"], arrays["pi"]))
     sigma2 = float(arrays["sigma2"])
     if kind == "es3c":
         return SSSC(SSSCParams(arrays["W"], arrays["pi"], arrays["mu"], arrays["psi"], sigma2), shared_pi)
@@ -89,7 +95,7 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
         "format": FORMAT,
         "version": VERSION,
         "epoch": checkpoint.epoch,
-        "model": "es3c" if isinstance(model, SSSC) else "bsc",
+        "model": model.name,
         "shared_pi": bool(getattr(model, "shared_pi", False)),
         "history": [asdict(log) for log in checkpoint.history],
         "config": checkpoint.config,
@@ -109,7 +115,11 @@ _META_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "config": ((dict,), "a configuration"),
     "input_hash": ((str,), "a hash"),
 }
-_ARRAYS = {"bsc": ("W", "pi", "sigma2", "K", "lpj"), "es3c": ("W", "pi", "mu", "psi", "sigma2", "K", "lpj")}
+_ARRAYS = {
+    "bsc": ("W", "pi", "sigma2", "K", "lpj"),
+    "es3c": ("W", "pi", "mu", "psi", "sigma2", "K", "lpj"),
+    "pmm": ("Lambda", "pi", "K", "lpj"),
+}
 
 
 def _damaged(path: Path, problem: str) -> ValueError:
@@ -182,9 +192,12 @@ def _check_arrays(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray
     for name in _ARRAYS[meta["model"]]:
         if name not in arrays:
             raise _damaged(path, f"no {name} array")
-        kind = "u" if name == "K" else "uif"
+        kind = ("i" if meta["model"] == "pmm" else "u") if name == "K" else "uif"
         if arrays[name].dtype.kind not in kind:
             raise _damaged(path, f"{name} has dtype {arrays[name].dtype}, not real numbers")
+    if meta["model"] == "pmm":
+        _check_pmm_arrays(path, arrays, config)
+        return
     H, S = config.n_latents, config.n_states
     P = config.patch_size
     W, K, lpj = arrays["W"], arrays["K"], arrays["lpj"]
@@ -204,6 +217,23 @@ def _check_arrays(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray
         twice = np.flatnonzero(np.any(rows[:, 1:] == rows[:, :-1], axis=1))
         if twice.size:
             raise _damaged(path, f"patch {int(twice[0])} holds the same state twice")
+
+
+def _check_pmm_arrays(path: Path, arrays: dict[str, np.ndarray], config: DenoiseConfig) -> None:
+    """Lambda (C, D), K (N, S) int32 of distinct components in [0, C) per patch, lpj (N, S)."""
+    C, S, P = config.n_latents, config.n_states, config.patch_size
+    Lambda, K, lpj = arrays["Lambda"], arrays["K"], arrays["lpj"]
+    if Lambda.ndim != 2 or Lambda.shape[0] != C or (P is not None and Lambda.shape[1] != P * P):
+        raise _damaged(path, f"Lambda has shape {Lambda.shape}, expected ({C}, {P}*{P}) for C = {C}")
+    if K.dtype != np.int32 or K.ndim != 2 or K.shape[1] != S or lpj.shape != K.shape:
+        raise _damaged(path, f"states {K.dtype} {K.shape} and lpj {lpj.shape}, expected int32 (N, {S}) and (N, {S})")
+    if K.size and (K.min() < 0 or K.max() >= C):
+        raise _damaged(path, f"states with components outside [0, {C})")
+    if S > 1 and K.size:
+        rows = np.sort(K, axis=1)
+        twice = np.flatnonzero(np.any(rows[:, 1:] == rows[:, :-1], axis=1))
+        if twice.size:
+            raise _damaged(path, f"patch {int(twice[0])} holds the same component twice")
 
 
 def load_checkpoint(path: str | Path, config: DenoiseConfig, input_hash: str) -> Checkpoint:

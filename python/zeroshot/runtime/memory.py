@@ -38,6 +38,7 @@ from zeroshot.noise import ES3C_P_RANGE, LARGE_PATCH
 from zeroshot.patches.estimates import MEDIAN_ROW_BLOCK
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.runtime.comm import block_range
+from zeroshot.variational.topk import BLOCK_ROWS as PMM_BLOCK_ROWS
 
 F8 = 8  # bytes of a float64, int64 or uint64 value
 # What is not numpy arrays: thread stacks, OpenBLAS buffers, the kernels' scratch, and freed memory that
@@ -186,7 +187,7 @@ def _phases(
     z: _Sizes, config: DenoiseConfig, moments: int, ranks: int, threads: int, checkpoint: bool
 ) -> dict[str, dict[str, int]]:
     A, D, H = z.image, z.D, z.H
-    es3c = config.model == "es3c"
+    es3c, pmm = config.model == "es3c", config.model == "pmm"
     subset = z.n_train_all < z.n_all
     phases: dict[str, dict[str, int]] = {}
     # check_image's float64 copy, scaled in place; a temporary image (|x|, x - mean) and a finite mask.
@@ -204,12 +205,15 @@ def _phases(
         "patch means": F8 * z.n_train,
     }
     phases["init"] = {"image": A, "training patches": F8 * z.n_train * D, "deviations": F8 * z.n_train * D}
+    if pmm and ranks > 1:  # k-means++ on rank 0 over every rank's patches, gathered
+        phases["init"]["gathered patches"] = F8 * z.n_train_all * D
     training = {
         "image": A,
         "training patches": F8 * z.n_train * D,
         "states": z.states(z.n_train),
-        # W^T Y (n, H) and ||y||^2: the E-step's workspace, and es3c's statistics make their own.
-        "W^T Y": (2 if es3c else 1) * F8 * z.n_train * (H + 1),
+        # W^T Y (n, H) and ||y||^2: the E-step's workspace, and es3c's statistics make their own; pmm's
+        # E-step makes its log-joints Y (log Lambda)^T (rows, C) a block of PMM_BLOCK_ROWS rows at a time.
+        "W^T Y": F8 * min(z.n_train, PMM_BLOCK_ROWS) * H if pmm else (2 if es3c else 1) * F8 * z.n_train * (H + 1),
         "parameters": _parameters(z, threads),
     }
     if checkpoint:  # resuming reads all states; with ranks, rank 0 gathers and joins them to write
@@ -219,7 +223,7 @@ def _phases(
     c = z.chunk
     kept = {} if subset else {"training states": z.states(z.n_train)}  # reused as the chunks' states
     sums = _merger_sums(z, config.merge, moments, z.band, z.band_patches)
-    e_step = F8 * c * (H + 1)
+    e_step = F8 * min(c, PMM_BLOCK_ROWS) * H if pmm else F8 * c * (H + 1)
     posterior = (
         F8 * c * D * moments
         + (F8 * c * (H + 1) if es3c else 0)  # the moments (and es3c's W^T Y)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Protocol, TypeVar
 
 import numpy as np
 
-from zeroshot.models.base import Model
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.variational.evo import EStep
-from zeroshot.variational.states import TruncatedStates
 
 
 @dataclass(frozen=True)
@@ -28,6 +26,22 @@ class EpochLog:
 
 
 Callback = Callable[[EpochLog], None]
+
+ModelT = TypeVar("ModelT", bound="EMModel")
+
+
+class EMModel(Protocol):
+    """What the trainer asks of a model (`zeroshot.models.base.Model`, and the PMM): statistics of its own
+    states type, F, the M-step, and sigma2 for the log."""
+
+    @property
+    def sigma2(self) -> float: ...
+
+    def accumulate(self, Y: np.ndarray, states: Any, products: Any = ...) -> np.ndarray: ...
+
+    def free_energy(self, stats: np.ndarray) -> float: ...
+
+    def m_step(self: ModelT, stats: np.ndarray) -> ModelT: ...
 
 
 class EMTrainer:
@@ -48,7 +62,7 @@ class EMTrainer:
         comm: Comm | None = None,
         callback: Callback | None = None,
         stop_requested: Callable[[], bool] | None = None,
-        after_epoch: Callable[[int, Model, bool], None] | None = None,
+        after_epoch: Callable[[int, Any, bool], None] | None = None,
     ) -> None:
         self.estep = estep
         self.comm: Comm = comm if comm is not None else SerialComm()
@@ -58,9 +72,10 @@ class EMTrainer:
         self.stopped = False
 
     def fit(
-        self, model: Model, Y: np.ndarray, states: TruncatedStates, epochs: int, first_epoch: int = 0
-    ) -> tuple[Model, list[EpochLog]]:
-        """Runs `epochs` epochs (fewer if stopped); returns (model, [EpochLog])."""
+        self, model: ModelT, Y: np.ndarray, states: Any, epochs: int, first_epoch: int = 0
+    ) -> tuple[ModelT, list[EpochLog]]:
+        """Runs `epochs` epochs (fewer if stopped) on the model's states (updated in place); returns
+        (model, [EpochLog])."""
         history: list[EpochLog] = []
         for epoch in range(first_epoch, first_epoch + epochs):
             start = time.perf_counter()

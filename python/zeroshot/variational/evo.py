@@ -5,7 +5,7 @@ products that the model's statistics and posterior moments then reuse."""
 from __future__ import annotations
 
 import weakref
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -49,12 +49,22 @@ class Workspace:
         return self._products
 
 
+class ProductsCache(Protocol):
+    """What the EM trainer asks of an E-step's workspace: the products the model's statistics reuse."""
+
+    def products(self, model: Any, Y: np.ndarray) -> Any: ...
+
+    def clear(self) -> None: ...
+
+
 class EStep(Protocol):
-    """Updates the truncated states of the patches Y in place; returns the number of replaced states."""
+    """Updates the states of the patches Y in place (the model's own states type: `TruncatedStates` for the
+    dictionary models, `ComponentStates` for the PMM); returns the number of replaced states."""
 
-    workspace: Workspace
+    @property
+    def workspace(self) -> ProductsCache: ...
 
-    def update(self, model: Model, Y: np.ndarray, states: TruncatedStates, epoch: int) -> int: ...
+    def update(self, model: Any, Y: np.ndarray, states: Any, epoch: int) -> int: ...
 
 
 class EvoEStep:
