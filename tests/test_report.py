@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from zeroshot.cli.report import dictionary_tiles, write_report
+from zeroshot.noise.statistics import estimate_noise_acf
 
 
 def test_tiles_place_each_column_stretched_with_gaps():
@@ -49,6 +50,7 @@ def test_report_is_a_png(tmp_path):
         W=rng.standard_normal((9, 12)),
         patch_size=3,
         usage=rng.random(12),
+        noise_acf=estimate_noise_acf(rng.standard_normal((64, 64))),
         title="test",
     )
     with Image.open(out) as im:

@@ -41,6 +41,7 @@ from zeroshot.enhance import RenderSettings, render_kind
 from zeroshot.io import EMImage, read_em
 from zeroshot.io.atomic import StagedFile, replace_together
 from zeroshot.maps.render import to_uint8
+from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
 from zeroshot.pipeline.scaling import check_moments_fit
 from zeroshot.runtime.comm import Comm
 
@@ -280,6 +281,16 @@ def _stage_map(
     return stage_result(target, dtype, job.source, job.image, joined, f"enhance --kind {kind}", {**record, **extra})
 
 
+def _input_noise_acf(run: DenoiseResult, frame: np.ndarray) -> NoiseACF | None:
+    """The noise ACF the noise model estimated, or else one estimated now (None for an image too small)."""
+    if run.noise is not None and run.noise.acf is not None:
+        return run.noise.acf
+    try:
+        return estimate_noise_acf(frame)
+    except ValueError:
+        return None
+
+
 def _stage_report(path: Path, job: FileJob, run: DenoiseResult) -> StagedFile:
     """The one-page figure of a run (of the first frame for a stack)."""
     relief, _ = render_kind(run, "relief", RenderSettings())
@@ -298,7 +309,9 @@ def _stage_report(path: Path, job: FileJob, run: DenoiseResult) -> StagedFile:
         W=run.model.W,
         patch_size=patch_size,
         usage=run.model.pi,
-        title=f"{job.source.name}{frame}: {run.config.model}, estimated noise sigma {run.noise_sigma:.4g}",
+        noise_acf=_input_noise_acf(run, image.frames[0]),
+        title=f"{job.source.name}{frame}: {run.config.model}, noise {run.noise.kind if run.noise else 'white'}, "
+        f"estimated noise sigma {run.noise_sigma:.4g}",
     )
 
 

@@ -1,4 +1,5 @@
-"""A one-page PNG report of a run: noisy, denoised, variance, relief, F over epochs, the learned dictionary.
+"""A one-page PNG report of a run: noisy, denoised, variance, relief, F over epochs, the learned dictionary and
+the noise autocorrelation the noise model saw.
 
 matplotlib is an optional dependency (`pip install zeroshot[report]`); it is imported only here, with the
 non-interactive Agg canvas, so no display is needed.
@@ -16,6 +17,7 @@ import numpy as np
 
 from zeroshot.io.atomic import StagedFile, stage
 from zeroshot.maps.render import stretch
+from zeroshot.noise.statistics import NoiseACF
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -52,11 +54,13 @@ def stage_report(
     W: np.ndarray,
     patch_size: int,
     usage: np.ndarray | None = None,
+    noise_acf: NoiseACF | None = None,
     title: str = "",
 ) -> StagedFile:
     """The report figure as PNG, staged in a temporary file next to `path` (see `zeroshot.io.atomic`) for
     the caller to commit. usage: per-latent prior probabilities, to show the most used dictionary elements
-    first."""
+    first. noise_acf: the input's estimated noise autocorrelation, plotted by lag down the rows and along the
+    columns (a panel left empty without it)."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -67,9 +71,9 @@ def stage_report(
         raise ValueError(f"report {target}: the report is a PNG figure, name it *.png")
     order = None if usage is None else np.argsort(-np.asarray(usage), kind="stable")
 
-    fig = Figure(figsize=(12, 8), dpi=100)
+    fig = Figure(figsize=(16, 8), dpi=100)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 3)
+    axes = fig.subplots(2, 4)
     panels = [
         (noisy, "noisy input"),
         (denoised, "denoised (posterior mean)"),
@@ -81,6 +85,19 @@ def stage_report(
         ax.imshow(stretch(image), cmap="gray", vmin=0, vmax=1, interpolation="antialiased")
         ax.set_title(name)
         ax.set_axis_off()
+    ax = axes.flat[6]
+    if noise_acf is not None:
+        lags = np.arange(noise_acf.max_lag + 1)
+        ax.plot(lags, noise_acf.rows, "o-", color="black", label="down the rows")
+        ax.plot(lags, noise_acf.cols, "s--", color="gray", label="along the columns")
+        ax.axhline(0.0, color="black", linewidth=0.5)
+        ax.set_xlabel("lag (pixels)")
+        ax.set_ylabel("correlation")
+        ax.set_title(f"noise autocorrelation (σ {noise_acf.sigma:.3g})")
+        ax.legend()
+    else:
+        ax.set_axis_off()
+    axes.flat[7].set_axis_off()
     ax = axes.flat[4]
     ax.plot(np.arange(1, len(free_energy) + 1), free_energy, color="black")
     ax.set_xlabel("epoch")
