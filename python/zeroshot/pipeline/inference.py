@@ -86,16 +86,7 @@ def infer(
         merger.add(start - band.first_patch, mean, patch_moments.variance, patch_moments.third)
         # Freed before the next chunk is made: otherwise two chunks' arrays would be alive at once.
         del Yc, dc, chunk_states, patch_moments, mean, products
-
-    whole = merge_over_ranks(merger, band.row0, grid, comm)
-    del merger  # its sums are in `whole` now: absorbed on rank 0, sent by the others
-    maps = None if whole is None else whole.take_result()
-    del whole
-    maps = comm.bcast_arrays(maps)
-    # Without a mean accumulator of its own the denoised image is the moments' mean, as a map of its own:
-    # the caller rescales both in place.
-    denoised = maps.pop("denoised") if "denoised" in maps else maps["mean"].copy()
-    return denoised, PixelMoments.of(maps) if order > 1 else None
+    return _merged(run, merger, band.row0)
 
 
 def _infer_pmm(run: Run, model: PMM, image: np.ndarray) -> tuple[np.ndarray, PixelMoments | None]:
