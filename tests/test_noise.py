@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from zeroshot.noise import LARGE_PATCH, SMALL_PATCH, choose_patch_size, estimate_noise_sigma, relative_noise
+from zeroshot.noise.patch_size import CORRELATED_SMALL_PATCH
 
 
 def smooth_image(shape=(128, 160)) -> np.ndarray:
@@ -27,6 +28,18 @@ def test_patch_size_grows_with_relative_noise():
     assert choose_patch_size(clean + 60 * rng.standard_normal(clean.shape)) == LARGE_PATCH
     # Never larger than the image.
     assert choose_patch_size(rng.standard_normal((4, 50))) == 4
+
+
+def test_correlated_noise_gets_larger_patches():
+    """Its sigma from the ACF replaces the white estimate; BSC gets 6 up to relative noise 1, then 8."""
+    rng = np.random.default_rng(4)
+    clean = smooth_image()
+    signal = float(clean.std())
+    noisy = clean + 0.3 * signal * rng.standard_normal(clean.shape)
+    assert choose_patch_size(noisy) == SMALL_PATCH
+    assert choose_patch_size(noisy, correlated_sigma=0.5 * signal) == CORRELATED_SMALL_PATCH
+    assert choose_patch_size(noisy, correlated_sigma=3.0 * signal) == LARGE_PATCH
+    assert relative_noise(noisy, 0.5 * signal) == pytest.approx(0.5 / np.sqrt(1.09 - 0.25), rel=0.05)
 
 
 def test_too_small_image_is_a_clear_error():

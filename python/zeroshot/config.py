@@ -20,7 +20,8 @@ MODELS = ("bsc", "es3c", "pmm")
 NOISE_MODELS = ("auto", "white", "poisson", "correlated")
 # DenoiseConfig fields that change only inference at fixed parameters (and no result at all for
 # chunk_patches): a training checkpoint does not depend on them, so resuming may change them.
-INFERENCE_ONLY_FIELDS = ("chunk_patches", "inference_epochs", "merge")
+# structure_guard decides before training whether to train at all; the training itself does not depend on it.
+INFERENCE_ONLY_FIELDS = ("chunk_patches", "inference_epochs", "merge", "structure_guard")
 
 
 def _require(condition: bool, message: str) -> None:
@@ -130,7 +131,9 @@ class DenoiseConfig:
     inference), merge method of overlapping estimates, center_patches (model patches without their mean),
     bsc_pretrain_epochs (es3c only: that many BSC epochs first, then `epochs` of SSSC started from the BSC),
     noise: the noise model ("auto" decides from the image; "white", "poisson" or "correlated"; see
-    `zeroshot.noise.model`).
+    `zeroshot.noise.model`), structure_guard: before training, check that the image holds structure a model
+    learns beyond its noise, and return the smooth estimate when it clearly does not (see
+    `zeroshot.pipeline.structure_guard`; the dictionary models only).
 
     Model "pmm" (the Poisson mixture model) reads n_latents as its number of components C and n_states as
     the components S kept per patch (S <= C); it learns the counts on their own scale, so center_patches must
@@ -153,6 +156,7 @@ class DenoiseConfig:
     shared_pi: bool = False
     seed: int = 0
     noise: str = "auto"
+    structure_guard: bool = True
 
     def __post_init__(self) -> None:
         _require(self.model in MODELS, f"model must be one of {MODELS}, got {self.model!r}")
@@ -168,6 +172,11 @@ class DenoiseConfig:
             _positive_int("max_train_patches", self.max_train_patches)
         _require(self.merge in MERGE_METHODS, f"merge must be one of {MERGE_METHODS}, got {self.merge!r}")
         _require(isinstance(self.evo, EvoConfig), "evo must be an EvoConfig")
+        _require(
+            isinstance(self.structure_guard, (bool, np.bool_)),
+            f"structure_guard must be True or False, got {self.structure_guard!r}",
+        )
+        object.__setattr__(self, "structure_guard", bool(self.structure_guard))
         _require(self.noise in NOISE_MODELS, f"noise must be one of {NOISE_MODELS}, got {self.noise!r}")
         _positive_int("seed", self.seed, minimum=0)
         _require(self.seed <= MAX_SEED, f"seed must be at most 2**63 - 1 = {MAX_SEED}, got {self.seed!r}")

@@ -15,6 +15,7 @@ from zeroshot.patches.extract import center, patches_at
 from zeroshot.patches.moments import PixelMoments
 from zeroshot.pipeline.inference import infer
 from zeroshot.pipeline.run import Run, check_image, prepare
+from zeroshot.pipeline.structure_guard import StructureCheck, check_structure, smooth_estimate
 from zeroshot.pipeline.training import train
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.runtime.memory_check import MaxMemory
@@ -30,7 +31,9 @@ class DenoiseResult:
     scale (for noise "poisson": in the transformed domain, where it is about 1 when the transform fits);
     free_energy: F per training epoch; moments: per-pixel posterior moments on the input's scale (mean,
     variance = within + between, third moment and skewness) if asked for; variance: moments.variance;
-    noise: the noise model the run used (decided from the image for noise="auto")."""
+    noise: the noise model the run used (decided from the image for noise="auto"); structure: the structure
+    guard's verdict (None when it did not run; when it found no structure, `denoised` is the smooth estimate and
+    `model` the guard's small model)."""
 
     denoised: np.ndarray
     noise_sigma: float
@@ -40,6 +43,7 @@ class DenoiseResult:
     config: DenoiseConfig
     moments: PixelMoments | None = None
     noise: NoiseModel | None = None
+    structure: StructureCheck | None = None
 
     @property
     def variance(self) -> np.ndarray | None:
@@ -105,11 +109,17 @@ def denoise(
         max_memory=max_memory,
     )
     with thread_count(run.threads):
-        model, states, history = train(run, training_patches(run, scaled), callback)
-        trained = None if run.subset else states
-        del states  # a subset's states are not needed any more: free them before inference
-        denoised, pixel_moments = infer(run, model, scaled, trained)
-        del trained
+        structure = check_structure(run, scaled) if run.config.structure_guard else None
+        model: Model | PMM
+        if structure is not None and not structure.found:
+            model, history = structure.model, structure.history
+            denoised, pixel_moments = smooth_estimate(structure, scaled, run.moments)
+        else:
+            model, states, history = train(run, training_patches(run, scaled), callback)
+            trained = None if run.subset else states
+            del states  # a subset's states are not needed any more: free them before inference
+            denoised, pixel_moments = infer(run, model, scaled, trained)
+            del trained
     return DenoiseResult(
         denoised=run.noise.inverse(run.scaling.to_input(denoised)),
         noise_sigma=noise_sigma(run, model),
@@ -121,6 +131,7 @@ def denoise(
         if pixel_moments is None
         else run.noise.moments_to_input(run.scaling.moments_to_input(pixel_moments)),
         noise=run.noise,
+        structure=structure,
     )
 
 

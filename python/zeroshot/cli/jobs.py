@@ -241,6 +241,9 @@ def _denoise_frames(job: FileJob, options: RunOptions, comm: Comm, label: str) -
             noise = results[-1].noise
             if noise is not None and noise.asked == "auto" and not options.quiet and comm.rank == 0:
                 print(f"noise model: {noise.description}", file=sys.stderr)
+            structure = results[-1].structure
+            if structure is not None and not structure.found and comm.rank == 0:
+                print(f"{job.source}: {structure.description}", file=sys.stderr)
         except (OverflowError, FloatingPointError) as error:
             raise ValueError(
                 f"{job.source}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute with "
@@ -259,6 +262,7 @@ def _record(options: RunOptions, results: list[DenoiseResult], image: EMImage, c
             "noise_sigma": per_frame([r.noise_sigma for r in results], image),
             "patch_size": per_frame([r.config.patch_size for r in results], image),
             "noise": per_frame([None if r.noise is None else r.noise.record() for r in results], image),
+            "structure": per_frame([None if r.structure is None else r.structure.record() for r in results], image),
         },
     }
 

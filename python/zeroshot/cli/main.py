@@ -80,6 +80,12 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         "poisson (counts: generalized Anscombe transform, exact unbiased inverse); correlated (patches "
         "whitened by the noise covariance estimated from the image)",
     )
+    g.add_argument(
+        "--no-structure-guard",
+        action="store_true",
+        help="learn even when a quick check finds no structure beyond the noise (by default such an image "
+        "gets the smooth estimate, and a message says so)",
+    )
     # None: the model's own default (DenoiseConfig.for_model).
     g.add_argument("--patch-size", type=int, help="P: patches are P x P (default: from the noise level)")
     g.add_argument("--latents", type=int, help="H: number of latents")

@@ -100,7 +100,8 @@ def prepare(
     # The noise model is the same on every rank: it depends on the image alone.
     noise = native_poisson(config.noise) if counts else decide_noise(values, config.noise)
     values = noise.forward(values)  # in place; the identity for white noise
-    P = config.patch_size if config.patch_size is not None else choose_patch_size(values, config.model)
+    correlated_sigma = noise.acf.sigma if noise.kind == "correlated" and noise.acf is not None else None
+    P = config.patch_size or choose_patch_size(values, config.model, correlated_sigma)
     config = replace(config, patch_size=P)
     input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
     if comm.size > 1:  # all that decides which collectives a rank takes part in
