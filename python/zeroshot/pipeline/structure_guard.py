@@ -1,8 +1,8 @@
 """The structure guard: does the image hold structure that a patch model learns, beyond its noise?
 
-Before the main training, a small BSC (GUARD_LATENTS atoms, GUARD_EPOCHS epochs) learns from patches of the top
-rows of the image; its free energy F_n (a lower bound of log p(y_n)) on patches of the bottom HELD_OUT_SHARE of the
-rows, which no training patch overlaps, is compared with the log-likelihood of those patches under noise alone,
+Before the main training, a small BSC (GUARD_LATENTS atoms, GUARD_EPOCHS epochs) learns from patches outside a
+staggered fifth of the image's tiles (`split_patches`); its free energy F_n (a lower bound of log p(y_n)) on patches
+inside those held-out tiles, which no training patch overlaps, is compared with the log-likelihood of those patches under noise alone,
 N(0, σ₀² I) with σ₀² the mean square of the training patches' values (the patches centred and whitened as the run
 learns them, so that noise alone is white there). A model that found structure predicts held-out patches better
 than noise alone (gain F_n − log N(y_n) > 0); one that learned the noise's particulars predicts them worse.
@@ -34,8 +34,8 @@ from zeroshot.variational.em import EMTrainer, EpochLog
 from zeroshot.variational.evo import EvoEStep
 from zeroshot.variational.states import TruncatedStates, initial_activation
 
-HELD_OUT_SHARE = 0.2
-GUARD_LATENTS, GUARD_EPOCHS, GUARD_STATES = 32, 10, 30
+GUARD_LATENTS, GUARD_EPOCHS, GUARD_STATES, GUARD_INFERENCE_EPOCHS = 32, 10, 30, 5
+HELD_OUT_EVERY = 5
 MAX_TRAIN, MAX_HELD_OUT = 10000, 4000
 MIN_TRAIN, MIN_HELD_OUT = 1000, 400  # fewer: the image is too small to judge, the guard stays out of the way
 GUARD_Z = 5.0
@@ -79,23 +79,19 @@ def check_structure(run: Run, scaled: np.ndarray) -> StructureCheck | None:
     """The guard's verdict on the scaled image (the same on every rank: each computes it alone, bitwise alike),
     or None for a model that is not a dictionary model or an image too small to judge."""
     config = run.config
-    P = run.grid.P
     if config.model == "pmm":
         return None
-    cut = int(round(scaled.shape[0] * (1.0 - HELD_OUT_SHARE)))
-    if cut < P or scaled.shape[0] - cut < P:
+    train_rows, held_rows = split_patches(scaled.shape, run.grid.P, config.seed)
+    if train_rows.size < MIN_TRAIN or held_rows.size < MIN_HELD_OUT:
         return None
-    Yt = _patches(run, scaled[:cut], MAX_TRAIN, config.seed)
-    Yh = _patches(run, scaled[cut:], MAX_HELD_OUT, config.seed + 1)
-    if Yt.shape[0] < MIN_TRAIN or Yh.shape[0] < MIN_HELD_OUT:
-        return None
+    Yt, Yh = _patches(run, scaled, train_rows), _patches(run, scaled, held_rows)
     estep = EvoEStep(config.evo, seed=config.seed)
     model = BSC.from_data(Yt, GUARD_LATENTS, config.seed)
     activation = initial_activation(GUARD_LATENTS)
     states = TruncatedStates.random(Yt.shape[0], GUARD_LATENTS, GUARD_STATES, activation, config.seed)
     model, history = EMTrainer(estep).fit(model, Yt, states, GUARD_EPOCHS)
     held = TruncatedStates.random(Yh.shape[0], GUARD_LATENTS, GUARD_STATES, activation, config.seed + 1)
-    for epoch in range(GUARD_EPOCHS, GUARD_EPOCHS + config.inference_epochs):
+    for epoch in range(GUARD_EPOCHS, GUARD_EPOCHS + GUARD_INFERENCE_EPOCHS):
         estep.update(model, Yh, held, epoch)
     total = model.free_energy(model.accumulate(Yh, held, estep.workspace.products(model, Yh)))
     # Per patch: log Σ_states exp(lpj) up to a constant shared by all patches, fixed by the total F.
@@ -106,14 +102,34 @@ def check_structure(run: Run, scaled: np.ndarray) -> StructureCheck | None:
     sigma0_2 = float(np.mean(Yt * Yt))
     noise_alone = -0.5 * D * math.log(2 * math.pi * sigma0_2) - 0.5 * np.einsum("nd,nd->n", Yh, Yh) / sigma0_2
     gain = per_patch - noise_alone
-    return StructureCheck(float(gain.mean()), float(gain.std() / math.sqrt(gain.size)), P, model, history)
+    return StructureCheck(float(gain.mean()), float(gain.std() / math.sqrt(gain.size)), run.grid.P, model, history)
 
 
-def _patches(run: Run, part: np.ndarray, most: int, seed: int) -> np.ndarray:
-    """At most `most` patches of the image part, drawn at random, centred and whitened as the run's."""
-    grid = PatchGrid.of(part.shape, run.grid.P)
-    rows = np.arange(grid.N) if grid.N <= most else np.sort(np.random.default_rng(seed).choice(grid.N, most, False))
-    Y, _ = center(patches_at(part, grid, rows, run.chunk_patches), run.config.center_patches)
+def split_patches(shape: tuple[int, int], P: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training, held-out) patch indices of the grid of P x P patches of an image of `shape`: the image is cut
+    into tiles of max(3 P, 16) pixels, every HELD_OUT_EVERY-th of them (diagonally staggered, so that held-out
+    tiles sample the whole image) is held out; held-out patches lie inside a held-out tile, training patches
+    touch none. At most MAX_HELD_OUT and MAX_TRAIN of each, drawn at random."""
+    grid = PatchGrid.of(shape, P)
+    side = max(3 * P, 16)
+    r, c = np.arange(shape[0]) // side, np.arange(shape[1]) // side
+    tile_held = ((r[:, None] + 2 * c[None, :]) % HELD_OUT_EVERY == 0).astype(np.int64)
+    inside = np.zeros((shape[0] + 1, shape[1] + 1), dtype=np.int64)  # held-out pixels per patch: a box sum
+    inside[1:, 1:] = tile_held.cumsum(0).cumsum(1)
+    gr, gc = grid.grid_shape
+    count = inside[P : P + gr, P : P + gc] - inside[:gr, P : P + gc] - inside[P : P + gr, :gc] + inside[:gr, :gc]
+    rng = np.random.default_rng(seed)
+
+    def draw(mask: np.ndarray, most: int) -> np.ndarray:
+        rows = np.flatnonzero(mask)
+        return rows if rows.size <= most else np.sort(rng.choice(rows, most, replace=False))
+
+    return draw(count == 0, MAX_TRAIN), draw(count == P * P, MAX_HELD_OUT)
+
+
+def _patches(run: Run, scaled: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The patches at `rows` of the image's grid, centred and whitened as the run's."""
+    Y, _ = center(patches_at(scaled, run.grid, rows, run.chunk_patches), run.config.center_patches)
     return Y if run.whitening is None else run.whitening.whiten(Y)
 
 
