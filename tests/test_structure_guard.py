@@ -12,7 +12,7 @@ from zeroshot.cli.main import main
 from zeroshot.maps.blur import gaussian_blur
 from zeroshot.pipeline.structure_guard import GUARD_EPOCHS, SMOOTH_PATCHES
 
-SMALL = {"n_latents": 16, "n_states": 6, "epochs": 4, "inference_epochs": 2, "threads": 1}
+SMALL = {"n_latents": 16, "n_states": 6, "epochs": 4, "inference_epochs": 2, "threads": 1, "structure_guard": True}
 
 
 def _white_noise(shape: tuple[int, int] = (96, 96)) -> np.ndarray:
@@ -47,7 +47,7 @@ def test_structure_is_found_and_learned():
 
 def test_guard_off_and_small_images():
     noisy = _white_noise()
-    off = zeroshot.denoise(noisy, noise="white", structure_guard=False, **SMALL)
+    off = zeroshot.denoise(noisy, noise="white", **{**SMALL, "structure_guard": False})
     assert off.structure is None and len(off.history) == SMALL["epochs"]
     small = zeroshot.denoise(noisy[:32, :32], noise="white", **SMALL)  # too few patches to judge
     assert small.structure is None and len(small.history) == SMALL["epochs"]
@@ -59,11 +59,11 @@ def test_cli_says_so_and_records_it(tmp_path, capsys):
     source = tmp_path / "noise.npy"
     np.save(source, _white_noise().astype(np.float32))
     args = ["denoise", str(source), "--latents", "16", "--states", "6", "--epochs", "4", "--threads", "1"]
-    assert main([*args, "-o", str(tmp_path / "out.npy")]) == 0
+    assert main([*args, "-o", str(tmp_path / "out.npy"), "--structure-guard"]) == 0
     assert "no structure found" in capsys.readouterr().err
     record = json.loads((tmp_path / "out.npy.json").read_text())
     assert record["results"]["structure"]["found"] is False
     assert record["settings"]["structure_guard"] is True
-    assert main([*args, "-o", str(tmp_path / "off.npy"), "--no-structure-guard"]) == 0
+    assert main([*args, "-o", str(tmp_path / "off.npy")]) == 0  # off by default
     record = json.loads((tmp_path / "off.npy.json").read_text())
     assert record["results"]["structure"] is None and record["settings"]["structure_guard"] is False

@@ -131,9 +131,9 @@ class DenoiseConfig:
     inference), merge method of overlapping estimates, center_patches (model patches without their mean),
     bsc_pretrain_epochs (es3c only: that many BSC epochs first, then `epochs` of SSSC started from the BSC),
     noise: the noise model ("auto" decides from the image; "white", "poisson" or "correlated"; see
-    `zeroshot.noise.model`), structure_guard: before training, check that the image holds structure a model
-    learns beyond its noise, and return the smooth estimate when it clearly does not (see
-    `zeroshot.pipeline.structure_guard`; the dictionary models only).
+    `zeroshot.noise.model`), structure_guard (off by default: it misjudges correlated noise, see
+    `zeroshot.pipeline.structure_guard`): before training, check that the image holds structure a model learns
+    beyond its noise, and return the smooth estimate when it clearly does not (the dictionary models only).
 
     Model "pmm" (the Poisson mixture model) reads n_latents as its number of components C and n_states as
     the components S kept per patch (S <= C); it learns the counts on their own scale, so center_patches must
@@ -156,7 +156,7 @@ class DenoiseConfig:
     shared_pi: bool = False
     seed: int = 0
     noise: str = "auto"
-    structure_guard: bool = True
+    structure_guard: bool = False
 
     def __post_init__(self) -> None:
         _require(self.model in MODELS, f"model must be one of {MODELS}, got {self.model!r}")

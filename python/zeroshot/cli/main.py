@@ -81,10 +81,11 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         "whitened by the noise covariance estimated from the image)",
     )
     g.add_argument(
-        "--no-structure-guard",
+        "--structure-guard",
         action="store_true",
-        help="learn even when a quick check finds no structure beyond the noise (by default such an image "
-        "gets the smooth estimate, and a message says so)",
+        help="first check quickly whether the image holds structure beyond its noise; if it clearly does not, "
+        "write the smooth estimate and say so (experimental: it can take faint structure under correlated noise "
+        "for none)",
     )
     # None: the model's own default (DenoiseConfig.for_model).
     g.add_argument("--patch-size", type=int, help="P: patches are P x P (default: from the noise level)")

@@ -30,8 +30,8 @@ def config_from_args(args: argparse.Namespace) -> DenoiseConfig:
     }
     if args.max_train_patches is not None:
         given["max_train_patches"] = args.max_train_patches or None
-    if args.no_structure_guard:
-        given["structure_guard"] = False
+    if args.structure_guard:
+        given["structure_guard"] = True
     return DenoiseConfig.for_model(args.model, **given)
 
 

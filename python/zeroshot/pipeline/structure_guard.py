@@ -1,20 +1,23 @@
-"""The structure guard: does the image hold structure that a patch model learns, beyond its noise?
+"""The structure guard (opt-in: `structure_guard=True`, `--structure-guard`): does the image hold structure that a
+patch model learns, beyond its noise?
 
 Before the main training, a small BSC (GUARD_LATENTS atoms, GUARD_EPOCHS epochs) learns from patches outside a
-staggered fifth of the image's tiles (`split_patches`); its free energy F_n (a lower bound of log p(y_n)) on patches
-inside those held-out tiles, which no training patch overlaps, is compared with the log-likelihood of those patches under noise alone,
-N(0, σ₀² I) with σ₀² the mean square of the training patches' values (the patches centred and whitened as the run
+staggered fifth of the image's tiles (`split_patches`); its free energy F_n (a lower bound of log p(y_n)) on
+patches inside those held-out tiles, which no training patch overlaps, is compared with their log-likelihood under
+noise alone, N(0, σ₀² I) with σ₀² the mean square of the training patches' values (the patches centred and whitened
+as the run
 learns them, so that noise alone is white there). A model that found structure predicts held-out patches better
 than noise alone (gain F_n − log N(y_n) > 0); one that learned the noise's particulars predicts them worse.
 
 The verdict "no structure" needs strong evidence: the mean gain more than GUARD_Z standard errors below 0. Then
 training is skipped and the smooth estimate is returned (the image blurred by a Gaussian of SMOOTH_PATCHES patch
-sides): the blotches a model paints from noise alone are worse than a flat estimate. Measured (bench/RESULTS.md,
-"Structure guard"): uniform noise (openNCEM's temp.mrc) and white Gaussian noise gain −0.06 and −0.05 nats per
-patch (12-14 standard errors below 0); the House with white noise σ 25 and 50 +1.3 and +1.1, with correlated noise
-+0.13, the SARS-CoV-2 slice +1.7, the 80S ribosome micrograph −0.012 ± 0.005 (its structure is faint at this
-patch size after whitening: hence the strict threshold), white Gaussian noise blurred by a Gaussian of 1 px +0.04
-(the estimated whitening leaves some correlation, which the guard takes for structure: not caught).
+sides): the blotches a model paints from noise alone are worse than a flat estimate.
+
+Measured (`python bench/structure_guard.py`, bench/RESULTS.md "Structure guard"): right on uniform noise
+(openNCEM's temp.mrc, z −9.6), white Gaussian noise (z −16), the House with white (z +19, +24) and correlated noise (z +12.5)
+and the SARS-CoV-2 slice (z +40); wrong on correlated noise: pure noise blurred by 1 px gains +1.9 nats per patch
+(the estimated whitening leaves correlation the model learns), and the 80S ribosome micrograph, whose particles are
+faint against its correlated noise at its patch size 8, loses (z −10). Hence off by default.
 """
 
 from __future__ import annotations
@@ -143,5 +146,3 @@ def smooth_estimate(check: StructureCheck, scaled: np.ndarray, order: int) -> tu
     third = np.zeros_like(smooth) if order > 2 else None
     skew = np.zeros_like(smooth) if order > 2 else None
     return smooth, PixelMoments(smooth.copy(), zeros, zeros.copy(), zeros.copy(), third, skew)
-
-
