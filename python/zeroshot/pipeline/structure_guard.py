@@ -15,9 +15,10 @@ sides): the blotches a model paints from noise alone are worse than a flat estim
 
 Measured (`python bench/structure_guard.py`, bench/RESULTS.md "Structure guard"): right on uniform noise
 (openNCEM's temp.mrc, z −9.6), white Gaussian noise (z −16), the House with white (z +19, +24) and correlated
-noise (z +12.5) and the SARS-CoV-2 slice (z +40); wrong on correlated noise: pure noise blurred by 1 px gains +1.9 nats per patch
-(the estimated whitening leaves correlation the model learns), and the 80S ribosome micrograph, whose particles are
-faint against its correlated noise at its patch size 8, loses (z −10). Hence off by default.
+noise (z +12.5) and the SARS-CoV-2 slice (z +40); wrong on correlated noise: pure noise blurred by 1 px gains
++1.9 nats per patch (the estimated whitening leaves correlation the model learns), and the 80S ribosome
+micrograph, whose particles are faint against its correlated noise at its patch size 8, loses (z −10). Hence off
+by default.
 """
 
 from __future__ import annotations
