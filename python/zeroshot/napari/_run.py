@@ -163,11 +163,14 @@ def denoise_layer(
             if cancelled():
                 raise Cancelled(f"cancelled after epoch {log.epoch + 1} of {epochs}")
 
+        where = f"layer {image.name!r}" + (f" frame {index}" if image.is_stack else "")
         try:
             results[index] = denoise(frame, callback=on_epoch, **kwargs)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
         except (OverflowError, FloatingPointError) as error:
             raise ValueError(
-                f"layer {image.name!r}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute "
+                f"{where}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute "
                 f"with ({type(error).__name__}: {error}); scale the image down"
             ) from None
     if cancelled():
