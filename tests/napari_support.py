@@ -5,6 +5,7 @@ OpenGL checks run in a child process, since a Qt platform that cannot start ends
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import subprocess
 import sys
@@ -33,8 +34,8 @@ def import_napari() -> ModuleType:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         napari = pytest.importorskip("napari", reason="napari is not installed: pip install 'zeroshot[napari]'")
-        import napari.components
-        import napari.layers  # noqa: F401
+        importlib.import_module("napari.components")
+        importlib.import_module("napari.layers")
     return napari
 
 
@@ -62,11 +63,12 @@ def _probe(code: str) -> str | None:
         return "timed out"
     if done.returncode == 0:
         return None
-    lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
-    return f"exit code {done.returncode}: {lines[-1] if lines else 'no message'}"
+    lines = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+    telling = [line for line in lines if "could not" in line.lower() or "cannot" in line.lower()] or lines
+    return f"exit code {done.returncode}: {telling[-1] if telling else 'no message'}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def qt_problem() -> str | None:
     """Why a Qt application cannot start here, or None."""
     problem = _probe(_QT_PROBE)
@@ -74,7 +76,7 @@ def qt_problem() -> str | None:
     return None if problem is None else f"a Qt application cannot start (QT_QPA_PLATFORM={platform}): {problem}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gl_problem() -> str | None:
     """Why napari's viewer cannot render its canvas here (it needs OpenGL: not on Qt's offscreen platform, and
     not without a display and an OpenGL driver), or None."""

@@ -52,7 +52,8 @@ def test_importing_zeroshot_and_its_plugin_logic_imports_neither_napari_nor_qt()
     code = (
         "import sys, zeroshot, zeroshot.napari\n"
         "from zeroshot.napari import _layers, _options, _reader, _run, _sample, _writer\n"
-        "loaded = [m for m in ('napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide6', 'magicgui', 'superqt') if m in sys.modules]\n"
+        "gui = ('napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide6', 'magicgui', 'superqt')\n"
+        "loaded = [m for m in gui if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -375,7 +376,9 @@ def test_a_stack_runs_frame_by_frame_in_view_first_and_keeps_frame_order():
     seen: list[Progress] = []
     outcome = denoise_layer(image, replace(TINY, maps=("denoised", "variance")), progress=seen.append)
     assert list(outcome.results) == [2, 0, 1]
-    assert [(p.frame, p.position, p.epoch) for p in seen] == [(k, i, e) for i, k in enumerate([2, 0, 1]) for e in (1, 2)]
+    assert [(p.frame, p.position, p.epoch) for p in seen] == [
+        (k, i, e) for i, k in enumerate([2, 0, 1]) for e in (1, 2)
+    ]
     assert [p.done for p in seen] == [1, 2, 3, 4, 5, 6] and seen[-1].total == 6
     for data, meta, _ in outcome.layers:
         assert data.shape == (3, 24, 24) and data.dtype == np.float32

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from napari_support import THIRD_PARTY_WARNINGS, gl_problem, import_napari, qt_problem, use_offscreen_without_display
 
+from napari_support import THIRD_PARTY_WARNINGS, gl_problem, import_napari, qt_problem, use_offscreen_without_display
 from zeroshot.data import simulated_virus
 from zeroshot.io import PixelSize, read_em, write_em
 
@@ -102,25 +102,31 @@ def notices(monkeypatch):
 
 
 @pytest.fixture
-def widget(request):
-    """The widget on a viewer model holding a small noisy image (0.4 nm pixels, translated)."""
+def qt(request):
+    """pytest-qt's qtbot (and its QApplication), or a skip where Qt cannot start: asked for before the
+    QApplication is made, which would end the process there."""
     needs_qt()
-    qtbot = request.getfixturevalue("qtbot")
+    return request.getfixturevalue("qtbot")
+
+
+@pytest.fixture
+def widget(qt):
+    """The widget on a viewer model holding a small noisy image (0.4 nm pixels, translated)."""
     from zeroshot.napari._widget import DenoiseWidget
 
     viewer = ViewerModel()
     viewer.add_image(simulated_virus(32, seed=0).noisy, name="virus", scale=(0.4, 0.4), translate=(3.0, 2.0))
     made = DenoiseWidget(viewer)
-    qtbot.addWidget(made.native)
+    qt.addWidget(made.native)
     for name, value in TINY.items():
         getattr(made, name).value = value
     yield made
     made.cancel()
-    qtbot.waitUntil(lambda: not made.running, timeout=WAIT_MS)
+    qt.waitUntil(lambda: not made.running, timeout=WAIT_MS)
 
 
-def finish(qtbot, widget) -> None:
-    qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+def finish(qt, widget) -> None:
+    qt.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
 
 
 def test_widget_lists_the_image_layers_and_follows_the_selection(widget):
@@ -146,20 +152,20 @@ def test_widget_defaults_are_the_packages_and_follow_the_model(widget):
         pmm.epochs,
         pmm.patch_size,
     )
-    assert widget.options().model == "pmm"
+    assert widget.chosen_options().model == "pmm"
 
 
 def test_model_file_field_waits_for_saved_models(widget):
     assert not widget.model_file.enabled
     assert "zeroshot train" in widget.model_file.tooltip
-    assert widget.options().model_file is None
+    assert widget.chosen_options().model_file is None
 
 
-def test_widget_denoises_in_a_worker_and_adds_the_maps(qtbot, widget, notices):
+def test_widget_denoises_in_a_worker_and_adds_the_maps(qt, widget, notices):
     widget.maps["relief"].value = True
     assert widget.start() is not None
     assert not widget.run_button.enabled and widget.cancel_button.enabled
-    finish(qtbot, widget)
+    finish(qt, widget)
     viewer = widget.viewer
     assert [layer.name for layer in viewer.layers] == ["virus", "virus denoised", "virus variance", "virus relief"]
     for layer in list(viewer.layers)[1:]:
@@ -172,12 +178,12 @@ def test_widget_denoises_in_a_worker_and_adds_the_maps(qtbot, widget, notices):
     assert widget.run_button.enabled and not widget.cancel_button.enabled
 
 
-def test_cancelling_stops_the_run_and_adds_nothing(qtbot, widget, notices):
+def test_cancelling_stops_the_run_and_adds_nothing(qt, widget, notices):
     widget.epochs.value = 100_000
     widget.start()
-    qtbot.waitUntil(lambda: widget.progress.value >= 1, timeout=WAIT_MS)
+    qt.waitUntil(lambda: widget.progress.value >= 1, timeout=WAIT_MS)
     widget.cancel()
-    finish(qtbot, widget)
+    finish(qt, widget)
     assert [layer.name for layer in widget.viewer.layers] == ["virus"]
     assert "no layer added" in widget.status.value
     assert widget.progress.value < 100_000
@@ -189,7 +195,9 @@ def test_bad_options_are_a_notification_and_start_nothing(widget, notices):
         box.value = False
     assert widget.start() is None
     assert not widget.running
-    assert notices["error"] == ["zeroshot: choose at least one map to add: denoised, variance, relief, detail, skewness"]
+    assert notices["error"] == [
+        "zeroshot: choose at least one map to add: denoised, variance, relief, detail, skewness"
+    ]
 
 
 def test_no_image_layer_is_a_notification(widget, notices):
@@ -198,16 +206,16 @@ def test_no_image_layer_is_a_notification(widget, notices):
     assert notices["error"] == ["zeroshot: choose an image layer to denoise (open an image or a sample first)"]
 
 
-def test_an_error_in_the_worker_is_a_notification_with_the_cli_message(qtbot, widget, notices):
+def test_an_error_in_the_worker_is_a_notification_with_the_cli_message(qt, widget, notices):
     widget.patch_size.value = 40  # larger than the 32 x 32 image: refused when the run starts
     widget.start()
-    finish(qtbot, widget)
+    finish(qt, widget)
     assert notices["error"] == ["zeroshot: layer 'virus': image of shape (32, 32) is smaller than the patch size 40"]
     assert widget.status.value.startswith("error: ")
     assert [layer.name for layer in widget.viewer.layers] == ["virus"]
 
 
-def test_a_stack_runs_the_frame_in_view(qtbot, widget):
+def test_a_stack_runs_the_frame_in_view(qt, widget):
     viewer = widget.viewer
     stack = np.stack([simulated_virus(24, seed=k).noisy for k in range(3)])
     viewer.add_image(stack, name="stack", scale=(2.0, 0.4, 0.4))
@@ -215,7 +223,7 @@ def test_a_stack_runs_the_frame_in_view(qtbot, widget):
     viewer.dims.set_point(0, 4.0)  # world position 4 = frame 2
     widget.frames.value = "current"
     widget.start()
-    finish(qtbot, widget)
+    finish(qt, widget)
     layer = viewer.layers["stack denoised"]
     assert layer.data.shape == (1, 24, 24)
     np.testing.assert_allclose(layer.translate, (4.0, 0.0, 0.0))
@@ -228,20 +236,20 @@ def test_a_stack_runs_the_frame_in_view(qtbot, widget):
 @pytest.fixture
 def viewer(request):
     needs_gl()
-    request.getfixturevalue("qtbot")  # pytest-qt's QApplication
+    request.getfixturevalue("qt")  # pytest-qt's QApplication
     made = napari.Viewer(show=False)
     yield made
     made.close()
 
 
-def test_widget_docks_in_the_viewer_and_adds_layers_it_renders(qtbot, viewer):
+def test_widget_docks_in_the_viewer_and_adds_layers_it_renders(qt, viewer):
     viewer.open_sample("zeroshot", "sarscov2_crop")
     _dock, widget = viewer.window.add_plugin_dock_widget("zeroshot", "Denoise")
     assert widget.image.value is viewer.layers["SARS-CoV-2 virions (crop)"]
     for name, value in TINY.items():
         getattr(widget, name).value = value
     widget.start()
-    qtbot.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
+    qt.waitUntil(lambda: not widget.running, timeout=WAIT_MS)
     names = [layer.name for layer in viewer.layers]
     assert names[1:] == ["SARS-CoV-2 virions (crop) denoised", "SARS-CoV-2 virions (crop) variance"]
     window = viewer.screenshot(canvas_only=False)  # paints the window, the canvas included

@@ -52,8 +52,14 @@ class WidgetOptions:
         """These options with `model` and its defaults of the model's size and training (the noise, seed,
         threads, maps and frames kept)."""
         fresh = WidgetOptions.defaults(model)
-        return replace(self, model=model, patch_size=fresh.patch_size, latents=fresh.latents, states=fresh.states,
-                       epochs=fresh.epochs)
+        return replace(
+            self,
+            model=model,
+            patch_size=fresh.patch_size,
+            latents=fresh.latents,
+            states=fresh.states,
+            epochs=fresh.epochs,
+        )
 
 
 def moments_for(maps: tuple[str, ...]) -> int:
@@ -83,7 +89,9 @@ def denoise_kwargs(options: WidgetOptions) -> dict[str, Any]:
     if isinstance(options.threads, bool) or not isinstance(options.threads, int) or options.threads < 0:
         raise ValueError(f"threads must be 0 (all) or a positive integer, got {options.threads!r}")
     if isinstance(options.patch_size, bool) or not isinstance(options.patch_size, int) or options.patch_size < 0:
-        raise ValueError(f"patch size must be 0 (chosen from the noise) or a positive integer, got {options.patch_size!r}")
+        raise ValueError(
+            f"patch size must be 0 (chosen from the noise) or a positive integer, got {options.patch_size!r}"
+        )
     config = DenoiseConfig.for_model(
         options.model,
         noise=options.noise,

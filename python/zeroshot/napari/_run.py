@@ -109,7 +109,9 @@ class Outcome:
         sigmas = [r.noise_sigma for r in self.results.values()]
         text = f"learned noise σ = {first.noise_sigma:.4g}"
         if len(sigmas) > 1:
-            text += f" (frame {next(iter(self.results))}; {min(sigmas):.4g} to {max(sigmas):.4g} over {len(sigmas)} frames)"
+            text += (
+                f" (frame {next(iter(self.results))}; {min(sigmas):.4g} to {max(sigmas):.4g} over {len(sigmas)} frames)"
+            )
         text += f"; patch size {first.config.patch_size}"
         if first.noise is not None:
             text += f"; noise model {first.noise.description}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from magicgui.types import FileDialogMode
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
@@ -17,6 +18,7 @@ from magicgui.widgets import (
     ProgressBar,
     PushButton,
     SpinBox,
+    Widget,
 )
 from napari.layers import Image
 from napari.qt.threading import FunctionWorker, create_worker
@@ -56,7 +58,7 @@ def layer_image(layer: Image, point: tuple[float, ...] | None = None) -> LayerIm
     )
 
 
-class DenoiseWidget(Container):  # type: ignore[misc]
+class DenoiseWidget(Container[Widget]):
     """zeroshot's widget: the image layer, the model and its training, the maps to add; Denoise runs in a
     worker thread with a progress bar, Cancel stops it after the current epoch and adds nothing."""
 
@@ -75,7 +77,7 @@ class DenoiseWidget(Container):  # type: ignore[misc]
         self.seed = SpinBox(label="seed", min=0, max=min(MAX_SEED, _QT_INT_MAX), value=defaults.seed)
         self.threads = SpinBox(label="threads", min=0, max=MAX_THREADS, value=defaults.threads)
         self.threads.tooltip = "OpenMP threads of the core; 0: all"
-        self.model_file = FileEdit(label="model file", mode="r", filter="*.npz", enabled=False)
+        self.model_file = FileEdit(label="model file", mode=FileDialogMode.EXISTING_FILE, filter="*.npz", enabled=False)
         self.model_file.tooltip = MODEL_FILE_TIP
         self.maps = {name: CheckBox(text=name, value=name in DEFAULT_MAPS) for name in MAPS}
         self.frames = ComboBox(label="stack frames", choices=FRAMES, value=defaults.frames)
@@ -131,11 +133,11 @@ class DenoiseWidget(Container):  # type: ignore[misc]
             self.image.value = active
 
     def _model_changed(self, model: str) -> None:
-        fresh = self.options().with_model(model)
+        fresh = self.chosen_options().with_model(model)
         self.patch_size.value, self.latents.value = fresh.patch_size, fresh.latents
         self.states.value, self.epochs.value = fresh.states, fresh.epochs
 
-    def options(self) -> WidgetOptions:
+    def chosen_options(self) -> WidgetOptions:
         """The options as the fields show them."""
         return WidgetOptions(
             model=self.model.value,
@@ -167,7 +169,7 @@ class DenoiseWidget(Container):  # type: ignore[misc]
             notify_error("zeroshot: choose an image layer to denoise (open an image or a sample first)")
             return None
         image = layer_image(layer, tuple(self.viewer.dims.point))
-        options = self.options()
+        options = self.chosen_options()
         try:
             image.check()
             denoise_kwargs(options)
