@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from zeroshot.data import SARSCOV2_VIRIONS, crop_around, sarscov2, simulated_virus
-from zeroshot.napari._layers import LayerData, image_layer, scale_of
+from zeroshot.napari._layers import LayerData, image_layer, percentile_limits, scale_of
 
 # The side of the quick crop around the virions: a denoise with small settings takes seconds.
 CROP_SIZE = 192
@@ -14,9 +14,11 @@ SIMULATED_SIZE = 256
 
 
 def sarscov2_slice() -> list[LayerData]:
-    """The whole real slice, (928, 960) uint8, no pixel size (not known reliably)."""
+    """The whole real slice, (928, 960) uint8, no pixel size (not known reliably); its grey scale stretched over
+    the 0.5-99.5 percentiles, as are the crop's."""
     image = sarscov2()
-    return [image_layer(image.data, "SARS-CoV-2 cryo-ET slice", scale_of(image.pixel_size, 2))]
+    limits = percentile_limits(image.data)
+    return [image_layer(image.data, "SARS-CoV-2 cryo-ET slice", scale_of(image.pixel_size, 2), contrast_limits=limits)]
 
 
 def sarscov2_crop() -> list[LayerData]:
@@ -26,7 +28,11 @@ def sarscov2_crop() -> list[LayerData]:
     origin = _origin(image.data, crop)
     return [
         image_layer(
-            np.ascontiguousarray(crop), "SARS-CoV-2 virions (crop)", scale_of(image.pixel_size, 2), translate=origin
+            np.ascontiguousarray(crop),
+            "SARS-CoV-2 virions (crop)",
+            scale_of(image.pixel_size, 2),
+            translate=origin,
+            contrast_limits=percentile_limits(crop),
         )
     ]
 

@@ -69,14 +69,16 @@ class DenoiseWidget(Container[Widget]):
         self.image = ComboBox(label="image", choices=self._image_layers, nullable=True)
         self.model = ComboBox(label="model", choices=MODELS, value=defaults.model)
         self.noise = ComboBox(label="noise model", choices=NOISE_MODELS, value=defaults.noise)
-        self.patch_size = SpinBox(label="patch size", min=0, max=64, value=defaults.patch_size)
+        self.patch_size = SpinBox(label="patch size (0: auto)", min=0, max=64, value=defaults.patch_size)
         self.patch_size.tooltip = "patches are P x P pixels; 0: chosen from the image's noise level"
         self.latents = SpinBox(label="latents", min=1, max=_QT_INT_MAX, value=defaults.latents)
         self.states = SpinBox(label="states", min=1, max=_QT_INT_MAX, value=defaults.states)
         self.epochs = SpinBox(label="epochs", min=0, max=_QT_INT_MAX, value=defaults.epochs)
         self.seed = SpinBox(label="seed", min=0, max=min(MAX_SEED, _QT_INT_MAX), value=defaults.seed)
-        self.threads = SpinBox(label="threads", min=0, max=MAX_THREADS, value=defaults.threads)
-        self.threads.tooltip = "OpenMP threads of the core; 0: all"
+        self.threads = SpinBox(label="threads (0: all)", min=0, max=MAX_THREADS, value=defaults.threads)
+        self.threads.tooltip = (
+            "OpenMP threads of the core; 0: as many as the core uses now (all cores unless set otherwise)"
+        )
         self.model_file = FileEdit(label="model file", mode=FileDialogMode.EXISTING_FILE, filter="*.npz", enabled=False)
         self.model_file.tooltip = MODEL_FILE_TIP
         self.maps = {name: CheckBox(text=name, value=name in DEFAULT_MAPS) for name in MAPS}
