@@ -254,6 +254,8 @@ def test_writer_without_a_scale_writes_no_pixel_size(tmp_path):
     ("suffix", "data", "dtype"),
     [
         (".mrc", np.array([[0, 255]], np.uint8), np.int16),
+        (".mrc", np.array([[0, 100]], np.uint8), np.int16),  # by the dtype, not the values present
+        (".mrc", np.array([[-3, 100]], np.int64), np.int8),  # no stored dtype holds int64: the values decide
         (".mrc", np.array([[0.5, 1.5]], np.float64), np.float32),
         (".mrc", np.array([[0, 70000]], np.int64), np.float32),
         (".mrc", np.array([[True, False]]), np.int8),

@@ -17,15 +17,19 @@ WRITE_SUFFIXES = (".mrc", ".mrcs", ".tif", ".tiff")
 
 
 def stored_dtype(path: Path, data: np.ndarray) -> np.dtype:
-    """The dtype `data` is written to `path` as: its own where the format stores it; else the narrowest stored
-    integer dtype that holds its values, or float32 (MRC) / float64 (TIFF) for integers that none holds and
-    float32 for other floating types; booleans as the narrowest integer dtype."""
+    """The dtype `data` is written to `path` as: its own where the format stores it; else for integers (and
+    booleans) the narrowest stored integer dtype that holds every value of their dtype (uint8 in MRC: int16),
+    else the narrowest that holds the values present, else float32 (MRC) / float64 (TIFF); float32 for other
+    floating types."""
     fmt = format_of(path)
     if fmt.stores(data.dtype):
         return data.dtype
     if data.dtype.kind in "uib":
-        lo, hi = (int(v) for v in (np.min(data), np.max(data)))
         integers = sorted((d for d in fmt.write_dtypes if d.kind in "ui"), key=lambda d: d.itemsize)
+        for dtype in integers:
+            if np.can_cast(data.dtype, dtype, "safe"):
+                return dtype
+        lo, hi = (int(v) for v in (np.min(data), np.max(data)))
         for dtype in integers:
             info = np.iinfo(dtype)
             if info.min <= lo and hi <= info.max:
