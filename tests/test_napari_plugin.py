@@ -355,9 +355,9 @@ def test_a_run_adds_float32_layers_named_after_the_input_with_its_geometry():
         assert np.isfinite(data).all()
         assert meta["scale"] == (0.25, 0.5) and meta["translate"] == (10.0, -4.0)
         assert meta["units"] == ("nanometer", "nanometer")
-        assert meta["metadata"]["zeroshot"]["noise_sigma"] == {0: outcome.results[0].noise_sigma}
-    denoised = outcome.layers[0][0]
-    np.testing.assert_allclose(denoised, outcome.results[0].denoised.astype(np.float32))
+        assert meta["metadata"]["zeroshot"]["noise_sigma"] == {0: outcome.frames[0].noise_sigma}
+        assert meta["metadata"]["zeroshot"]["frames"] == [0]
+    assert list(outcome.frames[0].maps) == list(MAPS)
     assert [p.epoch for p in seen] == [1, 2] and {p.total for p in seen} == {2}
     assert "learned noise σ =" in outcome.summary() and "noise model" in outcome.summary()
 
@@ -367,9 +367,14 @@ def test_a_run_equals_zeroshot_denoise():
 
     frame = small_image()
     image = LayerImage(frame, "virus", (1.0, 1.0), (0.0, 0.0))
-    outcome = denoise_layer(image, TINY)
-    direct = zeroshot.denoise(frame, **denoise_kwargs(TINY))
-    np.testing.assert_array_equal(outcome.results[0].denoised, direct.denoised)
+    outcome = denoise_layer(image, replace(TINY, maps=("denoised", "variance")))
+    direct = zeroshot.denoise(frame, **denoise_kwargs(replace(TINY, maps=("denoised", "variance"))))
+    [(denoised, _, _), (variance, _, _)] = outcome.layers
+    np.testing.assert_array_equal(denoised, direct.denoised.astype(np.float32))
+    assert direct.variance is not None
+    np.testing.assert_array_equal(variance, direct.variance.astype(np.float32))
+    assert outcome.frames[0].noise_sigma == direct.noise_sigma
+    assert outcome.frames[0].config == direct.config
 
 
 def test_a_stack_runs_frame_by_frame_in_view_first_and_keeps_frame_order():
@@ -377,7 +382,7 @@ def test_a_stack_runs_frame_by_frame_in_view_first_and_keeps_frame_order():
     image = LayerImage(frames, "stack", (2.0, 0.5, 0.5), (0.0, 1.0, 1.0), current_frame=2)
     seen: list[Progress] = []
     outcome = denoise_layer(image, replace(TINY, maps=("denoised", "variance")), progress=seen.append)
-    assert list(outcome.results) == [2, 0, 1]
+    assert list(outcome.frames) == [2, 0, 1]
     assert [(p.frame, p.position, p.epoch) for p in seen] == [
         (k, i, e) for i, k in enumerate([2, 0, 1]) for e in (1, 2)
     ]
@@ -396,7 +401,7 @@ def test_the_frame_in_view_alone_is_placed_at_its_frame():
     image = LayerImage(frames, "stack", (2.0, 1.0, 1.0), (5.0, 0.0, 0.0), current_frame=1)
     outcome = denoise_layer(image, replace(TINY, frames="current"))
     [(data, meta, _)] = outcome.layers
-    assert list(outcome.results) == [1]
+    assert list(outcome.frames) == [1]
     assert data.shape == (1, 24, 24)
     assert meta["translate"] == (7.0, 0.0, 0.0)
 

@@ -190,6 +190,15 @@ def test_cancelling_stops_the_run_and_adds_nothing(qt, widget, notices):
     assert notices["error"] == []
 
 
+def test_closing_the_widget_cancels_its_run(qt, widget):
+    widget.epochs.value = 100_000
+    widget.start()
+    qt.waitUntil(lambda: widget.progress.value >= 1, timeout=WAIT_MS)
+    widget._closed()  # what the native widget's destroyed signal calls
+    finish(qt, widget)
+    assert [layer.name for layer in widget.viewer.layers] == ["virus"]
+
+
 def test_bad_options_are_a_notification_and_start_nothing(widget, notices):
     for box in widget.maps.values():
         box.value = False

@@ -95,26 +95,53 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """A finished run: the result of each denoised frame by its index, in the order they ran, and the layers
-    to add."""
+class FrameResult:
+    """What a run keeps of one frame: the maps asked for as float32 (R, C) arrays by name, the learned σ, the
+    noise model decided (its description; None when the run had none) and the configuration used (with the
+    patch size chosen)."""
 
-    results: dict[int, DenoiseResult]
+    maps: dict[str, np.ndarray]
+    noise_sigma: float
+    noise: str | None
+    config: DenoiseConfig
+
+    @classmethod
+    def of(cls, result: DenoiseResult, maps: Sequence[str]) -> FrameResult:
+        """The maps (in the order of MAPS) and the record of one `zeroshot.denoise` result; the rest of it (the
+        model, the float64 moments) is dropped, so a long stack holds only its float32 layers."""
+        return cls(
+            maps={kind: map_values(result, kind).astype(np.float32) for kind in MAPS if kind in maps},
+            noise_sigma=result.noise_sigma,
+            noise=None if result.noise is None else result.noise.description,
+            config=result.config,
+        )
+
+
+def map_values(result: DenoiseResult, kind: str) -> np.ndarray:
+    """The raw values of map `kind` (MAPS) of a result: the denoised image, or a structure map of
+    `zeroshot.enhance.render_kind`."""
+    return result.denoised if kind == "denoised" else render_kind(result, kind)[0]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished run: what it keeps of each denoised frame, by frame index in the order they ran (the one in
+    view first), and the layers to add."""
+
+    frames: dict[int, FrameResult]
     layers: list[LayerData]
 
     def summary(self) -> str:
         """The learned σ, the patch size and the noise model decided, of the first frame run (the one in
         view), with the range of σ over the frames of a stack."""
-        first = next(iter(self.results.values()))
-        sigmas = [r.noise_sigma for r in self.results.values()]
+        index, first = next(iter(self.frames.items()))
+        sigmas = [r.noise_sigma for r in self.frames.values()]
         text = f"learned noise σ = {first.noise_sigma:.4g}"
         if len(sigmas) > 1:
-            text += (
-                f" (frame {next(iter(self.results))}; {min(sigmas):.4g} to {max(sigmas):.4g} over {len(sigmas)} frames)"
-            )
+            text += f" (frame {index}; {min(sigmas):.4g} to {max(sigmas):.4g} over {len(sigmas)} frames)"
         text += f"; patch size {first.config.patch_size}"
         if first.noise is not None:
-            text += f"; noise model {first.noise.description}"
+            text += f"; noise model {first.noise}"
         return text
 
 
@@ -152,7 +179,7 @@ def denoise_layer(
     config: DenoiseConfig = kwargs["config"]
     epochs = total_epochs(config)
     order = frames_to_run(image, options)
-    results: dict[int, DenoiseResult] = {}
+    frames: dict[int, FrameResult] = {}
     for position, index in enumerate(order):
         if cancelled():
             raise Cancelled(f"cancelled before frame {index}")
@@ -167,7 +194,7 @@ def denoise_layer(
 
         where = f"layer {image.name!r}" + (f" frame {index}" if image.is_stack else "")
         try:
-            results[index] = denoise(frame, callback=on_epoch, **kwargs)
+            frames[index] = FrameResult.of(denoise(frame, callback=on_epoch, **kwargs), options.maps)
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from None
         except (OverflowError, FloatingPointError) as error:
@@ -177,25 +204,24 @@ def denoise_layer(
             ) from None
     if cancelled():
         raise Cancelled("cancelled after the last epoch")
-    return Outcome(results, result_layers(image, options, results))
+    return Outcome(frames, result_layers(image, frames))
 
 
-def result_layers(image: LayerImage, options: WidgetOptions, results: dict[int, DenoiseResult]) -> list[LayerData]:
-    """The layers of the maps asked for (in the order of MAPS), named "<input> <map>", float32, with the input's
+def result_layers(image: LayerImage, frames: dict[int, FrameResult]) -> list[LayerData]:
+    """The layers of the maps of a run (in the order of MAPS), named "<input> <map>", float32, with the input's
     scale, translate and units; a stack's frames in their own order (a run of one frame of a stack gives a
-    one-frame stack placed at that frame). Their metadata hold the run's σ, noise model and configuration."""
-    frames = sorted(results)
+    one-frame stack placed at that frame). Contrast limits come from the frame in view (the first run). Their
+    metadata hold the run's σ, noise model and configuration of every frame."""
+    indices = sorted(frames)
+    in_view, first = next(iter(frames.items()))
     translate = list(image.translate)
-    if image.is_stack and len(frames) < image.n_frames:  # one frame: placed where it is in the stack
-        translate[0] += frames[0] * image.scale[0]
-    inputs = np.stack([image.frame(k) for k in frames]).astype(np.float64)
-    record = _record(results)
+    if image.is_stack and len(indices) < image.n_frames:  # one frame: placed where it is in the stack
+        translate[0] += indices[0] * image.scale[0]
+    reference = image.frame(in_view)
+    record = _record(frames)
     layers = []
-    for kind in (m for m in MAPS if m in options.maps):
-        values = [results[k].denoised if kind == "denoised" else render_kind(results[k], kind)[0] for k in frames]
-        data = np.stack(values).astype(np.float32)
-        if not image.is_stack:
-            data = data[0]
+    for kind, values in first.maps.items():
+        data = np.stack([frames[k].maps[kind] for k in indices]) if image.is_stack else values
         layers.append(
             image_layer(
                 data,
@@ -204,34 +230,34 @@ def result_layers(image: LayerImage, options: WidgetOptions, results: dict[int, 
                 translate,
                 units=image.units,
                 colormap=COLORMAPS[kind],
-                contrast_limits=_limits(kind, data, inputs),
-                blending="translucent_no_depth",
+                contrast_limits=_limits(kind, values, reference),
                 metadata={"zeroshot": {"map": kind, "source": image.name, **record}},
             )
         )
     return layers
 
 
-def _limits(kind: str, data: np.ndarray, inputs: np.ndarray) -> tuple[float, float]:
-    """Contrast limits: the input's grey scale for the denoised and detail images (so they compare with it
-    directly), [0, 1] for the relief, symmetric about 0 for the skewness, percentiles of the variance."""
+def _limits(kind: str, values: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """Contrast limits from a map's values on the frame in view and that input frame (`reference`): the input's
+    grey scale for the denoised and detail images (so they compare with it directly), [0, 1] for the relief,
+    symmetric about 0 for the skewness, percentiles of the variance."""
     if kind in ("denoised", "detail"):
-        return percentile_limits(inputs)
+        return percentile_limits(reference)
     if kind == "relief":
         return 0.0, 1.0
     if kind == "skewness":
-        high = percentile_limits(np.abs(data))[1]
+        high = percentile_limits(np.abs(values))[1]
         return -high, high
-    return percentile_limits(data)
+    return percentile_limits(values)
 
 
-def _record(results: dict[int, DenoiseResult]) -> dict[str, Any]:
+def _record(frames: dict[int, FrameResult]) -> dict[str, Any]:
     """The settings and results of a run, per frame by index, for the layers' metadata."""
-    first = next(iter(results.values()))
+    first = next(iter(frames.values()))
     return {
-        "frames": sorted(results),
-        "noise_sigma": {k: r.noise_sigma for k, r in results.items()},
-        "noise": {k: None if r.noise is None else r.noise.description for k, r in results.items()},
+        "frames": sorted(frames),
+        "noise_sigma": {k: r.noise_sigma for k, r in frames.items()},
+        "noise": {k: r.noise for k, r in frames.items()},
         "config": asdict(first.config),
     }
 

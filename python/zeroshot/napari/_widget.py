@@ -111,6 +111,7 @@ class DenoiseWidget(Container[Widget]):
         self.worker: FunctionWorker | None = None
         self._cancel = threading.Event()
         self._report = ensure_main_thread(self._show_progress)
+        self.native.destroyed.connect(self._closed)
         self.model.changed.connect(self._model_changed)
         self.run_button.changed.connect(self.start)
         self.cancel_button.changed.connect(self.cancel)
@@ -202,6 +203,10 @@ class DenoiseWidget(Container[Widget]):
         if self.running:
             self._cancel.set()
             self.status.value = "cancelling after the current epoch ..."
+
+    def _closed(self, *_: object) -> None:
+        """The widget went away (closed, or the viewer with it): a run stops after the current epoch."""
+        self._cancel.set()
 
     def _set_running(self, running: bool) -> None:
         self.run_button.enabled = not running
