@@ -431,6 +431,12 @@ def test_cancelling_a_stack_between_frames_makes_no_layer():
     assert {p.frame for p in seen} == {0}
 
 
+def test_a_multiscale_layer_is_a_clear_value_error():
+    image = LayerImage([np.zeros((8, 8)), np.zeros((4, 4))], "pyramid", (1.0, 1.0), (0.0, 0.0), multiscale=True)
+    with pytest.raises(ValueError, match="layer 'pyramid' is multiscale"):
+        denoise_layer(image, TINY)
+
+
 @pytest.mark.parametrize(
     ("data", "rgb", "message"),
     [

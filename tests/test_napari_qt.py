@@ -209,6 +209,15 @@ def test_bad_options_are_a_notification_and_start_nothing(widget, notices):
     ]
 
 
+def test_an_rgb_layer_is_a_notification_and_starts_nothing(widget, notices):
+    widget.viewer.add_image(np.zeros((16, 16, 3), np.uint8), name="photo", rgb=True)
+    widget.image.value = widget.viewer.layers["photo"]
+    assert widget.start() is None
+    assert notices["error"] == [
+        "zeroshot: layer 'photo' is an RGB(A) image of shape (16, 16, 3); zeroshot denoises one channel"
+    ]
+
+
 def test_no_image_layer_is_a_notification(widget, notices):
     widget.viewer.layers.clear()
     assert widget.start() is None

@@ -31,7 +31,8 @@ class Cancelled(Exception):
 @dataclass(frozen=True)
 class LayerImage:
     """What a run needs of the input layer: data (R, C) or (F, R, C) (any array-like), its name, scale,
-    translate and units (None: napari's default) per axis, the frame in view (stacks), and whether it is RGB."""
+    translate and units (None: napari's default) per axis, the frame in view (stacks), and whether it is RGB or
+    multiscale."""
 
     data: Any
     name: str
@@ -40,9 +41,16 @@ class LayerImage:
     units: tuple[str, ...] | None = None
     current_frame: int = 0
     rgb: bool = False
+    multiscale: bool = False
 
     def check(self) -> None:
-        """A ValueError naming the layer for data zeroshot cannot denoise (RGB, not 2-D or 3-D, not real)."""
+        """A ValueError naming the layer for data zeroshot cannot denoise (RGB, multiscale, not 2-D or 3-D, not
+        real)."""
+        if self.multiscale:
+            raise ValueError(
+                f"layer {self.name!r} is multiscale (a pyramid); zeroshot denoises one image: add the scale to "
+                "denoise as a layer of its own"
+            )
         shape, dtype = tuple(np.shape(self.data)), np.dtype(getattr(self.data, "dtype", np.float64))
         if self.rgb:
             raise ValueError(f"layer {self.name!r} is an RGB(A) image of shape {shape}; zeroshot denoises one channel")

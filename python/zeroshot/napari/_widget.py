@@ -54,7 +54,8 @@ def layer_image(layer: Image, point: tuple[float, ...] | None = None) -> LayerIm
         translate=tuple(float(t) for t in layer.translate),
         units=tuple(str(u) for u in layer.units),
         current_frame=current,
-        rgb=bool(layer.rgb) or bool(layer.multiscale),
+        rgb=bool(layer.rgb),
+        multiscale=bool(layer.multiscale),
     )
 
 
