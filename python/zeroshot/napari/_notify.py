@@ -1,0 +1,36 @@
+"""Messages to the person at the viewer: napari notifications (a log record where napari is missing), and the
+command line's wording of the errors it reports without a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from zeroshot.cli.main import _message as cli_message
+
+logger = logging.getLogger("zeroshot.napari")
+
+
+def error_message(error: BaseException) -> str | None:
+    """The message the command line prints for `error` (bad input, files, memory, numbers out of range), or None
+    for an error that is a bug and keeps its traceback."""
+    return cli_message(error)
+
+
+def notify_error(message: str) -> None:
+    """Shows `message` as a napari error notification."""
+    try:
+        from napari.utils.notifications import show_error
+    except ImportError:  # pragma: no cover - only without napari
+        logger.error(message)
+        return
+    show_error(message)
+
+
+def notify_info(message: str) -> None:
+    """Shows `message` as a napari information notification."""
+    try:
+        from napari.utils.notifications import show_info
+    except ImportError:  # pragma: no cover - only without napari
+        logger.info(message)
+        return
+    show_info(message)
