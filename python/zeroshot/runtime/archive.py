@@ -33,7 +33,8 @@ def write_archive(path: Path, meta: str, arrays: dict[str, np.ndarray]) -> None:
     """Writes the JSON text `meta` and `arrays` to `path` atomically: the file is complete under its name, or
     (on any error) whatever was there before is left as it was."""
     with atomic_output(Path(path)) as tmp, open(tmp, "wb") as fh:  # a file object: np.savez would append .npz
-        np.savez(fh, meta=np.array(meta), **arrays)
+        members: dict[str, Any] = {"meta": np.array(meta), **arrays}  # Any: numpy's stubs type **kwds oddly
+        np.savez(fh, **members)
 
 
 def read_archive(path: Path, noun: str) -> tuple[str, dict[str, np.ndarray]]:
