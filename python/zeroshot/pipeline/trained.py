@@ -76,7 +76,8 @@ class TrainedModel:
     the training images (decided on the first one); scaling: their value scaling (the first one's);
     whitening: for correlated noise, the whitening of the patches (from the first image's noise); history:
     one EpochLog per training epoch; images: how many images (frames) it learned from; n_train: from how many
-    patches; version: the zeroshot that learned it; checksum: SHA-256 of all of it (as its file holds it)."""
+    patches; version: the zeroshot that learned it (default: this one); checksum: SHA-256 of all of it (as its
+    file holds it)."""
 
     config: DenoiseConfig
     model: Model | PMM
@@ -86,7 +87,7 @@ class TrainedModel:
     history: tuple[EpochLog, ...] = ()
     images: int = 1
     n_train: int = 0
-    version: str = field(default_factory=package_version)
+    version: str = ""
     checksum: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +98,8 @@ class TrainedModel:
         if (self.whitening is not None) != (self.noise.kind == "correlated"):
             raise ValueError("a trained model has a whitening exactly when its noise model is correlated")
         object.__setattr__(self, "history", tuple(self.history))
+        if not self.version:
+            object.__setattr__(self, "version", package_version())
         meta, arrays = self._contents()
         object.__setattr__(self, "checksum", _digest(meta, arrays))
 
