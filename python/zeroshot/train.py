@@ -31,6 +31,7 @@ def train(
     checkpoint_every: int = 10,
     resume: bool = False,
     max_memory: MaxMemory = None,
+    names: Sequence[str] | None = None,
     **options: object,
 ) -> TrainedModel:
     """Learn one model from the patches of `images`: a 2-D image, a stack (F, R, C) or a list of 2-D images
@@ -40,7 +41,8 @@ def train(
     model (noise="auto"), its parameters, the patch size (when not given) and the value scaling, and every image
     is taken through those same transforms (see `zeroshot.pipeline.dataset`); max_train_patches counts the
     patches of all images. comm, checkpoint, checkpoint_every, resume, max_memory and callback as for
-    `denoise` (the checkpoint records a hash of all the images). Returns the `TrainedModel`: `.save(path)`
+    `denoise` (the checkpoint records a hash of all the images). names: how error messages name the images
+    (e.g. their files; default "image 0", "image 1", ...). Returns the `TrainedModel`: `.save(path)`
     writes its file, `denoise(image, model=...)` uses it.
     """
     config = resolve_config(config, dict(options))
@@ -53,6 +55,7 @@ def train(
         checkpoint_every=checkpoint_every,
         resume=resume,
         max_memory=max_memory,
+        names=names,
     )
     with thread_count(training.threads):
         model, _, history = learn(training, Y, callback)

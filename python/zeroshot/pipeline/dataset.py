@@ -84,13 +84,15 @@ def prepare_training(
     checkpoint_every: int,
     resume: bool,
     max_memory: MaxMemory,
+    names: Sequence[str] | None = None,
 ) -> tuple[TrainingSet, np.ndarray]:
     """(the training set, this rank's training patches Y (n, D): centred if the configuration says so, whitened
-    for correlated noise). Raises ValueError naming the first problem (and the image's index); a collective
-    when comm has several ranks."""
+    for correlated noise). Raises ValueError naming the first problem and the image (by `names`, default
+    "image 0", "image 1", ...; one image alone is not named); a collective when comm has several ranks."""
     n_threads = check_threads(threads)
     memory_limit = check_max_memory(max_memory)
-    first = _checked(images, 0, config.patch_size or 1, config.model)
+    labels = _labels(len(images), names)
+    first = _checked(images[0], labels[0], config.patch_size or 1, config.model)
     noise = native_poisson(config.noise) if config.model == "pmm" else decide_noise(first, config.noise)
     first = noise.forward(first)
     P = config.patch_size if config.patch_size is not None else choose_patch_size(first, config.model)
@@ -98,7 +100,7 @@ def prepare_training(
     shapes = [np.shape(image) for image in images]
     for index, shape in enumerate(shapes):
         if min(shape) < P:
-            raise ValueError(f"image {index}: shape {shape} is smaller than the patch size {P}")
+            raise ValueError(f"{labels[index]}shape {shape} is smaller than the patch size {P}")
     input_hash = _images_hash(images)
     if comm.size > 1:
         decisions = [config_record(config), str(checkpoint), checkpoint_every, resume]
@@ -120,7 +122,7 @@ def prepare_training(
     local = rows[block[0] : block[1]]
     Y = np.empty((local.size, P * P))
     for index, grid in enumerate(grids):
-        values = first if index == 0 else _checked(images, index, P, config.model)
+        values = first if index == 0 else _checked(images[index], labels[index], P, config.model)
         if index > 0:
             values = scaling.apply(noise.forward(values))
         lo, hi = np.searchsorted(local, offsets[index : index + 2])
@@ -134,14 +136,23 @@ def prepare_training(
     return training, Y
 
 
-def _checked(images: Sequence[np.ndarray], index: int, patch_size: int, model: str) -> np.ndarray:
-    """check_image's float64 copy of image `index` (and check_counts for the PMM), its errors naming it."""
+def _labels(count: int, names: Sequence[str] | None) -> list[str]:
+    """The prefix of each image's error messages ("NAME: "; none for one image without a name)."""
+    if names is not None:
+        if len(names) != count:
+            raise ValueError(f"{len(names)} names for {count} images")
+        return [f"{name}: " for name in names]
+    return [""] if count == 1 else [f"image {index}: " for index in range(count)]
+
+
+def _checked(image: np.ndarray, label: str, patch_size: int, model: str) -> np.ndarray:
+    """check_image's float64 copy of the image (and check_counts for the PMM), its errors prefixed by `label`."""
     try:
-        values = check_image(images[index], patch_size)
+        values = check_image(image, patch_size)
         if model == "pmm":
             check_counts(values)
     except ValueError as error:
-        raise ValueError(f"image {index}: {error}" if len(images) > 1 else str(error)) from None
+        raise ValueError(f"{label}{error}") from None
     return values
 
 
