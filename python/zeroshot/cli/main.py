@@ -46,6 +46,8 @@ examples:
   zeroshot denoise noisy.mrc -o denoised.mrc
   zeroshot denoise a.mrc b.tif -o outdir/ --format tif
   zeroshot denoise noisy.tif -o denoised.tif --also-variance --report report.png
+  zeroshot denoise c.mrc d.mrc -o outdir/ --model-file model.npz --finetune 5
+  mpiexec -n 4 python -m zeroshot.cli denoise day1/*.mrc -o outdir/ --threads 2
 """
 
 _TRAIN_EPILOG = """\
@@ -350,11 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """The command line. Under mpiexec with several processes every rank runs it: each trains and infers
-    on its block of the patches, rank 0 alone prints and writes. A rank that fails ends the whole job.
+    on its block of the patches, rank 0 alone prints and writes, and a rank that fails ends the whole job;
+    or (files mode, `zeroshot.cli.parallel`) each rank denoises whole files.
 
     Errors: a problem with the inputs, outputs or options (ValueError), a file system error (OSError),
     memory that ran out (MemoryError) or numbers out of range (ArithmeticError) end the run with a message
-    and exit code 2; Ctrl-C or SIGTERM with 130."""
+    and exit code 2; Ctrl-C or SIGTERM with 130. In files mode a file that fails is reported and the others
+    written; the exit code is then 1."""
     args = build_parser().parse_args(argv)
     try:
         comm = world_comm()
