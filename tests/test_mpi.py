@@ -284,3 +284,17 @@ def test_train_on_two_ranks_learns_the_model_of_one_process(tmp_path):
     parallel, one = TrainedModel.load(model), TrainedModel.load(serial)
     np.testing.assert_allclose(parallel.model.W, one.model.W, rtol=RTOL, atol=0)
     assert parallel.n_train == one.n_train
+
+
+def test_a_model_file_on_two_ranks_sharing_the_patches_gives_the_result_of_one_process(tmp_path):
+    """Rank 0 reads the model file and sends it; both ranks fine-tune on their blocks of the image's patches."""
+    sources, model = write_inputs(tmp_path)[:2], tmp_path / "model.npz"
+    assert main(["train", str(sources[0]), "-o", str(model), *CLI_FLAGS[:-1], "-q"]) == 0
+    target, alone = tmp_path / "two.npy", tmp_path / "one.npy"
+    flags = ["--model-file", str(model), "--finetune", "2", "--threads", "1", "-q", "--keep-dtype"]
+    run = mpiexec(sys.executable, "-m", "zeroshot.cli", "denoise", str(sources[1]), "-o", str(target), *flags)
+    assert run.returncode == 0, run.stderr
+    assert main(["denoise", str(sources[1]), "-o", str(alone), *flags]) == 0
+    want = np.load(alone)
+    np.testing.assert_allclose(np.load(target), want, rtol=0, atol=RTOL * np.abs(want).max())
+    assert json.loads((tmp_path / "two.npy.json").read_text())["model_file"]["finetune"] == 2

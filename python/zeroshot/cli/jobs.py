@@ -24,6 +24,7 @@ from zeroshot.cli.files import (
     beside,
     check_distinct,
     check_folder,
+    check_writable_format,
     join_frames,
     map_dtype,
     output_dtype,
@@ -201,11 +202,13 @@ def min_side(options: RunOptions) -> int:
 def plan_paths(options: RunOptions) -> list[tuple[Path, Path]]:
     """(input, output) of every input, with every check that needs no input read: the files the run writes
     (outputs, sidecars, variance maps, reports, the checkpoint) none an input nor the model file and no two the
-    same, their folders writable; makes a missing output folder last. ValueError at the first problem."""
+    same, formats zeroshot writes, their folders writable; makes a missing output folder last. ValueError at
+    the first problem."""
     sources = list(options.inputs)
     targets, folder, to_folder = output_targets(sources, options.output, options.output_format)
     written = []
     for source, target in zip(sources, targets):
+        check_writable_format(target)
         variance, report = _side_outputs(target, options)
         written += Outputs(target, None, variance, None, report, _frame_checkpoints(options.checkpoint)).written(source)
     _check_written(options, written, folder, to_folder)
