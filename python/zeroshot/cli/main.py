@@ -137,7 +137,7 @@ def _add_report_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
+def _add_checkpoint_options(parser: argparse.ArgumentParser, one_training: bool = False) -> None:
     g = parser.add_argument_group(
         "checkpoints",
         "Ctrl-C or SIGTERM during training then stops after the current epoch with a checkpoint "
@@ -146,8 +146,9 @@ def _add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--checkpoint",
         metavar="PATH",
-        help="save the training state to PATH (one input; a stack: PATH_frameK per frame) every "
-        "--checkpoint-every epochs, at the end of training and when stopped",
+        help="save the training state to PATH "
+        + ("(one for all the inputs)" if one_training else "(one input; a stack: PATH_frameK per frame)")
+        + " every --checkpoint-every epochs, at the end of training and when stopped",
     )
     g.add_argument(
         "--checkpoint-every", type=int, default=10, metavar="K", help="epochs between checkpoints (default %(default)s)"
@@ -263,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("inputs", nargs="+", metavar="INPUT", help="the images to learn from (the formats of denoise)")
     t.add_argument("-o", "--output", required=True, metavar="NPZ", help="the model file to write (a .npz)")
     _add_training_options(t)
-    _add_checkpoint_options(t)
+    _add_checkpoint_options(t, one_training=True)
     t.set_defaults(run=_cmd_train)
 
     e = sub.add_parser(
