@@ -91,7 +91,7 @@ class FileProgress:
         self.done.append(status)
         count = f"[{len(self.done)}/{self.total}]"
         if status.error is None:
-            print(f"{count} {status.line}", file=self.out, flush=True)
+            print(f"{count} {status.line} [rank {status.rank}, {status.seconds:.1f} s]", file=self.out, flush=True)
         else:
             named = status.error if status.source in status.error else f"{status.source}: {status.error}"
             print(f"{count} failed: {named}", file=self.err, flush=True)
