@@ -17,6 +17,7 @@ import pytest
 
 from zeroshot.cli.main import main
 from zeroshot.denoise import denoise
+from zeroshot.pipeline.trained import TrainedModel
 
 
 def find_mpiexec():
@@ -143,6 +144,7 @@ def test_cli_under_mpiexec_writes_one_output(tmp_path):
     assert run.stdout.count("estimated noise sigma") == 1  # rank 0 reports, the other rank is quiet
     assert run.stderr.count("2 MPI ranks, 1 OpenMP thread(s) per rank") == 1
     assert run.stderr.count("rank 1 on ") == 1 and run.stderr.count("epoch 5/5") == 1
+    assert "the ranks share each image's patches (--parallel patches, auto: fewer inputs than ranks)" in run.stderr
     assert json.loads((target.parent / "denoised.npy.json").read_text())["settings"]["mpi_ranks"] == 2
     serial = tmp_path / "serial.npy"
     assert main(["denoise", str(source), "-o", str(serial), "-q", *CLI_FLAGS]) == 0
@@ -208,3 +210,91 @@ def test_the_memory_bound_holds_every_rank(tmp_path, ranks):
     assert run.returncode == 0, run.stderr
     for result in json.loads(out.read_text()):
         assert max(result["peaks"]) <= result["bound"] <= 2 * max(result["peaks"]), result
+
+
+def write_inputs(folder: Path, bad: tuple[int, ...] = ()) -> list[Path]:
+    """Four noisy images as .npy files (those at the indices in `bad` too small for 5 x 5 patches)."""
+    sources = []
+    for index in range(4):
+        sources.append(folder / f"in{index}.npy")
+        image = np.zeros((3, 40)) if index in bad else noisy_image() + 0.05 * index
+        np.save(sources[-1], image.astype(np.float32))
+    return sources
+
+
+def test_files_mode_gives_every_file_the_result_of_one_process(tmp_path):
+    """4 inputs on 2 ranks: each rank denoises whole files, bitwise as one process denoises that file alone."""
+    sources, out = write_inputs(tmp_path), tmp_path / "out"
+    run = mpiexec(
+        sys.executable, "-m", "mpi4py", "-m", "zeroshot.cli", "denoise", *map(str, sources), "-o", f"{out}/", *CLI_FLAGS
+    )
+    assert run.returncode == 0, run.stderr
+    assert "each denoises whole files (--parallel files, auto: at least as many inputs as ranks)" in run.stderr
+    assert sorted(line[:5] for line in run.stdout.splitlines()) == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
+    assert "all 4 file(s) written on 2 MPI ranks" in run.stderr and "epoch" not in run.stderr
+    for source in sources:
+        alone = tmp_path / f"alone_{source.name}"
+        assert main(["denoise", str(source), "-o", str(alone), "-q", *CLI_FLAGS]) == 0
+        np.testing.assert_array_equal(np.load(out / source.name), np.load(alone))
+        assert json.loads((out / f"{source.name}.json").read_text())["settings"]["mpi_ranks"] == 1
+
+
+def test_a_failing_file_does_not_stop_the_others(tmp_path):
+    """One bad file on each rank (files 1 and 2): the two others are written, both failures reported on rank 0,
+    exit code 1."""
+    sources, out = write_inputs(tmp_path, bad=(1, 2)), tmp_path / "out"
+    run = mpiexec(
+        sys.executable, "-m", "zeroshot.cli", "denoise", *map(str, sources), "-o", f"{out}/", *CLI_FLAGS, "-q"
+    )
+    assert run.returncode == 1, run.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["in0.npy", "in0.npy.json", "in3.npy", "in3.npy.json"]
+    assert run.stderr.count("smaller than the patch size 5") == 2 and "Traceback" not in run.stderr
+    assert "2 of 4 file(s) written on 2 MPI ranks; 2 failed: " in run.stderr
+    assert len(run.stdout.splitlines()) == 2
+
+
+def test_parallel_patches_keeps_the_data_parallel_mode(tmp_path):
+    sources, out = write_inputs(tmp_path)[:2], tmp_path / "out"
+    run = mpiexec(
+        sys.executable,
+        "-m",
+        "zeroshot.cli",
+        "denoise",
+        *map(str, sources),
+        "-o",
+        f"{out}/",
+        *CLI_FLAGS,
+        "--parallel",
+        "patches",
+    )
+    assert run.returncode == 0, run.stderr
+    assert "the ranks share each image's patches (--parallel patches)" in run.stderr
+    assert json.loads((out / "in0.npy.json").read_text())["settings"]["mpi_ranks"] == 2
+
+
+def test_train_on_two_ranks_learns_the_model_of_one_process(tmp_path):
+    sources, model = write_inputs(tmp_path)[:2], tmp_path / "model.npz"
+    run = mpiexec(
+        sys.executable, "-m", "zeroshot.cli", "train", *map(str, sources), "-o", str(model), *CLI_FLAGS[:-1], "-q"
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("learned from 2 image(s)") == 1  # rank 0 alone writes and reports
+    serial = tmp_path / "serial.npz"
+    assert main(["train", *map(str, sources), "-o", str(serial), *CLI_FLAGS[:-1], "-q"]) == 0
+    parallel, one = TrainedModel.load(model), TrainedModel.load(serial)
+    np.testing.assert_allclose(parallel.model.W, one.model.W, rtol=RTOL, atol=0)
+    assert parallel.n_train == one.n_train
+
+
+def test_a_model_file_on_two_ranks_sharing_the_patches_gives_the_result_of_one_process(tmp_path):
+    """Rank 0 reads the model file and sends it; both ranks fine-tune on their blocks of the image's patches."""
+    sources, model = write_inputs(tmp_path)[:2], tmp_path / "model.npz"
+    assert main(["train", str(sources[0]), "-o", str(model), *CLI_FLAGS[:-1], "-q"]) == 0
+    target, alone = tmp_path / "two.npy", tmp_path / "one.npy"
+    flags = ["--model-file", str(model), "--finetune", "2", "--threads", "1", "-q", "--keep-dtype"]
+    run = mpiexec(sys.executable, "-m", "zeroshot.cli", "denoise", str(sources[1]), "-o", str(target), *flags)
+    assert run.returncode == 0, run.stderr
+    assert main(["denoise", str(sources[1]), "-o", str(alone), *flags]) == 0
+    want = np.load(alone)
+    np.testing.assert_allclose(np.load(target), want, rtol=0, atol=RTOL * np.abs(want).max())
+    assert json.loads((tmp_path / "two.npy.json").read_text())["model_file"]["finetune"] == 2

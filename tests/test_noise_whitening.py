@@ -97,3 +97,25 @@ def test_estimated_whitening_makes_correlated_noise_white():
     assert np.allclose(np.diag(cov), 1.0, atol=0.15)
     off = cov[~np.eye(16, dtype=bool)]
     assert np.max(np.abs(off)) < 0.15  # before: neighbours correlate at about 0.78
+
+
+def test_a_whitening_from_its_cholesky_factor_is_the_one_from_the_acf():
+    acf = NoiseACF(true_acf((32, 32), 1.0, 3), 16, 64)
+    whitening = PatchWhitening.from_acf(acf, 4)
+    again = PatchWhitening.from_cholesky(whitening.L.copy())
+    np.testing.assert_array_equal(again.L_inv, whitening.L_inv)
+
+
+@pytest.mark.parametrize(
+    "L, message",
+    [
+        (np.ones((3, 3)), "lower triangular"),
+        (np.diag([1.0, -1.0, 1.0]), "positive diagonal"),
+        (np.diag([1.0, np.nan, 1.0]), "finite"),
+        (np.ones((3, 2)), "square float"),
+        (np.eye(3, dtype=int), "square float"),
+    ],
+)
+def test_a_bad_cholesky_factor_is_refused(L, message):
+    with pytest.raises(ValueError, match=message):
+        PatchWhitening.from_cholesky(L)

@@ -42,3 +42,15 @@ def test_huge_values_still_denoise_and_small_maps_stay_finite():
     result = zeroshot.denoise(image * 1e90, moments=3, **TINY)
     assert result.moments is not None and result.moments.third is not None
     assert all(np.all(np.isfinite(m)) for m in (result.denoised, result.moments.variance, result.moments.third))
+
+
+@pytest.mark.parametrize("image", [np.random.default_rng(1).normal(1e4, 50.0, (20, 30)), np.zeros((8, 8))])
+def test_apply_maps_the_image_of_the_scaling_bitwise_as_normalise(image):
+    """A trained model maps new images by its training scaling: `apply` repeats normalise's operations."""
+    normalised, applied = image.copy(), image.copy()
+    scaling = ImageScaling.normalise(normalised)
+    np.testing.assert_array_equal(scaling.apply(applied), normalised)
+    other = 3.0 * image + 7.0
+    np.testing.assert_array_equal(
+        scaling.apply(other.copy()), (other / scaling.peak - scaling.offset_unit) / scaling.scale_unit
+    )

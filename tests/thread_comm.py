@@ -20,6 +20,7 @@ class ThreadWorld:
         self.mailboxes: dict[tuple[int, int], queue.Queue[dict[str, np.ndarray]]] = {
             (s, d): queue.Queue() for s in range(size) for d in range(size)
         }
+        self.objects: list[queue.Queue[Any]] = [queue.Queue() for _ in range(size)]
 
 
 class ThreadComm:
@@ -57,6 +58,17 @@ class ThreadComm:
     def bcast_arrays(self, arrays: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
         root = self._exchange(arrays)[0]
         return {k: np.array(v) for k, v in root.items()}
+
+    def send_object(self, obj: Any, dest: int) -> None:
+        self.world.objects[dest].put(obj)
+
+    def recv_object(self, wait: bool) -> Any | None:
+        try:
+            return self.world.objects[self.rank].get(block=wait, timeout=TIMEOUT if wait else None)
+        except queue.Empty:
+            if wait:
+                raise
+            return None
 
 
 def run_ranks(size: int, work: Callable[[ThreadComm], Any]) -> list[Any]:

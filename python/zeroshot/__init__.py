@@ -3,13 +3,13 @@
 import zeroshot
 image = zeroshot.read_em("in.mrc")    # EMImage: data (R, C) or (F, R, C), pixel_size (nm) or None
 result = zeroshot.denoise(image.data)  # 2-D array; result.denoised, result.noise_sigma, ...
+model = zeroshot.train([a, b, c])      # one model of several images: model.save("model.npz")
+result = zeroshot.denoise(d, model=model)   # or model="model.npz": inference at the model's parameters
 relief = zeroshot.enhance(image.data, "relief")   # structure from the posterior variance: .values, .display
 sample = zeroshot.data.sarscov2()      # a real cryo-ET slice of SARS-CoV-2 virions shipped with the package
 """
 
 from __future__ import annotations
-
-from importlib.metadata import version
 
 from zeroshot import data
 from zeroshot._core import get_num_threads, has_openmp, set_num_threads
@@ -17,7 +17,10 @@ from zeroshot.config import DenoiseConfig, EvoConfig
 from zeroshot.denoise import DenoiseResult, denoise
 from zeroshot.enhance import EnhanceResult, RenderSettings, enhance
 from zeroshot.io import EMImage, PixelSize, read_em, write_em
+from zeroshot.pipeline.trained import TrainedModel
 from zeroshot.runtime.interrupt import TrainingInterrupted
+from zeroshot.train import train
+from zeroshot.version import package_version
 
 __all__ = [
     "DenoiseConfig",
@@ -27,6 +30,7 @@ __all__ = [
     "EvoConfig",
     "PixelSize",
     "RenderSettings",
+    "TrainedModel",
     "TrainingInterrupted",
     "data",
     "denoise",
@@ -35,6 +39,7 @@ __all__ = [
     "has_openmp",
     "read_em",
     "set_num_threads",
+    "train",
     "write_em",
 ]
-__version__ = version("zeroshot")  # one home: pyproject.toml
+__version__ = package_version()  # one home: pyproject.toml

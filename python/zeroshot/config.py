@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -238,6 +238,17 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "merge": "median",
     },
 }
+
+
+def resolve_config(config: DenoiseConfig | None, options: dict[str, Any]) -> DenoiseConfig:
+    """`config` (default: the measured defaults of the model named in `options`, else bsc) with the `options`
+    (DenoiseConfig fields) set; ValueError names unknown options."""
+    unknown = sorted(set(options) - {f.name for f in fields(DenoiseConfig)})
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(unknown)}; see zeroshot.DenoiseConfig for the fields")
+    if config is None:  # a model named in the options brings its own measured defaults
+        config = DenoiseConfig.for_model(str(options.get("model", "bsc")))
+    return replace(config, **options)
 
 
 def total_epochs(config: DenoiseConfig) -> int:

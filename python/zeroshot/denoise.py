@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from zeroshot.config import DenoiseConfig
+from zeroshot.config import MODELS, DenoiseConfig, resolve_config
 from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM
 from zeroshot.noise.model import NoiseModel
@@ -16,11 +16,14 @@ from zeroshot.patches.moments import PixelMoments
 from zeroshot.pipeline.inference import infer
 from zeroshot.pipeline.run import Run, check_image, prepare
 from zeroshot.pipeline.structure_guard import StructureCheck, check_structure, smooth_estimate
+from zeroshot.pipeline.trained import TrainedModel, pixel_noise_sigma
 from zeroshot.pipeline.training import train
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.runtime.memory_check import MaxMemory
 from zeroshot.runtime.threads import check_threads, thread_count
+from zeroshot.variational.components import ComponentStates
 from zeroshot.variational.em import Callback, EpochLog
+from zeroshot.variational.states import TruncatedStates
 
 __all__ = ["Callback", "DenoiseResult", "EpochLog", "check_image", "check_threads", "denoise", "thread_count"]
 
@@ -62,9 +65,11 @@ def denoise(
     checkpoint_every: int = 10,
     resume: bool = False,
     max_memory: MaxMemory = None,
+    model: str | os.PathLike[str] | TrainedModel | None = None,
+    finetune: int = 0,
     **options: object,
 ) -> DenoiseResult:
-    """Denoise one 2-D image from itself alone.
+    """Denoise one 2-D image from itself alone, or with a trained model.
 
     image: (R, C) array of any real dtype. Options are the fields of `DenoiseConfig` (model,
     patch_size, n_latents, n_states, epochs, max_train_patches, merge, seed, ...) and override
@@ -76,6 +81,15 @@ def denoise(
     unbiased inverse) and "correlated" (the patches whitened by the noise covariance estimated from the image; see
     `zeroshot.noise.whitening`); see
     `zeroshot.noise.model`.
+
+    model: a model name ("bsc", "es3c", "pmm": the DenoiseConfig field), or a trained model (a `TrainedModel`
+    of `zeroshot.train`, or the path of its file, a Path or any other string): then nothing is learned from
+    scratch; the image is taken through the model's transforms (noise model, value scaling, whitening: those of
+    its training images) and denoised by E-steps at the model's fixed parameters, after `finetune` epochs of EM
+    on the image's own training patches starting from them (0: none). The options may then set the inference
+    (merge, chunk_patches, inference_epochs, seed, n_states, evo, max_train_patches); one the model fixes
+    (patch_size, n_latents, noise, ...) given with another value is refused (`TrainedModel.config_for`), and so
+    are config, epochs and checkpoint.
 
     comm: None for one process, or a `zeroshot.runtime.mpi.MPIComm()` (every rank of it calls denoise with the
     same image and options; each works on its block of the patches; every rank gets the same result).
@@ -91,12 +105,21 @@ def denoise(
     "zeroshot" says so; the result is the same); otherwise ValueError names the estimate, the limit and
     the settings to lower.
     """
-    unknown = sorted(set(options) - {f.name for f in fields(DenoiseConfig)})
-    if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(unknown)}; see zeroshot.DenoiseConfig for the fields")
-    if config is None:  # a model named in the options brings its own measured defaults
-        config = DenoiseConfig.for_model(str(options.get("model", "bsc")))
-    config = replace(config, **options)  # type: ignore[arg-type]
+    trained = trained_model(model)
+    if trained is None:
+        if model is not None:
+            options["model"] = model
+        if not isinstance(finetune, int) or isinstance(finetune, bool) or finetune != 0:
+            raise ValueError(f"finetune={finetune!r} needs a trained model (model=TrainedModel or a model file)")
+        config = resolve_config(config, options)
+    else:
+        for name, given in (("config", config), ("checkpoint", checkpoint)):
+            if given is not None:
+                raise ValueError(
+                    f"{name}= with a trained model: the model brings its configuration, and fine-tuning keeps no "
+                    "checkpoints; give the inference options alone (merge, chunk_patches, ...)"
+                )
+        config = trained.config_for(options, finetune, "the model" if isinstance(model, TrainedModel) else str(model))
     run, scaled = prepare(
         image,
         config,
@@ -107,25 +130,27 @@ def denoise(
         checkpoint_every=checkpoint_every,
         resume=resume,
         max_memory=max_memory,
+        trained=trained,
     )
     with thread_count(run.threads):
-        structure = check_structure(run, scaled) if run.config.structure_guard else None
-        model: Model | PMM
+        # The guard judges the image before learning from it (not with a model file: that model was learned).
+        structure = check_structure(run, scaled) if run.config.structure_guard and trained is None else None
+        learned: Model | PMM
         if structure is not None and not structure.found:
-            model, history = structure.model, structure.history
+            learned, history = structure.model, structure.history
             denoised, pixel_moments = smooth_estimate(structure, scaled, run.moments)
         else:
-            model, states, history = train(run, training_patches(run, scaled), callback)
-            trained = None if run.subset else states
+            learned, states, history = _learn(run, scaled, callback, trained)
+            kept = None if run.subset else states
             del states  # a subset's states are not needed any more: free them before inference
-            denoised, pixel_moments = infer(run, model, scaled, trained)
-            del trained
+            denoised, pixel_moments = infer(run, learned, scaled, kept)
+            del kept
     return DenoiseResult(
         denoised=run.noise.inverse(run.scaling.to_input(denoised)),
-        noise_sigma=noise_sigma(run, model),
+        noise_sigma=noise_sigma(run, learned),
         free_energy=[h.free_energy for h in history],
         history=history,
-        model=model,
+        model=learned,
         config=run.config,
         moments=None
         if pixel_moments is None
@@ -133,6 +158,31 @@ def denoise(
         noise=run.noise,
         structure=structure,
     )
+
+
+def trained_model(model: str | os.PathLike[str] | TrainedModel | None) -> TrainedModel | None:
+    """The trained model that `model` names (see `denoise`), loaded from its file; None for a model name."""
+    if model is None or isinstance(model, TrainedModel):
+        return model
+    if isinstance(model, str) and model in MODELS:
+        return None
+    if isinstance(model, os.PathLike) or (isinstance(model, str) and os.path.lexists(model)):
+        return TrainedModel.load(model)
+    raise ValueError(
+        f"model must be one of {MODELS}, a TrainedModel or the path of a model file, got {model!r}"
+        + (" (no such file)" if isinstance(model, str) else "")
+    )
+
+
+def _learn(
+    run: Run, scaled: np.ndarray, callback: Callback | None, trained: TrainedModel | None
+) -> tuple[Model | PMM, TruncatedStates | ComponentStates | None, list[EpochLog]]:
+    """(the model, this rank's training states, the history): learned from scratch; or a trained model as it
+    is (no epochs: pure inference), or fine-tuned by the run's epochs starting from it."""
+    if trained is not None and run.config.epochs == 0:
+        return trained.model, None, []
+    start = None if trained is None else trained.model
+    return train(run, training_patches(run, scaled), callback, start=start)
 
 
 def training_patches(run: Run, scaled: np.ndarray) -> np.ndarray:
@@ -143,10 +193,5 @@ def training_patches(run: Run, scaled: np.ndarray) -> np.ndarray:
 
 
 def noise_sigma(run: Run, model: Model | PMM) -> float:
-    """The learned noise level (of one pixel) on the input's scale. Centred patches keep D - 1 of the D noise
-    dimensions: that shrinkage of the estimate is undone. With whitened patches σ² is in units of the noise
-    covariance, whose pixel variance takes it back."""
-    D = run.grid.D
-    correction = D / (D - 1) if run.config.center_patches and D > 1 else 1.0
-    unit = 1.0 if run.whitening is None else run.whitening.pixel_variance
-    return float(np.sqrt(model.sigma2 * correction * unit) * run.scaling.scale)
+    """The learned noise level (of one pixel) on the input's scale (see `pixel_noise_sigma`)."""
+    return pixel_noise_sigma(model.sigma2, run.config, run.whitening, run.scaling)

@@ -24,6 +24,7 @@ from zeroshot.cli.files import (
     beside,
     check_distinct,
     check_folder,
+    check_writable_format,
     join_frames,
     map_dtype,
     output_dtype,
@@ -44,6 +45,7 @@ from zeroshot.maps.render import to_uint8
 from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
 from zeroshot.pipeline.scaling import check_moments_fit
 from zeroshot.runtime.comm import Comm
+from zeroshot.variational.em import Callback
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,11 @@ class FileJob:
 # ------------------------------------------------------------------------------------- planning
 
 
-def _frame_checkpoints(checkpoint: Path | None, image: EMImage) -> tuple[Path, ...]:
-    """--checkpoint, or PATH_frameK (K from 1) for each frame of a stack."""
+def _frame_checkpoints(checkpoint: Path | None, image: EMImage | None = None) -> tuple[Path, ...]:
+    """--checkpoint, or PATH_frameK (K from 1) for each frame of a stack (image None: not read yet, as given)."""
     if checkpoint is None:
         return ()
-    if not image.is_stack:
+    if image is None or not image.is_stack:
         return (checkpoint,)
     return tuple(
         checkpoint.with_name(f"{checkpoint.stem}_frame{k}{checkpoint.suffix}") for k in range(1, len(image.data) + 1)
@@ -130,7 +132,18 @@ def _check_render(source: Path, image: EMImage, options: RunOptions) -> None:
         )
 
 
-def _plan_job(source: Path, target: Path, options: RunOptions, budget: InputBudget, min_side: int) -> FileJob:
+def _side_outputs(target: Path, options: RunOptions) -> tuple[Path | None, Path | None]:
+    """(the variance map, the report) beside `target`, when asked for."""
+    variance = beside(target, "variance") if options.also_variance else None
+    report = None
+    if options.report is not None:
+        report = beside(target, "report", ".png") if options.report == "auto" else Path(options.report)
+        if report.suffix.lower() != ".png":
+            raise ValueError(f"--report {report}: the report is a PNG figure, name it *.png")
+    return variance, report
+
+
+def plan_job(source: Path, target: Path, options: RunOptions, budget: InputBudget, min_side: int) -> FileJob:
     image = read_em(source, check=budget.check(source))
     rows, cols = image.data.shape[-2:]
     if min(rows, cols) < min_side:
@@ -143,12 +156,7 @@ def _plan_job(source: Path, target: Path, options: RunOptions, budget: InputBudg
         dtype = output_dtype(target, image.dtype, options.keep_dtype, ndim)
     else:
         dtype = map_dtype(target, ndim)
-    variance = beside(target, "variance") if options.also_variance else None
-    report = None
-    if options.report is not None:
-        report = beside(target, "report", ".png") if options.report == "auto" else Path(options.report)
-        if report.suffix.lower() != ".png":
-            raise ValueError(f"--report {report}: the report is a PNG figure, name it *.png")
+    variance, report = _side_outputs(target, options)
     outputs = Outputs(
         image=target,
         dtype=dtype,
@@ -181,9 +189,36 @@ def plan_jobs(options: RunOptions, ranks: int = 1) -> list[FileJob]:
         checkpoint=options.checkpoint is not None,
         ranks=ranks,
     )
-    min_side = options.config.patch_size or 1
-    jobs = [_plan_job(source, target, options, budget, min_side) for source, target in zip(sources, targets)]
-    check_distinct(sources, [item for job in jobs for item in job.outputs.written(job.source)])
+    jobs = [plan_job(source, target, options, budget, min_side(options)) for source, target in zip(sources, targets)]
+    _check_written(options, [item for job in jobs for item in job.outputs.written(job.source)], folder, to_folder)
+    return jobs
+
+
+def min_side(options: RunOptions) -> int:
+    """The smallest side an input's frames may have: the patch size when it is known before the run."""
+    return options.config.patch_size or 1
+
+
+def plan_paths(options: RunOptions) -> list[tuple[Path, Path]]:
+    """(input, output) of every input, with every check that needs no input read: the files the run writes
+    (outputs, sidecars, variance maps, reports, the checkpoint) none an input nor the model file and no two the
+    same, formats zeroshot writes, their folders writable; makes a missing output folder last. ValueError at
+    the first problem."""
+    sources = list(options.inputs)
+    targets, folder, to_folder = output_targets(sources, options.output, options.output_format)
+    written = []
+    for source, target in zip(sources, targets):
+        check_writable_format(target)
+        variance, report = _side_outputs(target, options)
+        written += Outputs(target, None, variance, None, report, _frame_checkpoints(options.checkpoint)).written(source)
+    _check_written(options, written, folder, to_folder)
+    return list(zip(sources, targets))
+
+
+def _check_written(options: RunOptions, written: list[Written], folder: Path, to_folder: bool) -> None:
+    """No file written is an input (or the model file) or written twice, the folders are writable, --report's
+    matplotlib is there; then the output folder is made."""
+    check_distinct(read_files(options), written)
     # An output folder is made when missing; a file output goes into an existing folder.
     check_folder(folder, may_create=to_folder)
     if options.report is not None and options.report != "auto":
@@ -193,7 +228,11 @@ def plan_jobs(options: RunOptions, ranks: int = 1) -> list[FileJob]:
     if options.report is not None and importlib.util.find_spec("matplotlib") is None:
         raise ValueError("--report needs matplotlib: pip install 'zeroshot[report]'")
     folder.mkdir(parents=True, exist_ok=True)
-    return jobs
+
+
+def read_files(options: RunOptions) -> list[Path]:
+    """The files the run reads, which none it writes may be: the inputs and the model file."""
+    return [*options.inputs, *([options.model_file] if options.model_file is not None else [])]
 
 
 # -------------------------------------------------------------------------------------- running
@@ -201,45 +240,51 @@ def plan_jobs(options: RunOptions, ranks: int = 1) -> list[FileJob]:
 
 def _sigma_scale(options: RunOptions, frame: np.ndarray) -> float:
     """The factor that takes a learned sigma to the input's scale: the dictionary models learn the frame scaled
-    to unit variance, pmm the counts as they are."""
-    return 1.0 if options.config.model == "pmm" else float(np.std(frame)) or 1.0
+    to unit variance (with a model file: by the model's scaling), pmm the counts as they are."""
+    if options.config.model == "pmm":
+        return 1.0
+    return options.trained.scaling.scale if options.trained is not None else float(np.std(frame)) or 1.0
 
 
-def _denoise_frames(job: FileJob, options: RunOptions, comm: Comm, label: str) -> list[DenoiseResult]:
-    """Each frame of the job's image denoised with its own model; `label` (if any) is shown before each."""
+def _denoise_frames(
+    job: FileJob, options: RunOptions, comm: Comm, label: str, callback: Callback | None = None
+) -> list[DenoiseResult]:
+    """Each frame of the job's image denoised with its own model (or the model file's); `label` (if any) is
+    shown before each; callback: for the epochs, instead of the progress display."""
     image = job.image
     results = []
+    loud = not options.quiet and comm.rank == 0
     for index, frame in enumerate(image.frames, start=1):
-        if label and not options.quiet and comm.rank == 0:
+        if label and loud:
             frame_note = f" frame {index}/{len(image.frames)}" if image.is_stack else ""
             print(f"{label}{frame_note}", file=sys.stderr)
         checkpoint = job.outputs.checkpoints[index - 1] if job.outputs.checkpoints else None
         # A stack stopped at frame k has no checkpoints of the later frames yet: those start afresh.
         resume = options.resume and (index == 1 or (checkpoint is not None and checkpoint.exists()))
-        callback = (
-            None
-            if options.quiet or comm.rank != 0
-            else EpochProgress(
+        epochs = callback
+        if epochs is None and loud:
+            epochs = EpochProgress(
                 total_epochs(options.config), sigma_scale=_sigma_scale(options, frame), stream=sys.stderr
             )
-        )
+        if options.trained is not None:  # the model file's configuration, with the options given beside it
+            how: dict[str, Any] = {"model": options.trained, "finetune": options.finetune, **options.overrides}
+        else:
+            how = {"config": options.config, "checkpoint": checkpoint, "resume": resume}
         try:
             results.append(
                 denoise(
                     frame,
-                    config=options.config,
                     threads=options.threads,
-                    callback=callback,
+                    callback=epochs,
                     moments=options.moments,
                     comm=comm,
-                    checkpoint=checkpoint,
                     checkpoint_every=options.checkpoint_every,
-                    resume=resume,
                     max_memory=options.max_memory,
+                    **how,
                 )
             )
             noise = results[-1].noise
-            if noise is not None and noise.asked == "auto" and not options.quiet and comm.rank == 0:
+            if noise is not None and noise.asked == "auto" and loud and options.trained is None:
                 print(f"noise model: {noise.description}", file=sys.stderr)
             structure = results[-1].structure
             if structure is not None and not structure.found and comm.rank == 0:
@@ -256,8 +301,18 @@ def _record(options: RunOptions, results: list[DenoiseResult], image: EMImage, c
     """The settings and results of a run for the sidecars: the DenoiseConfig fields, the threads (per rank)
     and the MPI ranks (results of different rank counts agree to rounding only); among the results the noise
     model each frame used, with its estimated parameters and noise ACF."""
+    model_file = None
+    if options.trained is not None and options.model_file is not None:
+        model_file = {
+            "path": str(options.model_file.resolve()),
+            "checksum": options.trained.checksum,
+            "zeroshot_version": options.trained.version,
+            "finetune": options.finetune,
+            "description": options.trained.describe(),
+        }
     return {
         "settings": {**asdict(options.config), "threads": options.threads, "mpi_ranks": comm.size},
+        "model_file": model_file,
         "results": {
             "noise_sigma": per_frame([r.noise_sigma for r in results], image),
             "patch_size": per_frame([r.config.patch_size for r in results], image),
@@ -343,37 +398,50 @@ def _stage_outputs(job: FileJob, options: RunOptions, results: list[DenoiseResul
     return staged
 
 
-def run_job(job: FileJob, options: RunOptions, comm: Comm, label: str = "") -> None:
+def run_job(
+    job: FileJob, options: RunOptions, comm: Comm, label: str = "", callback: Callback | None = None
+) -> str | None:
     """Learns the model of each frame of the job's image (every rank); then rank 0 writes every output (the
     images with their sidecars, the report) to temporary files and, when all are complete, moves them into
-    place together, and prints a summary line."""
-    results = _denoise_frames(job, options, comm, label)
+    place together. Returns the summary line on rank 0 (None on the others). callback: for the epochs,
+    instead of the progress display."""
+    results = _denoise_frames(job, options, comm, label, callback)
     if comm.rank != 0:  # every rank has the results; rank 0 writes and reports them
-        return
+        return None
     replace_together(_stage_outputs(job, options, results, comm))
     out = job.outputs
     sigmas = ", ".join(f"{r.noise_sigma:.4g}" for r in results)
     if options.kind is not None:
-        print(f"{job.source} -> {out.image}: {options.kind}; estimated noise sigma {sigmas}")
-        return
+        return f"{job.source} -> {out.image}: {options.kind}; estimated noise sigma {sigmas}"
     extra = f", variance -> {out.variance}" if out.variance is not None else ""
     extra += f", report -> {out.report}" if out.report is not None else ""
     transformed = any(r.noise is not None and r.noise.transforms for r in results)
     scale = "in the Anscombe-transformed domain" if transformed else "on the input's value scale"
-    print(
+    return (
         f"{job.source} -> {out.image}{extra}: estimated noise sigma{' per frame' if job.image.is_stack else ''} "
         f"{sigmas} ({scale}); pixel size {job.image.pixel_size or 'unknown'}"
     )
 
 
+def announce_model_file(options: RunOptions, comm: Comm) -> None:
+    """Rank 0 says which model file the run denoises with (not with -q)."""
+    if options.trained is None or options.quiet or comm.rank != 0:
+        return
+    tuning = f"; {options.finetune} fine-tuning epoch(s) per image" if options.finetune else "; inference only"
+    print(f"model file {options.model_file}: {options.trained.describe()}{tuning}", file=sys.stderr)
+
+
 def run_jobs(options: RunOptions, comm: Comm) -> int:
-    """Plans every job (every check before any work), then runs them one after the other; each input is
-    let go when its job is done."""
+    """Plans every job (every check before any work), then runs them one after the other (all ranks on each
+    image's patches); each input is let go when its job is done."""
     jobs = plan_jobs(options, comm.size)
+    announce_model_file(options, comm)
     total = len(jobs)
     for number in range(1, total + 1):
         job = jobs.pop(0)
         label = f"[{number}/{total}] {job.source}" if total > 1 or job.image.is_stack else ""
-        run_job(job, options, comm, label)
+        line = run_job(job, options, comm, label)
+        if line is not None:
+            print(line)
         del job
     return 0

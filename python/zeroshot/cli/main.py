@@ -1,4 +1,4 @@
-"""Command line: `zeroshot denoise`, `zeroshot enhance`, `zeroshot demo`."""
+"""Command line: `zeroshot denoise`, `zeroshot enhance`, `zeroshot train`, `zeroshot demo`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ import traceback
 from pathlib import Path
 
 from zeroshot.cli.demo import REAL_SIZE, SIMULATED_SIZE, run_demo
+from zeroshot.cli.errors import AgreedError, error_message
 from zeroshot.cli.files import add_file_arguments
 from zeroshot.cli.jobs import run_jobs
-from zeroshot.cli.options import RunOptions, config_from_args
+from zeroshot.cli.options import RunOptions, config_from_args, read_model_file
+from zeroshot.cli.parallel import PARALLEL_MODES, choose_parallel, describe_choice, run_files
 from zeroshot.cli.placement import describe, gather_placements
+from zeroshot.cli.train import run_train
 from zeroshot.config import MERGE_METHODS, MODELS, NOISE_MODELS, DenoiseConfig
 from zeroshot.denoise import check_threads
 from zeroshot.enhance import KINDS, DetailSettings, ReliefSettings
@@ -43,6 +46,15 @@ examples:
   zeroshot denoise noisy.mrc -o denoised.mrc
   zeroshot denoise a.mrc b.tif -o outdir/ --format tif
   zeroshot denoise noisy.tif -o denoised.tif --also-variance --report report.png
+  zeroshot denoise c.mrc d.mrc -o outdir/ --model-file model.npz --finetune 5
+  mpiexec -n 4 python -m zeroshot.cli denoise day1/*.mrc -o outdir/ --threads 2
+"""
+
+_TRAIN_EPILOG = """\
+examples:
+  zeroshot train a.mrc b.mrc c.mrc -o model.npz --epochs 60
+  zeroshot denoise d.mrc -o d_denoised.mrc --model-file model.npz
+  zeroshot denoise e.mrc -o e_denoised.mrc --model-file model.npz --finetune 5
 """
 
 _ENHANCE_EPILOG = """\
@@ -68,10 +80,9 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--model",
         choices=MODELS,
-        default=_DEFAULTS.model,
-        help="bsc: binary sparse coding (faster); es3c: spike-and-slab (better); pmm: Poisson mixture model "
-        "(non-negative counts on their own scale; --latents is its number of components, --states the "
-        "components kept per patch)",
+        help=f"{_DEFAULTS.model} (default): binary sparse coding (faster); es3c: spike-and-slab (better); pmm: "
+        "Poisson mixture model (non-negative counts on their own scale; --latents is its number of components, "
+        "--states the components kept per patch)",
     )
     g.add_argument(
         "--noise",
@@ -133,7 +144,7 @@ def _add_report_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
+def _add_checkpoint_options(parser: argparse.ArgumentParser, one_training: bool = False) -> None:
     g = parser.add_argument_group(
         "checkpoints",
         "Ctrl-C or SIGTERM during training then stops after the current epoch with a checkpoint "
@@ -142,8 +153,9 @@ def _add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--checkpoint",
         metavar="PATH",
-        help="save the training state to PATH (one input; a stack: PATH_frameK per frame) every "
-        "--checkpoint-every epochs, at the end of training and when stopped",
+        help="save the training state to PATH "
+        + ("(one for all the inputs)" if one_training else "(one input; a stack: PATH_frameK per frame)")
+        + " every --checkpoint-every epochs, at the end of training and when stopped",
     )
     g.add_argument(
         "--checkpoint-every", type=int, default=10, metavar="K", help="epochs between checkpoints (default %(default)s)"
@@ -153,9 +165,53 @@ def _add_checkpoint_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_model_file_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group(
+        "trained model",
+        "denoise with a model learned beforehand (zeroshot train) instead of learning one per image: the "
+        "image is taken through the model's noise model and value scaling and inferred at its parameters",
+    )
+    g.add_argument(
+        "--model-file",
+        metavar="NPZ",
+        help="the model file (zeroshot train -o); it fixes --model, --patch-size, --latents and --noise: "
+        "those given with other values are refused",
+    )
+    g.add_argument(
+        "--finetune",
+        type=int,
+        metavar="K",
+        help="K epochs of EM on each image's own patches, starting from the model, before inference "
+        "(default 0: pure inference at the model's parameters)",
+    )
+
+
+def _add_parallel_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--parallel",
+        choices=PARALLEL_MODES,
+        default="auto",
+        help="under mpiexec: files (each rank denoises whole files, a failing file reported and the others "
+        "written), patches (all ranks share each image's patches), or auto (default): files when there are at "
+        "least as many inputs as ranks, else patches",
+    )
+
+
 def _cmd_files(args: argparse.Namespace, comm: Comm) -> int:
     """`zeroshot denoise` and `zeroshot enhance`: every check, then one job per input."""
-    return run_jobs(RunOptions.from_args(args), comm)
+    trained = None if args.model_file is None else read_model_file(Path(args.model_file), comm)
+    try:  # the same on every rank: a problem is reported once, and no rank waits for another
+        options = RunOptions.from_args(args, trained)
+    except ValueError as error:
+        raise AgreedError(str(error)) from None
+    mode = choose_parallel(options.parallel, len(options.inputs), comm.size)
+    if comm.rank == 0 and not options.quiet and (comm.size > 1 or options.parallel != "auto"):
+        print(f"zeroshot: {describe_choice(mode, options.parallel, len(options.inputs), comm.size)}", file=sys.stderr)
+    return run_files(options, comm) if mode == "files" else run_jobs(options, comm)
+
+
+def _cmd_train(args: argparse.Namespace, comm: Comm) -> int:
+    return run_train(args, comm)
 
 
 def _cmd_demo(args: argparse.Namespace, comm: Comm) -> int:
@@ -196,9 +252,27 @@ def build_parser() -> argparse.ArgumentParser:
         "float formats hold V, PNG the stretched sqrt(V)) from the same training run",
     )
     _add_report_option(p)
+    _add_parallel_option(p)
     _add_training_options(p)
+    _add_model_file_options(p)
     _add_checkpoint_options(p)
     p.set_defaults(run=_cmd_files)
+
+    t = sub.add_parser(
+        "train",
+        help="learn one model from the patches of one or several images and save it (-o model.npz)",
+        description="Learn one model from the patches of one or several images of one specimen on one\n"
+        "instrument (data-parallel over MPI ranks) and save it as a model file, to denoise other\n"
+        "images with (zeroshot denoise --model-file). The first image decides the noise model,\n"
+        "its parameters, the patch size and the value scaling for all of them.",
+        epilog=_TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t.add_argument("inputs", nargs="+", metavar="INPUT", help="the images to learn from (the formats of denoise)")
+    t.add_argument("-o", "--output", required=True, metavar="NPZ", help="the model file to write (a .npz)")
+    _add_training_options(t)
+    _add_checkpoint_options(t, one_training=True)
+    t.set_defaults(run=_cmd_train)
 
     e = sub.add_parser(
         "enhance",
@@ -251,7 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="detail: detail within this many posterior std is damped (default %(default)s)",
     )
     _add_report_option(e)
+    _add_parallel_option(e)
     _add_training_options(e)
+    _add_model_file_options(e)
     _add_checkpoint_options(e)
     e.set_defaults(run=_cmd_files)
 
@@ -284,11 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """The command line. Under mpiexec with several processes every rank runs it: each trains and infers
-    on its block of the patches, rank 0 alone prints and writes. A rank that fails ends the whole job.
+    on its block of the patches, rank 0 alone prints and writes, and a rank that fails ends the whole job;
+    or (files mode, `zeroshot.cli.parallel`) each rank denoises whole files.
 
     Errors: a problem with the inputs, outputs or options (ValueError), a file system error (OSError),
     memory that ran out (MemoryError) or numbers out of range (ArithmeticError) end the run with a message
-    and exit code 2; Ctrl-C or SIGTERM with 130."""
+    and exit code 2; Ctrl-C or SIGTERM with 130. In files mode a file that fails is reported and the others
+    written; the exit code is then 1."""
     args = build_parser().parse_args(argv)
     try:
         comm = world_comm()
@@ -303,8 +381,12 @@ def main(argv: list[str] | None = None) -> int:
         if comm.rank == 0:
             print(f"zeroshot {args.command}: interrupted: {stop}", file=sys.stderr)
         return 130
+    except AgreedError as error:  # raised by every rank alike: rank 0 reports it, nobody waits
+        if comm.rank == 0:
+            print(f"zeroshot {args.command}: error: {error}", file=sys.stderr)
+        return 2
     except BaseException as error:
-        message = _message(error)
+        message = error_message(error)
         if comm.size > 1 and isinstance(comm, MPIComm) and not isinstance(error, SystemExit):
             # The other ranks may be waiting for this one in a collective: end the whole job.
             if message is not None:
@@ -321,22 +403,6 @@ def main(argv: list[str] | None = None) -> int:
             print("zeroshot: interrupted", file=sys.stderr)
             return 130
         raise
-
-
-def _message(error: BaseException) -> str | None:
-    """The message of an error the command line reports without a traceback, or None."""
-    if isinstance(error, (ValueError, OSError)):
-        return str(error)
-    if isinstance(error, MemoryError):
-        detail = f" ({error})" if str(error) else ""
-        return (
-            f"out of memory{detail}; lower the size of the model or of the training subset (--latents, --states, "
-            "--max-train-patches), denoise fewer or smaller images at once, or give --max-memory to check the "
-            "run against the memory it may use before it starts"
-        )
-    if isinstance(error, ArithmeticError):
-        return f"a number out of range ({type(error).__name__}: {error}); scale the image down"
-    return None
 
 
 def _log_ranks(comm: Comm, threads: int | None, quiet: bool) -> None:

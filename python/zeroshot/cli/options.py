@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from zeroshot.cli.errors import AgreedError
 from zeroshot.config import DenoiseConfig
 from zeroshot.enhance import DetailSettings, ReliefSettings, RenderSettings
+from zeroshot.pipeline.trained import TrainedModel
+from zeroshot.runtime.comm import Comm
 
 # command-line option -> DenoiseConfig field
 OPTION_FIELDS = {
@@ -23,8 +27,8 @@ OPTION_FIELDS = {
 }
 
 
-def config_from_args(args: argparse.Namespace) -> DenoiseConfig:
-    """The model's measured defaults with the options given on the command line."""
+def explicit_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The DenoiseConfig fields given on the command line (--model included), and nothing else."""
     given = {
         field: getattr(args, option) for option, field in OPTION_FIELDS.items() if getattr(args, option) is not None
     }
@@ -32,7 +36,30 @@ def config_from_args(args: argparse.Namespace) -> DenoiseConfig:
         given["max_train_patches"] = args.max_train_patches or None
     if args.structure_guard:
         given["structure_guard"] = True
-    return DenoiseConfig.for_model(args.model, **given)
+    if args.model is not None:
+        given["model"] = args.model
+    return given
+
+
+def config_from_args(args: argparse.Namespace) -> DenoiseConfig:
+    """The model's measured defaults (bsc's without --model) with the options given on the command line."""
+    given = explicit_options(args)
+    return DenoiseConfig.for_model(given.pop("model", "bsc"), **given)
+
+
+def read_model_file(path: Path, comm: Comm) -> TrainedModel:
+    """The model in the file at `path`, read by rank 0 and sent to the others; a problem is an AgreedError
+    on every rank."""
+    model, problem = None, None
+    if comm.rank == 0:
+        try:
+            model = TrainedModel.load(path)
+        except ValueError as error:
+            problem = f"--model-file: {error}"
+    model, problem = comm.bcast((model, problem))
+    if problem is not None or model is None:
+        raise AgreedError(problem or f"--model-file {path}: not received from rank 0")
+    return model
 
 
 @dataclass(frozen=True)
@@ -43,7 +70,10 @@ class RunOptions:
     command: "denoise" or "enhance"; inputs, output (as given: a file, or a folder), output_format (--format)
     and keep_dtype; config, threads, quiet, max_memory (bytes per process); checkpoint (None or the path),
     checkpoint_every and resume; report: None, "auto" (beside each output) or a path; also_variance
-    (denoise); kind and render (the map of enhance and its settings; also those of the variance map).
+    (denoise); kind and render (the map of enhance and its settings; also those of the variance map);
+    parallel: "files", "patches" or "auto" (how MPI ranks share the inputs); model_file and trained: the
+    trained model to denoise with (--model-file), finetune its epochs on each image, overrides the options
+    given beside it (config is then the model's with them, `TrainedModel.config_for`).
     """
 
     command: str
@@ -62,8 +92,18 @@ class RunOptions:
     also_variance: bool = False
     kind: str | None = None
     render: RenderSettings = field(default_factory=RenderSettings)
+    parallel: str = "auto"
+    model_file: Path | None = None
+    trained: TrainedModel | None = None
+    finetune: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.trained is not None and self.checkpoint is not None:
+            raise ValueError(
+                "--checkpoint with --model-file: fine-tuning keeps no checkpoints (they are for learning a model: "
+                "zeroshot train --checkpoint)"
+            )
         if self.checkpoint is not None and len(self.inputs) > 1:
             raise ValueError(
                 f"--checkpoint {self.checkpoint}: one checkpoint file for {len(self.inputs)} inputs; "
@@ -87,9 +127,20 @@ class RunOptions:
         return 2 if self.kind is not None or self.also_variance or self.report is not None else 1
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> RunOptions:
-        """The options of a `denoise` or `enhance` command line (ValueError for a bad combination)."""
+    def from_args(cls, args: argparse.Namespace, trained: TrainedModel | None = None) -> RunOptions:
+        """The options of a `denoise` or `enhance` command line (ValueError for a bad combination); trained: the
+        model of --model-file (`read_model_file`)."""
         enhance = args.command == "enhance"
+        overrides = explicit_options(args)
+        if args.finetune is not None and trained is None:
+            raise ValueError("--finetune needs --model-file, the trained model to fine-tune")
+        finetune = 0 if args.finetune is None else args.finetune
+        if finetune < 0:
+            raise ValueError(f"--finetune must be at least 0, got {finetune}")
+        if trained is not None:
+            config = trained.config_for(overrides, finetune, f"--model-file {args.model_file}")
+        else:
+            config = config_from_args(args)
         render = (
             RenderSettings(
                 relief=ReliefSettings(args.azimuth, args.elevation, args.z_factor, args.smoothing),
@@ -104,7 +155,7 @@ class RunOptions:
             output=args.output,
             output_format=args.format,
             keep_dtype=args.keep_dtype,
-            config=config_from_args(args),
+            config=config,
             threads=args.threads,
             quiet=args.quiet,
             max_memory=args.max_memory,
@@ -115,4 +166,9 @@ class RunOptions:
             also_variance=getattr(args, "also_variance", False),
             kind=args.kind if enhance else None,
             render=render,
+            parallel=args.parallel,
+            model_file=None if args.model_file is None else Path(args.model_file),
+            trained=trained,
+            finetune=finetune,
+            overrides=overrides,
         )

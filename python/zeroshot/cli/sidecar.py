@@ -10,18 +10,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable
 
 from zeroshot.io.atomic import StagedFile, replace_together, stage
-
-
-def _version() -> str:
-    try:
-        return version("zeroshot")
-    except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
-        return "unknown"
+from zeroshot.version import package_version
 
 
 def sidecar_path(output: Path) -> Path:
@@ -31,7 +24,7 @@ def sidecar_path(output: Path) -> Path:
 def sidecar_text(record: dict[str, Any]) -> str:
     """`record` with the zeroshot version and the date (UTC, ISO 8601) first, as JSON text."""
     stamped = {
-        "zeroshot_version": _version(),
+        "zeroshot_version": package_version(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **record,
     }

@@ -5,15 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from zeroshot.cli.main import _message as cli_message
+from zeroshot.cli.errors import error_message
 
 logger = logging.getLogger("zeroshot.napari")
-
-
-def error_message(error: BaseException) -> str | None:
-    """The message the command line prints for `error` (bad input, files, memory, numbers out of range), or None
-    for an error that is a bug and keeps its traceback."""
-    return cli_message(error)
 
 
 def notify_error(message: str) -> None:

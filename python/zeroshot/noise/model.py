@@ -30,7 +30,7 @@ bitwise those of the white pipeline.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -148,6 +148,37 @@ class NoiseModel:
         if self.acf is not None:
             out["acf"] = self.acf.record()
         return out
+
+    def stored(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The noise model for a file, exactly (JSON numbers give float64 back bitwise): its record and the
+        arrays (the estimated ACF's covariance, if any). `from_stored` reads them back."""
+        record: dict[str, Any] = {
+            "kind": self.kind,
+            "asked": self.asked,
+            "description": self.description,
+            "poisson": None if self.poisson is None else asdict(self.poisson),
+            "q": self.q if math.isfinite(self.q) else None,
+            "growth": self.growth if math.isfinite(self.growth) else None,
+            "acf": None if self.acf is None else {"block": self.acf.block, "halves": self.acf.halves},
+        }
+        return record, {} if self.acf is None else {"noise_acf": self.acf.cov}
+
+    @classmethod
+    def from_stored(cls, record: dict[str, Any], arrays: dict[str, np.ndarray]) -> NoiseModel:
+        """The noise model of `stored`'s record and arrays; ValueError, TypeError or KeyError when they are
+        not one."""
+        if not isinstance(record, dict):
+            raise TypeError(f"a noise model record must be a mapping, got {record!r}")
+        poisson, acf = record["poisson"], record["acf"]
+        return cls(
+            kind=record["kind"],
+            asked=record["asked"],
+            description=str(record["description"]),
+            poisson=None if poisson is None else PoissonGaussian(**poisson),
+            acf=None if acf is None else NoiseACF(arrays["noise_acf"], int(acf["block"]), int(acf["halves"])),
+            q=math.nan if record["q"] is None else float(record["q"]),
+            growth=math.nan if record["growth"] is None else float(record["growth"]),
+        )
 
 
 def _integer_valued(values: np.ndarray) -> bool:

@@ -36,7 +36,17 @@ class PatchWhitening:
 
     @classmethod
     def from_acf(cls, acf: NoiseACF, patch_size: int) -> PatchWhitening:
-        L = np.linalg.cholesky(noise_covariance(acf, patch_size))
+        return cls.from_cholesky(np.linalg.cholesky(noise_covariance(acf, patch_size)))
+
+    @classmethod
+    def from_cholesky(cls, L: np.ndarray) -> PatchWhitening:
+        """The whitening of the Cholesky factor L (D, D): lower triangular with a positive finite diagonal
+        (ValueError otherwise; e.g. one read from a file)."""
+        L = np.asarray(L)
+        if L.ndim != 2 or L.shape[0] != L.shape[1] or L.dtype.kind != "f":
+            raise ValueError(f"a whitening needs a square float (D, D) Cholesky factor, got {L.dtype} {L.shape}")
+        if not np.all(np.isfinite(L)) or np.any(np.triu(L, 1)) or not np.all(np.diag(L) > 0):
+            raise ValueError("a whitening's Cholesky factor must be finite, lower triangular, with a positive diagonal")
         return cls(L, np.linalg.inv(L))
 
     @property

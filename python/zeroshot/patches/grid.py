@@ -19,7 +19,7 @@ from typing import NamedTuple, cast
 
 import numpy as np
 
-__all__ = ["Band", "Block", "CoveringOffset", "PatchGrid", "as_int"]
+__all__ = ["Band", "Block", "CoveringOffset", "PatchGrid", "as_int", "draw_training_rows"]
 
 
 def as_int(value: object) -> int | None:
@@ -185,9 +185,14 @@ class PatchGrid:
         return Band(row0, PatchGrid(rows, self.C, self.P))
 
     def training_rows(self, max_train_patches: int | None, seed: int) -> np.ndarray:
-        """The sorted indices of the training patches: max_train_patches of them drawn without replacement
-        with the generator of `seed` (the same on every rank), or all N when that is not fewer."""
-        if max_train_patches is None or max_train_patches >= self.N:
-            return np.arange(self.N)
-        rng = np.random.default_rng(seed)
-        return np.sort(rng.choice(self.N, size=max_train_patches, replace=False))
+        """The sorted indices of the training patches of this grid (`draw_training_rows` of its N)."""
+        return draw_training_rows(self.N, max_train_patches, seed)
+
+
+def draw_training_rows(n: int, max_train_patches: int | None, seed: int) -> np.ndarray:
+    """The sorted indices of the training patches among n: max_train_patches of them drawn without replacement
+    with the generator of `seed` (the same on every rank), or all n when that is not fewer."""
+    if max_train_patches is None or max_train_patches >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=max_train_patches, replace=False))

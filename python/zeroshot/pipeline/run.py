@@ -20,6 +20,7 @@ from zeroshot.noise.statistics import estimate_noise_acf
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.pipeline.scaling import ImageScaling, check_moments_fit
+from zeroshot.pipeline.trained import TrainedModel
 from zeroshot.runtime.checkpoint import config_record, image_hash
 from zeroshot.runtime.comm import Comm, any_rank, block_range
 from zeroshot.runtime.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
@@ -86,9 +87,12 @@ def prepare(
     checkpoint_every: int,
     resume: bool,
     max_memory: MaxMemory,
+    trained: TrainedModel | None = None,
 ) -> tuple[Run, np.ndarray]:
     """(the run, the image scaled for learning: a float64 copy of `image`, first taken into the noise model's
-    domain). Raises ValueError naming the first problem; a collective when comm has several ranks."""
+    domain). trained: a trained model whose transforms (noise model, value scaling, whitening) the image is
+    taken through instead of its own (config: `TrainedModel.config_for`). Raises ValueError naming the first
+    problem; a collective when comm has several ranks."""
     if moments not in (1, 2, 3):
         raise ValueError(f"moments must be 1 (mean), 2 (+ variance) or 3 (+ third moment), got {moments!r}")
     n_threads = check_threads(threads)
@@ -97,8 +101,11 @@ def prepare(
     counts = config.model == "pmm"  # the Poisson mixture model: counts on their own scale, no transform
     if counts:
         check_counts(values)
-    # The noise model is the same on every rank: it depends on the image alone.
-    noise = native_poisson(config.noise) if counts else decide_noise(values, config.noise)
+    # The noise model is the same on every rank: it depends on the image alone (or is the trained model's).
+    if trained is not None:
+        noise = trained.noise
+    else:
+        noise = native_poisson(config.noise) if counts else decide_noise(values, config.noise)
     values = noise.forward(values)  # in place; the identity for white noise
     correlated_sigma = noise.acf.sigma if noise.kind == "correlated" and noise.acf is not None else None
     P = config.patch_size or choose_patch_size(values, config.model, correlated_sigma)
@@ -106,8 +113,10 @@ def prepare(
     input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
     if comm.size > 1:  # all that decides which collectives a rank takes part in
         decisions = [config_record(config), moments, str(checkpoint), checkpoint_every, resume]
-        _check_same_run(comm, input_hash + json.dumps(decisions, sort_keys=True, default=repr))
-    plan = _checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
+        if trained is not None:
+            decisions.append(trained.checksum)
+        check_same_run(comm, input_hash + json.dumps(decisions, sort_keys=True, default=repr))
+    plan = checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
     chunk = fit_chunk_patches(
         values.shape,
         config,
@@ -120,6 +129,10 @@ def prepare(
     if counts:
         scaling = ImageScaling(1.0, 0.0, 1.0)  # the identity
         check_moments_fit(float(values.max()), moments)
+    elif trained is not None:  # the training images' scaling, in which the model's parameters were learned
+        check_moments_fit(float(np.max(np.abs(values))), moments)
+        scaling = trained.scaling
+        scaling.apply(values)  # in place
     else:
         scaling = ImageScaling.normalise(values)  # in place: `values` is check_image's own copy
         scaling.check_moments_fit(moments)
@@ -128,7 +141,11 @@ def prepare(
     if rows.size < comm.size:
         raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
     block = block_range(rows.size, comm.rank, comm.size)
-    whitening = PatchWhitening.from_acf(estimate_noise_acf(values), P) if noise.kind == "correlated" else None
+    whitening = None
+    if trained is not None:
+        whitening = trained.whitening
+    elif noise.kind == "correlated":
+        whitening = PatchWhitening.from_acf(estimate_noise_acf(values), P)
     run = Run(config, chunk, moments, comm, n_threads, grid, rows, block, plan, scaling, noise, whitening)
     return run, values
 
@@ -166,7 +183,7 @@ def check_counts(values: np.ndarray) -> None:
         )
 
 
-def _check_same_run(comm: Comm, fingerprint: str) -> None:
+def check_same_run(comm: Comm, fingerprint: str) -> None:
     """Every rank must denoise the same image with the same configuration (a collective)."""
     differs = comm.bcast(fingerprint) != fingerprint
     if any_rank(comm, differs):
@@ -176,9 +193,11 @@ def _check_same_run(comm: Comm, fingerprint: str) -> None:
         )
 
 
-def _checkpoint_plan(
+def checkpoint_plan(
     checkpoint: str | os.PathLike[str] | None, every: int, resume: bool, input_hash: str, comm: Comm
 ) -> CheckpointPlan | None:
+    """The checkpoints of a run (None without a checkpoint file), checked on rank 0; ValueError on every rank
+    for a bad interval, resume without a file, or a path that cannot be written."""
     if not isinstance(every, int) or isinstance(every, bool) or every < 1:
         raise ValueError(f"checkpoint_every must be a positive integer, got {every!r}")
     if checkpoint is None:

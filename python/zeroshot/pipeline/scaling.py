@@ -32,6 +32,14 @@ class ImageScaling:
         values /= scale_unit
         return cls(peak if peak > 0 else 1.0, offset_unit, scale_unit)
 
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """Another image (float64, the pipeline's own copy) mapped by this scaling, in place: the operations
+        of `normalise`, so that the image this scaling was made of would come out bitwise the same."""
+        values /= self.peak
+        values -= self.offset_unit
+        values /= self.scale_unit
+        return values
+
     @property
     def scale(self) -> float:
         return self.scale_unit * self.peak

@@ -4,6 +4,7 @@ on one process or on the ranks of a `Comm` (each with its own block of the train
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
+from typing import Protocol
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from zeroshot.config import DenoiseConfig
 from zeroshot.models import BSC, SSSC
 from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM
-from zeroshot.pipeline.run import CheckpointPlan, Run
+from zeroshot.pipeline.run import CheckpointPlan
 from zeroshot.runtime.checkpoint import Checkpoint, config_record, load_checkpoint, save_checkpoint
 from zeroshot.runtime.comm import Comm, any_rank, block_range
 from zeroshot.runtime.interrupt import StopRequest, TrainingInterrupted, stop_on_signals
@@ -22,34 +23,51 @@ from zeroshot.variational.states import TruncatedStates, initial_activation
 from zeroshot.variational.topk import TopKEStep
 
 
+class Learning(Protocol):
+    """What training reads of a run: the configuration, the ranks, the checkpoints, the number of training
+    patches of all ranks and this rank's block of them (a `Run` of one image, a `TrainingSet` of several)."""
+
+    @property
+    def config(self) -> DenoiseConfig: ...
+
+    @property
+    def comm(self) -> Comm: ...
+
+    @property
+    def checkpoint(self) -> CheckpointPlan | None: ...
+
+    @property
+    def n_train(self) -> int: ...
+
+    @property
+    def block(self) -> tuple[int, int]: ...
+
+
 def train(
-    run: Run, Y: np.ndarray, callback: Callback | None = None
+    run: Learning, Y: np.ndarray, callback: Callback | None = None, start: Model | PMM | None = None
 ) -> tuple[Model | PMM, TruncatedStates | ComponentStates, list[EpochLog]]:
     """Trains on this rank's training patches Y (N, D), its block of the run's training patches; returns
-    (model, this rank's states, history of every epoch). Raises TrainingInterrupted after writing a
-    checkpoint when a signal asked to stop."""
+    (model, this rank's states, history of every epoch). start: the parameters to start from (fine-tuning a
+    trained model: no BSC pre-training then), else the model is initialised from the data. Raises
+    TrainingInterrupted after writing a checkpoint when a signal asked to stop."""
     config, comm, plan, n_train = run.config, run.comm, run.checkpoint, run.n_train
     first_index = run.block[0]
-    pretrain = config.bsc_pretrain_epochs if config.model == "es3c" else 0
+    pretrain = config.bsc_pretrain_epochs if config.model == "es3c" and start is None else 0
     total = pretrain + config.epochs
     history: list[EpochLog] = []
     model: Model | PMM
     states: TruncatedStates | ComponentStates
     if plan is not None and plan.resume:
         model, states, history = _restore(plan, config, Y.shape[0], first_index, n_train, comm)
+    elif start is not None:
+        model = start
+        states = _fresh_states(config, Y.shape[0], first_index)
     elif config.model == "pmm":  # k-means++ start; the first E-step fills the states
         model = PMM.from_data(Y, config.n_latents, config.seed, comm=comm)
-        states = ComponentStates.empty(Y.shape[0], config.n_latents, config.n_states, first_index=first_index)
+        states = _fresh_states(config, Y.shape[0], first_index)
     else:
         model = _initial_model(config, Y, comm, pretrain > 0)
-        states = TruncatedStates.random(
-            Y.shape[0],
-            config.n_latents,
-            config.n_states,
-            initial_activation(config.n_latents),
-            config.seed,
-            first_index=first_index,
-        )
+        states = _fresh_states(config, Y.shape[0], first_index)
 
     def record(log: EpochLog) -> None:
         history.append(log)
@@ -85,6 +103,16 @@ def train(
         if plan is not None and any_rank(comm, stop_requested()):
             raise _interrupted(stop_requested, len(history), total, plan)
     return model, states, history
+
+
+def _fresh_states(config: DenoiseConfig, n: int, first_index: int) -> TruncatedStates | ComponentStates:
+    """The states training starts from: none yet for the PMM (its first E-step fills them), random ones
+    otherwise."""
+    if config.model == "pmm":
+        return ComponentStates.empty(n, config.n_latents, config.n_states, first_index=first_index)
+    return TruncatedStates.random(
+        n, config.n_latents, config.n_states, initial_activation(config.n_latents), config.seed, first_index=first_index
+    )
 
 
 def _interrupted(request: StopRequest, epoch: int, total: int, plan: CheckpointPlan | None) -> TrainingInterrupted:

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import zipfile
-import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from zeroshot.config import INFERENCE_ONLY_FIELDS, DenoiseConfig
-from zeroshot.io.atomic import atomic_output
-from zeroshot.models import BSC, SSSC, BSCParams, SSSCParams
+from zeroshot.models.arrays import PARAMETER_ARRAYS, model_arrays, model_from_arrays, parameter_problem
 from zeroshot.models.base import Model
-from zeroshot.models.pmm import PMM, PMMParams
+from zeroshot.models.pmm import PMM
+from zeroshot.runtime.archive import check_meta_types, damaged, parse_meta, read_archive, write_archive
 from zeroshot.variational.em import EpochLog
 
 FORMAT = "zeroshot-checkpoint"
@@ -65,28 +62,6 @@ def image_hash(values: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _model_arrays(model: Model | PMM) -> dict[str, np.ndarray]:
-    if isinstance(model, PMM):
-        return {"Lambda": model.Lambda, "pi": model.pi}
-    if isinstance(model, SSSC):
-        p = model.params
-        return {"W": p.W, "pi": p.pi, "mu": p.mu, "psi": p.psi, "sigma2": np.array(p.sigma2)}
-    if isinstance(model, BSC):
-        return {"W": model.W, "pi": model.pi, "sigma2": np.array(model.sigma2)}
-    raise TypeError(f"cannot checkpoint a model of type {type(model).__name__}")
-
-
-def _model_from(kind: str, shared_pi: bool, arrays: dict[str, np.ndarray]) -> Model | PMM:
-    if kind == "pmm":
-        return PMM(PMMParams(arrays["Lambda"], arrays["pi"]))
-    sigma2 = float(arrays["sigma2"])
-    if kind == "es3c":
-        return SSSC(SSSCParams(arrays["W"], arrays["pi"], arrays["mu"], arrays["psi"], sigma2), shared_pi)
-    if kind == "bsc":
-        return BSC(BSCParams(arrays["W"], arrays["pi"], sigma2), shared_pi)
-    raise ValueError(f"unknown model {kind!r}")
-
-
 def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
     """Writes `checkpoint` to `path` atomically: the file is complete under its name, or (on any error)
     whatever was there before is left as it was."""
@@ -101,9 +76,8 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
         "config": checkpoint.config,
         "input_hash": checkpoint.input_hash,
     }
-    arrays: dict[str, Any] = {**_model_arrays(model), "K": checkpoint.K, "lpj": checkpoint.lpj}
-    with atomic_output(Path(path)) as tmp, open(tmp, "wb") as fh:  # a file object: np.savez would append .npz
-        np.savez(fh, meta=np.array(json.dumps(meta, allow_nan=False)), **arrays)
+    arrays = {**model_arrays(model), "K": checkpoint.K, "lpj": checkpoint.lpj}
+    write_archive(Path(path), json.dumps(meta, allow_nan=False), arrays)
 
 
 # What the meta record holds: name -> (the JSON types it may have, what it must be).
@@ -115,72 +89,16 @@ _META_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "config": ((dict,), "a configuration"),
     "input_hash": ((str,), "a hash"),
 }
-_ARRAYS = {
-    "bsc": ("W", "pi", "sigma2", "K", "lpj"),
-    "es3c": ("W", "pi", "mu", "psi", "sigma2", "K", "lpj"),
-    "pmm": ("Lambda", "pi", "K", "lpj"),
-}
+NOUN = "checkpoint"
 
 
 def _damaged(path: Path, problem: str) -> ValueError:
-    return ValueError(f"{path}: damaged checkpoint ({problem})")
-
-
-def _not_a_checkpoint(path: Path) -> ValueError:
-    """Why `path`, which is no zip archive, is no checkpoint (without numpy's advice on pickles)."""
-    with open(path, "rb") as fh:
-        start = fh.read(8)
-    if not start:
-        why = "the file is empty"
-    elif start.startswith(b"\x93NUMPY"):
-        why = "it is a single .npy array, not a checkpoint archive"
-    else:
-        why = "it is not a .npz archive"
-    return ValueError(f"{path} is not a zeroshot checkpoint ({why})")
-
-
-def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """The archive's arrays, each member's header checked before it is read: a real numeric or text
-    array (no pickles) whose declared size is the member's size (a header claiming more is refused)."""
-    arrays: dict[str, np.ndarray] = {}
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            with archive.open(info) as fh:
-                try:
-                    version = np.lib.format.read_magic(fh)
-                    read = (
-                        np.lib.format.read_array_header_1_0
-                        if version == (1, 0)
-                        else np.lib.format.read_array_header_2_0
-                    )
-                    shape, fortran, dtype = read(fh)
-                except Exception as error:  # a broken header: ValueError, SyntaxError, ...
-                    raise _damaged(path, f"member {name}: not a .npy array ({error})") from None
-                if dtype.hasobject:
-                    raise _damaged(path, f"member {name} holds Python objects, not numbers")
-                declared = math.prod(shape) * dtype.itemsize
-                available = info.file_size - fh.tell()
-                if declared != available:
-                    raise _damaged(
-                        path,
-                        f"member {name} declares an array of shape {tuple(shape)} {dtype} "
-                        f"({declared} bytes) but holds {available} bytes",
-                    )
-                data = fh.read(declared)
-            values = np.frombuffer(bytearray(data), dtype=dtype)  # a writable copy, as np.load gives
-            arrays[name] = values.reshape(tuple(shape)[::-1]).T if fortran else values.reshape(tuple(shape))
-    return arrays
+    return damaged(path, NOUN, problem)
 
 
 def _check_meta(path: Path, meta: dict[str, Any]) -> None:
-    for key, (types, what) in _META_TYPES.items():
-        if key not in meta:
-            raise _damaged(path, f"its meta record has no {key!r}")
-        value = meta[key]
-        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
-            raise _damaged(path, f"{key!r} in its meta record must be {what}, got {value!r}")
-    if meta["model"] not in _ARRAYS:
+    check_meta_types(path, NOUN, meta, _META_TYPES)
+    if meta["model"] not in PARAMETER_ARRAYS:
         raise _damaged(path, f"unknown model {meta['model']!r}")
     if meta["epoch"] < 0 or len(meta["history"]) != meta["epoch"]:
         raise _damaged(path, f"epoch {meta['epoch']} with {len(meta['history'])} epochs in the history")
@@ -189,21 +107,20 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
 def _check_arrays(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], config: DenoiseConfig) -> None:
     """The arrays of the model and the states fit the run: names, dtypes, shapes, the states' bits, and no
     state held twice by a patch."""
-    for name in _ARRAYS[meta["model"]]:
+    problem = parameter_problem(meta["model"], arrays, config.n_latents, config.patch_size)
+    if problem is not None:
+        raise _damaged(path, problem)
+    for name in ("K", "lpj"):
         if name not in arrays:
             raise _damaged(path, f"no {name} array")
         kind = ("i" if meta["model"] == "pmm" else "u") if name == "K" else "uif"
         if arrays[name].dtype.kind not in kind:
             raise _damaged(path, f"{name} has dtype {arrays[name].dtype}, not real numbers")
     if meta["model"] == "pmm":
-        _check_pmm_arrays(path, arrays, config)
+        _check_pmm_states(path, arrays, config)
         return
     H, S = config.n_latents, config.n_states
-    P = config.patch_size
-    W, K, lpj = arrays["W"], arrays["K"], arrays["lpj"]
-    if W.ndim != 2 or W.shape[1] != H or (P is not None and W.shape[0] != P * P):
-        expected = f"({P * P}, {H})" if P is not None else f"(D, {H})"
-        raise _damaged(path, f"W has shape {W.shape}, expected {expected} for {P}x{P} patches and H = {H}")
+    K, lpj = arrays["K"], arrays["lpj"]
     words = (H + 63) // 64
     if K.dtype != np.uint64 or K.ndim != 3 or K.shape[1:] != (S, words) or lpj.shape != K.shape[:2]:
         raise _damaged(
@@ -219,12 +136,10 @@ def _check_arrays(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray
             raise _damaged(path, f"patch {int(twice[0])} holds the same state twice")
 
 
-def _check_pmm_arrays(path: Path, arrays: dict[str, np.ndarray], config: DenoiseConfig) -> None:
-    """Lambda (C, D), K (N, S) int32 of distinct components in [0, C) per patch, lpj (N, S)."""
-    C, S, P = config.n_latents, config.n_states, config.patch_size
-    Lambda, K, lpj = arrays["Lambda"], arrays["K"], arrays["lpj"]
-    if Lambda.ndim != 2 or Lambda.shape[0] != C or (P is not None and Lambda.shape[1] != P * P):
-        raise _damaged(path, f"Lambda has shape {Lambda.shape}, expected ({C}, {P}*{P}) for C = {C}")
+def _check_pmm_states(path: Path, arrays: dict[str, np.ndarray], config: DenoiseConfig) -> None:
+    """K (N, S) int32 of distinct components in [0, C) per patch, lpj (N, S)."""
+    C, S = config.n_latents, config.n_states
+    K, lpj = arrays["K"], arrays["lpj"]
     if K.dtype != np.int32 or K.ndim != 2 or K.shape[1] != S or lpj.shape != K.shape:
         raise _damaged(path, f"states {K.dtype} {K.shape} and lpj {lpj.shape}, expected int32 (N, {S}) and (N, {S})")
     if K.size and (K.min() < 0 or K.max() >= C):
@@ -243,23 +158,8 @@ def load_checkpoint(path: str | Path, config: DenoiseConfig, input_hash: str) ->
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"cannot resume: no checkpoint at {path}")
-    try:
-        if not zipfile.is_zipfile(path):
-            raise _not_a_checkpoint(path)
-        arrays = _read_arrays(path)
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read the checkpoint ({error})") from None
-    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as error:
-        raise ValueError(f"{path} is not a zeroshot checkpoint ({error})") from None
-    meta_array = arrays.pop("meta", None)
-    if meta_array is None or meta_array.dtype.kind != "U" or meta_array.ndim != 0:
-        raise ValueError(f"{path} is not a zeroshot checkpoint (no meta record)")
-    try:
-        meta = json.loads(str(meta_array))
-    except ValueError as error:
-        raise ValueError(f"{path} is not a zeroshot checkpoint (its meta record: {error})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a zeroshot checkpoint")
+    text, arrays = read_archive(path, NOUN)
+    meta = parse_meta(path, NOUN, text, FORMAT)
     if meta.get("version") != VERSION:
         raise ValueError(f"{path}: checkpoint version {meta.get('version')} (this zeroshot reads {VERSION})")
     _check_meta(path, meta)
@@ -278,7 +178,7 @@ def load_checkpoint(path: str | Path, config: DenoiseConfig, input_hash: str) ->
         )
     _check_arrays(path, meta, arrays, config)
     try:
-        model = _model_from(meta["model"], meta["shared_pi"], arrays)
+        model = model_from_arrays(meta["model"], meta["shared_pi"], arrays)
         history = [EpochLog(**log) for log in meta["history"]]
     except (KeyError, TypeError, ValueError) as error:
         raise _damaged(path, str(error)) from None

@@ -44,6 +44,16 @@ class Comm(Protocol):
         """Rank 0's named arrays of any size on every rank (other ranks pass None)."""
         ...
 
+    def send_object(self, obj: Any, dest: int) -> None:
+        """Sends a small picklable object to rank `dest`, matched by a `recv_object` there whenever it comes
+        (messages of ranks that work on their own, such as the status of a finished file)."""
+        ...
+
+    def recv_object(self, wait: bool) -> Any | None:
+        """An object another rank sent with `send_object`, from any rank: the next one to arrive (wait), or one
+        that has arrived already, else None (not wait)."""
+        ...
+
 
 class SerialComm:
     """One process: the sum over processes is the buffer itself; there is no other rank."""
@@ -70,6 +80,14 @@ class SerialComm:
         if arrays is None:
             raise ValueError("rank 0 must give the arrays to broadcast")
         return arrays
+
+    def send_object(self, obj: Any, dest: int) -> None:
+        raise RuntimeError(f"a single process has no rank {dest} to send to")
+
+    def recv_object(self, wait: bool) -> Any | None:
+        if wait:
+            raise RuntimeError("a single process has no other rank to wait for")
+        return None  # nothing ever arrives
 
 
 def block_range(n: int, rank: int, size: int) -> tuple[int, int]:

@@ -124,17 +124,30 @@ def fit_chunk_patches(
     the available memory (max_memory per process, if given), else the largest smaller chunk (down to
     MIN_AUTO_CHUNK) that fits, logged as a warning on rank 0; ValueError if nothing fits. Without a
     readable limit (not Linux) nothing is checked. A collective: every rank gets rank 0's decision."""
-    limit = MemoryLimit(max_memory, "max_memory") if max_memory is not None else available_memory()
-    limits = comm.gather((socket.gethostname(), limit))
+    budget = _share_on_rank_0(comm, max_memory)
     decision: tuple[int, str | None, str | None] = (config.chunk_patches, None, None)
-    if comm.rank == 0:
-        assert limits is not None
-        budget = limit if max_memory is not None else _budget(limits)
-        if budget is not None:
-            decision = _decide(image_shape, config, moments, comm.size, threads, checkpoint, budget)
+    if comm.rank == 0 and budget is not None:
+        decision = _decide(image_shape, config, moments, comm.size, threads, checkpoint, budget)
     chunk, note, error = comm.bcast(decision)
     if error is not None:
         raise ValueError(error)
     if note is not None and comm.rank == 0:
         logger.warning("zeroshot: %s", note)
     return chunk
+
+
+def memory_share(comm: Comm, max_memory: int | None = None) -> MemoryLimit | None:
+    """The memory each rank may use (on every rank; a collective): max_memory per process if given, else the
+    least available on each host divided by that host's ranks, the smallest over the hosts; None where some
+    rank cannot tell."""
+    return comm.bcast(_share_on_rank_0(comm, max_memory))
+
+
+def _share_on_rank_0(comm: Comm, max_memory: int | None) -> MemoryLimit | None:
+    """memory_share on rank 0 (None on the others): a gather, a collective."""
+    limit = MemoryLimit(max_memory, "max_memory") if max_memory is not None else available_memory()
+    limits = comm.gather((socket.gethostname(), limit))
+    if comm.rank != 0:
+        return None
+    assert limits is not None
+    return limit if max_memory is not None else _budget(limits)

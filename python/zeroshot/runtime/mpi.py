@@ -23,6 +23,7 @@ T = TypeVar("T")
 # Bytes per message: large arrays go in pieces below the 2^31 count limit of MPI before version 4.
 _PIECE_BYTES = 1 << 30
 _TAG = 7301
+_OBJECT_TAG = 7302  # send_object / recv_object: matched from any rank, apart from the arrays' messages
 
 
 def _pieces(array: np.ndarray) -> list[np.ndarray]:
@@ -86,6 +87,14 @@ class MPIComm:
             for piece in _pieces(array):
                 self.comm.Bcast(piece, root=0)
         return arrays
+
+    def send_object(self, obj: Any, dest: int) -> None:
+        self.comm.send(obj, dest=dest, tag=_OBJECT_TAG)
+
+    def recv_object(self, wait: bool) -> Any | None:
+        if not wait and not self.comm.iprobe(source=self._MPI.ANY_SOURCE, tag=_OBJECT_TAG):
+            return None
+        return self.comm.recv(source=self._MPI.ANY_SOURCE, tag=_OBJECT_TAG)
 
     def abort(self, code: int) -> NoReturn:
         """Ends every process of the job (a failed rank must not leave the others waiting)."""

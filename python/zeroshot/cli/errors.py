@@ -1,0 +1,25 @@
+"""How the command line reports errors: which ones get a message instead of a traceback, and which ones every
+rank of an MPI run raised together (those need no abort of the job)."""
+
+from __future__ import annotations
+
+
+class AgreedError(ValueError):
+    """A problem every rank raises at the same point, from the same decision (made on rank 0 and broadcast):
+    no rank is left waiting for another, so the job ends normally, rank 0 alone reporting it."""
+
+
+def error_message(error: BaseException) -> str | None:
+    """The message of an error the command line reports without a traceback, or None."""
+    if isinstance(error, (ValueError, OSError)):
+        return str(error)
+    if isinstance(error, MemoryError):
+        detail = f" ({error})" if str(error) else ""
+        return (
+            f"out of memory{detail}; lower the size of the model or of the training subset (--latents, --states, "
+            "--max-train-patches), denoise fewer or smaller images at once, or give --max-memory to check the "
+            "run against the memory it may use before it starts"
+        )
+    if isinstance(error, ArithmeticError):
+        return f"a number out of range ({type(error).__name__}: {error}); scale the image down"
+    return None

@@ -1,0 +1,90 @@
+"""`zeroshot train IN... -o model.npz`: one model from the patches of all the inputs (every frame of a stack an
+image), data-parallel over MPI ranks as `denoise`; rank 0 writes the model file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from zeroshot.cli.budget import InputBudget, memory_limit
+from zeroshot.cli.errors import AgreedError
+from zeroshot.cli.files import Written, check_distinct, check_folder
+from zeroshot.cli.options import config_from_args
+from zeroshot.cli.progress import EpochProgress
+from zeroshot.config import total_epochs
+from zeroshot.denoise import check_threads
+from zeroshot.io import read_em
+from zeroshot.runtime.comm import Comm
+from zeroshot.train import train
+
+
+def run_train(args: argparse.Namespace, comm: Comm) -> int:
+    """Checks the options and the output, reads every input (each checked against the memory before it is
+    decoded), learns the model and writes its file; ValueError naming the problem before any learning."""
+    config = config_from_args(args)
+    inputs = [Path(name) for name in args.inputs]
+    output = Path(args.output)
+    checkpoint = None if args.checkpoint is None else Path(args.checkpoint)
+    if args.resume and checkpoint is None:
+        raise AgreedError("--resume needs --checkpoint PATH, the checkpoint to continue from")
+    if output.suffix.lower() != ".npz":
+        raise AgreedError(f"-o {output}: a model file is a NumPy .npz archive; name it *.npz")
+    written = [Written(output, "the model file", inputs[0])]
+    if checkpoint is not None:
+        written.append(Written(checkpoint, "the checkpoint", inputs[0]))
+    check_distinct(inputs, written)
+    for item in written:
+        check_folder(item.path.parent, may_create=False, what=item.what)
+    threads = check_threads(args.threads)
+    budget = InputBudget(
+        memory_limit(args.max_memory),
+        config,
+        moments=1,
+        threads=threads,
+        checkpoint=checkpoint is not None,
+        ranks=comm.size,
+    )
+    frames: list[np.ndarray] = []
+    names: list[str] = []
+    for source in inputs:
+        image = read_em(source, check=budget.check(source))
+        frames += image.frames
+        count = len(image.frames)
+        names += [f"{source} (frame {k})" if image.is_stack else str(source) for k in range(1, count + 1)]
+        del image
+    loud = comm.rank == 0 and not args.quiet
+    if loud:
+        print(f"learning from {len(frames)} image(s) of {len(inputs)} file(s)", file=sys.stderr)
+    sigma_scale = 1.0 if config.model == "pmm" else float(np.std(frames[0])) or 1.0
+    callback = EpochProgress(total_epochs(config), sigma_scale=sigma_scale, stream=sys.stderr) if loud else None
+    model = train(
+        frames,
+        config=config,
+        threads=threads,
+        callback=callback,
+        comm=comm,
+        checkpoint=checkpoint,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+        max_memory=args.max_memory,
+        names=names,
+    )
+    del frames
+    if loud and model.noise.asked == "auto":
+        print(f"noise model (from {names[0]}): {model.noise.description}", file=sys.stderr)
+    problem = None
+    if comm.rank == 0:
+        try:
+            model.save(output)
+        except OSError as error:
+            problem = f"cannot write the model file {output}: {error}"
+    problem = comm.bcast(problem)
+    if problem is not None:
+        raise AgreedError(problem)
+    if comm.rank == 0:
+        scale = "in the Anscombe-transformed domain" if model.noise.transforms else "on the inputs' value scale"
+        print(f"{output}: {model.describe()}; estimated noise sigma {model.noise_sigma:.4g} ({scale})")
+    return 0

@@ -1,0 +1,164 @@
+"""Learning one model from several images: every decision before any work, and this rank's training patches.
+
+The images are taken to one domain by the transforms of the first image: its noise model (decided from it,
+for noise="auto", with its estimated parameters: the Poisson gain and read noise, the noise ACF), its patch
+size (chosen from it when not given), its value scaling and, for correlated noise, the whitening estimated
+from it. The images come from one instrument, whose noise does not change from image to image, and Θ can only
+be learned in one domain: an image scaled by its own statistics would give Θ another unit for each image.
+One image alone is prepared exactly as `zeroshot.denoise` prepares it (its training patches and Θ come out
+bitwise the same).
+
+The training patches are drawn from the patches of all images, numbered image after image (each row-major),
+as `max_train_patches` of them (or all) with the seed; each rank takes its contiguous block of them, as for
+one image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from zeroshot.config import DenoiseConfig
+from zeroshot.noise import choose_patch_size
+from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
+from zeroshot.noise.statistics import estimate_noise_acf
+from zeroshot.noise.whitening import PatchWhitening
+from zeroshot.patches.extract import center, patches_at
+from zeroshot.patches.grid import PatchGrid, draw_training_rows
+from zeroshot.pipeline.run import CheckpointPlan, check_counts, check_image, check_same_run, checkpoint_plan
+from zeroshot.pipeline.scaling import ImageScaling
+from zeroshot.runtime.checkpoint import config_record, image_hash
+from zeroshot.runtime.comm import Comm, block_range
+from zeroshot.runtime.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
+from zeroshot.runtime.threads import check_threads
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingSet:
+    """A prepared training on several images: config (patch size chosen), comm, threads, checkpoint plan,
+    n_train (the training patches of all ranks), block (this rank's share of them), and the transforms of the
+    first image that every image was taken through: noise, scaling, whitening. images: how many."""
+
+    config: DenoiseConfig
+    comm: Comm
+    threads: int
+    checkpoint: CheckpointPlan | None
+    n_train: int
+    block: tuple[int, int]
+    noise: NoiseModel
+    scaling: ImageScaling
+    whitening: PatchWhitening | None
+    images: int
+
+
+def as_image_list(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The images to learn from: a 2-D array is one image, a 3-D array (F, R, C) its F frames, a sequence
+    its items (each 2-D). ValueError for none, or an item that is no 2-D array."""
+    if isinstance(images, np.ndarray):
+        if images.ndim == 2:
+            return [images]
+        if images.ndim == 3:
+            return list(images)
+        raise ValueError(f"images must be a 2-D image, a 3-D stack (F, R, C) or a list of images, got {images.shape}")
+    items = [np.asarray(image) for image in images]
+    if not items:
+        raise ValueError("no images to learn from")
+    for index, image in enumerate(items):
+        if image.ndim != 2:
+            raise ValueError(f"image {index}: must be a 2-D grayscale array (rows, cols), got shape {image.shape}")
+    return items
+
+
+def prepare_training(
+    images: Sequence[np.ndarray],
+    config: DenoiseConfig,
+    *,
+    comm: Comm,
+    threads: int | None,
+    checkpoint: str | os.PathLike[str] | None,
+    checkpoint_every: int,
+    resume: bool,
+    max_memory: MaxMemory,
+    names: Sequence[str] | None = None,
+) -> tuple[TrainingSet, np.ndarray]:
+    """(the training set, this rank's training patches Y (n, D): centred if the configuration says so, whitened
+    for correlated noise). Raises ValueError naming the first problem and the image (by `names`, default
+    "image 0", "image 1", ...; one image alone is not named); a collective when comm has several ranks."""
+    n_threads = check_threads(threads)
+    memory_limit = check_max_memory(max_memory)
+    labels = _labels(len(images), names)
+    first = _checked(images[0], labels[0], config.patch_size or 1, config.model)
+    noise = native_poisson(config.noise) if config.model == "pmm" else decide_noise(first, config.noise)
+    first = noise.forward(first)
+    P = config.patch_size if config.patch_size is not None else choose_patch_size(first, config.model)
+    config = replace(config, patch_size=P)
+    shapes = [np.shape(image) for image in images]
+    for index, shape in enumerate(shapes):
+        if min(shape) < P:
+            raise ValueError(f"{labels[index]}shape {shape} is smaller than the patch size {P}")
+    input_hash = _images_hash(images)
+    if comm.size > 1:
+        decisions = [config_record(config), str(checkpoint), checkpoint_every, resume]
+        check_same_run(comm, input_hash + json.dumps(decisions))
+    plan = checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
+    largest = max(shapes, key=lambda shape: shape[0] * shape[1])
+    # The memory of one image's run, the largest; the training set of several may be larger (see the README).
+    chunk = fit_chunk_patches(
+        largest, config, moments=1, threads=n_threads, checkpoint=plan is not None, comm=comm, max_memory=memory_limit
+    )
+    scaling = ImageScaling(1.0, 0.0, 1.0) if config.model == "pmm" else ImageScaling.normalise(first)
+    whitening = PatchWhitening.from_acf(estimate_noise_acf(first), P) if noise.kind == "correlated" else None
+    grids = [PatchGrid.of(shape, P) for shape in shapes]
+    offsets = np.cumsum([0] + [grid.N for grid in grids])
+    rows = draw_training_rows(int(offsets[-1]), config.max_train_patches, config.seed)
+    if rows.size < comm.size:
+        raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
+    block = block_range(rows.size, comm.rank, comm.size)
+    local = rows[block[0] : block[1]]
+    Y = np.empty((local.size, P * P))
+    for index, grid in enumerate(grids):
+        values = first if index == 0 else _checked(images[index], labels[index], P, config.model)
+        if index > 0:
+            values = scaling.apply(noise.forward(values))
+        lo, hi = np.searchsorted(local, offsets[index : index + 2])
+        if hi > lo:
+            Y[lo:hi] = patches_at(values, grid, local[lo:hi] - offsets[index], chunk)
+        del values
+    Y, _ = center(Y, config.center_patches)
+    if whitening is not None:
+        whitening.whiten(Y)
+    training = TrainingSet(config, comm, n_threads, plan, int(rows.size), block, noise, scaling, whitening, len(images))
+    return training, Y
+
+
+def _labels(count: int, names: Sequence[str] | None) -> list[str]:
+    """The prefix of each image's error messages ("NAME: "; none for one image without a name)."""
+    if names is not None:
+        if len(names) != count:
+            raise ValueError(f"{len(names)} names for {count} images")
+        return [f"{name}: " for name in names]
+    return [""] if count == 1 else [f"image {index}: " for index in range(count)]
+
+
+def _checked(image: np.ndarray, label: str, patch_size: int, model: str) -> np.ndarray:
+    """check_image's float64 copy of the image (and check_counts for the PMM), its errors prefixed by `label`."""
+    try:
+        values = check_image(image, patch_size)
+        if model == "pmm":
+            check_counts(values)
+    except ValueError as error:
+        raise ValueError(f"{label}{error}") from None
+    return values
+
+
+def _images_hash(images: Sequence[np.ndarray]) -> str:
+    """SHA-256 of the images' hashes in order (`image_hash`: shape, dtype and values of each)."""
+    digest = hashlib.sha256()
+    for image in images:
+        digest.update(image_hash(np.asarray(image)).encode())
+    return digest.hexdigest()

@@ -1,0 +1,295 @@
+"""A trained model: what denoising another image of the same kind needs besides that image, and its file.
+
+A model learned from some images (`zeroshot.train`) denoises others (`zeroshot.denoise(image, model=...)`,
+`zeroshot denoise --model-file`) by E-steps at fixed parameters Θ, optionally after a few fine-tuning epochs.
+Θ is learned in the domain the training images were taken to: the noise model's transform (the generalized
+Anscombe transform for Poisson noise, with its gain and read noise), the value scaling, and for correlated
+noise the whitening of the patches. A new image is taken to the same domain by the same transforms, those of
+the training images (never re-estimated from the new image), so that Θ fits it as it fitted them.
+
+File: a NumPy .npz archive (no pickles; `zeroshot.runtime.archive`) with a JSON `meta` record (format and
+format version, the zeroshot version, the configuration, the noise model, the value scaling, the training
+history), the parameters (W, pi, sigma2 and for es3c mu, psi; Lambda, pi for pmm), the noise ACF and the
+whitening's Cholesky factor where there are such, and `checksum`: SHA-256 of the canonical meta record and
+every array. Refused with a ValueError naming the file: not a zeroshot model file, another file format
+version, a zeroshot of another major.minor release, damaged (a checksum that does not match, a member that
+does not fit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zeroshot.config import DenoiseConfig, EvoConfig
+from zeroshot.models.arrays import PARAMETER_ARRAYS, model_arrays, model_from_arrays, parameter_problem
+from zeroshot.models.base import Model
+from zeroshot.models.pmm import PMM
+from zeroshot.noise.model import NATIVE_POISSON, NoiseModel
+from zeroshot.noise.whitening import PatchWhitening
+from zeroshot.pipeline.scaling import ImageScaling
+from zeroshot.runtime.archive import (
+    MetaTypes,
+    check_meta_types,
+    damaged,
+    not_a,
+    parse_meta,
+    read_archive,
+    write_archive,
+)
+from zeroshot.runtime.checkpoint import FORMAT as CHECKPOINT_FORMAT
+from zeroshot.runtime.checkpoint import config_record
+from zeroshot.variational.em import EpochLog
+from zeroshot.version import package_version, release
+
+FORMAT = "zeroshot-model"
+FORMAT_VERSION = 1
+NOUN = "model file"
+# The DenoiseConfig fields a trained model fixes: asked for with another value next to a model, refused.
+MODEL_FIELDS = ("model", "patch_size", "n_latents", "center_patches", "shared_pi", "noise")
+# Fields of learning from scratch: with a model, fine-tuning (finetune=K, --finetune K) takes their place.
+LEARNING_FIELDS = ("epochs", "bsc_pretrain_epochs")
+
+_META_TYPES: MetaTypes = {
+    "zeroshot_version": ((str,), "a version"),
+    "model": ((str,), "a model name"),
+    "shared_pi": ((bool,), "true or false"),
+    "config": ((dict,), "a configuration"),
+    "noise": ((dict,), "a noise model"),
+    "scaling": ((dict,), "a value scaling"),
+    "history": ((list,), "a list of epochs"),
+    "images": ((int,), "an integer"),
+    "n_train": ((int,), "an integer"),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class TrainedModel:
+    """config: the configuration it was learned with (patch size chosen); model: Θ; noise: the noise model of
+    the training images (decided on the first one); scaling: their value scaling (the first one's);
+    whitening: for correlated noise, the whitening of the patches (from the first image's noise); history:
+    one EpochLog per training epoch; images: how many images (frames) it learned from; n_train: from how many
+    patches; version: the zeroshot that learned it (default: this one); checksum: SHA-256 of all of it (as its
+    file holds it)."""
+
+    config: DenoiseConfig
+    model: Model | PMM
+    noise: NoiseModel
+    scaling: ImageScaling
+    whitening: PatchWhitening | None = None
+    history: tuple[EpochLog, ...] = ()
+    images: int = 1
+    n_train: int = 0
+    version: str = ""
+    checksum: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.config.patch_size is None:
+            raise ValueError("a trained model's configuration must name its patch size")
+        if self.model.name != self.config.model:
+            raise ValueError(f"a {self.model.name} model with a configuration of model {self.config.model}")
+        if (self.whitening is not None) != (self.noise.kind == "correlated"):
+            raise ValueError("a trained model has a whitening exactly when its noise model is correlated")
+        object.__setattr__(self, "history", tuple(self.history))
+        if not self.version:
+            object.__setattr__(self, "version", package_version())
+        meta, arrays = self._contents()
+        object.__setattr__(self, "checksum", _digest(meta, arrays))
+
+    @property
+    def patch_size(self) -> int:
+        assert self.config.patch_size is not None  # checked on construction
+        return self.config.patch_size
+
+    @property
+    def noise_sigma(self) -> float:
+        """The learned noise level of one pixel on the training images' value scale."""
+        return pixel_noise_sigma(self.model.sigma2, self.config, self.whitening, self.scaling)
+
+    def describe(self) -> str:
+        P, c = self.patch_size, self.config
+        what = "components" if c.model == "pmm" else "latents"
+        return (
+            f"{c.model}, {P}x{P} patches, {c.n_latents} {what}, noise {self.noise.kind}, learned from "
+            f"{self.images} image(s) ({self.n_train} patches, {len(self.history)} epochs) by zeroshot {self.version}"
+        )
+
+    # ------------------------------------------------------------------------------ using it
+
+    def config_for(self, options: Mapping[str, object], finetune: int = 0, source: str = "the model") -> DenoiseConfig:
+        """The configuration of denoising an image with this model: the model's, with the options given (the
+        inference settings: merge, chunk_patches, inference_epochs, seed, n_states, evo, max_train_patches),
+        epochs = `finetune` (training epochs on the new image, from Θ) and no BSC pre-training. An option that
+        the model fixes (MODEL_FIELDS) given with another value, or a learning option (epochs), is refused
+        with a ValueError naming `source`; given with the model's own value it is accepted."""
+        if isinstance(finetune, bool) or not isinstance(finetune, int) or finetune < 0:
+            raise ValueError(f"finetune must be an integer >= 0 (epochs on the new image), got {finetune!r}")
+        known = {f.name for f in fields(DenoiseConfig)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(f"unknown option(s) {', '.join(unknown)}; see zeroshot.DenoiseConfig for the fields")
+        for name, value in options.items():
+            if name in LEARNING_FIELDS:
+                raise ValueError(
+                    f"{name} = {value!r} with {source}: a trained model is not learned again; give finetune=K "
+                    "(--finetune K) for K epochs on the new image starting from the model"
+                )
+            if name in MODEL_FIELDS and not self._fixes(name, value):
+                mine = self.noise.kind if name == "noise" else getattr(self.config, name)
+                raise ValueError(
+                    f"{source} was learned with {name} = {mine!r}, but {name} = {value!r} was asked; a model "
+                    f"fixes {', '.join(MODEL_FIELDS)}: leave them out, or learn another model"
+                )
+        kept = {name: value for name, value in options.items() if name not in MODEL_FIELDS}
+        return replace(self.config, **kept, epochs=finetune, bsc_pretrain_epochs=0)  # type: ignore[arg-type]
+
+    def _fixes(self, name: str, value: object) -> bool:
+        """Whether `value` of the model-fixed field `name` agrees with the model."""
+        if name == "noise":
+            kind = "poisson" if self.noise.kind == NATIVE_POISSON else self.noise.kind
+            return value in ("auto", kind)
+        if name == "patch_size" and value is None:  # None: "choose it", and the model has chosen
+            return True
+        return bool(value == getattr(self.config, name))
+
+    # ------------------------------------------------------------------------------ the file
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Writes the model file atomically (complete under its name, or on any error the old file left)."""
+        meta, arrays = self._contents()
+        write_archive(Path(path), meta, {**arrays, "checksum": np.array(self.checksum)})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TrainedModel:
+        """The model in the file at `path`, or a ValueError naming the file and why it cannot be used."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"no model file at {path}" + (" (it is a folder)" if path.is_dir() else ""))
+        text, arrays = read_archive(path, NOUN)
+        try:
+            meta = parse_meta(path, NOUN, text, FORMAT)
+        except ValueError:
+            if _format_of(text) == CHECKPOINT_FORMAT:
+                raise not_a(path, NOUN, "it is a training checkpoint; `zeroshot train -o` writes model files") from None
+            raise
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: model file format version {meta.get('format_version')!r} (this zeroshot reads "
+                f"{FORMAT_VERSION}); learn the model again with this zeroshot (zeroshot train)"
+            )
+        made_by, this = meta.get("zeroshot_version"), package_version()
+        if not isinstance(made_by, str) or release(made_by) != release(this):
+            raise ValueError(
+                f"{path}: a model file of zeroshot {made_by}, but this is zeroshot {this}; model files are read "
+                f"by the release that made them (major.minor {release(str(made_by))}); learn the model again "
+                "with this zeroshot (zeroshot train)"
+            )
+        check_meta_types(path, NOUN, meta, _META_TYPES)
+        stored = arrays.pop("checksum", None)
+        if stored is None or stored.dtype.kind != "U" or stored.ndim != 0:
+            raise damaged(path, NOUN, "no checksum")
+        try:
+            trained = cls._from_contents(path, meta, arrays)
+        except (KeyError, TypeError, ValueError) as error:
+            raise damaged(path, NOUN, str(error)) from None
+        if trained.checksum != str(stored):
+            raise damaged(path, NOUN, "its checksum does not match its contents: the file was changed or damaged")
+        return trained
+
+    def _contents(self) -> tuple[str, dict[str, np.ndarray]]:
+        """(the canonical meta record as JSON text, the arrays) as the file holds them."""
+        noise, noise_arrays = self.noise.stored()
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "zeroshot_version": self.version,
+            "model": self.model.name,
+            "shared_pi": bool(self.model.shared_pi),
+            "config": config_record(self.config),
+            "noise": noise,
+            "scaling": asdict(self.scaling),
+            "history": [asdict(log) for log in self.history],
+            "images": self.images,
+            "n_train": self.n_train,
+        }
+        arrays = {**model_arrays(self.model), **noise_arrays}
+        if self.whitening is not None:
+            arrays["whitening_L"] = self.whitening.L
+        return json.dumps(meta, sort_keys=True, allow_nan=False), arrays
+
+    @classmethod
+    def _from_contents(cls, path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> TrainedModel:
+        kind = meta["model"]
+        if kind not in PARAMETER_ARRAYS:
+            raise ValueError(f"unknown model {kind!r}")
+        record = dict(meta["config"])
+        config = DenoiseConfig(**{**record, "evo": EvoConfig(**record["evo"])})
+        if config.model != kind:
+            raise ValueError(f"a {kind} model with a configuration of model {config.model}")
+        problem = parameter_problem(kind, arrays, config.n_latents, config.patch_size)
+        if problem is not None or config.patch_size is None:
+            raise ValueError(problem or "its configuration names no patch size")
+        noise = NoiseModel.from_stored(meta["noise"], arrays)
+        whitening = None
+        if noise.kind == "correlated":
+            L = arrays["whitening_L"]
+            if L.shape != (config.patch_size**2,) * 2:
+                raise ValueError(f"whitening_L has shape {L.shape}, expected ({config.patch_size**2},) * 2")
+            whitening = PatchWhitening.from_cholesky(L)
+        return cls(
+            config=config,
+            model=model_from_arrays(kind, meta["shared_pi"], arrays),
+            noise=noise,
+            scaling=_scaling_from(meta["scaling"]),
+            whitening=whitening,
+            history=tuple(EpochLog(**log) for log in meta["history"]),
+            images=meta["images"],
+            n_train=meta["n_train"],
+            version=meta["zeroshot_version"],
+        )
+
+
+def pixel_noise_sigma(
+    sigma2: float, config: DenoiseConfig, whitening: PatchWhitening | None, scaling: ImageScaling
+) -> float:
+    """The learned noise level (of one pixel) on the input's scale. Centred patches keep D - 1 of the D noise
+    dimensions: that shrinkage of the estimate is undone. With whitened patches σ² is in units of the noise
+    covariance, whose pixel variance takes it back."""
+    P = config.patch_size or 1
+    D = P * P
+    correction = D / (D - 1) if config.center_patches and D > 1 else 1.0
+    unit = 1.0 if whitening is None else whitening.pixel_variance
+    return float(np.sqrt(sigma2 * correction * unit) * scaling.scale)
+
+
+def _scaling_from(record: dict[str, Any]) -> ImageScaling:
+    scaling = ImageScaling(**record)
+    values = (scaling.peak, scaling.offset_unit, scaling.scale_unit)
+    if not all(isinstance(v, float) and np.isfinite(v) for v in values) or scaling.peak <= 0 or scaling.scale_unit <= 0:
+        raise ValueError(f"the value scaling {record} is not finite with a positive peak and scale")
+    return scaling
+
+
+def _digest(meta: str, arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of the meta record's text and of every array (name, dtype, shape and bytes, by name)."""
+    digest = hashlib.sha256(meta.encode())
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"\n{name} {array.dtype.str} {array.shape}\n".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _format_of(text: str) -> object:
+    try:
+        meta = json.loads(text)
+    except ValueError:
+        return None
+    return meta.get("format") if isinstance(meta, dict) else None
