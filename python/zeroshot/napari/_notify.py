@@ -1,11 +1,8 @@
-"""Messages to the person at the viewer: napari notifications (a log record where napari is missing), and the
-command line's wording of the errors it reports without a traceback."""
+"""Messages to the person at the viewer: napari notifications (a log record where napari is missing)."""
 
 from __future__ import annotations
 
 import logging
-
-from zeroshot.cli.errors import error_message
 
 logger = logging.getLogger("zeroshot.napari")
 
