@@ -109,7 +109,7 @@ def test_the_maps_decide_the_moments(maps, moments):
         ({"maps": ()}, "choose at least one map"),
         ({"maps": ("blur",)}, "unknown map(s) 'blur'"),
         ({"states": 300, "latents": 8}, "exceeds the 2^H = 256 distinct states"),
-        ({"model_file": "model.npz"}, "model.npz: denoising with a saved model is not available yet"),
+        ({"model_file": "no/model.npz"}, "no model file at no/model.npz"),
     ],
 )
 def test_bad_options_are_clear_value_errors(change, message):
@@ -375,6 +375,21 @@ def test_a_run_equals_zeroshot_denoise():
     np.testing.assert_array_equal(variance, direct.variance.astype(np.float32))
     assert outcome.frames[0].noise_sigma == direct.noise_sigma
     assert outcome.frames[0].config == direct.config
+
+
+def test_a_run_with_a_model_file_equals_zeroshot_denoise_with_that_model(tmp_path):
+    import zeroshot
+
+    frame = small_image()
+    path = tmp_path / "model.npz"
+    zeroshot.train(frame, n_latents=8, n_states=4, epochs=2, patch_size=4, threads=1).save(path)
+    options = replace(TINY, model_file=str(path), latents=512, epochs=99)  # the model fixes these; not used
+    kwargs = denoise_kwargs(options)
+    assert "config" not in kwargs and kwargs["model"].config.n_latents == 8
+    outcome = denoise_layer(LayerImage(frame, "virus", (1.0, 1.0), (0.0, 0.0)), options)
+    direct = zeroshot.denoise(frame, model=path, seed=TINY.seed, n_states=TINY.states, threads=1)
+    [(denoised, _, _)] = outcome.layers
+    np.testing.assert_array_equal(denoised, direct.denoised.astype(np.float32))
 
 
 def test_a_stack_runs_frame_by_frame_in_view_first_and_keeps_frame_order():

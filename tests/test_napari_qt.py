@@ -155,10 +155,12 @@ def test_widget_defaults_are_the_packages_and_follow_the_model(widget):
     assert widget.chosen_options().model == "pmm"
 
 
-def test_model_file_field_waits_for_saved_models(widget):
-    assert not widget.model_file.enabled
+def test_model_file_field_takes_a_saved_model(widget, tmp_path):
+    assert widget.model_file.enabled
     assert "zeroshot train" in widget.model_file.tooltip
-    assert widget.chosen_options().model_file is None
+    assert widget.chosen_options().model_file is None  # empty: learn from the image
+    widget.model_file.value = tmp_path / "model.npz"
+    assert widget.chosen_options().model_file == str(tmp_path / "model.npz")
 
 
 def test_widget_denoises_in_a_worker_and_adds_the_maps(qt, widget, notices):

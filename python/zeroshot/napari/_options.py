@@ -7,6 +7,7 @@ from typing import Any
 
 from zeroshot.config import MODELS, NOISE_MODELS, DenoiseConfig
 from zeroshot.enhance import KINDS
+from zeroshot.pipeline.trained import TrainedModel
 
 # The maps a run can add as layers: the denoised image and the structure maps of `zeroshot.enhance`.
 MAPS = ("denoised", *KINDS)
@@ -19,8 +20,9 @@ FRAMES = ("all", "current")
 @dataclass(frozen=True)
 class WidgetOptions:
     """What the widget asks for. patch_size 0: chosen from the noise level; threads 0: the core's current
-    number (all cores unless set otherwise); model_file: a saved model to denoise with instead of learning one
-    (not supported yet: saved models are being added); maps: the layers to add (MAPS); frames: FRAMES."""
+    number (all cores unless set otherwise); model_file: a model saved by `zeroshot train` to denoise with
+    instead of learning one (it fixes the model, noise model, patch size and latents; seed and states still
+    apply to its inference E-steps; epochs are not used); maps: the layers to add (MAPS); frames: FRAMES."""
 
     model: str = "bsc"
     noise: str = "auto"
@@ -81,17 +83,23 @@ def denoise_kwargs(options: WidgetOptions) -> dict[str, Any]:
         raise ValueError(f"noise must be one of {NOISE_MODELS}, got {options.noise!r}")
     if options.frames not in FRAMES:
         raise ValueError(f"frames must be one of {FRAMES}, got {options.frames!r}")
-    if options.model_file:
-        raise ValueError(
-            f"{options.model_file}: denoising with a saved model is not available yet; leave the model file empty "
-            "to learn the model from the image"
-        )
     if isinstance(options.threads, bool) or not isinstance(options.threads, int) or options.threads < 0:
         raise ValueError(f"threads must be 0 (all) or a positive integer, got {options.threads!r}")
     if isinstance(options.patch_size, bool) or not isinstance(options.patch_size, int) or options.patch_size < 0:
         raise ValueError(
             f"patch size must be 0 (chosen from the noise) or a positive integer, got {options.patch_size!r}"
         )
+    moments = moments_for(options.maps)
+    if options.model_file:  # read once for every frame; a bad file is a ValueError naming it
+        trained = TrainedModel.load(options.model_file)
+        threads = options.threads or None
+        return {
+            "model": trained,
+            "seed": options.seed,
+            "n_states": options.states,
+            "threads": threads,
+            "moments": moments,
+        }
     config = DenoiseConfig.for_model(
         options.model,
         noise=options.noise,
@@ -101,4 +109,4 @@ def denoise_kwargs(options: WidgetOptions) -> dict[str, Any]:
         epochs=options.epochs,
         seed=options.seed,
     )
-    return {"config": config, "threads": options.threads or None, "moments": moments_for(options.maps)}
+    return {"config": config, "threads": options.threads or None, "moments": moments}

@@ -184,8 +184,9 @@ def denoise_layer(
     ValueError for bad input or options (before any training) and `Cancelled` when `cancelled()` says so."""
     image.check()
     kwargs = denoise_kwargs(options)
-    config: DenoiseConfig = kwargs["config"]
-    epochs = total_epochs(config)
+    # A model file brings its configuration and trains no epochs (inference alone: no epoch reports).
+    config: DenoiseConfig = kwargs["config"] if "config" in kwargs else kwargs["model"].config
+    epochs = total_epochs(config) if "config" in kwargs else 0
     order = frames_to_run(image, options)
     frames: dict[int, FrameResult] = {}
     for position, index in enumerate(order):

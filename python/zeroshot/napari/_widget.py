@@ -33,8 +33,9 @@ from zeroshot.napari._run import Cancelled, LayerImage, Outcome, Progress, denoi
 
 DEFAULT_MAPS = ("denoised", "variance")
 MODEL_FILE_TIP = (
-    "Denoise with a model saved by `zeroshot train ... -o model.npz` instead of learning one from the image: "
-    "coming with saved models; for now the model is learned from the image"
+    "Denoise with a model saved by `zeroshot train ... -o model.npz` (or `zeroshot.train(...).save(path)`) "
+    "instead of learning one from the image: the model fixes the model kind, noise model, patch size and latents; "
+    "seed and states apply to its inference. Empty: learn from the image"
 )
 # Qt's spin boxes hold 32-bit integers.
 _QT_INT_MAX = 2**31 - 1
@@ -81,7 +82,7 @@ class DenoiseWidget(Container[Widget]):
         self.threads.tooltip = (
             "OpenMP threads of the core; 0: as many as the core uses now (all cores unless set otherwise)"
         )
-        self.model_file = FileEdit(label="model file", mode=FileDialogMode.EXISTING_FILE, filter="*.npz", enabled=False)
+        self.model_file = FileEdit(label="model file", mode=FileDialogMode.EXISTING_FILE, filter="*.npz")
         self.model_file.tooltip = MODEL_FILE_TIP
         self.maps = {name: CheckBox(text=name, value=name in DEFAULT_MAPS) for name in MAPS}
         self.frames = ComboBox(label="stack frames", choices=FRAMES, value=defaults.frames)
@@ -153,7 +154,7 @@ class DenoiseWidget(Container[Widget]):
             epochs=int(self.epochs.value),
             seed=int(self.seed.value),
             threads=int(self.threads.value),
-            model_file=None,  # saved models: not yet (the field is disabled)
+            model_file=_chosen_file(self.model_file.value),
             maps=tuple(name for name, box in self.maps.items() if box.value),
             frames=self.frames.value,
         )
@@ -241,3 +242,9 @@ class DenoiseWidget(Container[Widget]):
     def _idle(self) -> None:
         self.worker = None
         self._set_running(False)
+
+
+def _chosen_file(value: Any) -> str | None:
+    """The model file the field holds, or None when it is empty (magicgui shows an empty path as ".")."""
+    text = str(value) if value is not None else ""
+    return None if text in ("", ".") else text
