@@ -25,7 +25,8 @@ def test_patch_size_grows_with_relative_noise():
     rng = np.random.default_rng(4)
     clean = smooth_image()
     assert choose_patch_size(clean + 5 * rng.standard_normal(clean.shape)) == SMALL_PATCH
-    assert choose_patch_size(clean + 60 * rng.standard_normal(clean.shape)) == LARGE_PATCH
+    assert choose_patch_size(clean + 0.75 * clean.std() * rng.standard_normal(clean.shape)) == LARGE_PATCH
+    assert choose_patch_size(clean + 60 * rng.standard_normal(clean.shape)) > LARGE_PATCH  # r beyond 0.84
     # Never larger than the image.
     assert choose_patch_size(rng.standard_normal((4, 50))) == 4
 
@@ -37,9 +38,24 @@ def test_correlated_noise_gets_larger_patches():
     signal = float(clean.std())
     noisy = clean + 0.3 * signal * rng.standard_normal(clean.shape)
     assert choose_patch_size(noisy) == SMALL_PATCH
-    assert choose_patch_size(noisy, correlated_sigma=0.5 * signal) == CORRELATED_SMALL_PATCH
-    assert choose_patch_size(noisy, correlated_sigma=3.0 * signal) == LARGE_PATCH
+    assert choose_patch_size(noisy, noise_sigma=0.5 * signal, correlated=True) == CORRELATED_SMALL_PATCH
+    assert choose_patch_size(noisy, noise_sigma=0.75 * signal, correlated=True) == 9  # r 1.03: 3 + 6 r
     assert relative_noise(noisy, 0.5 * signal) == pytest.approx(0.5 / np.sqrt(1.09 - 0.25), rel=0.05)
+
+
+def test_patches_keep_growing_at_high_noise():
+    """Beyond r = 0.7 BSC's patch grows as 3 + 6 r, from 8 up to 16 (Poisson counts at a few per pixel); a known sigma at
+    or above the image's spread (r unbounded) takes the largest, never more than the image."""
+    rng = np.random.default_rng(4)
+    clean = smooth_image()
+    signal = float(clean.std())
+    noisy = clean + 0.3 * signal * rng.standard_normal(clean.shape)
+    spread = float(noisy.std())
+    r2 = 2.0 * spread / np.sqrt(5.0)  # sigma with relative noise 2: sigma / sqrt(spread² - sigma²) = 2
+    assert choose_patch_size(noisy, noise_sigma=r2) == 15
+    assert choose_patch_size(noisy, noise_sigma=2.0 * spread) == 16
+    assert choose_patch_size(noisy[:12, :40], noise_sigma=2.0 * spread) == 12
+    assert choose_patch_size(noisy, "es3c", noise_sigma=2.0 * spread) == 10  # ES3C keeps its own rule
 
 
 def test_too_small_image_is_a_clear_error():

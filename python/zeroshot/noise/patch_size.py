@@ -6,7 +6,7 @@ import numpy as np
 
 # Relative noise (sigma over the signal's standard deviation) above which larger patches denoise
 # better with BSC; measured on the standard images (bench/RESULTS.md): 5x5 patches win at sigma 15
-# and 25 (relative noise 0.26-0.55), 8x8 patches at sigma 50 (0.82-1.10).
+# and 25 (relative noise 0.26-0.55), 8x8 and larger patches at sigma 50 (0.82-1.10; see HIGH_P0).
 LARGE_PATCH_RELATIVE_NOISE = 0.7
 SMALL_PATCH, LARGE_PATCH = 5, 8
 # ES3C's best patch size grows steadily with the relative noise r (bench/RESULTS.md: 5 at r ~ 0.26-0.30,
@@ -18,6 +18,13 @@ ES3C_P0, ES3C_P_SLOPE, ES3C_P_RANGE = 3.5, 6.0, (5, 10)
 # blurred by 1 px, r = 0.66: P 5 / 6 / 8 give 25.81 / 26.44 / 26.80 dB; r = 1.3: 20.58 / 21.59 / 22.77 dB; the
 # SARS-CoV-2 slice, r = 0.79: P 6 meets both of the issue's figures, P 8 washes out the membranes).
 CORRELATED_SMALL_PATCH, CORRELATED_LARGE_RELATIVE_NOISE = 6, 1.0
+# Above r = 0.7, BSC's best patch keeps growing with r: P = round(HIGH_P0 + HIGH_P_SLOPE * r) in [8, 16]
+# (bench/RESULTS.md, "Patch size at high noise"; defaults otherwise): white noise σ 50, House (r 1.10): P 8 / 10
+# 28.80 / 29.25 dB, Peppers (r 0.94): 26.53 / 26.45; Poisson counts after the Anscombe transform (σ = 1 known),
+# House at peak 16 (r 0.98): P 8 / 10 / 12 29.21 / 29.70 / 29.68; at peak 4 (r 2.6): P 8 / 10 / 12 / 16 24.54 /
+# 25.17 / 25.56 / 25.82; at peak 1, where the transformed image varies less than its noise (r unbounded):
+# P 8 / 10 / 12 / 14 / 16 19.79 / 20.79 / 21.44 / 21.94 / 22.02; Cameraman at peak 1: P 12 / 16 19.36 / 19.90.
+HIGH_P0, HIGH_P_SLOPE, HIGH_P_RANGE = 3.0, 6.0, (LARGE_PATCH, 16)
 
 
 def estimate_noise_sigma(image: np.ndarray) -> float:
@@ -47,16 +54,22 @@ def relative_noise(image: np.ndarray, noise_sigma: float | None = None) -> float
     return float(sigma / np.sqrt(signal_var))
 
 
-def choose_patch_size(image: np.ndarray, model: str = "bsc", correlated_sigma: float | None = None) -> int:
+def choose_patch_size(
+    image: np.ndarray, model: str = "bsc", noise_sigma: float | None = None, correlated: bool = False
+) -> int:
     """The patch size for `model` from the image's relative noise (see the constants above), never
-    more than the image's smaller side. correlated_sigma: the sigma of correlated noise (from its ACF), which
-    replaces the white-noise estimate and BSC's rule."""
-    r = relative_noise(image, correlated_sigma)
-    if correlated_sigma is not None and model != "es3c":
-        size = LARGE_PATCH if r > CORRELATED_LARGE_RELATIVE_NOISE else CORRELATED_SMALL_PATCH
-    elif model == "es3c":
+    more than the image's smaller side. noise_sigma: the noise's sigma when known (1 after the Anscombe
+    transform; correlated noise: from its ACF), else estimated; correlated: the noise is correlated (BSC's rule
+    for it)."""
+    r = relative_noise(image, noise_sigma)
+    if model == "es3c":
         low, high = ES3C_P_RANGE
         size = int(np.clip(round(ES3C_P0 + ES3C_P_SLOPE * r), low, high))
+    elif correlated and r <= CORRELATED_LARGE_RELATIVE_NOISE:
+        size = CORRELATED_SMALL_PATCH
+    elif r > LARGE_PATCH_RELATIVE_NOISE:
+        low, high = HIGH_P_RANGE
+        size = int(np.clip(round(HIGH_P0 + HIGH_P_SLOPE * min(r, 1e6)), low, high))
     else:
-        size = LARGE_PATCH if r > LARGE_PATCH_RELATIVE_NOISE else SMALL_PATCH
+        size = SMALL_PATCH
     return int(min(size, *np.shape(image)))

@@ -107,8 +107,7 @@ def prepare(
     else:
         noise = native_poisson(config.noise) if counts else decide_noise(values, config.noise)
     values = noise.forward(values)  # in place; the identity for white noise
-    correlated_sigma = noise.acf.sigma if noise.kind == "correlated" and noise.acf is not None else None
-    P = config.patch_size or choose_patch_size(values, config.model, correlated_sigma)
+    P = config.patch_size or choose_patch_size(values, config.model, *_known_noise(noise))
     config = replace(config, patch_size=P)
     input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
     if comm.size > 1:  # all that decides which collectives a rank takes part in
@@ -148,6 +147,17 @@ def prepare(
         whitening = PatchWhitening.from_acf(estimate_noise_acf(values), P)
     run = Run(config, chunk, moments, comm, n_threads, grid, rows, block, plan, scaling, noise, whitening)
     return run, values
+
+
+def _known_noise(noise: NoiseModel) -> tuple[float | None, bool]:
+    """(the noise sigma the patch size rule may take as known, whether it is correlated): 1 after the Anscombe
+    transform (its purpose), the ACF's sigma for correlated noise (the white estimate sees only its high
+    frequencies), else None (estimated)."""
+    if noise.kind == "poisson":
+        return 1.0, False
+    if noise.kind == "correlated" and noise.acf is not None:
+        return noise.acf.sigma, True
+    return None, False
 
 
 def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
