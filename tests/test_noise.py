@@ -44,8 +44,8 @@ def test_correlated_noise_gets_larger_patches():
 
 
 def test_patches_keep_growing_at_high_noise():
-    """Beyond r = 0.7 BSC's patch grows as 3 + 6 r, from 8 up to 16 (Poisson counts at a few per pixel); a known sigma at
-    or above the image's spread (r unbounded) takes the largest, never more than the image."""
+    """Beyond r = 0.7 BSC's patch grows as 3 + 6 r, from 8 up to 16 (Poisson counts at a few per pixel); a known
+    sigma at or above the image's spread (r unbounded) takes the largest, never more than the image."""
     rng = np.random.default_rng(4)
     clean = smooth_image()
     signal = float(clean.std())
