@@ -1,0 +1,148 @@
+"""Where the time of a default `zeroshot.denoise` run goes (issue 11): preparation (noise model, patch size,
+scaling), the training E-steps, the statistics, the M-steps, the inference E-steps, the posterior moments, the
+merging, and the rest (Python between them).
+
+Each part is timed by wrapping the function that does it (wall time, perf_counter; the wrappers cost
+microseconds per call); the training and inference E-steps are told apart by whether inference has started.
+Images: the House (256², noisy σ 25) and a 1024² crop tiled from the standard images (σ 25) by default.
+Prints a table per image with each part's seconds and share of the run; checks that the parts add up to at
+most the run's wall time and that the denoised image beats the noisy one.
+
+    python bench/time_breakdown.py [--images house tiled1024] [--threads N] [--model bsc] [--zeroshot KEY=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import zeroshot
+from zeroshot.io import read_em
+
+DATA = Path(os.environ.get("ZEROSHOT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def load(name: str) -> np.ndarray:
+    if name == "tiled1024":  # 1024² from four 512² standard images
+        parts = [read_em(DATA / "standard" / f"{n}.png").data.astype(np.float64) for n in ("lena", "barbara")]
+        a, b = (p[:512, :512] for p in parts)
+        return np.block([[a, b], [b, a]])
+    return read_em(DATA / "standard" / f"{name}.png").data.astype(np.float64)
+
+
+@contextmanager
+def timed(targets: list[tuple[Any, str, str]], seconds: dict[str, float], stage: list[str]) -> Iterator[None]:
+    """Wraps obj.attr so that its calls add to seconds[part] (part "{stage}" substituted)."""
+    originals = []
+    for obj, attr, part in targets:
+        original = getattr(obj, attr)
+        originals.append((obj, attr, original))
+
+        def wrapper(*args: Any, _f: Callable[..., Any] = original, _part: str = part, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return _f(*args, **kwargs)
+            finally:
+                seconds[_part.format(stage=stage[0])] += time.perf_counter() - start
+
+        setattr(obj, attr, wrapper)
+    try:
+        yield
+    finally:
+        for obj, attr, original in originals:
+            setattr(obj, attr, original)
+
+
+def breakdown(image: np.ndarray, threads: int | None, options: dict[str, Any]) -> tuple[dict[str, float], float, Any]:
+    import importlib
+
+    import zeroshot.pipeline.inference as inference
+    from zeroshot.models.dictionary import DictionaryModel
+    from zeroshot.variational.evo import EvoEStep
+
+    denoise_module = importlib.import_module("zeroshot.denoise")  # the attribute zeroshot.denoise is the function
+    seconds: dict[str, float] = defaultdict(float)
+    stage = ["training"]
+    original_infer = denoise_module.infer
+
+    def infer(*args: Any, **kwargs: Any) -> Any:
+        stage[0] = "inference"
+        start = time.perf_counter()
+        try:
+            return original_infer(*args, **kwargs)
+        finally:
+            seconds["inference (all)"] += time.perf_counter() - start
+
+    targets = [
+        (denoise_module, "prepare", "prepare (noise model, patch size, scaling, training rows)"),
+        (denoise_module, "training_patches", "training patches (extract, centre)"),
+        (EvoEStep, "update", "{stage} E-steps"),
+        (DictionaryModel, "accumulate", "statistics"),
+        (DictionaryModel, "m_step", "M-steps"),
+        (DictionaryModel, "posterior_moments", "posterior moments"),
+        (inference, "_merged", "merge over ranks"),
+        (inference.Merger, "add", "merging chunks"),
+    ]
+    with timed(targets, seconds, stage):
+        denoise_module.infer = infer
+        try:
+            start = time.perf_counter()
+            result = zeroshot.denoise(image, threads=threads, **options)
+            total = time.perf_counter() - start
+        finally:
+            denoise_module.infer = original_infer
+    return dict(seconds), total, result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", nargs="+", default=["house", "tiled1024"])
+    parser.add_argument("--sigma", type=float, default=25.0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--zeroshot", nargs="*", default=[], metavar="KEY=VALUE", help="DenoiseConfig fields")
+    args = parser.parse_args()
+    options = {k: ast.literal_eval(v) for k, v in (kv.split("=", 1) for kv in args.zeroshot)}
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(f"commit {commit}; threads {args.threads or zeroshot.get_num_threads()}; options {options or 'defaults'}")
+    failures = []
+    for name in args.images:
+        clean = load(name)
+        noisy = clean + args.sigma * np.random.default_rng(0).standard_normal(clean.shape)
+        seconds, total, result = breakdown(noisy, args.threads, options)
+        psnr = 10 * np.log10(255.0**2 / np.mean((result.denoised - clean) ** 2))
+        noisy_psnr = 10 * np.log10(255.0**2 / np.mean((noisy - clean) ** 2))
+        config = result.config
+        print(
+            f"\n{name} {clean.shape[0]}x{clean.shape[1]}, σ {args.sigma:g}: {total:.1f} s, PSNR {noisy_psnr:.2f} -> "
+            f"{psnr:.2f} dB; {config.model} P {config.patch_size} H {config.n_latents} S {config.n_states} "
+            f"epochs {config.epochs} max_train_patches {config.max_train_patches} "
+            f"inference_epochs {config.inference_epochs}"
+        )
+        print("| part | s | share |\n|---|---:|---:|")
+        inner = {k: v for k, v in seconds.items() if k != "inference (all)"}
+        for part, value in inner.items():
+            print(f"| {part} | {value:.2f} | {100 * value / total:.1f} % |")
+        rest = total - sum(inner.values())
+        print(f"| rest (Python between the parts, noise inverse, scaling) | {rest:.2f} | {100 * rest / total:.1f} % |")
+        if rest < -0.01 * total:
+            failures.append(f"{name}: the parts add up to more than the run")
+        if psnr <= noisy_psnr:
+            failures.append(f"{name}: no better than the noisy input")
+    for failure in failures:
+        print("FAILED:", failure)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
