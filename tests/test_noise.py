@@ -39,7 +39,7 @@ def test_correlated_noise_gets_larger_patches():
     noisy = clean + 0.3 * signal * rng.standard_normal(clean.shape)
     assert choose_patch_size(noisy) == SMALL_PATCH
     assert choose_patch_size(noisy, noise_sigma=0.5 * signal, correlated=True) == CORRELATED_SMALL_PATCH
-    assert choose_patch_size(noisy, noise_sigma=0.75 * signal, correlated=True) == 9  # r 1.03: 3 + 6 r
+    assert choose_patch_size(noisy, noise_sigma=2.0 * signal, correlated=True) == LARGE_PATCH  # never more
     assert relative_noise(noisy, 0.5 * signal) == pytest.approx(0.5 / np.sqrt(1.09 - 0.25), rel=0.05)
 
 
