@@ -66,6 +66,9 @@ def test_auto_on_white_noise_is_the_white_pipeline_and_correlated_noise_is_white
     assert c.noise is not None and c.noise.kind == "correlated"
     assert np.mean((c.denoised - truth) ** 2) < 0.8 * np.mean((d.denoised - truth) ** 2)
     assert c.variance is not None and np.all(np.isfinite(c.variance)) and np.all(c.variance >= 0)
+    # The dictionary in the image's pixels: the learned (whitened) one coloured back; white runs as learned.
+    assert c.whitening is not None and np.array_equal(c.dictionary, c.whitening.L @ c.model.W)
+    assert a.whitening is None and a.dictionary is a.model.W
 
 
 def test_bad_noise_names_the_choices():

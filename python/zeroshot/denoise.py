@@ -11,6 +11,7 @@ from zeroshot.config import MODELS, DenoiseConfig, resolve_config
 from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM
 from zeroshot.noise.model import NoiseModel
+from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.extract import center, patches_at
 from zeroshot.patches.moments import PixelMoments
 from zeroshot.pipeline.inference import infer
@@ -34,9 +35,10 @@ class DenoiseResult:
     scale (for noise "poisson": in the transformed domain, where it is about 1 when the transform fits);
     free_energy: F per training epoch; moments: per-pixel posterior moments on the input's scale (mean,
     variance = within + between, third moment and skewness) if asked for; variance: moments.variance;
-    noise: the noise model the run used (decided from the image for noise="auto"); structure: the structure
-    guard's verdict (None when it did not run; when it found no structure, `denoised` is the smooth estimate and
-    `model` the guard's small model)."""
+    noise: the noise model the run used (decided from the image for noise="auto"); whitening: the
+    patches' whitening for correlated noise (`dictionary` uses it); structure: the structure guard's verdict
+    (None when it did not run; when it found no structure, `denoised` is the smooth estimate and `model` the
+    guard's small model)."""
 
     denoised: np.ndarray
     noise_sigma: float
@@ -47,6 +49,13 @@ class DenoiseResult:
     moments: PixelMoments | None = None
     noise: NoiseModel | None = None
     structure: StructureCheck | None = None
+    whitening: PatchWhitening | None = None
+
+    @property
+    def dictionary(self) -> np.ndarray:
+        """The model's dictionary W (D, H) in the image's (scaled) pixels: for whitened patches (correlated
+        noise) coloured back by the whitening (W ← L W), as the posterior moments are."""
+        return self.model.W if self.whitening is None else self.whitening.L @ self.model.W
 
     @property
     def variance(self) -> np.ndarray | None:
@@ -157,6 +166,7 @@ def denoise(
         else run.noise.moments_to_input(run.scaling.moments_to_input(pixel_moments)),
         noise=run.noise,
         structure=structure,
+        whitening=run.whitening,
     )
 
 

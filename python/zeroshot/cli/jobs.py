@@ -365,7 +365,7 @@ def _stage_report(path: Path, job: FileJob, run: DenoiseResult) -> StagedFile:
         variance=variance,
         relief=relief,
         free_energy=run.free_energy,
-        W=run.model.W,
+        W=run.dictionary,  # in the image's pixels (coloured back for whitened patches)
         patch_size=patch_size,
         usage=run.model.pi,
         noise_acf=_input_noise_acf(run, image.frames[0]),
