@@ -44,8 +44,9 @@ def test_acf_of_white_noise_is_a_spike():
 @pytest.mark.parametrize("P", [3, 5, 8])
 def test_covariance_of_patches(P):
     """Σ from the estimated ACF is symmetric positive definite and close to the true stationary covariance;
-    the sample covariance of the patches of the noise agrees too."""
-    shape = (256, 256)
+    the sample covariance of the patches of the noise agrees too. (512²: removing each half's plane costs some
+    precision; at 256² the error over 12 seeds is 5-15 %, at 512² 3-10 %.)"""
+    shape = (512, 512)
     noise = correlated_noise(shape, 2.0, np.random.default_rng(P))
     sigma = noise_covariance(estimate_noise_acf(noise, P - 1), P)
     truth = true_acf(shape, 2.0, P - 1)
@@ -54,9 +55,22 @@ def test_covariance_of_patches(P):
     assert sigma.shape == (P * P, P * P)
     assert np.array_equal(sigma, sigma.T)
     assert np.linalg.eigvalsh(sigma).min() > 0
-    assert np.linalg.norm(sigma - exact) / np.linalg.norm(exact) < 0.08
+    assert np.linalg.norm(sigma - exact) / np.linalg.norm(exact) < 0.1
     patches = np.lib.stride_tricks.sliding_window_view(noise, (P, P)).reshape(-1, P * P)
     assert np.linalg.norm(np.cov(patches.T) - sigma) / np.linalg.norm(exact) < 0.1
+
+
+def test_gradients_are_not_taken_for_noise():
+    """Flat regions with a gradient across them (illumination, ice thickness) leave the noise estimate alone: each
+    half loses its plane, and the removal's bias is undone."""
+    shape = (256, 256)
+    r, c = np.mgrid[: shape[0], : shape[1]]
+    ramps = 40.0 * ((r % 64) / 64.0) + 25.0 * ((c % 96) / 96.0)  # steep gradients in tiles, no flat region
+    rng = np.random.default_rng(5)
+    noise = correlated_noise(shape, 2.0, rng)
+    acf = estimate_noise_acf(ramps + noise, 3)
+    assert acf.sigma == pytest.approx(2.0, rel=0.08)
+    assert np.max(np.abs(acf.rows - true_acf(shape, 2.0, 3)[3:, 3] / 4.0)) < 0.08
 
 
 def test_covariance_is_made_positive_definite():
