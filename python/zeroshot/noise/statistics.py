@@ -219,7 +219,8 @@ def _without_plane(halves: np.ndarray) -> np.ndarray:
     h, w = halves.shape[-2:]
     basis = _plane_basis(h, w)
     flat = halves.reshape(-1, h * w)
-    return (flat - (flat @ basis) @ basis.T).reshape(halves.shape)
+    residual: np.ndarray = flat - (flat @ basis) @ basis.T
+    return residual.reshape(halves.shape)
 
 
 def noise_covariance(acf: NoiseACF, patch_size: int, *, floor: float = 1e-3) -> np.ndarray:
