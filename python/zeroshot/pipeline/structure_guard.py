@@ -5,8 +5,7 @@ Before the main training, a small BSC (GUARD_LATENTS atoms, GUARD_EPOCHS epochs)
 staggered fifth of the image's tiles (`split_patches`); its free energy F_n (a lower bound of log p(y_n)) on
 patches inside those held-out tiles, which no training patch overlaps, is compared with their log-likelihood under
 noise alone, N(0, σ₀² I) with σ₀² the mean square of the training patches' values (the patches centred and whitened
-as the run
-learns them, so that noise alone is white there). A model that found structure predicts held-out patches better
+as the run learns them, so that noise alone is white there). A model that found structure predicts held-out patches better
 than noise alone (gain F_n − log N(y_n) > 0); one that learned the noise's particulars predicts them worse.
 
 The verdict "no structure" needs strong evidence: the mean gain more than GUARD_Z standard errors below 0. Then
@@ -16,7 +15,8 @@ sides): the blotches a model paints from noise alone are worse than a flat estim
 Measured (`python bench/structure_guard.py`, bench/RESULTS.md "Structure guard"): right on uniform noise
 (openNCEM's temp.mrc, z −9.6), white Gaussian noise (z −16), the House with white (z +19, +24) and correlated
 noise (z +12.5) and the SARS-CoV-2 slice (z +40); wrong on correlated noise: pure noise blurred by 1 px gains
-+1.9 nats per patch (the estimated whitening leaves correlation the model learns), and the 80S ribosome
++1.9 nats per patch (the whitening estimated from the image leaves its noise far from white: on it, at P 8, the
+whitened patches' covariance has eigenvalues from 0.01 to 10.6, a spread the model learns), and the 80S ribosome
 micrograph, whose particles are faint against its correlated noise at its patch size 8, loses (z −10). Hence off
 by default.
 """
