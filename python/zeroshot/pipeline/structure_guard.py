@@ -6,7 +6,8 @@ staggered fifth of the image's tiles (`split_patches`); its free energy F_n (a l
 patches inside those held-out tiles, which no training patch overlaps, is compared with their log-likelihood under
 noise alone, N(0, σ₀² I) with σ₀² the mean square of the training patches' values (the patches centred and
 whitened as the run learns them, so that noise alone is white there). A model that found structure predicts
-held-out patches better than noise alone (gain F_n − log N(y_n) > 0); one that learned the noise's particulars predicts them worse.
+held-out patches better than noise alone (gain F_n − log N(y_n) > 0); one that learned the noise's particulars
+predicts them worse.
 
 The verdict "no structure" needs strong evidence: the mean gain more than GUARD_Z standard errors below 0. Then
 training is skipped and the smooth estimate is returned (the image blurred by a Gaussian of SMOOTH_PATCHES patch
