@@ -493,7 +493,9 @@ def check_correlated_noise(seed: int) -> list[str]:
     white = 100.0 + 25.0 * np.random.default_rng(seed).standard_normal((64, 64))
     difference = np.abs(run_bm3d(white, 25.0) - run_bm3d(white, np.full(white.shape, 625.0 * white.size))).max()
     print(f"bm3d convention: sigma_psd=25 against the flat PSD 25² · R · C: max |difference| {difference:.2e}")
-    if not difference < 1e-3:
+    # bm3d's two paths differ by its own rounding, which varies between runs (1.4e-3 and 4.2e-2 grey levels
+    # seen); a wrong convention (PSD off by R · C) would differ by tens of grey levels.
+    if not difference < 0.1:
         failures.append("bm3d: a flat PSD σ² · R · C does not give its white-noise result")
     return failures
 
