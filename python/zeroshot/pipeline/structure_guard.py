@@ -14,12 +14,11 @@ training is skipped and the smooth estimate is returned (the image blurred by a 
 sides): the blotches a model paints from noise alone are worse than a flat estimate.
 
 Measured (`python bench/structure_guard.py`, bench/RESULTS.md "Structure guard"): right on uniform noise
-(openNCEM's temp.mrc, z −9.6), white Gaussian noise (z −16), the House with white (z +19, +24) and correlated
-noise (z +12.5) and the SARS-CoV-2 slice (z +40); wrong on correlated noise: pure noise blurred by 1 px gains
-+1.9 nats per patch (the whitening estimated from the image leaves its noise far from white: on it, at P 8, the
-whitened patches' covariance has eigenvalues from 0.01 to 10.6, a spread the model learns), and the 80S ribosome
-micrograph, whose particles are faint against its correlated noise at its patch size 8, loses (z −10). Hence off
-by default.
+(openNCEM's temp.mrc, z −44), white Gaussian noise (z −39), the House with white (z +19, +23) and correlated
+noise (z +15) and the SARS-CoV-2 slice (z +45); wrong on correlated noise: pure noise blurred by 1 px gains
++0.13 nats per patch, z +10 (the whitening estimated from the image leaves its noise not quite white, and the
+model learns the rest), and the 80S ribosome micrograph, whose particles are faint against its correlated noise
+at its patch size 8, loses (z −11). Hence off by default.
 """
 
 from __future__ import annotations
