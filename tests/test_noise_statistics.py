@@ -104,3 +104,28 @@ def test_correlation_ratio_separates_white_from_correlated():
 def test_errors_name_the_problem(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_plane_removal_bias_equals_the_dense_projector():
+    """The image-space form of E[Ĉ] after removing each half's plane equals Π Σ(C) Π averaged over the pixel
+    pairs at each lag, with the (h w)² matrices built in full."""
+    from zeroshot.noise.statistics import _plane_basis, _plane_removal_undone
+
+    h, w, L = 8, 12, 3
+    rng = np.random.default_rng(0)
+    measured = rng.standard_normal((2 * L + 1, 2 * L + 1))
+    measured = measured + measured[::-1, ::-1]  # an ACF is symmetric
+    measured[L, L] = 10.0
+    r, c = np.divmod(np.arange(h * w), w)
+    dr, dc = r[None, :] - r[:, None], c[None, :] - c[:, None]
+    inside = (np.abs(dr) <= L) & (np.abs(dc) <= L)
+    lag = ((dr + L) * (2 * L + 1) + (dc + L))[inside]
+    pairs = np.bincount(lag, minlength=(2 * L + 1) ** 2)
+    projector = np.eye(h * w) - _plane_basis(h, w) @ _plane_basis(h, w).T
+    C = measured.copy()
+    for _ in range(3):
+        sigma = np.zeros((h * w, h * w))
+        sigma[inside] = C.ravel()[lag]
+        expected = np.bincount(lag, weights=(projector @ sigma @ projector)[inside]) / pairs
+        C += measured - expected.reshape(C.shape)
+    np.testing.assert_allclose(_plane_removal_undone(measured, h, w), C, rtol=0, atol=1e-12)

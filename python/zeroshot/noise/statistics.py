@@ -192,25 +192,51 @@ def _plane_basis(h: int, w: int) -> np.ndarray:
 
 def _plane_removal_undone(measured: np.ndarray, h: int, w: int, iterations: int = _BIAS_ITERATIONS) -> np.ndarray:
     """The ACF C whose expected measurement after the plane removal equals `measured` ((2L+1)²): the removal
-    (projector Π = I − B Bᵀ) turns the halves' covariance Σ(C) into Π Σ(C) Π, whose mean over the pixel pairs at
-    each lag is what is measured, E[Ĉ] = A(C), linear in C (the ACF taken to vanish beyond the lags L).
-    Fixed-point iterations C ← C + (measured − A(C)) from C = measured."""
+    (projector Π = I − B Bᵀ, B the orthonormal plane basis of an h × w half) turns the halves' covariance Σ(C) into
+    Π Σ Π, whose mean over the pixel pairs (p, p + Δ) at each lag is what is measured:
+    E[Ĉ(Δ)] = C(Δ) − Σ_k ⟨b_k, Σ b_k⟩_Δ − Σ_k ⟨Σ b_k, b_k⟩_Δ + Σ_kl (Bᵀ Σ B)_kl ⟨b_k, b_l⟩_Δ, with
+    ⟨u, v⟩_Δ the mean of u(p) v(p + Δ) (`_lag_means`) — linear in C (the ACF taken to vanish beyond the lags L),
+    computed on h × w images, never as (h w)² matrices. Fixed-point iterations C ← C + (measured − E[Ĉ])."""
     L = measured.shape[0] // 2
-    r, c = np.divmod(np.arange(h * w), w)
-    dr, dc = r[None, :] - r[:, None], c[None, :] - c[:, None]
-    inside = (np.abs(dr) <= L) & (np.abs(dc) <= L)
-    lag = ((dr + L) * (2 * L + 1) + (dc + L))[inside]
-    pairs = np.bincount(lag, minlength=(2 * L + 1) ** 2)
-    basis = _plane_basis(h, w)
+    basis = [b.reshape(h, w) for b in _plane_basis(h, w).T]
+    between = [[_lag_means(bk, bl, L) for bl in basis] for bk in basis]  # fixed: the basis alone
     C = measured.copy()
     for _ in range(iterations):
-        sigma = np.zeros((h * w, h * w))
-        sigma[inside] = C.ravel()[lag]
-        projected = sigma - basis @ (basis.T @ sigma)
-        projected -= (projected @ basis) @ basis.T
-        expected = np.bincount(lag, weights=projected[inside], minlength=pairs.size) / np.maximum(pairs, 1)
-        C += measured - expected.reshape(C.shape)
+        smeared = [_apply_acf(C, b) for b in basis]
+        M = np.array([[float(np.sum(bk * sl)) for sl in smeared] for bk in basis])  # Bᵀ Σ B
+        expected = C.copy()
+        for k, (bk, sk) in enumerate(zip(basis, smeared, strict=True)):
+            expected -= _lag_means(bk, sk, L) + _lag_means(sk, bk, L)
+            for l_index in range(len(basis)):
+                expected += M[k, l_index] * between[k][l_index]
+        C += measured - expected
     return C
+
+
+def _lag_means(u: np.ndarray, v: np.ndarray, L: int) -> np.ndarray:
+    """out[L + Δr, L + Δc]: the mean over the pixels p of an image (both u and v are its h × w maps) with p + Δ
+    inside of u(p) v(p + Δ), for |Δr|, |Δc| <= L."""
+    h, w = u.shape
+    out = np.empty((2 * L + 1, 2 * L + 1))
+    for dr in range(-L, L + 1):
+        ur, vr = slice(max(0, -dr), h - max(0, dr)), slice(max(0, dr), h - max(0, -dr))
+        for dc in range(-L, L + 1):
+            uc, vc = slice(max(0, -dc), w - max(0, dc)), slice(max(0, dc), w - max(0, -dc))
+            out[L + dr, L + dc] = float(np.mean(u[ur, uc] * v[vr, vc]))
+    return out
+
+
+def _apply_acf(C: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """(Σ u)(p) = Σ_Δ C(Δ) u(p + Δ) over |Δr|, |Δc| <= L, u taken as 0 outside its h × w half."""
+    L = C.shape[0] // 2
+    h, w = u.shape
+    padded = np.zeros((h + 2 * L, w + 2 * L))
+    padded[L : L + h, L : L + w] = u
+    out = np.zeros((h, w))
+    for dr in range(-L, L + 1):
+        for dc in range(-L, L + 1):
+            out += C[L + dr, L + dc] * padded[L + dr : L + dr + h, L + dc : L + dc + w]
+    return out
 
 
 def _without_plane(halves: np.ndarray) -> np.ndarray:
