@@ -13,11 +13,12 @@ SMALL_PATCH, LARGE_PATCH = 5, 8
 # 6-7 at r ~ 0.42-0.55, 8 at r ~ 0.82, 10 at r ~ 1.1): P = round(ES3C_P0 + ES3C_P_SLOPE * r) in [5, 10].
 ES3C_P0, ES3C_P_SLOPE, ES3C_P_RANGE = 3.5, 6.0, (5, 10)
 # Correlated noise (its sigma from the noise ACF of the flattest blocks; the diagonal detail above sees only its
-# high-frequency part: 0.09 instead of 0.65 on the SARS-CoV-2 slice): BSC takes 6 up to r = 0.7, then 8 (bench/
-# RESULTS.md, "Patch size under correlated noise": House with noise blurred by 1 px, r = 0.66: P 5 / 6 / 8 give
+# high-frequency part: 0.09 instead of 0.65 on the SARS-CoV-2 slice): BSC takes 6 up to r = 1, then 8 (bench/
+# RESULTS.md, "Patch size under correlated noise"): House with noise blurred by 1 px, r = 0.66: P 5 / 6 / 8 give
 # 25.81 / 26.44 / 26.80 dB; r = 1.3: 20.58 / 21.59 / 22.77 dB, P 11: 21.73; Peppers σ 50, r 0.95: P 6 / 8 20.99 /
-# 21.55; the SARS-CoV-2 slice, r = 0.65: P 6 meets both of the figures, P 8 washes out the membranes).
-CORRELATED_SMALL_PATCH = 6
+# 21.55. The synthetic images like 8 from r = 0.7 on, but on the SARS-CoV-2 slice 8 washes out the membranes (the
+# whole slice, r = 0.65, and the demo's 512² crop of it, r = 0.77, look right at 6), so 8 waits for r > 1.
+CORRELATED_SMALL_PATCH, CORRELATED_LARGE_RELATIVE_NOISE = 6, 1.0
 # Above r = 0.7, BSC's best patch keeps growing with r: P = round(HIGH_P0 + HIGH_P_SLOPE * r) in [8, 16]
 # (bench/RESULTS.md, "Patch size at high noise"; defaults otherwise): white noise σ 50, House (r 1.10): P 8 / 10
 # 28.80 / 29.25 dB, Peppers (r 0.94): 26.53 / 26.45; Poisson counts after the Anscombe transform (σ = 1 known),
@@ -66,7 +67,7 @@ def choose_patch_size(
         low, high = ES3C_P_RANGE
         size = int(np.clip(round(ES3C_P0 + ES3C_P_SLOPE * r), low, high))
     elif correlated:  # larger patches learn the whitened noise's errors: House σ 50, P 11: 21.73 dB, P 8: 22.92
-        size = LARGE_PATCH if r > LARGE_PATCH_RELATIVE_NOISE else CORRELATED_SMALL_PATCH
+        size = LARGE_PATCH if r > CORRELATED_LARGE_RELATIVE_NOISE else CORRELATED_SMALL_PATCH
     elif r > LARGE_PATCH_RELATIVE_NOISE:
         low, high = HIGH_P_RANGE
         size = int(np.clip(round(HIGH_P0 + HIGH_P_SLOPE * min(r, 1e6)), low, high))
