@@ -26,11 +26,18 @@ import numpy as np
 from zeroshot.config import DenoiseConfig
 from zeroshot.noise import choose_patch_size
 from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
-from zeroshot.noise.statistics import estimate_noise_acf
 from zeroshot.noise.whitening import PatchWhitening
-from zeroshot.patches.extract import center, patches_at
+from zeroshot.patches.extract import patches_at
 from zeroshot.patches.grid import PatchGrid, draw_training_rows
-from zeroshot.pipeline.run import CheckpointPlan, check_counts, check_image, check_same_run, checkpoint_plan
+from zeroshot.pipeline.run import (
+    CheckpointPlan,
+    check_counts,
+    check_image,
+    check_same_run,
+    checkpoint_plan,
+    correlated_whitening,
+    learned_patches,
+)
 from zeroshot.pipeline.scaling import ImageScaling
 from zeroshot.runtime.checkpoint import config_record, image_hash
 from zeroshot.runtime.comm import Comm, block_range
@@ -112,7 +119,7 @@ def prepare_training(
         largest, config, moments=1, threads=n_threads, checkpoint=plan is not None, comm=comm, max_memory=memory_limit
     )
     scaling = ImageScaling(1.0, 0.0, 1.0) if config.model == "pmm" else ImageScaling.normalise(first)
-    whitening = PatchWhitening.from_acf(estimate_noise_acf(first), P) if noise.kind == "correlated" else None
+    whitening = correlated_whitening(noise, first, scaling, P) if noise.kind == "correlated" else None
     grids = [PatchGrid.of(shape, P) for shape in shapes]
     offsets = np.cumsum([0] + [grid.N for grid in grids])
     rows = draw_training_rows(int(offsets[-1]), config.max_train_patches, config.seed)
@@ -129,9 +136,7 @@ def prepare_training(
         if hi > lo:
             Y[lo:hi] = patches_at(values, grid, local[lo:hi] - offsets[index], chunk)
         del values
-    Y, _ = center(Y, config.center_patches)
-    if whitening is not None:
-        whitening.whiten(Y)
+    Y, _ = learned_patches(Y, config.center_patches, whitening)
     training = TrainingSet(config, comm, n_threads, plan, int(rows.size), block, noise, scaling, whitening, len(images))
     return training, Y
 

@@ -12,11 +12,11 @@ import numpy as np
 from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM
 from zeroshot.patches.estimates import estimate_accumulator
-from zeroshot.patches.extract import center, patch_range
+from zeroshot.patches.extract import patch_range
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.patches.merge import Accumulator, Merger, merge_over_ranks
 from zeroshot.patches.moments import MomentAccumulator, PixelMoments
-from zeroshot.pipeline.run import Run
+from zeroshot.pipeline.run import Run, learned_patches
 from zeroshot.runtime.comm import block_range
 from zeroshot.variational.components import ComponentStates
 from zeroshot.variational.evo import EvoEStep
@@ -60,9 +60,7 @@ def infer(
     # dictionary coloured back (zeroshot.noise.whitening).
     pixel_model = model if run.whitening is None else run.whitening.colour(model)
     for start, stop in grid.chunks(lo, hi, run.chunk_patches):
-        Yc, dc = center(patch_range(image, grid, start, stop), config.center_patches)
-        if run.whitening is not None:
-            run.whitening.whiten(Yc)
+        Yc, dc = learned_patches(patch_range(image, grid, start, stop), config.center_patches, run.whitening)
         if trained is not None:
             chunk_states = trained.subset(slice(start - lo, stop - lo), first_index=start)
             rounds = 1

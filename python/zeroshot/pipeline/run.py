@@ -16,8 +16,9 @@ import numpy as np
 from zeroshot.config import DenoiseConfig
 from zeroshot.noise import choose_patch_size
 from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
-from zeroshot.noise.statistics import estimate_noise_acf
+from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
 from zeroshot.noise.whitening import PatchWhitening
+from zeroshot.patches.extract import center
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.pipeline.scaling import ImageScaling, check_moments_fit
 from zeroshot.pipeline.trained import TrainedModel
@@ -144,7 +145,7 @@ def prepare(
     if trained is not None:
         whitening = trained.whitening
     elif noise.kind == "correlated":
-        whitening = PatchWhitening.from_acf(estimate_noise_acf(values), P)
+        whitening = correlated_whitening(noise, values, scaling, P)
     run = Run(config, chunk, moments, comm, n_threads, grid, rows, block, plan, scaling, noise, whitening)
     return run, values
 
@@ -158,6 +159,27 @@ def _known_noise(noise: NoiseModel) -> tuple[float | None, bool]:
     if noise.kind == "correlated" and noise.acf is not None:
         return noise.acf.sigma, True
     return None, False
+
+
+def learned_patches(
+    Y: np.ndarray, center_patches: bool, whitening: PatchWhitening | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the patches Y (N, D) as the models learn them, their means (N, 1)), in place: without their means when
+    center_patches (the means to add back to the estimates), whitened for correlated noise."""
+    Y, means = center(Y, center_patches)
+    if whitening is not None:
+        whitening.whiten(Y)
+    return Y, means
+
+
+def correlated_whitening(noise: NoiseModel, scaled: np.ndarray, scaling: ImageScaling, P: int) -> PatchWhitening:
+    """The whitening of the P x P patches of the scaled image for correlated noise: the noise model's ACF, estimated
+    on the input, in the scaled image's units (the estimate is scale-equivariant and ignores offsets); estimated on
+    the scaled image where the noise model has none (values too large to square)."""
+    if noise.acf is None:
+        return PatchWhitening.from_acf(estimate_noise_acf(scaled), P)
+    unit = scaling.scale * scaling.scale
+    return PatchWhitening.from_acf(NoiseACF(noise.acf.cov / unit, noise.acf.block, noise.acf.halves), P)
 
 
 def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:

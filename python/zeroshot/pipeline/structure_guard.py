@@ -30,10 +30,10 @@ import numpy as np
 
 from zeroshot.maps.blur import gaussian_blur
 from zeroshot.models import BSC
-from zeroshot.patches.extract import center, patches_at
+from zeroshot.patches.extract import patches_at
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.patches.moments import PixelMoments
-from zeroshot.pipeline.run import Run
+from zeroshot.pipeline.run import Run, learned_patches
 from zeroshot.variational.em import EMTrainer, EpochLog
 from zeroshot.variational.evo import EvoEStep
 from zeroshot.variational.states import TruncatedStates, initial_activation
@@ -133,8 +133,8 @@ def split_patches(shape: tuple[int, int], P: int, seed: int) -> tuple[np.ndarray
 
 def _patches(run: Run, scaled: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The patches at `rows` of the image's grid, centred and whitened as the run's."""
-    Y, _ = center(patches_at(scaled, run.grid, rows, run.chunk_patches), run.config.center_patches)
-    return Y if run.whitening is None else run.whitening.whiten(Y)
+    patches = patches_at(scaled, run.grid, rows, run.chunk_patches)
+    return learned_patches(patches, run.config.center_patches, run.whitening)[0]
 
 
 def smooth_estimate(check: StructureCheck, scaled: np.ndarray, order: int) -> tuple[np.ndarray, PixelMoments | None]:
