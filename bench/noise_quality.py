@@ -389,16 +389,23 @@ def section_poisson(args: argparse.Namespace, ours: Zeroshot | None, failures: l
                     failures.append(f"{method} {name} peak {peak:g}: PSNR {p:.2f} <= noisy {entry['noisy']:.2f}")
                 print(f"  {name} peak {peak:g} {method}: PSNR {p:.2f} dB, {seconds:.1f} s{note}", file=sys.stderr)
             results[(name, peak)] = entry
-    header = ["image", "peak", "noisy PSNR"] + [f"{m} PSNR" for m in methods] + [f"{m} s" for m in methods]
+    results_tables(args.peaks, "peak", results, methods, args.markdown)
+
+
+def results_tables(
+    levels: list[float], label: str, results: dict[tuple[str, float], dict[str, Any]], methods: list[str], md: bool
+) -> None:
+    """The PSNR and seconds of every method per image and noise level, then their means per level."""
+    header = ["image", label, "noisy PSNR"] + [f"{m} PSNR" for m in methods] + [f"{m} s" for m in methods]
     rows = []
-    for (name, peak), entry in results.items():
-        row = [f"{name} {entry['shape'][0]}²", f"{peak:g}", fmt(entry["noisy"])]
+    for (name, level), entry in results.items():
+        row = [f"{name} {entry['shape'][0]}²", f"{level:g}", fmt(entry["noisy"])]
         row += [fmt(entry[m][0]) if m in entry else "-" for m in methods]
         row += [fmt(entry[m][1], 1) if m in entry else "-" for m in methods]
         rows.append(row)
-    print_table(header, rows, args.markdown)
+    print_table(header, rows, md)
     print()
-    mean_table(args.peaks, "peak", results, ["noisy", *methods], args.markdown)
+    mean_table(levels, label, results, ["noisy", *methods], md)
 
 
 def mean_table(
@@ -451,16 +458,7 @@ def section_correlated(args: argparse.Namespace, ours: Zeroshot | None, failures
                     failures.append(f"{method} {name} σ {sigma:g}: PSNR {p:.2f} <= noisy {entry['noisy']:.2f}")
                 print(f"  {name} σ {sigma:g} {method}: PSNR {p:.2f} dB, {seconds:.1f} s{note}", file=sys.stderr)
             results[(name, sigma)] = entry
-    header = ["image", "σ", "noisy PSNR"] + [f"{m} PSNR" for m in methods] + [f"{m} s" for m in methods]
-    rows = []
-    for (name, sigma), entry in results.items():
-        row = [f"{name} {entry['shape'][0]}²", f"{sigma:g}", fmt(entry["noisy"])]
-        row += [fmt(entry[m][0]) if m in entry else "-" for m in methods]
-        row += [fmt(entry[m][1], 1) if m in entry else "-" for m in methods]
-        rows.append(row)
-    print_table(header, rows, args.markdown)
-    print()
-    mean_table(args.sigmas, "σ", results, ["noisy", *methods], args.markdown)
+    results_tables(args.sigmas, "σ", results, methods, args.markdown)
     if "bm3d-psd" in methods and "bm3d-white" in methods:
         gaps = [
             e["bm3d-psd"][0] - e["bm3d-white"][0] for e in results.values() if "bm3d-psd" in e and "bm3d-white" in e
