@@ -76,3 +76,13 @@ def training_patches(image_size: int, P: int, N: int, seed: int = 0) -> np.ndarr
     rows, columns = np.divmod(np.sort(np.random.default_rng(seed).choice(cols * cols, N, replace=False)), cols)
     Y = sliding_window_view(image, (P, P))[rows, columns].reshape(N, P * P)
     return Y - Y.mean(axis=1, keepdims=True)
+
+
+def gray_png(figure: Path) -> None:
+    """The figure rewritten as an 8-bit grayscale PNG (the panels are gray): a third of the RGB file, small
+    enough for the repository."""
+    from PIL import Image
+
+    with Image.open(figure) as im:
+        gray = im.convert("L")
+    gray.save(figure, optimize=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import SHARED_DATA, commit, machine
+from common import SHARED_DATA, commit, gray_png, machine
 
 BENCH = Path(__file__).resolve().parent
 IMAGES = [
@@ -39,15 +39,6 @@ NOT_AN_IMAGE = "08_carbon.dm3"
 
 def zeroshot(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "zeroshot.cli", *args], capture_output=True, text=True)
-
-
-def _shrink(figure: Path) -> None:
-    """The report as an 8-bit grayscale PNG (the panels are gray): a third of the RGB file, for the repository."""
-    from PIL import Image
-
-    with Image.open(figure) as im:
-        gray = im.convert("L")
-    gray.save(figure, optimize=True)
 
 
 def main() -> None:
@@ -94,7 +85,7 @@ def main() -> None:
         if run.returncode != 0:
             failures.append(f"{name}: denoise exited {run.returncode}: {run.stderr.strip()}")
             continue
-        _shrink(figure)
+        gray_png(figure)
         out = read_em(denoised)
         variance = read_em(denoised.with_name(f"{stem}_variance.tif"))
         problems = []

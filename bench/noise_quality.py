@@ -66,7 +66,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from common import SHARED_DATA, STANDARD_IMAGES, add_gaussian_noise, commit, load_standard, machine
+from common import SHARED_DATA, STANDARD_IMAGES, add_gaussian_noise, commit, gray_png, load_standard, machine
 from denoise_quality import model_config, print_table
 from zeroshot.config import MODELS, DenoiseConfig
 from zeroshot.maps.blur import gaussian_blur
@@ -754,18 +754,9 @@ def save_figures(args: argparse.Namespace, virus: dict[str, Any], figures: dict[
         plt.close(fig)
         written.append(path)
     for path in written:
-        _shrink(path)
+        gray_png(path)
     if written:
         print("\nfigures: " + ", ".join(str(p) for p in written))
-
-
-def _shrink(figure: Path) -> None:
-    """The figure as an 8-bit grayscale PNG (the panels are gray), small enough for the repository."""
-    from PIL import Image
-
-    with Image.open(figure) as im:
-        gray = im.convert("L")
-    gray.save(figure, optimize=True)
 
 
 def main() -> None:

@@ -15,30 +15,24 @@ from __future__ import annotations
 
 import argparse
 import ast
-import os
-import subprocess
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import zeroshot
-from zeroshot.io import read_em
-
-DATA = Path(os.environ.get("ZEROSHOT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+from common import commit, load_standard
 
 
 def load(name: str) -> np.ndarray:
-    if name == "tiled1024":  # 1024² from four 512² standard images
-        parts = [read_em(DATA / "standard" / f"{n}.png").data.astype(np.float64) for n in ("lena", "barbara")]
-        a, b = (p[:512, :512] for p in parts)
+    if name == "tiled1024":  # 1024² from Lena and Barbara (512² each), two of each
+        a, b = (load_standard(n)[:512, :512] for n in ("lena", "barbara"))
         return np.block([[a, b], [b, a]])
-    return read_em(DATA / "standard" / f"{name}.png").data.astype(np.float64)
+    return load_standard(name)
 
 
 @contextmanager
@@ -113,8 +107,7 @@ def main() -> int:
     parser.add_argument("--zeroshot", nargs="*", default=[], metavar="KEY=VALUE", help="DenoiseConfig fields")
     args = parser.parse_args()
     options = {k: ast.literal_eval(v) for k, v in (kv.split("=", 1) for kv in args.zeroshot)}
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"commit {commit}; threads {args.threads or zeroshot.get_num_threads()}; options {options or 'defaults'}")
+    print(f"commit {commit()}; threads {args.threads or zeroshot.get_num_threads()}; options {options or 'defaults'}")
     failures = []
     for name in args.images:
         clean = load(name)

@@ -16,9 +16,9 @@ sides): the blotches a model paints from noise alone are worse than a flat estim
 Measured (`python bench/structure_guard.py`, bench/RESULTS.md "Structure guard"): right on uniform noise
 (openNCEM's temp.mrc, z −44), white Gaussian noise (z −39), the House with white (z +19, +23) and correlated
 noise (z +15) and the SARS-CoV-2 slice (z +45); wrong on correlated noise: pure noise blurred by 1 px gains
-+0.13 nats per patch, z +10 (the whitening estimated from the image leaves its noise not quite white, and the
-model learns the rest), and the 80S ribosome micrograph, whose particles are faint against its correlated noise
-at its patch size 8, loses (z −11). Hence off by default.
++0.13 to +1.38 nats per patch by the draw, z +10 to +34 (the whitening estimated from the image leaves its noise
+not quite white, and the model learns the rest), and the 80S ribosome micrograph, whose particles are faint
+against its correlated noise at its patch size 8, loses (z −11). Hence off by default.
 """
 
 from __future__ import annotations
