@@ -345,3 +345,14 @@ def test_a_failed_save_leaves_the_old_file(models, tmp_path, monkeypatch):
     monkeypatch.undo()
     assert path.read_bytes() == original.read_bytes()
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def test_train_chooses_the_patch_size_denoise_chooses():
+    """Without a patch size, training on an image picks the one denoise picks for it, by the same noise-aware rule
+    (correlated noise: from its ACF's sigma; the white estimate would see too little noise and pick 5)."""
+    image = clean((96, 112)) + correlated_noise((96, 112), 10.0, np.random.default_rng(7))
+    options = {k: v for k, v in TINY.items() if k != "patch_size"} | {"epochs": 1}
+    learned = train(image, **options)
+    result = denoise(image, **options)
+    assert learned.noise.kind == "correlated" and result.noise is not None and result.noise.kind == "correlated"
+    assert learned.config.patch_size == result.config.patch_size == 6

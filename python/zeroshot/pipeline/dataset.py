@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from zeroshot.config import DenoiseConfig
-from zeroshot.noise import choose_patch_size
 from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.extract import patches_at
@@ -37,6 +36,7 @@ from zeroshot.pipeline.run import (
     checkpoint_plan,
     correlated_whitening,
     learned_patches,
+    patch_size_for,
 )
 from zeroshot.pipeline.scaling import ImageScaling
 from zeroshot.runtime.checkpoint import config_record, image_hash
@@ -102,7 +102,7 @@ def prepare_training(
     first = _checked(images[0], labels[0], config.patch_size or 1, config.model)
     noise = native_poisson(config.noise) if config.model == "pmm" else decide_noise(first, config.noise)
     first = noise.forward(first)
-    P = config.patch_size if config.patch_size is not None else choose_patch_size(first, config.model)
+    P = patch_size_for(first, config, noise)
     config = replace(config, patch_size=P)
     shapes = [np.shape(image) for image in images]
     for index, shape in enumerate(shapes):

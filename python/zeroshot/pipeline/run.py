@@ -108,7 +108,7 @@ def prepare(
     else:
         noise = native_poisson(config.noise) if counts else decide_noise(values, config.noise)
     values = noise.forward(values)  # in place; the identity for white noise
-    P = config.patch_size or choose_patch_size(values, config.model, *_known_noise(noise))
+    P = patch_size_for(values, config, noise)
     config = replace(config, patch_size=P)
     input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
     if comm.size > 1:  # all that decides which collectives a rank takes part in
@@ -150,15 +150,18 @@ def prepare(
     return run, values
 
 
-def _known_noise(noise: NoiseModel) -> tuple[float | None, bool]:
-    """(the noise sigma the patch size rule may take as known, whether it is correlated): 1 after the Anscombe
+def patch_size_for(values: np.ndarray, config: DenoiseConfig, noise: NoiseModel) -> int:
+    """The configuration's patch size, or the one chosen for the image (in the noise model's domain) by its
+    relative noise, with the noise sigma taken as known where the noise model knows it: 1 after the Anscombe
     transform (its purpose), the ACF's sigma for correlated noise (the white estimate sees only its high
-    frequencies), else None (estimated)."""
+    frequencies)."""
+    if config.patch_size is not None:
+        return config.patch_size
     if noise.kind == "poisson":
-        return 1.0, False
+        return choose_patch_size(values, config.model, noise_sigma=1.0)
     if noise.kind == "correlated" and noise.acf is not None:
-        return noise.acf.sigma, True
-    return None, False
+        return choose_patch_size(values, config.model, noise_sigma=noise.acf.sigma, correlated=True)
+    return choose_patch_size(values, config.model)
 
 
 def learned_patches(
