@@ -62,8 +62,8 @@ def breakdown(image: np.ndarray, threads: int | None, options: dict[str, Any]) -
     import importlib
 
     import zeroshot.pipeline.inference as inference
+    import zeroshot.variational.evo as evo
     from zeroshot.models.dictionary import DictionaryModel
-    from zeroshot.variational.evo import EvoEStep
 
     denoise_module = importlib.import_module("zeroshot.denoise")  # the attribute zeroshot.denoise is the function
     seconds: dict[str, float] = defaultdict(float)
@@ -81,7 +81,9 @@ def breakdown(image: np.ndarray, threads: int | None, options: dict[str, Any]) -
     targets = [
         (denoise_module, "prepare", "prepare (noise model, patch size, scaling, training rows)"),
         (denoise_module, "training_patches", "training patches (extract, centre)"),
-        (EvoEStep, "update", "{stage} E-steps"),
+        (evo.Workspace, "products", "dense products (Y W, W^T W)"),
+        (evo, "merge_single_latent_states", "{stage} E-steps: single-latent merges"),
+        (evo, "evo_step", "{stage} E-steps: evolutionary generations"),
         (DictionaryModel, "accumulate", "statistics"),
         (DictionaryModel, "m_step", "M-steps"),
         (DictionaryModel, "posterior_moments", "posterior moments"),

@@ -174,6 +174,7 @@ def one_call(draw: Any) -> None:
                 "evo_config",
                 "lpj",
                 "evo_step",
+                "merge_single_latent_states",
                 "accumulate",
                 "moments",
                 "m_step",
@@ -251,6 +252,11 @@ def one_call(draw: Any) -> None:
                 K = K.copy() if draw(st.booleans()) else K
             evo = evo_configs(draw)
             call("evo_step", _core.evo_step, params, products, K, lpj, evo, *(draw(WILD_SCALARS) for _ in range(3)))
+        elif target == "merge_single_latent_states":
+            K, lpj = w("K"), w("lpj")
+            if isinstance(K, np.ndarray) and K.flags.writeable:
+                K = K.copy() if draw(st.booleans()) else K
+            call("merge_single_latent_states", _core.merge_single_latent_states, params, products, K, lpj)
         elif target == "accumulate":
             fn = getattr(_core, f"{prefix}_accumulate")
             call(f"{prefix}_accumulate", fn, params, products, w("Y"), w("K"), w("lpj"))

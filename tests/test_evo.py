@@ -20,6 +20,7 @@ import reference as ref
 from zeroshot import _core
 from zeroshot.config import EvoConfig
 from zeroshot.models.bsc import BSC, BSCParams
+from zeroshot.models.sssc import SSSC
 from zeroshot.variational.em import EMTrainer
 from zeroshot.variational.evo import EvoEStep
 from zeroshot.variational.states import TruncatedStates
@@ -518,6 +519,65 @@ def test_evo_step_keeps_top_S_of_one_bit_neighbourhood(H, S, N, seed):
         assert all(r.tobytes() in cand_keys for r in new_bits[n])
         if len(cand) > S and cand_lpj[order[S - 1]] - cand_lpj[order[S]] > 10 * tol:
             assert {r.tobytes() for r in new_bits[n]} == {r.tobytes() for r in cand[order[:S]]}
+
+
+@SETTINGS
+@given(st.integers(1, 70), st.integers(1, 8), st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_merge_single_latent_states_keeps_top_S_of_K_and_single_latents(H, S, N, seed):
+    """K_n becomes the best S of K_n and the H single-latent states (distinct), lpj their log-joints."""
+    S = min(S, 2**H - 1) if H > 1 else 1
+    Y, W, pi, sigma2, bits = bsc_setup(seed, N, 5, H, S)
+    K = TruncatedStates.from_bits(bits).K
+    lpj = np.full((N, S), np.nan)  # stale values are ignored
+    WtY, y2 = Y @ W, np.einsum("nd,nd->n", Y, Y)
+    replaced = core_calls.merge_single_latent_states_bsc(K, lpj, WtY, y2, W.T @ W, pi, sigma2)
+    assert_valid_packing(K, H)
+    new_bits = unpack(K, H)
+    check_evo_invariants(Y, W, pi, sigma2, bits, new_bits, lpj, replaced)
+    singles = np.eye(H, dtype=np.uint8)
+    for n in range(N):
+        cand = ref.unique_rows(np.concatenate([bits[n], singles]))
+        cand_lpj = ref.bsc_lpj(Y[n : n + 1], W, pi, sigma2, cand[None])[0]
+        tol = lpj_tol(Y[n : n + 1], W, sigma2, cand[None]).max()
+        best = np.sort(cand_lpj)[::-1][:S]
+        got = np.sort(ref.bsc_lpj(Y[n : n + 1], W, pi, sigma2, new_bits[n][None])[0])[::-1]
+        np.testing.assert_allclose(got, best, rtol=0, atol=tol)
+
+
+def test_merge_single_latent_states_sssc_and_bad_input():
+    """The SSSC overload keeps its lpj consistent with the model's; a wrong lpj shape is refused."""
+    N, H, S, D = 30, 9, 5, 6
+    rng = np.random.default_rng(4)
+    Y = rng.normal(size=(N, D))
+    model = SSSC.from_data(Y, H, seed=1)
+    states = TruncatedStates.random(N, H, S, 0.2, seed=2)
+    estep = EvoEStep(EvoConfig(n_generations=0, single_latents_from=0), seed=0)
+    estep.update(model, Y, states, epoch=0)
+    np.testing.assert_allclose(model.log_pseudo_joint(Y, states), states.lpj, rtol=1e-10, atol=1e-10)
+    singles = TruncatedStates.from_bits(np.eye(H, dtype=np.uint8)[None].repeat(N, 0))
+    best_single = np.argmax(model.log_pseudo_joint(Y, singles), axis=1)
+    assert all(states.bits()[n, :, best_single[n]].any() for n in range(N))
+    with pytest.raises(ValueError, match="lpj"):
+        _core.merge_single_latent_states(model.core, estep.workspace.products(model, Y), states.K, np.zeros((N, S + 1)))
+
+
+def test_evo_e_step_merges_single_latents_from_its_epoch():
+    """Before single_latents_from an E-step is the evolutionary step alone; from it on, the merge comes first."""
+    N, H, S = 40, 12, 6
+    Y, W, pi, sigma2, bits = bsc_setup(5, N, 7, H, S)
+    model = BSC(BSCParams(W, pi, sigma2))
+
+    def step(config: EvoConfig, epoch: int) -> np.ndarray:
+        states = TruncatedStates.from_bits(bits)
+        EvoEStep(config, seed=0).update(model, Y, states, epoch=epoch)
+        return states.K
+
+    plain = EvoConfig(n_generations=1, single_latents_from=None)
+    merging = EvoConfig(n_generations=1, single_latents_from=4)
+    np.testing.assert_array_equal(step(merging, 3), step(plain, 3))
+    assert not np.array_equal(step(merging, 4), step(plain, 4))
+    with pytest.raises(ValueError, match="single_latents_from"):
+        EvoConfig(single_latents_from=-1)
 
 
 @pytest.mark.parametrize("H, S", [(4, 14), (5, 29), (3, 7)])

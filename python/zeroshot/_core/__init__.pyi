@@ -135,6 +135,16 @@ def evo_step(
     first_index: int,
 ) -> int: ...
 
+# K_n becomes the best S of K_n and the H single-latent states, in place; returns the replaced-state count.
+@overload
+def merge_single_latent_states(
+    params: BscParams, products: DenseProducts, K: NDArray[np.uint64], lpj: NDArray[np.float64]
+) -> int: ...
+@overload
+def merge_single_latent_states(
+    params: SsscParams, products: DenseProducts, K: NDArray[np.uint64], lpj: NDArray[np.float64]
+) -> int: ...
+
 # K (N, S, n_words) and lpj (N, S) are updated in place; returns the replaced-state count.
 def bsc_log_pseudo_joint(
     params: BscParams, products: DenseProducts, K: NDArray[np.uint64]

@@ -52,7 +52,7 @@ examples:
 
 _TRAIN_EPILOG = """\
 examples:
-  zeroshot train a.mrc b.mrc c.mrc -o model.npz --epochs 60
+  zeroshot train a.mrc b.mrc c.mrc -o model.npz --epochs 20
   zeroshot denoise d.mrc -o d_denoised.mrc --model-file model.npz
   zeroshot denoise e.mrc -o e_denoised.mrc --model-file model.npz --finetune 5
 """

@@ -28,8 +28,8 @@ class WidgetOptions:
     noise: str = "auto"
     patch_size: int = 0
     latents: int = 512
-    states: int = 60
-    epochs: int = 60
+    states: int = 30
+    epochs: int = 10
     seed: int = 0
     threads: int = 0
     model_file: str | None = None
