@@ -23,6 +23,7 @@ Speed-ups are reported, not checked (they depend on what else the machine runs).
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import resource
 import shutil
@@ -187,16 +188,29 @@ def part_ranks(args: argparse.Namespace, checks: Checks, work: Path) -> None:
     checks.check(worst <= RANK_RTOL, f"2-rank parameters and F equal the 1-rank ones within {RANK_RTOL:g} relative")
 
 
-def large_config(args: argparse.Namespace) -> DenoiseConfig:
-    return DenoiseConfig.for_model(
-        "bsc",
-        patch_size=args.P,
-        n_latents=args.large_H,
-        n_states=args.large_S,
-        epochs=args.large_epochs,
-        max_train_patches=args.large_train_patches,
-        inference_epochs=args.large_inference_epochs,
-    )
+# The large run's options: (flag of bench/scaling.py's namespace, DenoiseConfig field, CLI flag); None: the default.
+LARGE_OPTIONS = (
+    ("large_P", "patch_size", "--patch-size"),
+    ("large_H", "n_latents", "--latents"),
+    ("large_S", "n_states", "--states"),
+    ("large_epochs", "epochs", "--epochs"),
+    ("large_train_patches", "max_train_patches", "--max-train-patches"),
+    ("large_inference_epochs", "inference_epochs", "--inference-epochs"),
+)
+
+
+def large_options(args: argparse.Namespace) -> dict[str, int]:
+    """The DenoiseConfig fields the large run sets (the package defaults for the others)."""
+    return {field: getattr(args, name) for name, field, _ in LARGE_OPTIONS if getattr(args, name) is not None}
+
+
+def large_flags(args: argparse.Namespace) -> list[str]:
+    return [
+        text
+        for name, _, flag in LARGE_OPTIONS
+        if getattr(args, name) is not None
+        for text in (flag, str(getattr(args, name)))
+    ]
 
 
 def write_large_input(path: Path, size: int) -> np.ndarray:
@@ -228,36 +242,12 @@ def measured_run(command: Sequence[str]) -> tuple[subprocess.CompletedProcess, f
 
 
 def part_large(args: argparse.Namespace, checks: Checks, work: Path) -> None:
-    size, config = args.large_size, large_config(args)
+    size = args.large_size
     print(f"\n## {size}x{size} 16-bit image through the CLI ({args.threads} threads)")
     source, target = work / "large.tif", work / "large_denoised.tif"
     clean = write_large_input(source, size)
-    command = [
-        sys.executable,
-        "-m",
-        "zeroshot.cli",
-        "denoise",
-        str(source),
-        "-o",
-        str(target),
-        "-q",
-        "--model",
-        config.model,
-        "--patch-size",
-        str(config.patch_size),
-        "--latents",
-        str(config.n_latents),
-        "--states",
-        str(config.n_states),
-        "--epochs",
-        str(config.epochs),
-        "--max-train-patches",
-        str(config.max_train_patches),
-        "--inference-epochs",
-        str(config.inference_epochs),
-        "--threads",
-        str(args.threads),
-    ]
+    command = [sys.executable, "-m", "zeroshot.cli", "denoise", str(source), "-o", str(target), "-q"]
+    command += [*large_flags(args), "--threads", str(args.threads)]
     print("command: " + " ".join(["python", *command[1:]]).replace(str(work), "WORK"))
     # The interpreter with every module the CLI loads and its fixed costs: the CLI on a 64 x 64 image with a
     # tiny model, whose arrays are negligible.
@@ -292,6 +282,13 @@ def part_large(args: argparse.Namespace, checks: Checks, work: Path) -> None:
         print(done.stdout + done.stderr)
         checks.check(False, "the CLI run finished")
         return
+    # The bound of the configuration the run used: the patch size it chose is in the sidecar.
+    used = json.loads(Path(f"{target}.json").read_text())["results"]
+    config = DenoiseConfig.for_model("bsc", **{**large_options(args), "patch_size": used["patch_size"]})
+    print(
+        f"configuration: P {config.patch_size}, H {config.n_latents}, S {config.n_states}, {config.epochs} epochs, "
+        f"at most {config.max_train_patches} training patches, {config.inference_epochs} inference E-steps"
+    )
     estimate = estimate_memory((size, size), config, moments=1, ranks=1, threads=args.threads)
     input_bytes = size * size * 2
     bound = baseline + input_bytes + estimate.total
@@ -350,16 +347,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=0.10,
         help="largest deviation of an epoch time from the least-squares line a + b N",
     )
-    g = parser.add_argument_group(
-        "the large run (BSC; fewer epochs, training patches and inference epochs than "
-        "the package defaults 60, 262144 and 10, to stay within ~15 minutes on 2 cores)"
-    )
+    g = parser.add_argument_group("the large run (BSC at the package defaults unless these are given)")
     g.add_argument("--large-size", type=int, default=4096)
-    g.add_argument("--large-H", type=int, default=512)
-    g.add_argument("--large-S", type=int, default=60)
-    g.add_argument("--large-epochs", type=int, default=30)
-    g.add_argument("--large-train-patches", type=int, default=65536)
-    g.add_argument("--large-inference-epochs", type=int, default=3)
+    g.add_argument("--large-P", type=int, default=None)
+    g.add_argument("--large-H", type=int, default=None)
+    g.add_argument("--large-S", type=int, default=None)
+    g.add_argument("--large-epochs", type=int, default=None)
+    g.add_argument("--large-train-patches", type=int, default=None)
+    g.add_argument("--large-inference-epochs", type=int, default=None)
     g.add_argument("--keep", type=Path, help="write the large run's files into this folder and keep them")
     return parser.parse_args(argv)
 

@@ -87,11 +87,6 @@ def evo_step_bsc(
     return _core.evo_step(params, products(WtY, y2, WtW), K, lpj, evo, seed, epoch, first_index)
 
 
-def merge_single_latent_states_bsc(K: Any, lpj: Any, WtY: Any, y2: Any, WtW: Any, pi: Any, sigma2: Any) -> int:
-    params = bsc_params(np.zeros((1, _H(WtW, pi))), pi, sigma2)  # W read through WtY and WtW only
-    return _core.merge_single_latent_states(params, products(WtY, y2, WtW), K, lpj)
-
-
 def bsc_accumulate(Y: np.ndarray, K: Any, lpj: Any, H: int) -> tuple[np.ndarray, np.ndarray, float, float]:
     """(A, B, lse, y2); the statistics do not read W, pi or sigma2 except for F's constant (~0 here)."""
     params = bsc_params(np.zeros((Y.shape[1], H)), np.full(H, _NEUTRAL_PI), _NEUTRAL_SIGMA2)

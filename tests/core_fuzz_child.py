@@ -121,6 +121,7 @@ def evo_configs(draw: Any) -> Any:
         "mutation": draw(st.sampled_from(["sparseflip", "randflip", "none", "x"])),
         "crossover": draw(st.booleans()),
         "bitflip_prob": draw(st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))),
+        "single_latents_from": draw(st.one_of(st.none(), st.integers(-2, 4), INTS)),
     }
     return call("EvoConfig", _core.EvoConfig, **kw)
 
@@ -174,7 +175,6 @@ def one_call(draw: Any) -> None:
                 "evo_config",
                 "lpj",
                 "evo_step",
-                "merge_single_latent_states",
                 "accumulate",
                 "moments",
                 "m_step",
@@ -252,11 +252,6 @@ def one_call(draw: Any) -> None:
                 K = K.copy() if draw(st.booleans()) else K
             evo = evo_configs(draw)
             call("evo_step", _core.evo_step, params, products, K, lpj, evo, *(draw(WILD_SCALARS) for _ in range(3)))
-        elif target == "merge_single_latent_states":
-            K, lpj = w("K"), w("lpj")
-            if isinstance(K, np.ndarray) and K.flags.writeable:
-                K = K.copy() if draw(st.booleans()) else K
-            call("merge_single_latent_states", _core.merge_single_latent_states, params, products, K, lpj)
         elif target == "accumulate":
             fn = getattr(_core, f"{prefix}_accumulate")
             call(f"{prefix}_accumulate", fn, params, products, w("Y"), w("K"), w("lpj"))

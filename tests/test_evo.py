@@ -523,14 +523,14 @@ def test_evo_step_keeps_top_S_of_one_bit_neighbourhood(H, S, N, seed):
 
 @SETTINGS
 @given(st.integers(1, 70), st.integers(1, 8), st.integers(1, 5), st.integers(0, 2**32 - 1))
-def test_merge_single_latent_states_keeps_top_S_of_K_and_single_latents(H, S, N, seed):
-    """K_n becomes the best S of K_n and the H single-latent states (distinct), lpj their log-joints."""
+def test_single_latent_states_join_the_step(H, S, N, seed):
+    """Without generations, an E-step that offers the single-latent states makes K_n the best S of K_n and
+    the H single-latent states."""
     S = min(S, 2**H - 1) if H > 1 else 1
     Y, W, pi, sigma2, bits = bsc_setup(seed, N, 5, H, S)
     K = TruncatedStates.from_bits(bits).K
     lpj = np.full((N, S), np.nan)  # stale values are ignored
-    WtY, y2 = Y @ W, np.einsum("nd,nd->n", Y, Y)
-    replaced = core_calls.merge_single_latent_states_bsc(K, lpj, WtY, y2, W.T @ W, pi, sigma2)
+    replaced = run_evo(Y, W, pi, sigma2, K, lpj, epoch=2, n_generations=0, single_latents_from=2)
     assert_valid_packing(K, H)
     new_bits = unpack(K, H)
     check_evo_invariants(Y, W, pi, sigma2, bits, new_bits, lpj, replaced)
@@ -544,25 +544,25 @@ def test_merge_single_latent_states_keeps_top_S_of_K_and_single_latents(H, S, N,
         np.testing.assert_allclose(got, best, rtol=0, atol=tol)
 
 
-def test_merge_single_latent_states_sssc_and_bad_input():
-    """The SSSC overload keeps its lpj consistent with the model's; a wrong lpj shape is refused."""
+def test_single_latent_states_sssc():
+    """SSSC's single-latent log-joints (a closed form) are its lpj: the kept states and lpj agree with the
+    model's, and each patch keeps its best single-latent state."""
     N, H, S, D = 30, 9, 5, 6
     rng = np.random.default_rng(4)
     Y = rng.normal(size=(N, D))
     model = SSSC.from_data(Y, H, seed=1)
     states = TruncatedStates.random(N, H, S, 0.2, seed=2)
-    estep = EvoEStep(EvoConfig(n_generations=0, single_latents_from=0), seed=0)
-    estep.update(model, Y, states, epoch=0)
+    EvoEStep(EvoConfig(n_generations=0, single_latents_from=0), seed=0).update(model, Y, states, epoch=0)
     np.testing.assert_allclose(model.log_pseudo_joint(Y, states), states.lpj, rtol=1e-10, atol=1e-10)
     singles = TruncatedStates.from_bits(np.eye(H, dtype=np.uint8)[None].repeat(N, 0))
     best_single = np.argmax(model.log_pseudo_joint(Y, singles), axis=1)
-    assert all(states.bits()[n, :, best_single[n]].any() for n in range(N))
-    with pytest.raises(ValueError, match="lpj"):
-        _core.merge_single_latent_states(model.core, estep.workspace.products(model, Y), states.K, np.zeros((N, S + 1)))
+    bits = states.bits()
+    assert all(bits[n, :, best_single[n]].any() for n in range(N))
 
 
-def test_evo_e_step_merges_single_latents_from_its_epoch():
-    """Before single_latents_from an E-step is the evolutionary step alone; from it on, the merge comes first."""
+def test_single_latent_states_from_their_epoch():
+    """Before single_latents_from an E-step is the evolutionary step alone; from it on, the single-latent
+    states join; None and negative values."""
     N, H, S = 40, 12, 6
     Y, W, pi, sigma2, bits = bsc_setup(5, N, 7, H, S)
     model = BSC(BSCParams(W, pi, sigma2))
@@ -576,8 +576,11 @@ def test_evo_e_step_merges_single_latents_from_its_epoch():
     merging = EvoConfig(n_generations=1, single_latents_from=4)
     np.testing.assert_array_equal(step(merging, 3), step(plain, 3))
     assert not np.array_equal(step(merging, 4), step(plain, 4))
+    assert merging.core.single_latents_from == 4 and plain.core.single_latents_from is None
     with pytest.raises(ValueError, match="single_latents_from"):
         EvoConfig(single_latents_from=-1)
+    with pytest.raises(ValueError, match="single_latents_from"):
+        _core.EvoConfig(single_latents_from=-1)
 
 
 @pytest.mark.parametrize("H, S", [(4, 14), (5, 29), (3, 7)])

@@ -22,7 +22,7 @@ def _image() -> np.ndarray:
 CASES = {
     "bsc_all": (
         {"model": "bsc", "patch_size": 5, "n_latents": 12, "n_states": 8, "epochs": 6, "max_train_patches": None},
-        "f6bc66113f8a32a378ea13f389fa2daf4f5f854ba8ef90bb8484308e85f4a247",
+        "ebf4a73d963c603163ac6b4119afa49091d8ab2a7bbd5c61623b5914cfee5dad",
     ),
     "bsc_subset": (
         {
@@ -35,11 +35,11 @@ CASES = {
             "inference_epochs": 3,
             "chunk_patches": 257,
         },
-        "1b033b4ac753bb492ee5303f0b122ff01953f1d8d48bc6f05be9f9b37abb0beb",
+        "3ece8456f722645d693953e09ac022e1ad2a2d531f0bbf30267e484df8281b87",
     ),
     "es3c_all": (
         {"model": "es3c", "patch_size": 5, "n_latents": 10, "n_states": 6, "epochs": 5, "max_train_patches": None},
-        "12125a01b52e8444b418e596ee2c9e44360ebf178de88c7c46a9cf49cb9d9bf3",
+        "008c958db58c7dc617e7b58552636aeeefeabf463984abe55cd3175e7354139a",
     ),
     "es3c_subset_pretrain": (
         {
@@ -52,15 +52,15 @@ CASES = {
             "max_train_patches": 400,
             "inference_epochs": 2,
         },
-        "fe3b182f66403ef02ada521ccc0ed13829a0416a922a55d49ba976bcbbbb6711",
+        "124ec67fe184221c7fe8d59099d4014a5b3ccc9a0bf825e2cae2a0d02099670c",
     ),
     "bsc_median": (
         {"model": "bsc", "patch_size": 4, "n_latents": 8, "n_states": 6, "epochs": 3, "merge": "median"},
-        "235ad776f43325c1dae50d0f29bcc59ebddad45736f85cead79a9356d24f6b31",
+        "f3ad221a42ddc2183fffb0c3c40a88b0dbbc36e9ae2dedd84254806d8c7a6c4a",
     ),
     "bsc_gaussian": (
         {"model": "bsc", "patch_size": 4, "n_latents": 8, "n_states": 6, "epochs": 3, "merge": "gaussian"},
-        "9493883c5678eaa47d2cd821b430b40de1441365aa921f9f40d47bb11f456a35",
+        "ae6ab0babd2d7a30d658649474edce938861eecfe4478a478591146fb8a6f1c0",
     ),
 }
 

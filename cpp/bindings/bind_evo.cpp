@@ -35,7 +35,7 @@ const char* mutation_name(Mutation m) {
 
 EvoConfig make_evo_config(const py::object& n_parents, const py::object& n_children, const py::object& n_generations,
                           const std::string& selection, const std::string& mutation, bool crossover,
-                          const py::object& bitflip_prob) {
+                          const py::object& bitflip_prob, const py::object& single_latents_from) {
     EvoConfig c;
     c.n_parents = static_cast<int>(checked_int(n_parents, "n_parents", INT_MIN, INT_MAX));
     c.n_children = static_cast<int>(checked_int(n_children, "n_children", INT_MIN, INT_MAX));
@@ -44,6 +44,8 @@ EvoConfig make_evo_config(const py::object& n_parents, const py::object& n_child
     c.mutation = parse_mutation(mutation);
     c.crossover = crossover;
     c.bitflip_prob = bitflip_prob.is_none() ? -1.0 : checked_double(bitflip_prob, "bitflip_prob");
+    c.single_latents_from =
+        single_latents_from.is_none() ? -1 : checked_int(single_latents_from, "single_latents_from", 0, LLONG_MAX);
     c.validate();
     return c;
 }
@@ -106,7 +108,8 @@ void register_evo(py::module_& m, py::module_& testing) {
                           "The evolutionary E-step's settings, validated at construction (EvoConfig::validate).")
         .def(py::init(&make_evo_config), py::kw_only(), py::arg("n_parents") = 5, py::arg("n_children") = 4,
              py::arg("n_generations") = 3, py::arg("selection") = "fitness", py::arg("mutation") = "sparseflip",
-             py::arg("crossover") = false, py::arg("bitflip_prob") = py::none())
+             py::arg("crossover") = false, py::arg("bitflip_prob") = py::none(),
+             py::arg("single_latents_from") = py::none())
         .def_readonly("n_parents", &EvoConfig::n_parents)
         .def_readonly("n_children", &EvoConfig::n_children)
         .def_readonly("n_generations", &EvoConfig::n_generations)
@@ -116,13 +119,18 @@ void register_evo(py::module_& m, py::module_& testing) {
         .def_property_readonly(
             "bitflip_prob",
             [](const EvoConfig& c) -> py::object { return c.bitflip_prob < 0 ? py::none() : py::cast(c.bitflip_prob); })
+        .def_property_readonly("single_latents_from",
+                               [](const EvoConfig& c) -> py::object {
+                                   return c.single_latents_from < 0 ? py::none() : py::cast(c.single_latents_from);
+                               })
         .def_property_readonly("children_per_generation", &EvoConfig::children_per_generation)
         .def("__repr__", [](const EvoConfig& c) {
             return "EvoConfig(n_parents=" + std::to_string(c.n_parents) +
                    ", n_children=" + std::to_string(c.n_children) +
                    ", n_generations=" + std::to_string(c.n_generations) + ", selection='" +
                    selection_name(c.selection) + "', mutation='" + mutation_name(c.mutation) +
-                   "', crossover=" + (c.crossover ? "True" : "False") + ")";
+                   "', crossover=" + (c.crossover ? "True" : "False") + ", single_latents_from=" +
+                   (c.single_latents_from < 0 ? std::string("None") : std::to_string(c.single_latents_from)) + ")";
         });
 
     testing.def("select_parents", &select_parents_py, py::arg("lpj"), py::arg("n_parents"), py::arg("selection"),

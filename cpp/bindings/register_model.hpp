@@ -2,7 +2,6 @@
 // binds the model's parameter set as a class validated once at construction, and the functions
 //   <name>_log_pseudo_joint(params, products, K) -> lpj (N, S)
 //   evo_step(params, products, K, lpj, evo, seed, epoch, first_index) -> replaced  (one overload per model)
-//   merge_single_latent_states(params, products, K, lpj) -> replaced  (one overload per model)
 //   <name>_accumulate(params, products, Y, K, lpj) -> statistics, one flat vector (params.stats_layout())
 //   <name>_posterior_moments(params, products, K, lpj, order=1) -> (mean, variance | None, third | None)
 //   <name>_m_step(params, stats, shared_pi=False) -> params
@@ -240,22 +239,6 @@ void register_model(py::module_& m, const std::string& name, const char* params_
         py::arg("params"), py::arg("products"), py::arg("K"), py::arg("lpj"), py::arg("evo"), py::arg("seed"),
         py::arg("epoch"), py::arg("first_index"),
         "One evolutionary E-step on K (N, S, n_words) and lpj (N, S) in place; returns the replaced-state count.");
-
-    m.def(
-        "merge_single_latent_states",
-        [products_for](const Params& p, const BoundProducts& products, const py::object& K_obj,
-                       const py::object& lpj_obj) {
-            const DenseProducts d = products_for(p, products);
-            auto states = inplace_states(K_obj, lpj_obj, products.N(), p.H);
-            std::uint64_t* k = states.K.mutable_data();
-            double* l = states.lpj.mutable_data();
-            return without_gil([&](const StopPoll& stop) {
-                return merge_single_latent_states(Evaluator(p, d), k, l, d.N, states.S, stop);
-            });
-        },
-        py::arg("params"), py::arg("products"), py::arg("K"), py::arg("lpj"),
-        "K_n (N, S, n_words) becomes the best S distinct states of K_n and the H single-latent states, lpj (N, S) "
-        "their log-joints, in place; returns the replaced-state count.");
 
     m.def((name + "_accumulate").c_str(),
           [products_for](const Params& p, const BoundProducts& products, const InArray<double>& Y,

@@ -55,11 +55,11 @@ class EvoConfig:
     Per generation, ``n_parents`` parents are selected from K_n (first generation) or from the previous
     generation's children; each makes ``n_children`` mutants (or, with ``crossover``, one child per ordered
     parent pair, then mutated). ``bitflip_prob`` (sparseflip) is the per-bit flip rate; None means 1/H.
-    From epoch ``single_latents_from`` on (None: never), each E-step first merges the H single-latent states
-    into K_n (the best S of both stay; `zeroshot._core.merge_single_latent_states`): every patch then starts
-    its generations from the patterns that fit it best, which random flips find among H only by chance. Not
-    from the first epoch: while the dictionary is still the data's mean patch plus noise, states that fix on
-    single atoms learn a worse one (House 31.37 against 31.56 dB from epoch 0, bench/RESULTS.md).
+    From epoch ``single_latents_from`` on (None: never), each E-step also offers every patch the H single-latent
+    states (those that beat the worst of K_n join the first generation's candidates, and the best S of all
+    stay): the pattern that fits a patch best, which random flips find among H only by chance, is then
+    always among its states. Not from the first epoch: while the dictionary is still the data's mean patch
+    plus noise, states fixed on single atoms learn a worse one (bench/RESULTS.md).
     The children of one patch in one E-step (children per generation x ``n_generations``) may number at
     most ``MAX_EVO_CHILDREN`` (2**20): the E-step keeps them all in memory per thread.
     """
@@ -125,6 +125,7 @@ def _core_evo_config(config: EvoConfig) -> CoreEvoConfig:
         mutation=config.mutation,
         crossover=config.crossover,
         bitflip_prob=None if config.bitflip_prob is None else float(config.bitflip_prob),
+        single_latents_from=config.single_latents_from,
     )
 
 

@@ -44,11 +44,32 @@ SsscEvaluator::SsscEvaluator(const SsscParams& params, const DenseProducts& prod
       H_(params.H),
       sigma2_(params.sigma2),
       expected_active_(0.0),
-      log_odds_(static_cast<std::size_t>(params.H)) {
-    for (std::size_t h = 0; h < log_odds_.size(); ++h) {
+      log_odds_(static_cast<std::size_t>(params.H)),
+      single_constant_(static_cast<std::size_t>(params.H)),
+      single_g_mu_(static_cast<std::size_t>(params.H)),
+      single_weight_(static_cast<std::size_t>(params.H)) {
+    const auto H = static_cast<std::size_t>(H_);
+    for (std::size_t h = 0; h < H; ++h) {
         const double p = params.pi[h];
         log_odds_[h] = std::log(p / (1.0 - p));
         expected_active_ += p;
+        const double g = products.WtW[h * H + h];
+        const double lambda_inv = g / sigma2_ + 1.0 / psi_[h];
+        single_constant_[h] = log_odds_[h] - 0.5 * (std::log(lambda_inv * psi_[h]) + mu_[h] * mu_[h] * g / sigma2_);
+        single_g_mu_[h] = g * mu_[h];
+        single_weight_[h] = 0.5 / (sigma2_ * sigma2_ * lambda_inv);
+    }
+}
+
+// lpj with k = 1: r2 = y2 - 2 mu wty + mu^2 g, b = wty - g mu, Lambda = 1 / lambda^-1, so
+// lpj = -(log(lambda^-1 psi) + r2 / sigma2 - b^2 / (sigma2^2 lambda^-1)) / 2 + log_odds.
+void SsscEvaluator::single_latent_lpj(std::size_t n, double* out) const {
+    const double* wty = products_.wty_row(n);
+    const double inv_s2 = 1.0 / sigma2_;
+    const double base = -0.5 * products_.y2[n] * inv_s2;
+    for (std::size_t h = 0; h < static_cast<std::size_t>(H_); ++h) {
+        const double b = wty[h] - single_g_mu_[h];
+        out[h] = base + mu_[h] * wty[h] * inv_s2 + single_constant_[h] + single_weight_[h] * b * b;
     }
 }
 

@@ -39,6 +39,7 @@ class EvoConfig:
         mutation: str = "sparseflip",
         crossover: bool = False,
         bitflip_prob: float | None = None,
+        single_latents_from: int | None = None,
     ) -> None: ...
     @property
     def n_parents(self) -> int: ...
@@ -54,6 +55,8 @@ class EvoConfig:
     def crossover(self) -> bool: ...
     @property
     def bitflip_prob(self) -> float | None: ...
+    @property
+    def single_latents_from(self) -> int | None: ...
     @property
     def children_per_generation(self) -> int: ...
 
@@ -133,16 +136,6 @@ def evo_step(
     seed: int,
     epoch: int,
     first_index: int,
-) -> int: ...
-
-# K_n becomes the best S of K_n and the H single-latent states, in place; returns the replaced-state count.
-@overload
-def merge_single_latent_states(
-    params: BscParams, products: DenseProducts, K: NDArray[np.uint64], lpj: NDArray[np.float64]
-) -> int: ...
-@overload
-def merge_single_latent_states(
-    params: SsscParams, products: DenseProducts, K: NDArray[np.uint64], lpj: NDArray[np.float64]
 ) -> int: ...
 
 # K (N, S, n_words) and lpj (N, S) are updated in place; returns the replaced-state count.

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from zeroshot._core import DenseProducts, evo_step, merge_single_latent_states
+from zeroshot._core import DenseProducts, evo_step
 from zeroshot.config import MAX_SEED, EvoConfig
 from zeroshot.models.base import Model
 from zeroshot.variational.states import TruncatedStates
@@ -83,9 +83,6 @@ class EvoEStep:
 
     def update(self, model: Model, Y: np.ndarray, states: TruncatedStates, epoch: int) -> int:
         products = self.workspace.products(model, Y)
-        replaced = 0
-        if self.config.single_latents_from is not None and epoch >= self.config.single_latents_from:
-            replaced = merge_single_latent_states(model.core, products, states.K, states.lpj)
-        return replaced + evo_step(
+        return evo_step(
             model.core, products, states.K, states.lpj, self.config.core, self.seed, epoch, states.first_index
         )

@@ -3,11 +3,14 @@
 //   int n_latents() const;
 //   double expected_active() const;   // sum_h pi_h, the sparsity target of sparseflip
 //   void prefetch(std::size_t n) const;  // a hint that patch n comes next
+//   void single_latent_lpj(std::size_t n, double* out) const;  // out[h] = lpj of latent h alone, all H
+//                                                               // (merge_single_latent_states, loops/states.hpp)
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <vector>
 
@@ -28,6 +31,9 @@ struct EvoConfig {
     Mutation mutation = Mutation::sparseflip;
     bool crossover = false;      // with crossover: one child per ordered parent pair, then mutated
     double bitflip_prob = -1.0;  // sparseflip: expected flips are H * bitflip_prob; < 0 means 1/H
+    // From this epoch on (< 0: never) the H single-latent states that beat the worst of K_n join the first
+    // generation's candidates: the one pattern that fits a patch best is always found, not by chance.
+    std::int64_t single_latents_from = -1;
 
     // In 64 bits: the int counts are validated only by validate().
     std::int64_t children_per_generation() const {
@@ -88,7 +94,9 @@ int make_children(CounterRng& rng, const EvoConfig& config, int H, FlipCache& fl
 struct EvoWorkspace {
     explicit EvoWorkspace(int n_words) : pool(n_words) {}
     StatePool pool;
-    std::vector<double> pool_lpj;
+    std::vector<double> pool_lpj, single_lpj, threshold;
+    std::vector<char> held;
+    std::vector<std::uint64_t> single;
     std::vector<std::int32_t> active;
     std::vector<std::int64_t> candidates, next_candidates, selected, order;
     std::vector<const std::uint64_t*> parent_ptrs;
@@ -96,11 +104,12 @@ struct EvoWorkspace {
     std::vector<double> cdf;
 };
 
-// One EVO E-step for patch n: re-evaluates K_n, runs the generations, keeps the best S of K_n and
-// all distinct children (in selection order). Returns the number of replaced states.
+// One EVO E-step for patch n: re-evaluates K_n, adds the single-latent states that beat its worst when
+// `singles`, runs the generations, keeps the best S of K_n and all distinct new states (in selection order).
+// Returns the number of replaced states.
 template <class Evaluator>
 int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, CounterRng& rng, std::uint64_t* K_n,
-              double* lpj_n, int S, EvoWorkspace& ws, FlipCache& flips) {
+              double* lpj_n, int S, EvoWorkspace& ws, FlipCache& flips, bool singles) {
     const int H = model.n_latents();
     const int n_words = words_for(H);
     const auto per_gen = static_cast<std::size_t>(config.children_per_generation());  // validated: small
@@ -109,8 +118,10 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
     ws.pool_lpj.clear();
     ws.candidates.clear();
 
+    ws.held.assign(singles ? static_cast<std::size_t>(H) : 0, 0);  // the single-latent states K_n holds
     auto evaluate = [&](const std::uint64_t* state) {
         const int k = active_indices(state, n_words, ws.active.data());
+        if (k == 1 && singles) ws.held[static_cast<std::size_t>(ws.active[0])] = 1;
         return model.lpj(n, ws.active.data(), k);
     };
     for (int s = 0; s < S; ++s) {
@@ -119,7 +130,30 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
         ws.pool_lpj.push_back(evaluate(state));
         ws.candidates.push_back(s);
     }
-
+    if (singles) {
+        // Only singles among the best S of K_n and all singles can be kept: those join (at most S of them).
+        ws.single_lpj.resize(static_cast<std::size_t>(H));
+        model.single_latent_lpj(n, ws.single_lpj.data());
+        ws.threshold.assign(ws.pool_lpj.begin(), ws.pool_lpj.end());
+        const double worst = *std::min_element(ws.threshold.begin(), ws.threshold.end());
+        for (int h = 0; h < H; ++h)
+            if (ws.single_lpj[static_cast<std::size_t>(h)] > worst && !ws.held[static_cast<std::size_t>(h)])
+                ws.threshold.push_back(ws.single_lpj[static_cast<std::size_t>(h)]);
+        std::nth_element(ws.threshold.begin(), ws.threshold.begin() + (S - 1), ws.threshold.end(),
+                         std::greater<double>());
+        const double kept = ws.threshold[static_cast<std::size_t>(S) - 1];  // the S-th best
+        ws.single.assign(static_cast<std::size_t>(n_words), 0ULL);
+        for (int h = 0; h < H; ++h) {
+            const double v = ws.single_lpj[static_cast<std::size_t>(h)];
+            if (!(v > worst && v >= kept) || ws.held[static_cast<std::size_t>(h)]) continue;
+            flip_bit(ws.single.data(), h);
+            const std::int64_t idx = ws.pool.insert(ws.single.data());
+            flip_bit(ws.single.data(), h);
+            if (idx < 0) continue;
+            ws.pool_lpj.push_back(v);
+            ws.candidates.push_back(idx);
+        }
+    }
     ws.selected.resize(static_cast<std::size_t>(std::max(config.n_parents, 1)));
     ws.children.resize(per_gen * static_cast<std::size_t>(n_words));
     for (int g = 0; g < config.n_generations && !ws.candidates.empty(); ++g) {
@@ -187,6 +221,8 @@ std::int64_t evo_step(const Evaluator& model, const EvoConfig& config, std::uint
                       const StopPoll& stop = {}) {
     config.validate(model.n_latents(), S);
     const int n_words = words_for(model.n_latents());
+    const bool singles =
+        config.single_latents_from >= 0 && epoch >= static_cast<std::uint64_t>(config.single_latents_from);
     std::int64_t replaced = 0;
     ExceptionCollector errors;
     StopFlag stopping(stop);
@@ -202,7 +238,7 @@ std::int64_t evo_step(const Evaluator& model, const EvoConfig& config, std::uint
                 CounterRng rng(seed, epoch, first_index + static_cast<std::uint64_t>(n), RngPurpose::evo);
                 replaced += evo_patch(model, config, static_cast<std::size_t>(n), rng,
                                       K + static_cast<std::size_t>(n) * S * n_words,
-                                      lpj + static_cast<std::size_t>(n) * S, S, ws, flips);
+                                      lpj + static_cast<std::size_t>(n) * S, S, ws, flips, singles);
             });
         }
     }

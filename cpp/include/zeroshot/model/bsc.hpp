@@ -74,6 +74,12 @@ public:
         }
         return -0.5 * products_.y2[n] * inv_sigma2_ + linear - quadratic * inv_sigma2_;
     }
+    // out[h] = lpj of the state with latent h alone, for all H (what lpj gives, without its loops).
+    void single_latent_lpj(std::size_t n, double* out) const {
+        const double* wty = products_.wty_row(n);
+        const double base = -0.5 * products_.y2[n] * inv_sigma2_;
+        for (int h = 0; h < H_; ++h) out[h] = base + (wty[h] * inv_sigma2_ + linear_term_[static_cast<std::size_t>(h)]);
+    }
     int n_latents() const { return H_; }
     double expected_active() const { return expected_active_; }
     void prefetch(std::size_t n) const { products_.prefetch(n); }

@@ -78,6 +78,9 @@ public:
     void slab_mean_and_factor(std::size_t n, const std::int32_t* active, int k, double* kappa,
                               std::vector<double>& L) const;
 
+    // out[h] = lpj of the state with latent h alone, for all H: lpj's k = 1 case in closed form.
+    void single_latent_lpj(std::size_t n, double* out) const;
+
     int n_latents() const { return H_; }
     double expected_active() const { return expected_active_; }
     void prefetch(std::size_t n) const { products_.prefetch(n); }
@@ -95,6 +98,10 @@ private:
     double sigma2_;
     double expected_active_;
     std::vector<double> log_odds_;  // log(pi / (1 - pi))
+    // Per latent h alone, with g = (W^T W)_hh and lambda^-1 = g / sigma2 + 1 / psi_h (single_latent_lpj):
+    std::vector<double> single_constant_;  // log_odds - (log(lambda^-1 psi_h) + mu_h^2 g / sigma2) / 2
+    std::vector<double> single_g_mu_;      // g mu_h
+    std::vector<double> single_weight_;    // 1 / (2 sigma2^2 lambda^-1)
 };
 
 // The model's kernels as the generic drivers and the bindings use them (see CONTRIBUTING.md).
