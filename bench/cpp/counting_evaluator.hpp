@@ -24,6 +24,9 @@ public:
     int n_latents() const { return inner_.n_latents(); }
     double expected_active() const { return inner_.expected_active(); }
     void prefetch(std::size_t n) const { inner_.prefetch(n); }
+    // Not counted: the single-latent states are offered only from EvoConfig::single_latents_from on, which
+    // the benchmark leaves off.
+    void single_latent_lpj(std::size_t n, double* out) const { inner_.single_latent_lpj(n, out); }
 
     std::int64_t total() const {
         std::int64_t sum = 0;

@@ -157,7 +157,7 @@ class DenoiseConfig:
     epochs: int = 10
     evo: EvoConfig = field(default_factory=EvoConfig)
     max_train_patches: int | None = 262144
-    inference_epochs: int = 10
+    inference_epochs: int = 1
     bsc_pretrain_epochs: int = 0
     chunk_patches: int = 65536
     merge: str = "mean"

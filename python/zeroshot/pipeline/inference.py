@@ -7,8 +7,11 @@ absorbs the bands in rank order (the order of the patches) and the merged images
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from zeroshot.config import EvoConfig
 from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM
 from zeroshot.patches.estimates import estimate_accumulator
@@ -34,6 +37,12 @@ def pixel_accumulators(grid: PatchGrid, merge: str, order: int) -> list[Accumula
     return [moments] if merge == "mean" else [estimate_accumulator(grid, merge), moments]
 
 
+def inference_evo(evo: EvoConfig) -> EvoConfig:
+    """The E-step of inference: the single-latent states join from its first round on, whatever the epoch
+    (their late start is for learning, while the dictionary forms)."""
+    return evo if evo.single_latents_from is None else replace(evo, single_latents_from=0)
+
+
 def infer(
     run: Run,
     model: Model | PMM,
@@ -55,7 +64,7 @@ def infer(
     lo, hi = block_range(grid.N, comm.rank, comm.size)
     band = grid.band(lo, hi)  # the image rows this rank's patches cover
     merger = Merger(band.grid, pixel_accumulators(band.grid, config.merge, order))
-    estep = EvoEStep(config.evo, seed=config.seed)
+    estep = EvoEStep(inference_evo(config.evo), seed=config.seed)
     # The moments of the noise-free patches in the image's own pixels: with whitened patches, the model's
     # dictionary coloured back (zeroshot.noise.whitening).
     pixel_model = model if run.whitening is None else run.whitening.colour(model)
