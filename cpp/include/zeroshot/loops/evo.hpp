@@ -4,7 +4,7 @@
 //   double expected_active() const;   // sum_h pi_h, the sparsity target of sparseflip
 //   void prefetch(std::size_t n) const;  // a hint that patch n comes next
 //   void single_latent_lpj(std::size_t n, double* out) const;  // out[h] = lpj of latent h alone, all H
-//                                                               // (merge_single_latent_states, loops/states.hpp)
+//                                                               // (EvoConfig::single_latents_from)
 #pragma once
 
 #include <algorithm>
@@ -31,8 +31,9 @@ struct EvoConfig {
     Mutation mutation = Mutation::sparseflip;
     bool crossover = false;      // with crossover: one child per ordered parent pair, then mutated
     double bitflip_prob = -1.0;  // sparseflip: expected flips are H * bitflip_prob; < 0 means 1/H
-    // From this epoch on (< 0: never) the H single-latent states that beat the worst of K_n join the first
-    // generation's candidates: the one pattern that fits a patch best is always found, not by chance.
+    // From this epoch on (< 0: never) the single-latent states that could be kept (among the best S of K_n and
+    // all H of them) join the first generation's candidates: the one pattern that fits a patch best is always
+    // found, not by chance.
     std::int64_t single_latents_from = -1;
 
     // In 64 bits: the int counts are validated only by validate().
@@ -104,7 +105,7 @@ struct EvoWorkspace {
     std::vector<double> cdf;
 };
 
-// One EVO E-step for patch n: re-evaluates K_n, adds the single-latent states that beat its worst when
+// One EVO E-step for patch n: re-evaluates K_n, adds the single-latent states that could be kept when
 // `singles`, runs the generations, keeps the best S of K_n and all distinct new states (in selection order).
 // Returns the number of replaced states.
 template <class Evaluator>
