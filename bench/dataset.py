@@ -29,7 +29,8 @@ ways to denoise all of them, each timed in the same run:
   with the --zeroshot overrides): a model learned from each image alone.
 - few-shot: ``trained = zeroshot.train(first 3 noisy images, config=...)`` (the same configuration), then
   ``zeroshot.denoise(noisy, model=trained)`` for every image, the 3 training images included (inference
-  at the trained parameters, no fine-tuning). Its total wall time includes the training.
+  at the trained parameters; with --set-finetune K, K epochs of EM on each image first). Its total wall time
+  includes the training.
 - bm3d: ``bm3d.bm3d(noisy, sigma_psd=sigma)`` given the true sigma (PyPI ``bm3d``, default profile, as in
   denoise_quality.py; a benchmark-only dependency).
 
@@ -53,7 +54,7 @@ the script exits non-zero otherwise. The targets are reported as met or not and 
 
     pip install bm3d scikit-image      # benchmark-only dependencies
     python bench/dataset.py [--sections set loo] [--datasets standard em] [--n-images 20] [--crop 128]
-                            [--em-crop 64] [--em-bin 4] [--sigma 25] [--model bsc|es3c]
+                            [--em-crop 64] [--em-bin 4] [--sigma 25] [--model bsc|es3c] [--set-finetune 0]
                             [--images house ...] [--sigmas 25 50] [--finetune 5] [--per-image] [--loo-crop N]
                             [--zeroshot epochs=3 ...] [--threads N] [--seed 0] [--markdown]
 """
@@ -200,7 +201,10 @@ def describe_config(config: DenoiseConfig, threads: int | None) -> str:
 def section_set(args: argparse.Namespace, failures: list[str]) -> None:
     config = model_config(args.model, args.zeroshot)
     print(f"\n## set: {args.n_images} images per dataset, few-shot model trained on the first {N_TRAINING}")
-    print(f"zeroshot: {describe_config(config, args.threads)}; noise sigma {args.sigma:g}, seeds {args.seed}+i")
+    print(
+        f"zeroshot: {describe_config(config, args.threads)}; noise sigma {args.sigma:g}, seeds {args.seed}+i; "
+        f"few-shot fine-tuning {args.set_finetune} epochs"
+    )
     if args.n_images < 20:
         print(f"(fewer than the issue's 20 images: {args.n_images})")
     datasets = {kind: make_dataset(kind, args) for kind in args.datasets}  # fails before any work if one cannot
@@ -243,7 +247,9 @@ def denoise_dataset(
     )
     print(f"few-shot model: {trained.describe()}; trained in {training_seconds:.1f} s")
     for sample in samples:
-        result, t = timed(zeroshot.denoise, sample.noisy, model=trained, threads=args.threads)
+        result, t = timed(
+            zeroshot.denoise, sample.noisy, model=trained, finetune=args.set_finetune, threads=args.threads
+        )
         record("few-shot", sample, result.denoised, t)
     for sample in samples:
         denoised, t = timed(run_bm3d, sample.noisy, args.sigma)
@@ -387,6 +393,9 @@ def main() -> None:
     parser.add_argument("--images", nargs="+", default=list(STANDARD_IMAGES), choices=STANDARD_IMAGES, help="held out")
     parser.add_argument("--sigmas", nargs="+", type=float, default=[25.0, 50.0], help="noise of section loo")
     parser.add_argument("--finetune", type=int, default=5, help="fine-tuning epochs of section loo (default 5)")
+    parser.add_argument(
+        "--set-finetune", type=int, default=0, help="section set: fine-tuning epochs of each few-shot image (default 0)"
+    )
     parser.add_argument("--per-image", action="store_true", help="section loo: also ES3C on each image alone")
     parser.add_argument("--loo-crop", type=int, default=None, help="section loo: the central N x N of each image")
     parser.add_argument(
