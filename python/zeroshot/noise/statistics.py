@@ -168,17 +168,8 @@ def _acf_in_blocks(y: np.ndarray, side: int, L: int, fraction: float) -> NoiseAC
     chosen = halves.reshape(-1, half, side)[order]  # (m, half, side)
     asked = L
     L = max(L, min(_BIAS_LAGS, half - 1))  # the removal's bias is undone over the ACF's whole reach, then cut
-    cov = np.zeros((2 * L + 1, 2 * L + 1))
-    for dr in range(L + 1):
-        for dc in range(-L, L + 1):
-            if dc >= 0:
-                a, b = chosen[:, : half - dr, : side - dc], chosen[:, dr:, dc:]
-            else:
-                a, b = chosen[:, : half - dr, -dc:], chosen[:, dr:, : side + dc]
-            value = float(np.mean(a * b))
-            cov[L + dr, L + dc] = value
-            cov[L - dr, L - dc] = value
-    cov = _plane_removal_undone(cov, half, side)[L - asked : L + asked + 1, L - asked : L + asked + 1]
+    cov = _plane_removal_undone(_lag_means(chosen, chosen, L), half, side)
+    cov = cov[L - asked : L + asked + 1, L - asked : L + asked + 1]
     return NoiseACF(cov, side, int(keep))
 
 
@@ -214,15 +205,20 @@ def _plane_removal_undone(measured: np.ndarray, h: int, w: int, iterations: int 
 
 
 def _lag_means(u: np.ndarray, v: np.ndarray, L: int) -> np.ndarray:
-    """out[L + Δr, L + Δc]: the mean over the pixels p of an image (both u and v are its h × w maps) with p + Δ
-    inside of u(p) v(p + Δ), for |Δr|, |Δc| <= L."""
-    h, w = u.shape
+    """out[L + Δr, L + Δc]: the mean over the pixels p of h × w images (u and v: (..., h, w), the mean taken over
+    the leading axes too) with p + Δ inside of u(p) v(p + Δ), for |Δr|, |Δc| <= L. For v the same array as u
+    (an ACF), −Δ takes the same pairs as Δ: only Δr >= 0 is summed."""
+    h, w = u.shape[-2:]
+    symmetric = u is v
     out = np.empty((2 * L + 1, 2 * L + 1))
-    for dr in range(-L, L + 1):
+    for dr in range(0 if symmetric else -L, L + 1):
         ur, vr = slice(max(0, -dr), h - max(0, dr)), slice(max(0, dr), h - max(0, -dr))
         for dc in range(-L, L + 1):
             uc, vc = slice(max(0, -dc), w - max(0, dc)), slice(max(0, dc), w - max(0, -dc))
-            out[L + dr, L + dc] = float(np.mean(u[ur, uc] * v[vr, vc]))
+            value = float(np.mean(u[..., ur, uc] * v[..., vr, vc]))
+            out[L + dr, L + dc] = value
+            if symmetric:
+                out[L - dr, L - dc] = value
     return out
 
 
