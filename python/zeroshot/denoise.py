@@ -12,10 +12,9 @@ from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM
 from zeroshot.noise.model import NoiseModel
 from zeroshot.noise.whitening import PatchWhitening
-from zeroshot.patches.extract import patches_at
 from zeroshot.patches.moments import PixelMoments
 from zeroshot.pipeline.inference import infer
-from zeroshot.pipeline.run import Run, check_image, learned_patches, prepare
+from zeroshot.pipeline.run import Run, check_image, patches_as_learned, prepare
 from zeroshot.pipeline.structure_guard import StructureCheck, check_structure, smooth_estimate
 from zeroshot.pipeline.trained import TrainedModel, pixel_noise_sigma
 from zeroshot.pipeline.training import train
@@ -198,8 +197,7 @@ def _learn(
 def training_patches(run: Run, scaled: np.ndarray) -> np.ndarray:
     """This rank's training patches (N, D), centred if the configuration says so, and whitened for correlated
     noise."""
-    patches = patches_at(scaled, run.grid, run.local_training_rows, run.chunk_patches)
-    return learned_patches(patches, run.config.center_patches, run.whitening)[0]
+    return patches_as_learned(run, scaled, run.local_training_rows)
 
 
 def noise_sigma(run: Run, model: Model | PMM) -> float:

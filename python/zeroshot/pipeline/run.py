@@ -18,7 +18,7 @@ from zeroshot.noise import choose_patch_size
 from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
 from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
 from zeroshot.noise.whitening import PatchWhitening
-from zeroshot.patches.extract import center
+from zeroshot.patches.extract import center, patches_at
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.pipeline.scaling import ImageScaling, check_moments_fit
 from zeroshot.pipeline.trained import TrainedModel
@@ -173,6 +173,12 @@ def learned_patches(
     if whitening is not None:
         whitening.whiten(Y)
     return Y, means
+
+
+def patches_as_learned(run: Run, scaled: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The patches (N, D) at `rows` of the run's grid of the scaled image, as the models learn them."""
+    patches = patches_at(scaled, run.grid, rows, run.chunk_patches)
+    return learned_patches(patches, run.config.center_patches, run.whitening)[0]
 
 
 def correlated_whitening(noise: NoiseModel, scaled: np.ndarray, scaling: ImageScaling, P: int) -> PatchWhitening:

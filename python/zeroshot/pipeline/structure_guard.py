@@ -30,10 +30,9 @@ import numpy as np
 
 from zeroshot.maps.blur import gaussian_blur
 from zeroshot.models import BSC
-from zeroshot.patches.extract import patches_at
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.patches.moments import PixelMoments
-from zeroshot.pipeline.run import Run, learned_patches
+from zeroshot.pipeline.run import Run, patches_as_learned
 from zeroshot.variational.em import EMTrainer, EpochLog
 from zeroshot.variational.evo import EvoEStep
 from zeroshot.variational.states import TruncatedStates, initial_activation
@@ -88,7 +87,7 @@ def check_structure(run: Run, scaled: np.ndarray) -> StructureCheck | None:
     train_rows, held_rows = split_patches(scaled.shape, run.grid.P, config.seed)
     if train_rows.size < MIN_TRAIN or held_rows.size < MIN_HELD_OUT:
         return None
-    Yt, Yh = _patches(run, scaled, train_rows), _patches(run, scaled, held_rows)
+    Yt, Yh = patches_as_learned(run, scaled, train_rows), patches_as_learned(run, scaled, held_rows)
     estep = EvoEStep(config.evo, seed=config.seed)
     model = BSC.from_data(Yt, GUARD_LATENTS, config.seed)
     activation = initial_activation(GUARD_LATENTS)
@@ -129,12 +128,6 @@ def split_patches(shape: tuple[int, int], P: int, seed: int) -> tuple[np.ndarray
         return rows if rows.size <= most else np.sort(rng.choice(rows, most, replace=False))
 
     return draw(count == 0, MAX_TRAIN), draw(count == P * P, MAX_HELD_OUT)
-
-
-def _patches(run: Run, scaled: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The patches at `rows` of the image's grid, centred and whitened as the run's."""
-    patches = patches_at(scaled, run.grid, rows, run.chunk_patches)
-    return learned_patches(patches, run.config.center_patches, run.whitening)[0]
 
 
 def smooth_estimate(check: StructureCheck, scaled: np.ndarray, order: int) -> tuple[np.ndarray, PixelMoments | None]:
