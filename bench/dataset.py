@@ -199,7 +199,7 @@ def describe_config(config: DenoiseConfig, threads: int | None) -> str:
 
 # ----------------------------------------------------------------------------------------- section set
 def section_set(args: argparse.Namespace, failures: list[str]) -> None:
-    config = model_config(args.model, args.zeroshot)
+    config = model_config(args.model, args.zeroshot, "--zeroshot")
     print(f"\n## set: {args.n_images} images per dataset, few-shot model trained on the first {N_TRAINING}")
     print(
         f"zeroshot: {describe_config(config, args.threads)}; noise sigma {args.sigma:g}, seeds {args.seed}+i; "
@@ -314,7 +314,7 @@ def central_crop(image: np.ndarray, size: int | None) -> np.ndarray:
 
 
 def section_loo(args: argparse.Namespace, failures: list[str]) -> None:
-    config = model_config("es3c", args.zeroshot)
+    config = model_config("es3c", args.zeroshot, "--zeroshot")
     print("\n## loo: ES3C few-shot leave-one-out on the standard images (trained on the other four)")
     print(f"zeroshot: {describe_config(config, args.threads)}; fine-tuning {args.finetune} epochs")
     clean = {name: central_crop(load_standard(name), args.loo_crop) for name in STANDARD_IMAGES}

@@ -67,35 +67,37 @@ def _parse_value(text: str) -> Any:
         return text  # a plain string such as merge=median
 
 
-def model_config(model: str, overrides: list[str]) -> DenoiseConfig:
-    """The package's defaults for `model` with `key=value` overrides; `evo.x=..` sets nested fields."""
+def model_config(model: str, overrides: list[str], option: str | None = None) -> DenoiseConfig:
+    """The package's defaults for `model` with `key=value` overrides; `evo.x=..` sets nested fields. option: the
+    command-line option that gave them, for error messages (default --<model>)."""
     base = DenoiseConfig.for_model(model)
+    flag = option or f"--{model}"
     top: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {}
     names = {f.name for f in dataclasses.fields(base)}
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--{model} expects key=value, got {item!r}")
+            raise SystemExit(f"{flag} expects key=value, got {item!r}")
         value = _parse_value(text)
         if "." in key:
             outer, inner = key.split(".", 1)
             sub = getattr(base, outer, None)
             if outer not in names or not dataclasses.is_dataclass(sub):
-                raise SystemExit(f"--{model} {item!r}: {outer!r} is not a nested config of DenoiseConfig")
+                raise SystemExit(f"{flag} {item!r}: {outer!r} is not a nested config of DenoiseConfig")
             if inner not in {f.name for f in dataclasses.fields(sub)}:
-                raise SystemExit(f"--{model} {item!r}: {type(sub).__name__} has no field {inner!r}")
+                raise SystemExit(f"{flag} {item!r}: {type(sub).__name__} has no field {inner!r}")
             nested.setdefault(outer, {})[inner] = value
         else:
             if key not in names:
-                raise SystemExit(f"--{model} {item!r}: DenoiseConfig has no field {key!r} (fields: {sorted(names)})")
+                raise SystemExit(f"{flag} {item!r}: DenoiseConfig has no field {key!r} (fields: {sorted(names)})")
             top[key] = value
     try:
         for outer, values in nested.items():
             top[outer] = dataclasses.replace(top.get(outer, getattr(base, outer)), **values)
         return dataclasses.replace(base, **top)
     except (ValueError, TypeError) as error:
-        raise SystemExit(f"--{model}: invalid configuration: {error}") from None
+        raise SystemExit(f"{flag}: invalid configuration: {error}") from None
 
 
 # ------------------------------------------------------------------------------------------ methods

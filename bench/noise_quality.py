@@ -317,10 +317,10 @@ class Zeroshot:
     """Runs zeroshot blind (noise="auto" when there is a noise layer, else the white model) and PMM."""
 
     def __init__(self, model: str, overrides: list[str], threads: int | None) -> None:
-        self.config = model_config(model, overrides)
+        self.config = model_config(model, overrides, "--zeroshot")
         self.threads = threads
         self.noise = has_noise_layer()
-        self.pmm = model_config("pmm", overrides) if has_pmm() else None
+        self.pmm = model_config("pmm", overrides, "--zeroshot") if has_pmm() else None
 
     def describe(self) -> str:
         noise = "noise='auto'" if self.noise else "the white noise model (DenoiseConfig has no `noise` field yet)"
