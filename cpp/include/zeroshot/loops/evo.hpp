@@ -122,13 +122,13 @@ int evo_patch(const Evaluator& model, const EvoConfig& config, std::size_t n, Co
     ws.held.assign(singles ? static_cast<std::size_t>(H) : 0, 0);  // the single-latent states K_n holds
     auto evaluate = [&](const std::uint64_t* state) {
         const int k = active_indices(state, n_words, ws.active.data());
-        if (k == 1 && singles) ws.held[static_cast<std::size_t>(ws.active[0])] = 1;
         return model.lpj(n, ws.active.data(), k);
     };
     for (int s = 0; s < S; ++s) {
         const std::uint64_t* state = K_n + static_cast<std::size_t>(s) * n_words;
         if (ws.pool.insert(state) < 0) throw std::invalid_argument("a truncated state set holds the same state twice");
-        ws.pool_lpj.push_back(evaluate(state));
+        ws.pool_lpj.push_back(evaluate(state));  // leaves the state's active latents in ws.active
+        if (singles && popcount(state, n_words) == 1) ws.held[static_cast<std::size_t>(ws.active[0])] = 1;
         ws.candidates.push_back(s);
     }
     if (singles) {
