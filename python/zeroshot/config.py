@@ -18,10 +18,13 @@ MERGE_METHODS = ("mean", "median", "gaussian")
 MODELS = ("bsc", "es3c", "pmm")
 # The noise models (zeroshot.noise.model.NOISE_MODELS; listed here so that the config imports no numerics).
 NOISE_MODELS = ("auto", "white", "poisson", "correlated")
+# After the model's posterior mean, for correlated noise: "wiener" (zeroshot.patches.wiener) or "none".
+SECOND_PASSES = ("wiener", "none")
 # DenoiseConfig fields that change only inference at fixed parameters (and no result at all for
 # chunk_patches): a training checkpoint does not depend on them, so resuming may change them.
 # structure_guard decides before training whether to train at all; the training itself does not depend on it.
-INFERENCE_ONLY_FIELDS = ("chunk_patches", "inference_epochs", "merge", "structure_guard")
+# second_pass follows inference.
+INFERENCE_ONLY_FIELDS = ("chunk_patches", "inference_epochs", "merge", "structure_guard", "second_pass")
 
 
 def _require(condition: bool, message: str) -> None:
@@ -143,7 +146,9 @@ class DenoiseConfig:
     noise: the noise model ("auto" decides from the image; "white", "poisson" or "correlated"; see
     `zeroshot.noise.model`), structure_guard (off by default: it misjudges correlated noise, see
     `zeroshot.pipeline.structure_guard`): before training, check that the image holds structure a model learns
-    beyond its noise, and return the smooth estimate when it clearly does not (the dictionary models only).
+    beyond its noise, and return the smooth estimate when it clearly does not (the dictionary models only);
+    second_pass: for correlated noise, "wiener" sharpens the posterior mean by a Wiener pass of 16 x 16 patches
+    given the noise spectrum (`zeroshot.pipeline.second_pass`), "none" keeps the posterior mean.
 
     Model "pmm" (the Poisson mixture model) reads n_latents as its number of components C and n_states as
     the components S kept per patch (S <= C); it learns the counts on their own scale, so center_patches must
@@ -167,6 +172,7 @@ class DenoiseConfig:
     seed: int = 0
     noise: str = "auto"
     structure_guard: bool = False
+    second_pass: str = "wiener"
 
     def __post_init__(self) -> None:
         _require(self.model in MODELS, f"model must be one of {MODELS}, got {self.model!r}")
@@ -187,6 +193,10 @@ class DenoiseConfig:
             f"structure_guard must be True or False, got {self.structure_guard!r}",
         )
         object.__setattr__(self, "structure_guard", bool(self.structure_guard))
+        _require(
+            self.second_pass in SECOND_PASSES,
+            f"second_pass must be one of {SECOND_PASSES}, got {self.second_pass!r}",
+        )
         _require(self.noise in NOISE_MODELS, f"noise must be one of {NOISE_MODELS}, got {self.noise!r}")
         _positive_int("seed", self.seed, minimum=0)
         _require(self.seed <= MAX_SEED, f"seed must be at most 2**63 - 1 = {MAX_SEED}, got {self.seed!r}")

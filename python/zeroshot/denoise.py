@@ -15,6 +15,7 @@ from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.moments import PixelMoments
 from zeroshot.pipeline.inference import infer
 from zeroshot.pipeline.run import Run, check_image, patches_as_learned, prepare
+from zeroshot.pipeline.second_pass import second_pass
 from zeroshot.pipeline.structure_guard import StructureCheck, check_structure, smooth_estimate
 from zeroshot.pipeline.trained import TrainedModel, pixel_noise_sigma
 from zeroshot.pipeline.training import train
@@ -153,6 +154,7 @@ def denoise(
             del states  # a subset's states are not needed any more: free them before inference
             denoised, pixel_moments = infer(run, learned, scaled, kept)
             del kept
+            denoised = second_pass(run, scaled, denoised)
     return DenoiseResult(
         denoised=run.noise.inverse(run.scaling.to_input(denoised)),
         noise_sigma=noise_sigma(run, learned),
