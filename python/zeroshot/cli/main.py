@@ -15,7 +15,7 @@ from zeroshot.cli.options import RunOptions, config_from_args, read_model_file
 from zeroshot.cli.parallel import PARALLEL_MODES, choose_parallel, describe_choice, run_files
 from zeroshot.cli.placement import describe, gather_placements
 from zeroshot.cli.train import run_train
-from zeroshot.config import MERGE_METHODS, MODELS, NOISE_MODELS, DenoiseConfig
+from zeroshot.config import MERGE_METHODS, MODELS, NOISE_MODELS, SECOND_PASSES, DenoiseConfig
 from zeroshot.denoise import check_threads
 from zeroshot.enhance import KINDS, DetailSettings, ReliefSettings
 from zeroshot.runtime.comm import Comm
@@ -90,6 +90,12 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         help="the noise model: auto (default) decides from the image and prints what it decided; white; "
         "poisson (counts: generalized Anscombe transform, exact unbiased inverse); correlated (patches "
         "whitened by the noise covariance estimated from the image)",
+    )
+    g.add_argument(
+        "--second-pass",
+        choices=SECOND_PASSES,
+        help="after the model, for correlated noise: wiener (default) sharpens its posterior mean by a Wiener pass "
+        "of 16 x 16 patches given the noise spectrum estimated from the image; none keeps the posterior mean",
     )
     g.add_argument(
         "--structure-guard",

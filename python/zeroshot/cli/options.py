@@ -24,6 +24,7 @@ OPTION_FIELDS = {
     "merge": "merge",
     "seed": "seed",
     "noise": "noise",
+    "second_pass": "second_pass",
 }
 
 
