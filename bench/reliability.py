@@ -1,5 +1,5 @@
-"""Reruns the reproductions of the reliability review (../shared/reviews/reliability.md, defects D1-D20) against
-the installed zeroshot and prints what each gives now.
+"""Reruns the reproductions of the reliability reviews (../shared/reviews/reliability.md, defects D1-D20, and
+reliability_turn3.md, defects R4-R14 but R11) against the installed zeroshot and prints what each gives now.
 
 Each case runs in a fresh temporary folder, in its own process (a crash shows as a signal, a hang as a time-out),
 with the review's "tiny" settings. A case passes when the process neither crashes nor hangs, prints no Python
@@ -8,7 +8,7 @@ nothing half-written). D13 (a symlink planted at the report's temp name; a read-
 root), D14 (two concurrent writers) and D15 (a full disk) need timing, root-free permissions or a small mounted
 file system: tests/test_cli_jobs.py covers them, as the table says. Exits 1 if any case fails.
 
-    python bench/reliability.py [--only D2 D7 ...]
+    python bench/reliability.py [--only D2 R4 ...]
 """
 
 from __future__ import annotations
@@ -79,6 +79,55 @@ MAKE_INPUT = python("""
     for name in ("in.npy", "a.npy", "ref.npy", "a_variance.npy"):
         np.save(name, image)
 """)
+
+MAKE_MODEL = MAKE_INPUT + f"{ZS} train in.npy -o m.npz {TINY}\n"
+
+# A model file or checkpoint `path` written again at the zip level: its members but those dropped, some
+# replaced or added (name -> .npy bytes, `npy(array)` makes them), and optionally the first flagged as encrypted.
+REWRITE = """
+import io, zipfile, numpy as np
+def npy(array):
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array)
+    return buffer.getvalue()
+def rewrite(path, encrypted=False, drop=(), **members):
+    with zipfile.ZipFile(path) as archive:
+        infos = [i for i in archive.infolist() if i.filename[:-4] not in (*drop, *members)]
+        kept = {i.filename: archive.read(i) for i in infos}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in {**kept, **{k + ".npy": v for k, v in members.items()}}.items():
+            archive.writestr(name, data)
+    if encrypted:
+        data = bytearray(open(path, "rb").read())
+        for signature, at in ((b"PK\\x03\\x04", 6), (b"PK\\x01\\x02", 8)):
+            data[data.index(signature) + at] |= 1
+        open(path, "wb").write(bytes(data))
+def with_big_member(path, name, gib):
+    # `gib` GiB of zeros deflated, written a chunk at a time (the archive stays about 1 MB per GiB)
+    n = gib * 2**30
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        fh = archive.open(name + ".npy", "w", force_zip64=True)
+        np.lib.format.write_array_header_1_0(fh, {"descr": "|u1", "fortran_order": False, "shape": (n,)})
+        chunk = bytes(2**24)
+        for _ in range(n // len(chunk)):
+            fh.write(chunk)
+        fh.close()
+"""
+
+
+def peak_rss(command: str) -> str:
+    """Runs `command` (a shell line), writes its peak RSS in MiB to rss.txt and exits with its rc."""
+    return python(f"""
+        import pathlib, resource, subprocess, sys
+        rc = subprocess.run({command!r}, shell=True).returncode
+        pathlib.Path("rss.txt").write_text(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024))
+        sys.exit(rc)
+    """)
+
+
+def rss_below(mib: int) -> Callable[[Outcome], bool]:
+    return lambda o: int((o.folder / "rss.txt").read_text()) < mib
+
 
 CASES = [
     Case(
@@ -287,6 +336,49 @@ CASES = [
 ]
 
 
+CASES += [
+    Case(
+        "R4",
+        "--model-file with an extra member of 1 GiB of zeros (1 MB deflated)",
+        MAKE_MODEL + python(REWRITE + 'with_big_member("m.npz", "extra", 1)'),
+        peak_rss(f"{ZS} denoise in.npy -o out.npy --model-file m.npz --threads 1 -q"),
+        both(lambda o: o.rc == 0, rss_below(512)),
+        timeout=180,
+    ),
+    Case(
+        "R4",
+        "--model-file whose W member inflates to 1 GiB, --max-memory 500M",
+        MAKE_MODEL + python(REWRITE + 'rewrite("m.npz", drop=["W"]); with_big_member("m.npz", "W", 1)'),
+        peak_rss(f"{ZS} denoise in.npy -o out.npy --model-file m.npz --max-memory 500M -q"),
+        both(clean_refusal(2, "m.npz", "refused before inflating"), rss_below(512)),
+        timeout=180,
+    ),
+    Case(
+        "R5",
+        "--model-file whose meta record nests 10^5 deep",
+        MAKE_MODEL + python(REWRITE + 'rewrite("m.npz", meta=npy(np.array("[" * 100000 + "]" * 100000)))'),
+        f"{ZS} denoise in.npy -o out.npy --model-file m.npz -q",
+        clean_refusal(2, "m.npz is not a zeroshot model file"),
+    ),
+    Case(
+        "R5",
+        "--model-file with a member flagged as encrypted",
+        MAKE_MODEL + python(REWRITE + 'rewrite("m.npz", encrypted=True)'),
+        f"{ZS} denoise in.npy -o out.npy --model-file m.npz -q",
+        clean_refusal(2, "m.npz is not a zeroshot model file"),
+    ),
+    Case(
+        "R5",
+        "--checkpoint X --resume, X's meta record nested 10^5 deep",
+        MAKE_INPUT
+        + f"{ZS} denoise in.npy -o out.npy {TINY} --checkpoint ck.npz\n"
+        + python(REWRITE + 'rewrite("ck.npz", meta=npy(np.array("[" * 100000 + "]" * 100000)))'),
+        f"{ZS} denoise in.npy -o out2.npy {TINY} --checkpoint ck.npz --resume",
+        clean_refusal(2, "ck.npz is not a zeroshot checkpoint"),
+    ),
+]
+
+
 def run(case: Case) -> Outcome:
     folder = Path(tempfile.mkdtemp(prefix=f"zs-{case.defect}-"))
     if case.setup:
@@ -311,7 +403,7 @@ def run(case: Case) -> Outcome:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="+", help="defects to run, e.g. D2 D7")
+    parser.add_argument("--only", nargs="+", help="defects to run, e.g. D2 R4")
     args = parser.parse_args()
     failed = 0
     print("| defect | case | rc | what it says now | verdict |")

@@ -259,7 +259,7 @@ def _flip_a_byte_of_W(path):
         ("npy", "is not a zeroshot model file (it is a single .npy array"),
         ("W flipped", "damaged model file (its checksum does not match its contents"),
         ("no checksum", "damaged model file (no checksum)"),
-        ("pickle", "damaged model file (member extra holds Python objects, not numbers)"),
+        ("pickle", "damaged model file (member pi holds Python objects, not numbers)"),
         ("W shape", "damaged model file (W has shape (19, 12), expected (25, 12)"),
         ("other format", "is not a zeroshot model file"),
         ("format version 2", "model file format version 2 (this zeroshot reads 1)"),
@@ -287,7 +287,7 @@ def test_damaged_model_files_are_refused_naming_the_file(models, tmp_path, damag
     elif damage == "no checksum":
         _rewrite(path, change_arrays=lambda a: a.pop("checksum"))
     elif damage == "pickle":
-        _rewrite(path, change_arrays=lambda a: a.__setitem__("extra", np.array([{"a": 1}], dtype=object)))
+        _rewrite(path, change_arrays=lambda a: a.__setitem__("pi", np.array([{"a": 1}], dtype=object)))
     elif damage == "W shape":
         _rewrite(path, change_arrays=lambda a: a.__setitem__("W", np.zeros((19, 12))))
     elif damage == "other format":

@@ -113,7 +113,7 @@ def denoise(
     "zeroshot" says so; the result is the same); otherwise ValueError names the estimate, the limit and
     the settings to lower.
     """
-    trained = trained_model(model)
+    trained = trained_model(model, max_memory)
     if trained is None:
         if model is not None:
             options["model"] = model
@@ -169,14 +169,17 @@ def denoise(
     )
 
 
-def trained_model(model: str | os.PathLike[str] | TrainedModel | None) -> TrainedModel | None:
-    """The trained model that `model` names (see `denoise`), loaded from its file; None for a model name."""
+def trained_model(
+    model: str | os.PathLike[str] | TrainedModel | None, max_memory: MaxMemory = None
+) -> TrainedModel | None:
+    """The trained model that `model` names (see `denoise`), loaded from its file (within max_memory); None
+    for a model name."""
     if model is None or isinstance(model, TrainedModel):
         return model
     if isinstance(model, str) and model in MODELS:
         return None
     if isinstance(model, os.PathLike) or (isinstance(model, str) and os.path.lexists(model)):
-        return TrainedModel.load(model)
+        return TrainedModel.load(model, max_memory)
     raise ValueError(
         f"model must be one of {MODELS}, a TrainedModel or the path of a model file, got {model!r}"
         + (" (no such file)" if isinstance(model, str) else "")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from zeroshot.cli.budget import InputBudget, memory_limit
+from zeroshot.cli.budget import InputBudget
 from zeroshot.cli.files import (
     Written,
     beside,
@@ -44,6 +44,7 @@ from zeroshot.io.atomic import StagedFile, replace_together
 from zeroshot.maps.render import to_uint8
 from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
 from zeroshot.pipeline.scaling import check_moments_fit
+from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.runtime.comm import Comm
 from zeroshot.variational.em import Callback
 

@@ -199,7 +199,7 @@ def _add_parallel_option(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_files(args: argparse.Namespace, comm: Comm) -> int:
     """`zeroshot denoise` and `zeroshot enhance`: every check, then one job per input."""
-    trained = None if args.model_file is None else read_model_file(Path(args.model_file), comm)
+    trained = None if args.model_file is None else read_model_file(Path(args.model_file), comm, args.max_memory)
     try:  # the same on every rank: a problem is reported once, and no rank waits for another
         options = RunOptions.from_args(args, trained)
     except ValueError as error:

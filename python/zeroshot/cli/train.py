@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zeroshot.cli.budget import InputBudget, memory_limit
+from zeroshot.cli.budget import InputBudget
 from zeroshot.cli.errors import AgreedError
 from zeroshot.cli.files import Written, check_distinct, check_folder
 from zeroshot.cli.options import config_from_args
@@ -17,6 +17,7 @@ from zeroshot.cli.progress import EpochProgress
 from zeroshot.config import total_epochs
 from zeroshot.denoise import check_threads
 from zeroshot.io import read_em
+from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.runtime.comm import Comm
 from zeroshot.train import train
 

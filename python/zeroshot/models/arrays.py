@@ -15,6 +15,8 @@ PARAMETER_ARRAYS = {
     "es3c": ("W", "pi", "mu", "psi", "sigma2"),
     "pmm": ("Lambda", "pi"),
 }
+# The names of the parameter arrays of any model.
+PARAMETER_NAMES = frozenset(name for names in PARAMETER_ARRAYS.values() for name in names)
 
 
 def model_arrays(model: Model | PMM) -> dict[str, np.ndarray]:
