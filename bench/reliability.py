@@ -102,6 +102,17 @@ def rewrite(path, encrypted=False, drop=(), **members):
         for signature, at in ((b"PK\\x03\\x04", 6), (b"PK\\x01\\x02", 8)):
             data[data.index(signature) + at] |= 1
         open(path, "wb").write(bytes(data))
+def with_values(path, change_meta=lambda meta: None, **arrays):
+    # the model file with its meta record changed and arrays replaced, and a checksum of the new contents
+    import json
+    from zeroshot.pipeline.trained import _digest
+    with np.load(path) as archive:
+        old = {name: archive[name] for name in archive.files}
+    meta = json.loads(str(old.pop("meta")))
+    change_meta(meta)
+    old.pop("checksum")
+    text, contents = json.dumps(meta, sort_keys=True), {**old, **arrays}
+    np.savez(open(path, "wb"), meta=np.array(text), checksum=np.array(_digest(text, contents)), **contents)
 def with_big_member(path, name, gib):
     # `gib` GiB of zeros deflated, written a chunk at a time (the archive stays about 1 MB per GiB)
     n = gib * 2**30
@@ -376,6 +387,30 @@ CASES += [
         f"{ZS} denoise in.npy -o out2.npy {TINY} --checkpoint ck.npz --resume",
         clean_refusal(2, "ck.npz is not a zeroshot checkpoint"),
     ),
+]
+
+
+R6_VALUES = [
+    ("W x 1e160", 'with_values("m.npz", W=np.load("m.npz")["W"] * 1e160)', "W's values"),
+    ("sigma2 5e-324", 'with_values("m.npz", sigma2=np.array(5e-324))', "sigma2 4.94e-324 is below"),
+    ("a NaN noise ACF", 'with_values("m.npz", noise_acf=np.load("m.npz")["noise_acf"] * np.nan)', "noise ACF"),
+    ("offset_unit 1e300", 'with_values("m.npz", lambda m: m["scaling"].update(offset_unit=1e300))', "offset_unit"),
+    (
+        "inference_epochs 10^7",
+        'with_values("m.npz", lambda m: m["config"].update(inference_epochs=10**7))',
+        "inference_epochs must be at most",
+    ),
+]
+CASES += [
+    Case(
+        "R6",
+        f"--model-file with {what} (checksum recomputed)",
+        MAKE_MODEL + python(REWRITE + damage),
+        f"{ZS} denoise in.npy -o out.npy --model-file m.npz -q",
+        both(clean_refusal(2, "m.npz: damaged model file", words), lambda o: not (o.folder / "out.npy").exists()),
+        timeout=60,
+    )
+    for what, damage, words in R6_VALUES
 ]
 
 

@@ -226,7 +226,9 @@ def test_the_file_holds_no_pickles_and_its_parts(models):
     assert meta["config"]["patch_size"] == 5
 
 
-def _rewrite(path, change_meta=None, change_arrays=None):
+def _rewrite(path, change_meta=None, change_arrays=None, checksum=False):
+    """The model file at `path` written again with its meta record and arrays changed, and with `checksum` a
+    checksum of the new contents (so that the content checks, not the checksum, must catch the change)."""
     with np.load(path) as archive:
         arrays = {name: archive[name] for name in archive.files}
     meta = json.loads(str(arrays.pop("meta")))
@@ -234,8 +236,12 @@ def _rewrite(path, change_meta=None, change_arrays=None):
         change_meta(meta)
     if change_arrays:
         change_arrays(arrays)
+    text = json.dumps(meta, sort_keys=True)
+    if checksum:
+        contents = {name: value for name, value in arrays.items() if name != "checksum"}
+        arrays["checksum"] = np.array(trained_module._digest(text, contents))
     with open(path, "wb") as fh:
-        np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+        np.savez(fh, meta=np.array(text), **arrays)
 
 
 def _flip_a_byte_of_W(path):
@@ -303,6 +309,34 @@ def test_damaged_model_files_are_refused_naming_the_file(models, tmp_path, damag
     text = str(error.value)
     assert str(path) in text and message in text, text
     assert "allow_pickle" not in text and "unsafely" not in text
+
+
+def _scaled(name, factor):
+    return lambda arrays: arrays.__setitem__(name, arrays[name] * factor)
+
+
+@pytest.mark.parametrize(
+    "kind, change_meta, change_arrays, message",
+    [
+        ("bsc", None, _scaled("W", 1e160), "e+160) are too large for sigma2"),
+        ("bsc", None, lambda a: a.__setitem__("sigma2", np.array(5e-324)), "sigma2 4.94e-324 is below 1e-10"),
+        ("correlated", None, _scaled("noise_acf", np.nan), "the noise ACF holds NaN or Inf"),
+        ("bsc", lambda m: m["scaling"].__setitem__("offset_unit", 1e300), None, "offset_unit 1e+300 is outside"),
+        ("bsc", lambda m: m["scaling"].__setitem__("scale_unit", 2.0), None, "scale_unit 2.0 is outside (0, 1]"),
+        ("bsc", lambda m: m["config"].__setitem__("inference_epochs", 10**7), None, "inference_epochs must be at most"),
+    ],
+    ids=["W x 1e160", "sigma2 5e-324", "NaN noise ACF", "offset_unit 1e300", "scale_unit 2", "inference_epochs 1e7"],
+)
+def test_values_out_of_range_are_refused_naming_the_file(models, tmp_path, kind, change_meta, change_arrays, message):
+    """Values no training gives (R6): refused on loading, before the checksum, rather than failing in the core
+    with a message that names neither the file nor the cause, or giving zeros."""
+    path = tmp_path / "model.npz"
+    path.write_bytes(models[kind][1].read_bytes())
+    _rewrite(path, change_meta, change_arrays, checksum=True)
+    with pytest.raises(ValueError) as error:
+        TrainedModel.load(path)
+    text = str(error.value)
+    assert text.startswith(f"{path}: damaged model file (") and message in text, text
 
 
 def test_a_checkpoint_is_no_model_file(tmp_path):

@@ -105,7 +105,9 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int)
     g.add_argument("--max-train-patches", type=int, help="learn on a random subset of this many patches (0: all)")
     g.add_argument(
-        "--inference-epochs", type=int, help="E-steps at fixed parameters over all patches when learning used a subset"
+        "--inference-epochs",
+        type=int,
+        help="E-steps at fixed parameters over all patches when learning used a subset (at most 100)",
     )
     g.add_argument(
         "--chunk-patches",

@@ -62,6 +62,9 @@ MEMBERS = PARAMETER_NAMES | {"checksum", "noise_acf", "whitening_L"}
 # What a model file is not, by the format its meta record names.
 OTHER_FORMATS = {CHECKPOINT_FORMAT: "it is a training checkpoint; `zeroshot train -o` writes model files"}
 
+# 1 with the rounding of a mean or deviation of values in [-1, 1].
+_UNIT = 1 + 1e-12
+
 _META_TYPES: MetaTypes = {
     "zeroshot_version": ((str,), "a version"),
     "model": ((str,), "a model name"),
@@ -238,6 +241,8 @@ class TrainedModel:
         if problem is not None or config.patch_size is None:
             raise ValueError(problem or "its configuration names no patch size")
         noise = NoiseModel.from_stored(meta["noise"], arrays)
+        if noise.acf is not None and not np.all(np.isfinite(noise.acf.cov)):
+            raise ValueError("the noise ACF holds NaN or Inf")
         whitening = None
         if noise.kind == "correlated":
             L = arrays["whitening_L"]
@@ -271,10 +276,17 @@ def pixel_noise_sigma(
 
 
 def _scaling_from(record: dict[str, Any]) -> ImageScaling:
+    """The value scaling of the record, as `ImageScaling.normalise` makes it: the values over their largest
+    magnitude `peak` lie in [-1, 1], so their mean `offset_unit` too, and their deviation `scale_unit` in (0, 1]
+    (within rounding)."""
     scaling = ImageScaling(**record)
     values = (scaling.peak, scaling.offset_unit, scaling.scale_unit)
-    if not all(isinstance(v, float) and np.isfinite(v) for v in values) or scaling.peak <= 0 or scaling.scale_unit <= 0:
-        raise ValueError(f"the value scaling {record} is not finite with a positive peak and scale")
+    if not all(isinstance(v, float) and np.isfinite(v) for v in values) or scaling.peak <= 0:
+        raise ValueError(f"the value scaling {record} is not finite with a positive peak")
+    if abs(scaling.offset_unit) > _UNIT:
+        raise ValueError(f"the value scaling's offset_unit {scaling.offset_unit!r} is outside [-1, 1]")
+    if not 0 < scaling.scale_unit <= _UNIT:
+        raise ValueError(f"the value scaling's scale_unit {scaling.scale_unit!r} is outside (0, 1]")
     return scaling
 
 
