@@ -412,6 +412,25 @@ CASES += [
     )
     for what, damage, words in R6_VALUES
 ]
+CASES += [
+    Case(
+        "R6",
+        "--model-file with peak 1e-300 (checksum recomputed) on an image of values near 100",
+        MAKE_MODEL + python(REWRITE + 'with_values("m.npz", lambda m: m["scaling"].update(peak=1e-300))'),
+        f"{ZS} denoise in.npy -o out.npy --model-file m.npz -q",
+        clean_refusal(2, "in.npy", "do not fit the value scaling of the trained model"),
+    ),
+    Case(
+        "R7",
+        "train in.npy big.npy (values near 1e300)",
+        MAKE_INPUT
+        + python("""
+            import numpy as np; np.save("big.npy", np.random.default_rng(0).random((48, 48)) * 1e300)
+        """),
+        f"{ZS} train in.npy big.npy -o m.npz {TINY}",
+        both(clean_refusal(2, "big.npy: values up to", "first image"), lambda o: not (o.folder / "m.npz").exists()),
+    ),
+]
 
 
 def run(case: Case) -> Outcome:

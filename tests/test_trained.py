@@ -120,6 +120,12 @@ def test_several_ranks_learn_the_model_of_one_process():
         (np.zeros((2, 2, 2, 2)), {}, r"a 2-D image, a 3-D stack"),
         ([counts(1), -counts(2)], {"model": "pmm", "patch_size": 4}, r"image 1: model pmm needs non-negative counts"),
         ([plaid(1)], {"noise": "loud"}, r"noise must be one of"),
+        (  # R7: the first image's scaling took them to 1e299, and training failed with "W contains NaN or Inf"
+            [plaid(1), 1e300 * plaid(2)],
+            {},
+            r"image 1: values up to 1\.14e\+300 do not fit the value scaling of the first image \(learned on "
+            r"values up to 1\.12\): on it they would reach 4\.49e\+300, beyond the 1\.34e\+143 that can be",
+        ),
     ],
 )
 def test_bad_training_images_are_refused_naming_the_image(images, options, message):
@@ -210,6 +216,14 @@ def test_an_image_smaller_than_the_models_patches_is_refused(models):
     _, path = models["bsc"]
     with pytest.raises(ValueError, match="smaller than the patch size 5"):
         denoise(np.zeros((4, 30)), model=path)
+
+
+def test_an_image_beyond_what_the_models_scaling_can_compute_with_is_refused(models):
+    """Values 1e300 on the scale of a model learned on values up to 1 would overflow in the log-joints (R6, R7:
+    "y2 contains NaN or Inf")."""
+    model, _ = models["bsc"]
+    with pytest.raises(ValueError, match=r"values up to .*e\+300 do not fit the value scaling of the trained model"):
+        denoise(1e300 * plaid(4), model=model, threads=1)
 
 
 # ---- the file

@@ -290,6 +290,8 @@ def _denoise_frames(
             structure = results[-1].structure
             if structure is not None and not structure.found and comm.rank == 0:
                 print(f"{job.source}: {structure.description}", file=sys.stderr)
+        except ValueError as error:
+            raise ValueError(f"{job.source}: {error}") from None
         except (OverflowError, FloatingPointError) as error:
             raise ValueError(
                 f"{job.source}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute with "
