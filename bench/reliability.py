@@ -433,6 +433,23 @@ CASES += [
 ]
 
 
+CASES += [
+    Case(
+        "R8",
+        f"float64 image x 1e-300 to {suffix} (float32)",
+        python("""
+            import numpy as np; np.save("tiny.npy", np.random.default_rng(0).random((48, 48)) * 1e-300)
+        """),
+        f"{ZS} denoise tiny.npy -o out{suffix} {TINY}",
+        both(
+            clean_refusal(2, "tiny.npy", "--keep-dtype"),
+            lambda o, suffix=suffix: not (o.folder / f"out{suffix}").exists(),
+        ),
+    )
+    for suffix in (".npy", ".tif", ".mrc")
+]
+
+
 def run(case: Case) -> Outcome:
     folder = Path(tempfile.mkdtemp(prefix=f"zs-{case.defect}-"))
     if case.setup:

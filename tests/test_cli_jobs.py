@@ -231,6 +231,26 @@ def test_values_too_large_for_float32_are_refused_before_training(tmp_path, caps
     assert np.isfinite(np.load(tmp_path / "o.npy")).all()
 
 
+def test_values_too_small_for_float32_are_refused_before_training(tmp_path, capsys):
+    """reliability_turn3.md R8: values near 1e-300 were written to float32 as zeros, rc 0."""
+    tiny = tmp_path / "tiny.npy"
+    np.save(tiny, noisy() * 1e-300)
+    for suffix in (".npy", ".mrc", ".tif"):
+        refused(
+            capsys,
+            ["denoise", str(tiny), "-o", str(tmp_path / f"o{suffix}"), "--patch-size", "5", *TINY],
+            str(tiny),
+            "below the smallest normal float32",
+            "--keep-dtype",
+        )
+    assert (
+        main(["denoise", str(tiny), "-o", str(tmp_path / "o.npy"), "--patch-size", "5", "--keep-dtype", "-q", *TINY])
+        == 0
+    )
+    out = np.load(tmp_path / "o.npy")
+    assert out.dtype == np.float64 and np.all(np.isfinite(out)) and np.max(np.abs(out)) > 0
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy overflow warnings of the pipeline
 def test_values_near_the_float64_limit_denoise_with_keep_dtype(tmp_path, capsys):
     # reliability.md D11: auto P gave an OverflowError traceback; the noise estimate now works on any scale

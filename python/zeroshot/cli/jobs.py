@@ -103,15 +103,23 @@ def _frame_checkpoints(checkpoint: Path | None, image: EMImage | None = None) ->
 
 
 def _check_values(source: Path, image: EMImage, target: Path, dtype: np.dtype | None) -> None:
-    """The result is on the input's value scale: a float output dtype must hold the input's values."""
+    """The result is on the input's value scale: a float output dtype must hold the input's values, neither
+    overflowing nor (all of them below its smallest normal number) underflowing to zeros and subnormals."""
     if dtype is None or dtype.kind != "f" or image.dtype.kind != "f":
         return
-    top = float(np.finfo(dtype).max)
+    info = np.finfo(dtype)
     peak = float(np.max(np.abs(image.data)))
-    if peak > top:
+    advice = f"the dtype of {target}; write float64 instead (--keep-dtype to .npy or .tif), or scale the image"
+    if peak > float(info.max):
         raise ValueError(
-            f"{source}: holds values up to {peak:g}, which do not fit in {dtype} (max {top:g}), the dtype of "
-            f"{target}; write float64 instead (--keep-dtype to .npy or .tif), or scale the image down"
+            f"{source}: holds values up to {peak:g}, which do not fit in {dtype} (max {float(info.max):g}), "
+            f"{advice} down"
+        )
+    if 0 < peak < float(info.tiny):
+        raise ValueError(
+            f"{source}: holds values only up to {peak:g}, below the smallest normal {dtype} "
+            f"{float(info.tiny):g}: they would be written as zeros or lose their precision in {dtype}, "
+            f"{advice} up"
         )
 
 
