@@ -450,6 +450,46 @@ CASES += [
 ]
 
 
+R9_WRITES = [
+    ("a uint32 layer with 2**31 + 5 to .mrc", "w.mrc", "np.array([[2**31 + 5, 1]], np.uint32), {}", "2147483653"),
+    ("a layer in furlongs", "w.mrc", 'np.zeros((4, 4)), {"scale": (2.0, 2.0), "units": ("furlong",) * 2}', "furlong"),
+]
+CASES += [
+    Case(
+        "R9",
+        f"napari writer: {what}",
+        "",
+        python(f"""
+            import numpy as np
+            from zeroshot.napari._writer import write_layer
+            try:
+                write_layer("{name}", {layer})
+            except ValueError as e:
+                print("ValueError:", e)
+        """),
+        lambda o, name=name, words=words: o.rc == 0 and words in o.out and not (o.folder / name).exists(),
+    )
+    for what, name, layer, words in R9_WRITES
+]
+CASES.append(
+    Case(
+        "R9",
+        "napari writer: a layer with NaN to .mrc and .tif",
+        "",
+        python("""
+            import mrcfile, tifffile, numpy as np
+            from zeroshot.napari._writer import write_layer
+            data = np.array([[np.nan, 1.0], [2.0, 3.0]], np.float32)
+            write_layer("w.mrc", data, {}), write_layer("w.tif", data, {})
+            with mrcfile.open("w.mrc") as mrc:
+                back = [np.array(mrc.data), tifffile.imread("w.tif")]
+            print("same:", *(np.array_equal(b, data, equal_nan=True) for b in back))
+        """),
+        lambda o: o.rc == 0 and "same: True True" in o.out,
+    )
+)
+
+
 def run(case: Case) -> Outcome:
     folder = Path(tempfile.mkdtemp(prefix=f"zs-{case.defect}-"))
     if case.setup:
