@@ -490,6 +490,22 @@ CASES.append(
 )
 
 
+CASES.append(
+    Case(
+        "R10",
+        "a TIFF of two images, 64x64 and 32x48",
+        python("""
+            import numpy as np, tifffile
+            with tifffile.TiffWriter("mixed.tif") as tif:
+                tif.write(np.random.default_rng(0).random((64, 64)).astype(np.float32))
+                tif.write(np.random.default_rng(1).random((32, 48)).astype(np.float32))
+        """),
+        f"{ZS} denoise mixed.tif -o out.tif {TINY}",
+        both(clean_refusal(2, "mixed.tif", "holds 2 images"), lambda o: not (o.folder / "out.tif").exists()),
+    )
+)
+
+
 def run(case: Case) -> Outcome:
     folder = Path(tempfile.mkdtemp(prefix=f"zs-{case.defect}-"))
     if case.setup:
