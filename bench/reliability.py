@@ -506,6 +506,21 @@ CASES.append(
 )
 
 
+CASES.append(
+    Case(
+        "R13",
+        "denoise(img, model=m, finetune=np.int64(2))",
+        MAKE_MODEL,
+        python("""
+            import numpy as np, zeroshot
+            r = zeroshot.denoise(np.load("in.npy"), model="m.npz", finetune=np.int64(2), threads=1)
+            print("ok", r.config.epochs)
+        """),
+        lambda o: o.rc == 0 and "ok 2" in o.out,
+    )
+)
+
+
 def run(case: Case) -> Outcome:
     folder = Path(tempfile.mkdtemp(prefix=f"zs-{case.defect}-"))
     if case.setup:

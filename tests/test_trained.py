@@ -205,6 +205,15 @@ def test_another_model_kind_is_refused(models):
         TrainedModel.load(path).config_for({"model": "bsc"})
 
 
+def test_finetune_takes_numpy_integers(models):
+    """reliability_turn3.md R13: finetune=np.int64(2) was refused ("must be an integer >= 0")."""
+    _, path = models["bsc"]
+    tuned = denoise(plaid(4), model=path, threads=1, finetune=np.int64(2))
+    np.testing.assert_array_equal(tuned.denoised, denoise(plaid(4), model=path, threads=1, finetune=2).denoised)
+    assert tuned.config.epochs == 2 and type(tuned.config.epochs) is int
+    assert denoise(plaid(4), finetune=np.int32(0), **TINY).config.epochs == TINY["epochs"]
+
+
 def test_finetune_without_a_model_is_refused():
     with pytest.raises(ValueError, match="finetune=2 needs a trained model"):
         denoise(plaid(4), finetune=2, **TINY)

@@ -43,6 +43,13 @@ def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
     )
 
 
+def integer_at_least(name: str, value: Any, minimum: int) -> int:
+    """`value` as a Python int when it is an integer (NumPy integers too, no bool) >= minimum, else a ValueError
+    naming `name`."""
+    _positive_int(name, value, minimum)
+    return int(value)
+
+
 def _as_python_ints(config: Any, *names: str) -> None:
     """Integer fields given as NumPy integers become Python ints (the core and JSON records want those)."""
     for name in names:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zeroshot.config import MODELS, DenoiseConfig, resolve_config
+from zeroshot.config import MODELS, DenoiseConfig, integer_at_least, resolve_config
 from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM
 from zeroshot.noise.model import NoiseModel
@@ -117,7 +117,7 @@ def denoise(
     if trained is None:
         if model is not None:
             options["model"] = model
-        if not isinstance(finetune, int) or isinstance(finetune, bool) or finetune != 0:
+        if integer_at_least("finetune", finetune, minimum=0) != 0:
             raise ValueError(f"finetune={finetune!r} needs a trained model (model=TrainedModel or a model file)")
         config = resolve_config(config, options)
     else:

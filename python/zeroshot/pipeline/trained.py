@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from zeroshot.config import DenoiseConfig, EvoConfig
+from zeroshot.config import DenoiseConfig, EvoConfig, integer_at_least
 from zeroshot.models.arrays import PARAMETER_ARRAYS, PARAMETER_NAMES, model_arrays, model_from_arrays, parameter_problem
 from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM
@@ -137,8 +137,7 @@ class TrainedModel:
         epochs = `finetune` (training epochs on the new image, from Θ) and no BSC pre-training. An option that
         the model fixes (MODEL_FIELDS) given with another value, or a learning option (epochs), is refused
         with a ValueError naming `source`; given with the model's own value it is accepted."""
-        if isinstance(finetune, bool) or not isinstance(finetune, int) or finetune < 0:
-            raise ValueError(f"finetune must be an integer >= 0 (epochs on the new image), got {finetune!r}")
+        finetune = integer_at_least("finetune", finetune, minimum=0)
         known = {f.name for f in fields(DenoiseConfig)}
         unknown = sorted(set(options) - known)
         if unknown:
