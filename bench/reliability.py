@@ -6,7 +6,8 @@ with the review's "tiny" settings. A case passes when the process neither crashe
 traceback, and its own check holds (a clear message naming the problem, or a correct result; inputs unchanged;
 nothing half-written). D13 (a symlink planted at the report's temp name; a read-only folder, which binds no
 root), D14 (two concurrent writers) and D15 (a full disk) need timing, root-free permissions or a small mounted
-file system: tests/test_cli_jobs.py covers them, as the table says. Exits 1 if any case fails.
+file system: tests/test_cli_jobs.py covers them, as the table says. R14 (a full disk at the image) mounts an
+8 KiB tmpfs, which needs root; without it the table points to its test. Exits 1 if any case fails.
 
     python bench/reliability.py [--only D2 R4 ...]
 """
@@ -521,6 +522,28 @@ CASES.append(
 )
 
 
+def on_small_disk(command: str) -> str:
+    """`command` with full/ an 8 KiB tmpfs (mounted for it, unmounted after; needs root)."""
+    return f"mkdir full && mount -t tmpfs -o size=8k tmpfs full && {{ {command}; rc=$?; umount full; exit $rc; }}"
+
+
+R14_RUNS = [
+    ("an 8 KiB tmpfs: denoise -o full/o.npy --model-file", "in.npy -o full/o.npy", 2),
+    ("the same with --parallel files", "in.npy a.npy -o full/ --parallel files", 1),
+]
+if os.geteuid() == 0:
+    CASES += [
+        Case(
+            "R14",
+            what,
+            MAKE_MODEL,
+            on_small_disk(f"{ZS} denoise {arguments} --model-file m.npz -q"),
+            lambda o, rc=rc: o.rc == rc and "[Errno 28] cannot write full/" in o.err and "No space left" in o.err,
+        )
+        for what, arguments, rc in R14_RUNS
+    ]
+
+
 def run(case: Case) -> Outcome:
     folder = Path(tempfile.mkdtemp(prefix=f"zs-{case.defect}-"))
     if case.setup:
@@ -562,6 +585,8 @@ def main() -> int:
     print("| D13 | report temp file: random name, O_EXCL, no symlinks | | tests/test_cli_jobs.py | test |")
     print("| D14 | two writers of one output | | tests/test_cli_jobs.py (image and sidecar replaced together) | test |")
     print("| D15 | a full disk at the sidecar | | tests/test_cli_jobs.py (nothing left, the file named) | test |")
+    if os.geteuid() != 0:
+        print("| R14 | a full disk at the image | | tests/test_cli_jobs.py (the tmpfs case needs root) | test |")
     print(f"\n{failed} failed")
     return 1 if failed else 0
 

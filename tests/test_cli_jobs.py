@@ -362,6 +362,23 @@ def test_a_full_disk_while_writing_the_sidecar_leaves_neither_file(tmp_path, cap
     assert names(tmp_path) == ["a.npy"]  # no image without its sidecar, no temporary files
 
 
+@pytest.mark.parametrize("free, message", [(0, "[Errno 28] {}: No space left on device"), (2**40, "{}: 4096")])
+def test_a_short_write_says_whether_the_disk_is_full(tmp_path, monkeypatch, free, message):
+    """reliability_turn3.md R14: NumPy's and tifffile's writes (C fwrite) report a full disk as "[Errno None]
+    4096 requested and 2016 written"; the folder's free space tells what it was."""
+
+    def short_write(tmp):
+        tmp.write_bytes(b"x" * 2016)
+        raise OSError("4096 requested and 2016 written")
+
+    monkeypatch.setattr(atomic, "_free_bytes", lambda folder: free)
+    target = tmp_path / "o.npy"
+    with pytest.raises(OSError) as error:
+        atomic.stage(target, short_write)
+    assert message.format(f"cannot write {target}") in str(error.value)
+    assert names(tmp_path) == []
+
+
 def test_a_failure_after_training_leaves_no_output_of_the_job(tmp_path, capsys, a_npy, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("cannot render")
