@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,6 +56,7 @@ class Case:
     command: str
     check: Callable[[Outcome], bool]
     timeout: float = 120.0
+    interrupted: bool = False  # a Ctrl-C case: exit code 130 is no crash
 
 
 def clean_refusal(rc: int = 2, *words: str) -> Callable[[Outcome], bool]:
@@ -544,6 +546,50 @@ if os.geteuid() == 0:
     ]
 
 
+MPIEXEC = next(
+    (str(p) for p in (Path(sys.executable).parent / "mpiexec", shutil.which("mpiexec")) if p and Path(p).exists()), None
+)
+R12_BAD_INPUT = [
+    ("denoise --parallel patches", "denoise in.npy bad.npy a.npy -o out/ --parallel patches"),
+    ("train", "train in.npy bad.npy -o m.npz"),
+]
+# Ctrl-C (SIGINT to mpiexec, which passes it on) once both ranks are into their first file's epochs.
+CTRL_C_FILES_MODE = f"""
+    import signal, subprocess, sys, time
+    from pathlib import Path
+    command = "{MPIEXEC} -n 2 {ZS} denoise in.npy a.npy ref.npy -o out/ --parallel files {TINY} --epochs 100000"
+    process = subprocess.Popen(command.split(), stderr=subprocess.PIPE, text=True)
+    while not Path("out").exists() and process.poll() is None:
+        time.sleep(0.01)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    err = process.communicate(timeout=60)[1]
+    print(err, file=sys.stderr)
+    sys.exit(process.returncode)
+"""
+if MPIEXEC is not None:
+    CASES += [
+        Case(
+            "R12",
+            f"mpiexec -n 2 ... {what} with a broken .npy among good ones",
+            MAKE_INPUT + "echo 'not an array' > bad.npy",
+            f"{MPIEXEC} -n 2 {ZS} {arguments} {TINY}",
+            lambda o: o.rc == 2 and o.err.count("bad.npy: not a .npy file") == 1 and "on rank" not in o.err,
+        )
+        for what, arguments in R12_BAD_INPUT
+    ]
+    CASES.append(
+        Case(
+            "R12",
+            "Ctrl-C on mpiexec -n 2 ... denoise --parallel files",
+            MAKE_INPUT,
+            python(CTRL_C_FILES_MODE),
+            lambda o: o.rc == 130 and o.err.count("interrupted") == 1 and "aborting" not in o.err,
+            interrupted=True,
+        )
+    )
+
+
 def run(case: Case) -> Outcome:
     folder = Path(tempfile.mkdtemp(prefix=f"zs-{case.defect}-"))
     if case.setup:
@@ -577,7 +623,7 @@ def main() -> int:
         if args.only and case.defect not in args.only:
             continue
         o = run(case)
-        crashed = o.rc < 0 or o.rc > 128
+        crashed = (o.rc < 0 or o.rc > 128) and not (case.interrupted and o.rc == 130)
         ok = not o.timed_out and not crashed and "Traceback" not in o.err and case.check(o)
         failed += not ok
         rc = "timeout" if o.timed_out else o.rc
@@ -587,6 +633,8 @@ def main() -> int:
     print("| D15 | a full disk at the sidecar | | tests/test_cli_jobs.py (nothing left, the file named) | test |")
     if os.geteuid() != 0:
         print("| R14 | a full disk at the image | | tests/test_cli_jobs.py (the tmpfs case needs root) | test |")
+    if MPIEXEC is None:
+        print("| R12 | MPI: Ctrl-C, a bad input | | tests/test_mpi.py (needs mpiexec: pip install '.[mpi]') | test |")
     print(f"\n{failed} failed")
     return 1 if failed else 0
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from zeroshot.cli.budget import InputBudget
+from zeroshot.cli.errors import agreed
 from zeroshot.cli.files import (
     Written,
     beside,
@@ -445,7 +446,7 @@ def announce_model_file(options: RunOptions, comm: Comm) -> None:
 def run_jobs(options: RunOptions, comm: Comm) -> int:
     """Plans every job (every check before any work), then runs them one after the other (all ranks on each
     image's patches); each input is let go when its job is done."""
-    jobs = plan_jobs(options, comm.size)
+    jobs = agreed(comm, lambda: plan_jobs(options, comm.size))  # a bad input: reported once, every rank ends
     announce_model_file(options, comm)
     total = len(jobs)
     for number in range(1, total + 1):
