@@ -1,20 +1,22 @@
-"""Reruns the reproductions of the reliability review (../shared/reviews/reliability.md, defects D1-D20) against
-the installed zeroshot and prints what each gives now.
+"""Reruns the reproductions of the reliability reviews (../shared/reviews/reliability.md, defects D1-D20, and
+reliability_turn3.md, defects R4-R14 but R11) against the installed zeroshot and prints what each gives now.
 
 Each case runs in a fresh temporary folder, in its own process (a crash shows as a signal, a hang as a time-out),
 with the review's "tiny" settings. A case passes when the process neither crashes nor hangs, prints no Python
 traceback, and its own check holds (a clear message naming the problem, or a correct result; inputs unchanged;
 nothing half-written). D13 (a symlink planted at the report's temp name; a read-only folder, which binds no
 root), D14 (two concurrent writers) and D15 (a full disk) need timing, root-free permissions or a small mounted
-file system: tests/test_cli_jobs.py covers them, as the table says. Exits 1 if any case fails.
+file system: tests/test_cli_jobs.py covers them, as the table says. R14 (a full disk at the image) mounts an
+8 KiB tmpfs, which needs root; without it the table points to its test. Exits 1 if any case fails.
 
-    python bench/reliability.py [--only D2 D7 ...]
+    python bench/reliability.py [--only D2 R4 ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +56,7 @@ class Case:
     command: str
     check: Callable[[Outcome], bool]
     timeout: float = 120.0
+    interrupted: bool = False  # a Ctrl-C case: exit code 130 is no crash
 
 
 def clean_refusal(rc: int = 2, *words: str) -> Callable[[Outcome], bool]:
@@ -79,6 +82,66 @@ MAKE_INPUT = python("""
     for name in ("in.npy", "a.npy", "ref.npy", "a_variance.npy"):
         np.save(name, image)
 """)
+
+MAKE_MODEL = MAKE_INPUT + f"{ZS} train in.npy -o m.npz {TINY}\n"
+
+# A model file or checkpoint `path` written again at the zip level: its members but those dropped, some
+# replaced or added (name -> .npy bytes, `npy(array)` makes them), and optionally the first flagged as encrypted.
+REWRITE = """
+import io, zipfile, numpy as np
+def npy(array):
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array)
+    return buffer.getvalue()
+def rewrite(path, encrypted=False, drop=(), **members):
+    with zipfile.ZipFile(path) as archive:
+        infos = [i for i in archive.infolist() if i.filename[:-4] not in (*drop, *members)]
+        kept = {i.filename: archive.read(i) for i in infos}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in {**kept, **{k + ".npy": v for k, v in members.items()}}.items():
+            archive.writestr(name, data)
+    if encrypted:
+        data = bytearray(open(path, "rb").read())
+        for signature, at in ((b"PK\\x03\\x04", 6), (b"PK\\x01\\x02", 8)):
+            data[data.index(signature) + at] |= 1
+        open(path, "wb").write(bytes(data))
+def with_values(path, change_meta=lambda meta: None, **arrays):
+    # the model file with its meta record changed and arrays replaced, and a checksum of the new contents
+    import json
+    from zeroshot.pipeline.trained import _digest
+    with np.load(path) as archive:
+        old = {name: archive[name] for name in archive.files}
+    meta = json.loads(str(old.pop("meta")))
+    change_meta(meta)
+    old.pop("checksum")
+    text, contents = json.dumps(meta, sort_keys=True), {**old, **arrays}
+    np.savez(open(path, "wb"), meta=np.array(text), checksum=np.array(_digest(text, contents)), **contents)
+def with_big_member(path, name, gib):
+    # `gib` GiB of zeros deflated, written a chunk at a time (the archive stays about 1 MB per GiB)
+    n = gib * 2**30
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        fh = archive.open(name + ".npy", "w", force_zip64=True)
+        np.lib.format.write_array_header_1_0(fh, {"descr": "|u1", "fortran_order": False, "shape": (n,)})
+        chunk = bytes(2**24)
+        for _ in range(n // len(chunk)):
+            fh.write(chunk)
+        fh.close()
+"""
+
+
+def peak_rss(command: str) -> str:
+    """Runs `command` (a shell line), writes its peak RSS in MiB to rss.txt and exits with its rc."""
+    return python(f"""
+        import pathlib, resource, subprocess, sys
+        rc = subprocess.run({command!r}, shell=True).returncode
+        pathlib.Path("rss.txt").write_text(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024))
+        sys.exit(rc)
+    """)
+
+
+def rss_below(mib: int) -> Callable[[Outcome], bool]:
+    return lambda o: int((o.folder / "rss.txt").read_text()) < mib
+
 
 CASES = [
     Case(
@@ -287,6 +350,246 @@ CASES = [
 ]
 
 
+CASES += [
+    Case(
+        "R4",
+        "--model-file with an extra member of 1 GiB of zeros (1 MB deflated)",
+        MAKE_MODEL + python(REWRITE + 'with_big_member("m.npz", "extra", 1)'),
+        peak_rss(f"{ZS} denoise in.npy -o out.npy --model-file m.npz --threads 1 -q"),
+        both(lambda o: o.rc == 0, rss_below(512)),
+        timeout=180,
+    ),
+    Case(
+        "R4",
+        "--model-file whose W member inflates to 1 GiB, --max-memory 500M",
+        MAKE_MODEL + python(REWRITE + 'rewrite("m.npz", drop=["W"]); with_big_member("m.npz", "W", 1)'),
+        peak_rss(f"{ZS} denoise in.npy -o out.npy --model-file m.npz --max-memory 500M -q"),
+        both(clean_refusal(2, "m.npz", "refused before inflating"), rss_below(512)),
+        timeout=180,
+    ),
+    Case(
+        "R5",
+        "--model-file whose meta record nests 10^5 deep",
+        MAKE_MODEL + python(REWRITE + 'rewrite("m.npz", meta=npy(np.array("[" * 100000 + "]" * 100000)))'),
+        f"{ZS} denoise in.npy -o out.npy --model-file m.npz -q",
+        clean_refusal(2, "m.npz is not a zeroshot model file"),
+    ),
+    Case(
+        "R5",
+        "--model-file with a member flagged as encrypted",
+        MAKE_MODEL + python(REWRITE + 'rewrite("m.npz", encrypted=True)'),
+        f"{ZS} denoise in.npy -o out.npy --model-file m.npz -q",
+        clean_refusal(2, "m.npz is not a zeroshot model file"),
+    ),
+    Case(
+        "R5",
+        "--checkpoint X --resume, X's meta record nested 10^5 deep",
+        MAKE_INPUT
+        + f"{ZS} denoise in.npy -o out.npy {TINY} --checkpoint ck.npz\n"
+        + python(REWRITE + 'rewrite("ck.npz", meta=npy(np.array("[" * 100000 + "]" * 100000)))'),
+        f"{ZS} denoise in.npy -o out2.npy {TINY} --checkpoint ck.npz --resume",
+        clean_refusal(2, "ck.npz is not a zeroshot checkpoint"),
+    ),
+]
+
+
+R6_VALUES = [
+    ("W x 1e160", 'with_values("m.npz", W=np.load("m.npz")["W"] * 1e160)', "W's values"),
+    ("sigma2 5e-324", 'with_values("m.npz", sigma2=np.array(5e-324))', "sigma2 4.94e-324 is below"),
+    ("a NaN noise ACF", 'with_values("m.npz", noise_acf=np.load("m.npz")["noise_acf"] * np.nan)', "noise ACF"),
+    ("offset_unit 1e300", 'with_values("m.npz", lambda m: m["scaling"].update(offset_unit=1e300))', "offset_unit"),
+    (
+        "inference_epochs 10^7",
+        'with_values("m.npz", lambda m: m["config"].update(inference_epochs=10**7))',
+        "inference_epochs must be at most",
+    ),
+]
+CASES += [
+    Case(
+        "R6",
+        f"--model-file with {what} (checksum recomputed)",
+        MAKE_MODEL + python(REWRITE + damage),
+        f"{ZS} denoise in.npy -o out.npy --model-file m.npz -q",
+        both(clean_refusal(2, "m.npz: damaged model file", words), lambda o: not (o.folder / "out.npy").exists()),
+        timeout=60,
+    )
+    for what, damage, words in R6_VALUES
+]
+CASES += [
+    Case(
+        "R6",
+        "--model-file with peak 1e-300 (checksum recomputed) on an image of values near 100",
+        MAKE_MODEL + python(REWRITE + 'with_values("m.npz", lambda m: m["scaling"].update(peak=1e-300))'),
+        f"{ZS} denoise in.npy -o out.npy --model-file m.npz -q",
+        clean_refusal(2, "in.npy", "do not fit the value scaling of the trained model"),
+    ),
+    Case(
+        "R7",
+        "train in.npy big.npy (values near 1e300)",
+        MAKE_INPUT
+        + python("""
+            import numpy as np; np.save("big.npy", np.random.default_rng(0).random((48, 48)) * 1e300)
+        """),
+        f"{ZS} train in.npy big.npy -o m.npz {TINY}",
+        both(clean_refusal(2, "big.npy: values up to", "first image"), lambda o: not (o.folder / "m.npz").exists()),
+    ),
+]
+
+
+CASES += [
+    Case(
+        "R8",
+        f"float64 image x 1e-300 to {suffix} (float32)",
+        python("""
+            import numpy as np; np.save("tiny.npy", np.random.default_rng(0).random((48, 48)) * 1e-300)
+        """),
+        f"{ZS} denoise tiny.npy -o out{suffix} {TINY}",
+        both(
+            clean_refusal(2, "tiny.npy", "--keep-dtype"),
+            lambda o, suffix=suffix: not (o.folder / f"out{suffix}").exists(),
+        ),
+    )
+    for suffix in (".npy", ".tif", ".mrc")
+]
+
+
+R9_WRITES = [
+    ("a uint32 layer with 2**31 + 5 to .mrc", "w.mrc", "np.array([[2**31 + 5, 1]], np.uint32), {}", "2147483653"),
+    ("a layer in furlongs", "w.mrc", 'np.zeros((4, 4)), {"scale": (2.0, 2.0), "units": ("furlong",) * 2}', "furlong"),
+]
+CASES += [
+    Case(
+        "R9",
+        f"napari writer: {what}",
+        "",
+        python(f"""
+            import numpy as np
+            from zeroshot.napari._writer import write_layer
+            try:
+                write_layer("{name}", {layer})
+            except ValueError as e:
+                print("ValueError:", e)
+        """),
+        lambda o, name=name, words=words: o.rc == 0 and words in o.out and not (o.folder / name).exists(),
+    )
+    for what, name, layer, words in R9_WRITES
+]
+CASES.append(
+    Case(
+        "R9",
+        "napari writer: a layer with NaN to .mrc and .tif",
+        "",
+        python("""
+            import mrcfile, tifffile, numpy as np
+            from zeroshot.napari._writer import write_layer
+            data = np.array([[np.nan, 1.0], [2.0, 3.0]], np.float32)
+            write_layer("w.mrc", data, {}), write_layer("w.tif", data, {})
+            with mrcfile.open("w.mrc") as mrc:
+                back = [np.array(mrc.data), tifffile.imread("w.tif")]
+            print("same:", *(np.array_equal(b, data, equal_nan=True) for b in back))
+        """),
+        lambda o: o.rc == 0 and "same: True True" in o.out,
+    )
+)
+
+
+CASES.append(
+    Case(
+        "R10",
+        "a TIFF of two images, 64x64 and 32x48",
+        python("""
+            import numpy as np, tifffile
+            with tifffile.TiffWriter("mixed.tif") as tif:
+                tif.write(np.random.default_rng(0).random((64, 64)).astype(np.float32))
+                tif.write(np.random.default_rng(1).random((32, 48)).astype(np.float32))
+        """),
+        f"{ZS} denoise mixed.tif -o out.tif {TINY}",
+        both(clean_refusal(2, "mixed.tif", "holds 2 images"), lambda o: not (o.folder / "out.tif").exists()),
+    )
+)
+
+
+CASES.append(
+    Case(
+        "R13",
+        "denoise(img, model=m, finetune=np.int64(2))",
+        MAKE_MODEL,
+        python("""
+            import numpy as np, zeroshot
+            r = zeroshot.denoise(np.load("in.npy"), model="m.npz", finetune=np.int64(2), threads=1)
+            print("ok", r.config.epochs)
+        """),
+        lambda o: o.rc == 0 and "ok 2" in o.out,
+    )
+)
+
+
+def on_small_disk(command: str) -> str:
+    """`command` with full/ an 8 KiB tmpfs (mounted for it, unmounted after; needs root)."""
+    return f"mkdir full && mount -t tmpfs -o size=8k tmpfs full && {{ {command}; rc=$?; umount full; exit $rc; }}"
+
+
+R14_RUNS = [
+    ("an 8 KiB tmpfs: denoise -o full/o.npy --model-file", "in.npy -o full/o.npy", 2),
+    ("the same with --parallel files", "in.npy a.npy -o full/ --parallel files", 1),
+]
+if os.geteuid() == 0:
+    CASES += [
+        Case(
+            "R14",
+            what,
+            MAKE_MODEL,
+            on_small_disk(f"{ZS} denoise {arguments} --model-file m.npz -q"),
+            lambda o, rc=rc: o.rc == rc and "[Errno 28] cannot write full/" in o.err and "No space left" in o.err,
+        )
+        for what, arguments, rc in R14_RUNS
+    ]
+
+
+MPIEXEC = next(
+    (str(p) for p in (Path(sys.executable).parent / "mpiexec", shutil.which("mpiexec")) if p and Path(p).exists()), None
+)
+R12_BAD_INPUT = [
+    ("denoise --parallel patches", "denoise in.npy bad.npy a.npy -o out/ --parallel patches"),
+    ("train", "train in.npy bad.npy -o m.npz"),
+]
+# Ctrl-C (SIGINT to mpiexec, which passes it on) once both ranks are into their first file's epochs.
+CTRL_C_FILES_MODE = f"""
+    import signal, subprocess, sys, time
+    from pathlib import Path
+    command = "{MPIEXEC} -n 2 {ZS} denoise in.npy a.npy ref.npy -o out/ --parallel files {TINY} --epochs 100000"
+    process = subprocess.Popen(command.split(), stderr=subprocess.PIPE, text=True)
+    while not Path("out").exists() and process.poll() is None:
+        time.sleep(0.01)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    err = process.communicate(timeout=60)[1]
+    print(err, file=sys.stderr)
+    sys.exit(process.returncode)
+"""
+if MPIEXEC is not None:
+    CASES += [
+        Case(
+            "R12",
+            f"mpiexec -n 2 ... {what} with a broken .npy among good ones",
+            MAKE_INPUT + "echo 'not an array' > bad.npy",
+            f"{MPIEXEC} -n 2 {ZS} {arguments} {TINY}",
+            lambda o: o.rc == 2 and o.err.count("bad.npy: not a .npy file") == 1 and "on rank" not in o.err,
+        )
+        for what, arguments in R12_BAD_INPUT
+    ]
+    CASES.append(
+        Case(
+            "R12",
+            "Ctrl-C on mpiexec -n 2 ... denoise --parallel files",
+            MAKE_INPUT,
+            python(CTRL_C_FILES_MODE),
+            lambda o: o.rc == 130 and o.err.count("interrupted") == 1 and "aborting" not in o.err,
+            interrupted=True,
+        )
+    )
+
+
 def run(case: Case) -> Outcome:
     folder = Path(tempfile.mkdtemp(prefix=f"zs-{case.defect}-"))
     if case.setup:
@@ -311,7 +614,7 @@ def run(case: Case) -> Outcome:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="+", help="defects to run, e.g. D2 D7")
+    parser.add_argument("--only", nargs="+", help="defects to run, e.g. D2 R4")
     args = parser.parse_args()
     failed = 0
     print("| defect | case | rc | what it says now | verdict |")
@@ -320,7 +623,7 @@ def main() -> int:
         if args.only and case.defect not in args.only:
             continue
         o = run(case)
-        crashed = o.rc < 0 or o.rc > 128
+        crashed = (o.rc < 0 or o.rc > 128) and not (case.interrupted and o.rc == 130)
         ok = not o.timed_out and not crashed and "Traceback" not in o.err and case.check(o)
         failed += not ok
         rc = "timeout" if o.timed_out else o.rc
@@ -328,6 +631,10 @@ def main() -> int:
     print("| D13 | report temp file: random name, O_EXCL, no symlinks | | tests/test_cli_jobs.py | test |")
     print("| D14 | two writers of one output | | tests/test_cli_jobs.py (image and sidecar replaced together) | test |")
     print("| D15 | a full disk at the sidecar | | tests/test_cli_jobs.py (nothing left, the file named) | test |")
+    if os.geteuid() != 0:
+        print("| R14 | a full disk at the image | | tests/test_cli_jobs.py (the tmpfs case needs root) | test |")
+    if MPIEXEC is None:
+        print("| R12 | MPI: Ctrl-C, a bad input | | tests/test_mpi.py (needs mpiexec: pip install '.[mpi]') | test |")
     print(f"\n{failed} failed")
     return 1 if failed else 0
 

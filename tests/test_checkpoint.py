@@ -352,6 +352,8 @@ def _drop(key):
         ("K with a state twice", "damaged checkpoint (patch 2 holds the same state twice)"),
         ("huge member", "damaged checkpoint (member K declares an array of shape (1000000, 1000000, 1) uint64"),
         ("W complex", "damaged checkpoint (W has dtype complex128, not real numbers)"),
+        ("sigma2 5e-324", "damaged checkpoint (sigma2 4.94e-324 is below 1e-10"),
+        ("W x 1e160", "damaged checkpoint (W's values (up to"),
     ],
 )
 def test_damaged_checkpoints_are_refused_naming_the_file(tmp_path, damage, message):
@@ -390,6 +392,10 @@ def test_damaged_checkpoints_are_refused_naming_the_file(tmp_path, damage, messa
         _rewrite(path, change_arrays=repeat_a_state)
     elif damage == "W complex":
         _rewrite(path, change_arrays=lambda a: a.__setitem__("W", a["W"] + 1j))
+    elif damage == "sigma2 5e-324":
+        _rewrite(path, change_arrays=lambda a: a.__setitem__("sigma2", np.array(5e-324)))
+    elif damage == "W x 1e160":
+        _rewrite(path, change_arrays=lambda a: a.__setitem__("W", a["W"] * 1e160))
     else:
         _with_huge_member(path)
     with pytest.raises(ValueError) as error:

@@ -231,6 +231,26 @@ def test_values_too_large_for_float32_are_refused_before_training(tmp_path, caps
     assert np.isfinite(np.load(tmp_path / "o.npy")).all()
 
 
+def test_values_too_small_for_float32_are_refused_before_training(tmp_path, capsys):
+    """reliability_turn3.md R8: values near 1e-300 were written to float32 as zeros, rc 0."""
+    tiny = tmp_path / "tiny.npy"
+    np.save(tiny, noisy() * 1e-300)
+    for suffix in (".npy", ".mrc", ".tif"):
+        refused(
+            capsys,
+            ["denoise", str(tiny), "-o", str(tmp_path / f"o{suffix}"), "--patch-size", "5", *TINY],
+            str(tiny),
+            "below the smallest normal float32",
+            "--keep-dtype",
+        )
+    assert (
+        main(["denoise", str(tiny), "-o", str(tmp_path / "o.npy"), "--patch-size", "5", "--keep-dtype", "-q", *TINY])
+        == 0
+    )
+    out = np.load(tmp_path / "o.npy")
+    assert out.dtype == np.float64 and np.all(np.isfinite(out)) and np.max(np.abs(out)) > 0
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy overflow warnings of the pipeline
 def test_values_near_the_float64_limit_denoise_with_keep_dtype(tmp_path, capsys):
     # reliability.md D11: auto P gave an OverflowError traceback; the noise estimate now works on any scale
@@ -340,6 +360,23 @@ def test_a_full_disk_while_writing_the_sidecar_leaves_neither_file(tmp_path, cap
     err = capsys.readouterr().err
     assert "o.npy.json" in err and "No space left on device" in err and "Traceback" not in err
     assert names(tmp_path) == ["a.npy"]  # no image without its sidecar, no temporary files
+
+
+@pytest.mark.parametrize("free, message", [(0, "[Errno 28] {}: No space left on device"), (2**40, "{}: 4096")])
+def test_a_short_write_says_whether_the_disk_is_full(tmp_path, monkeypatch, free, message):
+    """reliability_turn3.md R14: NumPy's and tifffile's writes (C fwrite) report a full disk as "[Errno None]
+    4096 requested and 2016 written"; the folder's free space tells what it was."""
+
+    def short_write(tmp):
+        tmp.write_bytes(b"x" * 2016)
+        raise OSError("4096 requested and 2016 written")
+
+    monkeypatch.setattr(atomic, "_free_bytes", lambda folder: free)
+    target = tmp_path / "o.npy"
+    with pytest.raises(OSError) as error:
+        atomic.stage(target, short_write)
+    assert message.format(f"cannot write {target}") in str(error.value)
+    assert names(tmp_path) == []
 
 
 def test_a_failure_after_training_leaves_no_output_of_the_job(tmp_path, capsys, a_npy, monkeypatch):

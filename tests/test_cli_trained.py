@@ -176,6 +176,16 @@ def test_train_names_the_file_of_a_bad_image(files, tmp_path, capsys):
     assert not (tmp_path / "m.npz").exists()
 
 
+def test_train_names_an_image_far_beyond_the_first_ones_range(files, tmp_path, capsys):
+    (a, _, _), _ = files
+    big = tmp_path / "big.npy"
+    np.save(big, 1e300 * plaid(5).astype(np.float64))
+    assert main(["train", str(a), str(big), "-o", str(tmp_path / "m.npz"), "-q", *FLAGS]) == 2
+    err = capsys.readouterr().err
+    assert f"{big}: values up to 1" in err and "do not fit the value scaling of the first image" in err, err
+    assert not (tmp_path / "m.npz").exists()
+
+
 def test_train_checkpoints_are_kept_and_refused_for_other_images(files, tmp_path, capsys):
     (a, b, _), _ = files
     checkpoint, resumed = tmp_path / "run.ckpt", tmp_path / "resumed.npz"

@@ -56,3 +56,11 @@ def test_the_largest_seed_runs():
     image = np.random.default_rng(1).normal(0, 1, (16, 16))
     result = zeroshot.denoise(image, n_latents=4, n_states=2, epochs=1, patch_size=4, threads=1, seed=MAX_SEED)
     assert np.all(np.isfinite(result.denoised))
+
+
+def test_inference_epochs_are_bounded():
+    """A model file's inference_epochs of 10^7 ran on silently (reliability_turn3.md R6); 1 and 10 give the same
+    result (RESULTS.md), so 100 is a generous bound."""
+    assert DenoiseConfig(inference_epochs=100).inference_epochs == 100
+    with pytest.raises(ValueError, match=r"inference_epochs must be at most 100 .*, got 10000000"):
+        DenoiseConfig(inference_epochs=10**7)

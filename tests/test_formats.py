@@ -189,6 +189,18 @@ def test_tiff_multi_page_from_pillow_is_a_stack(tmp_path):
     np.testing.assert_array_equal(back.data[:, 0, 0], [1, 2, 3])
 
 
+def test_tiff_of_images_of_different_shapes_is_refused(tmp_path):
+    """reliability_turn3.md R10: of pages 64 x 64 and 32 x 48, the second was dropped without a word."""
+    path = tmp_path / "mixed.tif"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(np.zeros((64, 64), np.uint16))
+        tif.write(np.ones((32, 48), np.uint16))
+    with pytest.raises(ValueError) as info:
+        read_em(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: holds 2 images of different shapes or dtypes") and "(32, 48)" in message
+
+
 def test_mrc_voxel_size_from_mrcfile(tmp_path):
     path = tmp_path / "ext.mrc"
     with mrcfile.new(path) as mrc:

@@ -157,7 +157,7 @@ def test_a_failing_rank_ends_the_whole_job(tmp_path):
     np.save(source, noisy_image())
     good, bad = tmp_path / "good.npy", tmp_path / "no-such-folder" / "bad.npy"
     cli = [sys.executable, "-m", "zeroshot.cli", "denoise", str(source), *CLI_FLAGS, "-q", "-o"]
-    # Rank 1 alone fails (its output folder is missing); rank 0 would wait for it forever without the abort.
+    # Rank 1 alone fails in the checks (its output folder is missing): the ranks agree on it, rank 0 reports it.
     started = time.monotonic()
     run = subprocess.run(
         [MPIEXEC, "-n", "1", *cli, str(good), ":", "-n", "1", *cli, str(bad)],
@@ -165,8 +165,18 @@ def test_a_failing_rank_ends_the_whole_job(tmp_path):
         text=True,
         timeout=TIMEOUT,
     )
-    assert run.returncode != 0
-    assert "error on rank 1" in run.stderr and "no-such-folder" in run.stderr
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count("no-such-folder") == 1 and "on rank" not in run.stderr, run.stderr
+    assert not good.exists()
+    # Ranks that fail in the run itself (given other options than rank 0) end the job by MPI_Abort.
+    run = subprocess.run(
+        [MPIEXEC, "-n", "1", *cli, str(good), ":", "-n", "1", *cli, str(good), "--epochs", "3"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert run.returncode == 1 and "error on rank" in run.stderr, run.stderr
+    assert "the 2 ranks were given different images or options" in run.stderr
     assert not good.exists()
     assert time.monotonic() - started < TIMEOUT / 2
 
@@ -298,3 +308,37 @@ def test_a_model_file_on_two_ranks_sharing_the_patches_gives_the_result_of_one_p
     want = np.load(alone)
     np.testing.assert_allclose(np.load(target), want, rtol=0, atol=RTOL * np.abs(want).max())
     assert json.loads((tmp_path / "two.npy.json").read_text())["model_file"]["finetune"] == 2
+
+
+def test_ctrl_c_in_files_mode_says_interrupted_once(tmp_path):
+    """reliability_turn3.md R12: a KeyboardInterrupt traceback and "rank 1 failed; aborting the job"."""
+    sources, out = write_inputs(tmp_path), tmp_path / "out"
+    command = ["denoise", *map(str, sources), "-o", f"{out}/", *cli_flags(epochs=10_000), "--parallel", "files"]
+    process = subprocess.Popen(
+        [MPIEXEC, "-n", "2", sys.executable, "-m", "zeroshot.cli", *command, "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + TIMEOUT
+    while not out.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(1.0)  # both ranks into their first file's epochs
+    process.send_signal(signal.SIGINT)  # mpiexec passes it on to every rank
+    _, err = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 130, err
+    assert err.count("interrupted") == 1 and "Traceback" not in err and "aborting" not in err, err
+
+
+@pytest.mark.parametrize("command", ["denoise", "train"])
+def test_a_bad_input_is_reported_once_with_exit_code_2(tmp_path, command):
+    """reliability_turn3.md R12: every rank printed the error, then MPI_Abort, exit code 1."""
+    sources = write_inputs(tmp_path)[:2]
+    bad = tmp_path / "bad.npy"
+    bad.write_text("not an array\n")
+    inputs = [str(sources[0]), str(bad), str(sources[1])]
+    output = ["-o", f"{tmp_path / 'out'}/", "--parallel", "patches"] if command == "denoise" else ["-o", "m.npz"]
+    run = mpiexec(sys.executable, "-m", "zeroshot.cli", command, *inputs, *output, *CLI_FLAGS[:-1], "-q")
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count(f"{bad}: not a .npy file") == 1 and "on rank" not in run.stderr, run.stderr
+    assert run.stderr.startswith(f"zeroshot {command}: error: {bad}: not a .npy file"), run.stderr

@@ -281,6 +281,20 @@ def test_writer_stores_a_dtype_the_format_holds(tmp_path, suffix, data, dtype):
         ("x.tif", np.zeros((2, 2, 4, 4)), {"name": "movie"}, "layer 'movie' has 4 dimensions (shape (2, 2, 4, 4))"),
         ("x.tif", np.zeros((4, 4), complex), {"name": "fft"}, "layer 'fft' holds complex128 data"),
         ("x.tif", np.zeros((4, 4)), {"multiscale": True, "name": "big"}, "layer 'big' is multiscale"),
+        # reliability_turn3.md R9: 2147483653 was written as 2147483648.0; a 2-furlong pixel as 2 nm
+        (
+            "x.mrc",
+            np.array([[2**31 + 5, 1]], np.uint32),
+            {"name": "counts"},
+            "layer 'counts' holds uint32 values up to 2147483653, beyond the 16777216 up to which float32, the "
+            "widest dtype .mrc stores them as, keeps every integer; write a .tif",
+        ),
+        (
+            "x.mrc",
+            np.zeros((4, 4)),
+            {"name": "field", "scale": (2.0, 2.0), "units": ("furlong", "furlong")},
+            "layer 'field': unit 'furlong' is neither a length (nm, Å, µm, ...) nor pixels",
+        ),
     ],
 )
 def test_writer_refuses_what_it_cannot_write_with_a_notification(tmp_path, notices, name, data, meta, message):
@@ -291,6 +305,30 @@ def test_writer_refuses_what_it_cannot_write_with_a_notification(tmp_path, notic
     assert write(str(path), data, meta) == []
     assert len(notices) == 1 and message in notices[0]
     assert not path.exists()
+
+
+@pytest.mark.parametrize("suffix", [".mrc", ".tif"])
+def test_writer_writes_nan_and_inf_which_the_formats_store(tmp_path, suffix):
+    """reliability_turn3.md R9: a layer with NaN (a mask, say) was refused."""
+    import mrcfile
+    import tifffile
+
+    data = np.array([[np.nan, 1.0], [np.inf, -2.0]], np.float32)
+    path = tmp_path / f"masked{suffix}"
+    assert write_layer(path, data, {"scale": (1.0, 1.0)}) == [str(path)]
+    if suffix == ".mrc":
+        with mrcfile.open(path) as mrc:
+            back = np.array(mrc.data)
+    else:
+        back = tifffile.imread(path)
+    np.testing.assert_array_equal(back, data)
+
+
+def test_writer_keeps_integers_a_wider_format_holds(tmp_path):
+    path = tmp_path / "counts.tif"
+    data = np.array([[2**31 + 5, 1]], np.uint32)
+    write_layer(path, data, {})
+    np.testing.assert_array_equal(read_em(path).data, data)
 
 
 def test_writer_names_a_missing_folder(tmp_path, notices):

@@ -49,8 +49,20 @@ def test_apply_maps_the_image_of_the_scaling_bitwise_as_normalise(image):
     """A trained model maps new images by its training scaling: `apply` repeats normalise's operations."""
     normalised, applied = image.copy(), image.copy()
     scaling = ImageScaling.normalise(normalised)
-    np.testing.assert_array_equal(scaling.apply(applied), normalised)
+    np.testing.assert_array_equal(scaling.apply(applied, of="the test image"), normalised)
     other = 3.0 * image + 7.0
     np.testing.assert_array_equal(
-        scaling.apply(other.copy()), (other / scaling.peak - scaling.offset_unit) / scaling.scale_unit
+        scaling.apply(other.copy(), of="the test image"),
+        (other / scaling.peak - scaling.offset_unit) / scaling.scale_unit,
     )
+
+
+def test_apply_refuses_values_beyond_what_its_scale_can_compute_with():
+    """Values 1e300 on the scale of an image of values near 1 (reliability_turn3.md R6, R7): refused before any
+    change, rather than failing in the core with "W contains NaN or Inf"."""
+    scaling = ImageScaling.normalise(np.random.default_rng(3).normal(1.0, 0.1, (16, 16)))
+    other = np.full((8, 8), 1e300)
+    with pytest.raises(ValueError, match=r"values up to 1e\+300 do not fit the value scaling of the first image"):
+        scaling.apply(other, of="the first image")
+    assert np.all(other == 1e300)
+    assert np.all(np.isfinite(scaling.apply(np.full((8, 8), 1e100), of="the first image")))

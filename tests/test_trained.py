@@ -120,6 +120,12 @@ def test_several_ranks_learn_the_model_of_one_process():
         (np.zeros((2, 2, 2, 2)), {}, r"a 2-D image, a 3-D stack"),
         ([counts(1), -counts(2)], {"model": "pmm", "patch_size": 4}, r"image 1: model pmm needs non-negative counts"),
         ([plaid(1)], {"noise": "loud"}, r"noise must be one of"),
+        (  # R7: the first image's scaling took them to 1e299, and training failed with "W contains NaN or Inf"
+            [plaid(1), 1e300 * plaid(2)],
+            {},
+            r"image 1: values up to 1\.14e\+300 do not fit the value scaling of the first image \(learned on "
+            r"values up to 1\.12\): on it they would reach 4\.49e\+300, beyond the 1\.34e\+143 that can be",
+        ),
     ],
 )
 def test_bad_training_images_are_refused_naming_the_image(images, options, message):
@@ -199,6 +205,15 @@ def test_another_model_kind_is_refused(models):
         TrainedModel.load(path).config_for({"model": "bsc"})
 
 
+def test_finetune_takes_numpy_integers(models):
+    """reliability_turn3.md R13: finetune=np.int64(2) was refused ("must be an integer >= 0")."""
+    _, path = models["bsc"]
+    tuned = denoise(plaid(4), model=path, threads=1, finetune=np.int64(2))
+    np.testing.assert_array_equal(tuned.denoised, denoise(plaid(4), model=path, threads=1, finetune=2).denoised)
+    assert tuned.config.epochs == 2 and type(tuned.config.epochs) is int
+    assert denoise(plaid(4), finetune=np.int32(0), **TINY).config.epochs == TINY["epochs"]
+
+
 def test_finetune_without_a_model_is_refused():
     with pytest.raises(ValueError, match="finetune=2 needs a trained model"):
         denoise(plaid(4), finetune=2, **TINY)
@@ -210,6 +225,14 @@ def test_an_image_smaller_than_the_models_patches_is_refused(models):
     _, path = models["bsc"]
     with pytest.raises(ValueError, match="smaller than the patch size 5"):
         denoise(np.zeros((4, 30)), model=path)
+
+
+def test_an_image_beyond_what_the_models_scaling_can_compute_with_is_refused(models):
+    """Values 1e300 on the scale of a model learned on values up to 1 would overflow in the log-joints (R6, R7:
+    "y2 contains NaN or Inf")."""
+    model, _ = models["bsc"]
+    with pytest.raises(ValueError, match=r"values up to .*e\+300 do not fit the value scaling of the trained model"):
+        denoise(1e300 * plaid(4), model=model, threads=1)
 
 
 # ---- the file
@@ -226,7 +249,9 @@ def test_the_file_holds_no_pickles_and_its_parts(models):
     assert meta["config"]["patch_size"] == 5
 
 
-def _rewrite(path, change_meta=None, change_arrays=None):
+def _rewrite(path, change_meta=None, change_arrays=None, checksum=False):
+    """The model file at `path` written again with its meta record and arrays changed, and with `checksum` a
+    checksum of the new contents (so that the content checks, not the checksum, must catch the change)."""
     with np.load(path) as archive:
         arrays = {name: archive[name] for name in archive.files}
     meta = json.loads(str(arrays.pop("meta")))
@@ -234,8 +259,12 @@ def _rewrite(path, change_meta=None, change_arrays=None):
         change_meta(meta)
     if change_arrays:
         change_arrays(arrays)
+    text = json.dumps(meta, sort_keys=True)
+    if checksum:
+        contents = {name: value for name, value in arrays.items() if name != "checksum"}
+        arrays["checksum"] = np.array(trained_module._digest(text, contents))
     with open(path, "wb") as fh:
-        np.savez(fh, meta=np.array(json.dumps(meta)), **arrays)
+        np.savez(fh, meta=np.array(text), **arrays)
 
 
 def _flip_a_byte_of_W(path):
@@ -259,7 +288,7 @@ def _flip_a_byte_of_W(path):
         ("npy", "is not a zeroshot model file (it is a single .npy array"),
         ("W flipped", "damaged model file (its checksum does not match its contents"),
         ("no checksum", "damaged model file (no checksum)"),
-        ("pickle", "damaged model file (member extra holds Python objects, not numbers)"),
+        ("pickle", "damaged model file (member pi holds Python objects, not numbers)"),
         ("W shape", "damaged model file (W has shape (19, 12), expected (25, 12)"),
         ("other format", "is not a zeroshot model file"),
         ("format version 2", "model file format version 2 (this zeroshot reads 1)"),
@@ -287,7 +316,7 @@ def test_damaged_model_files_are_refused_naming_the_file(models, tmp_path, damag
     elif damage == "no checksum":
         _rewrite(path, change_arrays=lambda a: a.pop("checksum"))
     elif damage == "pickle":
-        _rewrite(path, change_arrays=lambda a: a.__setitem__("extra", np.array([{"a": 1}], dtype=object)))
+        _rewrite(path, change_arrays=lambda a: a.__setitem__("pi", np.array([{"a": 1}], dtype=object)))
     elif damage == "W shape":
         _rewrite(path, change_arrays=lambda a: a.__setitem__("W", np.zeros((19, 12))))
     elif damage == "other format":
@@ -303,6 +332,34 @@ def test_damaged_model_files_are_refused_naming_the_file(models, tmp_path, damag
     text = str(error.value)
     assert str(path) in text and message in text, text
     assert "allow_pickle" not in text and "unsafely" not in text
+
+
+def _scaled(name, factor):
+    return lambda arrays: arrays.__setitem__(name, arrays[name] * factor)
+
+
+@pytest.mark.parametrize(
+    "kind, change_meta, change_arrays, message",
+    [
+        ("bsc", None, _scaled("W", 1e160), "e+160) are too large for sigma2"),
+        ("bsc", None, lambda a: a.__setitem__("sigma2", np.array(5e-324)), "sigma2 4.94e-324 is below 1e-10"),
+        ("correlated", None, _scaled("noise_acf", np.nan), "the noise ACF holds NaN or Inf"),
+        ("bsc", lambda m: m["scaling"].__setitem__("offset_unit", 1e300), None, "offset_unit 1e+300 is outside"),
+        ("bsc", lambda m: m["scaling"].__setitem__("scale_unit", 2.0), None, "scale_unit 2.0 is outside (0, 1]"),
+        ("bsc", lambda m: m["config"].__setitem__("inference_epochs", 10**7), None, "inference_epochs must be at most"),
+    ],
+    ids=["W x 1e160", "sigma2 5e-324", "NaN noise ACF", "offset_unit 1e300", "scale_unit 2", "inference_epochs 1e7"],
+)
+def test_values_out_of_range_are_refused_naming_the_file(models, tmp_path, kind, change_meta, change_arrays, message):
+    """Values no training gives (R6): refused on loading, before the checksum, rather than failing in the core
+    with a message that names neither the file nor the cause, or giving zeros."""
+    path = tmp_path / "model.npz"
+    path.write_bytes(models[kind][1].read_bytes())
+    _rewrite(path, change_meta, change_arrays, checksum=True)
+    with pytest.raises(ValueError) as error:
+        TrainedModel.load(path)
+    text = str(error.value)
+    assert text.startswith(f"{path}: damaged model file (") and message in text, text
 
 
 def test_a_checkpoint_is_no_model_file(tmp_path):

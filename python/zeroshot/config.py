@@ -34,6 +34,9 @@ def _require(condition: bool, message: str) -> None:
 
 # Seeds key 64-bit counter streams, and inference draws its states from seed + 1.
 MAX_SEED = 2**63 - 1
+# E-steps of inference: 1 and 10 give the same result (bench/RESULTS.md); far more is a mistake (a model file's
+# 10^7 would run for days without a word).
+MAX_INFERENCE_EPOCHS = 100
 
 
 def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
@@ -41,6 +44,13 @@ def _positive_int(name: str, value: Any, minimum: int = 1) -> None:
         isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) and int(value) >= minimum,
         f"{name} must be an integer >= {minimum}, got {value!r}",
     )
+
+
+def integer_at_least(name: str, value: Any, minimum: int) -> int:
+    """`value` as a Python int when it is an integer (NumPy integers too, no bool) >= minimum, else a ValueError
+    naming `name`."""
+    _positive_int(name, value, minimum)
+    return int(value)
 
 
 def _as_python_ints(config: Any, *names: str) -> None:
@@ -182,6 +192,11 @@ class DenoiseConfig:
         _positive_int("n_states", self.n_states)
         _positive_int("epochs", self.epochs, minimum=0)
         _positive_int("inference_epochs", self.inference_epochs, minimum=0)
+        _require(
+            self.inference_epochs <= MAX_INFERENCE_EPOCHS,
+            f"inference_epochs must be at most {MAX_INFERENCE_EPOCHS} (E-steps at fixed parameters; one is "
+            f"usually enough), got {self.inference_epochs!r}",
+        )
         _positive_int("bsc_pretrain_epochs", self.bsc_pretrain_epochs, minimum=0)
         _positive_int("chunk_patches", self.chunk_patches)
         if self.max_train_patches is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zeroshot.config import MODELS, DenoiseConfig, resolve_config
+from zeroshot.config import MODELS, DenoiseConfig, integer_at_least, resolve_config
 from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM
 from zeroshot.noise.model import NoiseModel
@@ -114,11 +114,11 @@ def denoise(
     "zeroshot" says so; the result is the same); otherwise ValueError names the estimate, the limit and
     the settings to lower.
     """
-    trained = trained_model(model)
+    trained = trained_model(model, max_memory)
     if trained is None:
         if model is not None:
             options["model"] = model
-        if not isinstance(finetune, int) or isinstance(finetune, bool) or finetune != 0:
+        if integer_at_least("finetune", finetune, minimum=0) != 0:
             raise ValueError(f"finetune={finetune!r} needs a trained model (model=TrainedModel or a model file)")
         config = resolve_config(config, options)
     else:
@@ -171,14 +171,17 @@ def denoise(
     )
 
 
-def trained_model(model: str | os.PathLike[str] | TrainedModel | None) -> TrainedModel | None:
-    """The trained model that `model` names (see `denoise`), loaded from its file; None for a model name."""
+def trained_model(
+    model: str | os.PathLike[str] | TrainedModel | None, max_memory: MaxMemory = None
+) -> TrainedModel | None:
+    """The trained model that `model` names (see `denoise`), loaded from its file (within max_memory); None
+    for a model name."""
     if model is None or isinstance(model, TrainedModel):
         return model
     if isinstance(model, str) and model in MODELS:
         return None
     if isinstance(model, os.PathLike) or (isinstance(model, str) and os.path.lexists(model)):
-        return TrainedModel.load(model)
+        return TrainedModel.load(model, max_memory)
     raise ValueError(
         f"model must be one of {MODELS}, a TrainedModel or the path of a model file, got {model!r}"
         + (" (no such file)" if isinstance(model, str) else "")

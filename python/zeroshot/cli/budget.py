@@ -11,14 +11,9 @@ import numpy as np
 
 from zeroshot.config import DenoiseConfig
 from zeroshot.io.limits import DeclaredSizeError, HeaderCheck, declared_bytes
-from zeroshot.runtime.available_memory import MemoryLimit, available_memory
+from zeroshot.runtime.available_memory import MemoryLimit
 from zeroshot.runtime.memory import estimate_memory, format_bytes, knobs_to_lower
 from zeroshot.runtime.memory_check import MIN_AUTO_CHUNK
-
-
-def memory_limit(max_memory: int | None) -> MemoryLimit | None:
-    """--max-memory, or the memory available to this process (None where it cannot be read)."""
-    return MemoryLimit(max_memory, "max_memory") if max_memory is not None else available_memory()
 
 
 def frame_shape(shape: tuple[int, ...]) -> tuple[int, int] | None:

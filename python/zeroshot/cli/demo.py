@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zeroshot.cli.budget import memory_limit, run_fits
+from zeroshot.cli.budget import run_fits
 from zeroshot.cli.progress import EpochProgress
 from zeroshot.config import DenoiseConfig, total_epochs
 from zeroshot.data import SARSCOV2_VIRIONS, crop_around, sarscov2, simulated_virus
@@ -17,6 +17,7 @@ from zeroshot.denoise import DenoiseResult, check_threads, denoise
 from zeroshot.enhance import render_kind
 from zeroshot.io import write_image
 from zeroshot.metrics import psnr
+from zeroshot.runtime.available_memory import memory_limit
 
 MIN_SIZE = 16
 SIMULATED_SIZE = 256

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from zeroshot.cli.budget import InputBudget, memory_limit
+from zeroshot.cli.budget import InputBudget
+from zeroshot.cli.errors import agreed
 from zeroshot.cli.files import (
     Written,
     beside,
@@ -44,6 +45,7 @@ from zeroshot.io.atomic import StagedFile, replace_together
 from zeroshot.maps.render import to_uint8
 from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
 from zeroshot.pipeline.scaling import check_moments_fit
+from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.runtime.comm import Comm
 from zeroshot.variational.em import Callback
 
@@ -102,15 +104,23 @@ def _frame_checkpoints(checkpoint: Path | None, image: EMImage | None = None) ->
 
 
 def _check_values(source: Path, image: EMImage, target: Path, dtype: np.dtype | None) -> None:
-    """The result is on the input's value scale: a float output dtype must hold the input's values."""
+    """The result is on the input's value scale: a float output dtype must hold the input's values, neither
+    overflowing nor (all of them below its smallest normal number) underflowing to zeros and subnormals."""
     if dtype is None or dtype.kind != "f" or image.dtype.kind != "f":
         return
-    top = float(np.finfo(dtype).max)
+    info = np.finfo(dtype)
     peak = float(np.max(np.abs(image.data)))
-    if peak > top:
+    advice = f"the dtype of {target}; write float64 instead (--keep-dtype to .npy or .tif), or scale the image"
+    if peak > float(info.max):
         raise ValueError(
-            f"{source}: holds values up to {peak:g}, which do not fit in {dtype} (max {top:g}), the dtype of "
-            f"{target}; write float64 instead (--keep-dtype to .npy or .tif), or scale the image down"
+            f"{source}: holds values up to {peak:g}, which do not fit in {dtype} (max {float(info.max):g}), "
+            f"{advice} down"
+        )
+    if 0 < peak < float(info.tiny):
+        raise ValueError(
+            f"{source}: holds values only up to {peak:g}, below the smallest normal {dtype} "
+            f"{float(info.tiny):g}: they would be written as zeros or lose their precision in {dtype}, "
+            f"{advice} up"
         )
 
 
@@ -289,6 +299,8 @@ def _denoise_frames(
             structure = results[-1].structure
             if structure is not None and not structure.found and comm.rank == 0:
                 print(f"{job.source}: {structure.description}", file=sys.stderr)
+        except ValueError as error:
+            raise ValueError(f"{job.source}: {error}") from None
         except (OverflowError, FloatingPointError) as error:
             raise ValueError(
                 f"{job.source}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute with "
@@ -434,7 +446,7 @@ def announce_model_file(options: RunOptions, comm: Comm) -> None:
 def run_jobs(options: RunOptions, comm: Comm) -> int:
     """Plans every job (every check before any work), then runs them one after the other (all ranks on each
     image's patches); each input is let go when its job is done."""
-    jobs = plan_jobs(options, comm.size)
+    jobs = agreed(comm, lambda: plan_jobs(options, comm.size))  # a bad input: reported once, every rank ends
     announce_model_file(options, comm)
     total = len(jobs)
     for number in range(1, total + 1):

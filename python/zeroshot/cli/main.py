@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import time
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from zeroshot.cli.demo import REAL_SIZE, SIMULATED_SIZE, run_demo
 from zeroshot.cli.errors import AgreedError, error_message
@@ -111,7 +114,9 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int)
     g.add_argument("--max-train-patches", type=int, help="learn on a random subset of this many patches (0: all)")
     g.add_argument(
-        "--inference-epochs", type=int, help="E-steps at fixed parameters over all patches when learning used a subset"
+        "--inference-epochs",
+        type=int,
+        help="E-steps at fixed parameters over all patches when learning used a subset (at most 100)",
     )
     g.add_argument(
         "--chunk-patches",
@@ -205,7 +210,7 @@ def _add_parallel_option(parser: argparse.ArgumentParser) -> None:
 
 def _cmd_files(args: argparse.Namespace, comm: Comm) -> int:
     """`zeroshot denoise` and `zeroshot enhance`: every check, then one job per input."""
-    trained = None if args.model_file is None else read_model_file(Path(args.model_file), comm)
+    trained = None if args.model_file is None else read_model_file(Path(args.model_file), comm, args.max_memory)
     try:  # the same on every rank: a problem is reported once, and no rank waits for another
         options = RunOptions.from_args(args, trained)
     except ValueError as error:
@@ -394,14 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as error:
         message = error_message(error)
         if comm.size > 1 and isinstance(comm, MPIComm) and not isinstance(error, SystemExit):
-            # The other ranks may be waiting for this one in a collective: end the whole job.
-            if message is not None:
-                print(f"zeroshot {args.command}: error on rank {comm.rank}: {message}", file=sys.stderr)
-            else:
-                traceback.print_exc()
-                print(f"zeroshot {args.command}: rank {comm.rank} failed; aborting the job", file=sys.stderr)
-            sys.stderr.flush()
-            comm.abort(130 if isinstance(error, KeyboardInterrupt) else 1)
+            _end_the_job(comm, args.command, error, message)
         if message is not None:
             print(f"zeroshot {args.command}: error: {message}", file=sys.stderr)
             return 2
@@ -409,6 +407,29 @@ def main(argv: list[str] | None = None) -> int:
             print("zeroshot: interrupted", file=sys.stderr)
             return 130
         raise
+
+
+# After Ctrl-C, how long a rank other than 0 gives rank 0 to report it and end the job.
+_INTERRUPT_GRACE_S = 2.0
+
+
+def _end_the_job(comm: MPIComm, command: str, error: BaseException, message: str | None) -> NoReturn:
+    """Ends every process of the MPI job after this rank failed (the others may be waiting for it in a
+    collective). Ctrl-C reaches every rank (mpiexec passes it on): rank 0 says "interrupted" and aborts the job;
+    the others wait for that, and a rank still running a moment later (rank 0 held in an MPI call) says it and
+    aborts the job itself (two aborts at once leave mpiexec's own errors and exit code 255)."""
+    if isinstance(error, KeyboardInterrupt):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: no traceback from here
+        if comm.rank != 0:
+            time.sleep(_INTERRUPT_GRACE_S)
+        print(f"zeroshot {command}: interrupted", file=sys.stderr)
+        comm.abort(130)
+    if message is not None:
+        print(f"zeroshot {command}: error on rank {comm.rank}: {message}", file=sys.stderr)
+    else:
+        traceback.print_exc()
+        print(f"zeroshot {command}: rank {comm.rank} failed; aborting the job", file=sys.stderr)
+    comm.abort(1)
 
 
 def _log_ranks(comm: Comm, threads: int | None, quiet: bool) -> None:

@@ -48,13 +48,13 @@ def config_from_args(args: argparse.Namespace) -> DenoiseConfig:
     return DenoiseConfig.for_model(given.pop("model", "bsc"), **given)
 
 
-def read_model_file(path: Path, comm: Comm) -> TrainedModel:
-    """The model in the file at `path`, read by rank 0 and sent to the others; a problem is an AgreedError
-    on every rank."""
+def read_model_file(path: Path, comm: Comm, max_memory: int | None = None) -> TrainedModel:
+    """The model in the file at `path` (its arrays within max_memory bytes, default: the memory available),
+    read by rank 0 and sent to the others; a problem is an AgreedError on every rank."""
     model, problem = None, None
     if comm.rank == 0:
         try:
-            model = TrainedModel.load(path)
+            model = TrainedModel.load(path, max_memory)
         except ValueError as error:
             problem = f"--model-file: {error}"
     model, problem = comm.bcast((model, problem))

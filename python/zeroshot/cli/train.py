@@ -9,22 +9,24 @@ from pathlib import Path
 
 import numpy as np
 
-from zeroshot.cli.budget import InputBudget, memory_limit
-from zeroshot.cli.errors import AgreedError
+from zeroshot.cli.budget import InputBudget
+from zeroshot.cli.errors import AgreedError, agreed
 from zeroshot.cli.files import Written, check_distinct, check_folder
 from zeroshot.cli.options import config_from_args
 from zeroshot.cli.progress import EpochProgress
 from zeroshot.config import total_epochs
 from zeroshot.denoise import check_threads
 from zeroshot.io import read_em
+from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.runtime.comm import Comm
 from zeroshot.train import train
 
 
 def run_train(args: argparse.Namespace, comm: Comm) -> int:
     """Checks the options and the output, reads every input (each checked against the memory before it is
-    decoded), learns the model and writes its file; ValueError naming the problem before any learning."""
-    config = config_from_args(args)
+    decoded), learns the model and writes its file; a problem before any learning is an AgreedError (every
+    rank raises it: reported once)."""
+    config, threads = agreed(comm, lambda: (config_from_args(args), check_threads(args.threads)))
     inputs = [Path(name) for name in args.inputs]
     output = Path(args.output)
     checkpoint = None if args.checkpoint is None else Path(args.checkpoint)
@@ -35,10 +37,6 @@ def run_train(args: argparse.Namespace, comm: Comm) -> int:
     written = [Written(output, "the model file", inputs[0])]
     if checkpoint is not None:
         written.append(Written(checkpoint, "the checkpoint", inputs[0]))
-    check_distinct(inputs, written)
-    for item in written:
-        check_folder(item.path.parent, may_create=False, what=item.what)
-    threads = check_threads(args.threads)
     budget = InputBudget(
         memory_limit(args.max_memory),
         config,
@@ -47,14 +45,7 @@ def run_train(args: argparse.Namespace, comm: Comm) -> int:
         checkpoint=checkpoint is not None,
         ranks=comm.size,
     )
-    frames: list[np.ndarray] = []
-    names: list[str] = []
-    for source in inputs:
-        image = read_em(source, check=budget.check(source))
-        frames += image.frames
-        count = len(image.frames)
-        names += [f"{source} (frame {k})" if image.is_stack else str(source) for k in range(1, count + 1)]
-        del image
+    frames, names = agreed(comm, lambda: _checked_inputs(inputs, written, budget))
     loud = comm.rank == 0 and not args.quiet
     if loud:
         print(f"learning from {len(frames)} image(s) of {len(inputs)} file(s)", file=sys.stderr)
@@ -88,3 +79,22 @@ def run_train(args: argparse.Namespace, comm: Comm) -> int:
         scale = "in the Anscombe-transformed domain" if model.noise.transforms else "on the inputs' value scale"
         print(f"{output}: {model.describe()}; estimated noise sigma {model.noise_sigma:.4g} ({scale})")
     return 0
+
+
+def _checked_inputs(
+    inputs: list[Path], written: list[Written], budget: InputBudget
+) -> tuple[list[np.ndarray], list[str]]:
+    """(the frames of the inputs, their names for messages), after the files written are checked (none an input,
+    their folders there); every input checked against the memory before it is decoded."""
+    check_distinct(inputs, written)
+    for item in written:
+        check_folder(item.path.parent, may_create=False, what=item.what)
+    frames: list[np.ndarray] = []
+    names: list[str] = []
+    for source in inputs:
+        image = read_em(source, check=budget.check(source))
+        frames += image.frames
+        count = len(image.frames)
+        names += [f"{source} (frame {k})" if image.is_stack else str(source) for k in range(1, count + 1)]
+        del image
+    return frames, names

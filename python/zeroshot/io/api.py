@@ -166,6 +166,7 @@ def write_em(
     data: np.ndarray,
     pixel_size: PixelSize | None = None,
     dtype: DTypeLike | None = None,
+    finite_only: bool = True,
 ) -> None:
     """Write an (R, C) image or an (F, R, C) stack to `path`; the format follows the suffix.
 
@@ -175,9 +176,9 @@ def write_em(
     real dtype. The pixel size goes into MRC (voxel size), TIFF (resolution tags, ImageJ metadata)
     and PNG (pHYs, down to 0.47 nm); .npy drops it. The file is written to a temporary file in
     the same folder and moved into place, so a failure leaves nothing behind (and an existing file
-    untouched).
+    untouched). NaN and Inf are refused unless finite_only is False (float dtypes store them).
     """
-    staged = stage_em(path, data, pixel_size, dtype)
+    staged = stage_em(path, data, pixel_size, dtype, finite_only)
     try:
         staged.commit()
     except BaseException:
@@ -190,6 +191,7 @@ def stage_em(
     data: np.ndarray,
     pixel_size: PixelSize | None = None,
     dtype: DTypeLike | None = None,
+    finite_only: bool = True,
 ) -> StagedFile:
     """`write_em` into a temporary file next to `path`, not yet moved onto it: the caller commits it (or
     replaces it together with other files, `atomic.replace_together`) or discards it. On an error the
@@ -205,7 +207,8 @@ def stage_em(
     if pixel_size is not None and not isinstance(pixel_size, PixelSize):
         raise ValueError(f"{p}: pixel_size must be a PixelSize or None, got {pixel_size!r}")
     writer, target = _check_writable(p, arr.dtype if dtype is None else dtype, arr.ndim)
-    check_finite(arr, f"{p}: image to write")
+    if finite_only:
+        check_finite(arr, f"{p}: image to write")
     try:
         stored = np.ascontiguousarray(to_dtype_like(arr, target))
     except ValueError as exc:

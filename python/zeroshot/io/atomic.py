@@ -14,10 +14,12 @@ so concurrent writers of the same pair never leave an image of one run beside th
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
 import secrets
+import shutil
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -94,12 +96,35 @@ def stage(target: Path, write: Callable[[Path], object]) -> StagedFile:
     try:
         write(staged.tmp)
     except OSError as error:
+        problem = _write_error(error, target)  # before the temporary file's space is freed
         staged.discard()
-        raise OSError(error.errno, f"cannot write {target}: {error.strerror or error}") from error
+        raise problem from error
     except BaseException:
         staged.discard()
         raise
     return staged
+
+
+# A short write that leaves less free space than this in its folder was a full disk.
+_FULL = 2**20
+
+
+def _write_error(error: OSError, target: Path) -> OSError:
+    """The OSError of a failed write of `target`, naming it. NumPy's and tifffile's writes (C's fwrite) report
+    a full disk as "[Errno None] 4096 requested and 2016 written": an error without errno is ENOSPC when the
+    folder has (almost) no free space left."""
+    code, why = error.errno, error.strerror or str(error)
+    if code is None and _free_bytes(target.parent) < _FULL:
+        code, why = errno.ENOSPC, os.strerror(errno.ENOSPC)
+    return OSError(code, f"cannot write {target}: {why}")
+
+
+def _free_bytes(folder: Path) -> int:
+    """The bytes free for this user in `folder`'s file system (a large number where that cannot be told)."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 2**62
 
 
 @contextmanager

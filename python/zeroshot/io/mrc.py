@@ -81,7 +81,14 @@ def write_mrc(path: Path, data: np.ndarray, pixel_size: PixelSize | None) -> Non
     """`data`: (R, C) image or (F, R, C) stack (written as an image stack, space group 0)."""
     import mrcfile
 
-    with mrcfile.new(path, data=data, overwrite=True) as mrc:
+    finite = data.dtype.kind != "f" or bool(np.isfinite(data).all())
+    with mrcfile.new(path, overwrite=True) as mrc:
+        with warnings.catch_warnings():
+            if not finite:  # NaN or Inf (a napari layer's): mrcfile warns of them; the statistics are reset below
+                warnings.simplefilter("ignore", RuntimeWarning)
+            mrc.set_data(data)
+        if not finite:
+            mrc.reset_header_stats()  # MRC2014's "not determined"
         if data.ndim == 3:
             mrc.set_image_stack()
         if pixel_size is not None:

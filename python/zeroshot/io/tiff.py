@@ -33,6 +33,7 @@ def read_tiff(path: Path, check: HeaderCheck | None = None) -> tuple[np.ndarray,
 
     try:
         with tifffile.TiffFile(path) as tif:
+            _check_one_series(path, tif.series)
             series = tif.series[0]
             axes, shape = series.axes, tuple(series.shape)
             colour = "S" in axes and shape[axes.index("S")] > 1
@@ -40,7 +41,7 @@ def read_tiff(path: Path, check: HeaderCheck | None = None) -> tuple[np.ndarray,
                 check_declared(check, path, shape, np.dtype(series.dtype))
             data = None if colour else series.asarray()
             pixel_size = _pixel_size(tif, series.keyframe)
-    except DeclaredSizeError:
+    except (DeclaredSizeError, _SeveralImages):
         raise
     except Exception as exc:  # TiffFileError, short reads, zlib.error of cut compressed data, ...
         raise ValueError(f"{path}: not a readable TIFF file ({type(exc).__name__}: {exc})") from exc
@@ -50,6 +51,21 @@ def read_tiff(path: Path, check: HeaderCheck | None = None) -> tuple[np.ndarray,
             "reads one channel (convert it to grayscale first)"
         )
     return data, pixel_size
+
+
+class _SeveralImages(ValueError):
+    """The file holds images of different shapes or dtypes (tifffile's series)."""
+
+
+def _check_one_series(path: Path, series: list[Any]) -> None:
+    """One image or one stack of pages of one shape and dtype: no other image is dropped without a word
+    (reduced-resolution copies are levels of their series, not series of their own)."""
+    if len(series) > 1:
+        shown = ", ".join(f"{tuple(s.shape)} {s.dtype}" for s in series[:4]) + (", ..." if len(series) > 4 else "")
+        raise _SeveralImages(
+            f"{path}: holds {len(series)} images of different shapes or dtypes ({shown}); zeroshot reads one "
+            "image or a stack of one shape: save each image to a file of its own"
+        )
 
 
 def _pixel_size(tif: Any, page: Any) -> PixelSize | None:

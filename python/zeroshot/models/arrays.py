@@ -3,8 +3,11 @@ models) and back, with the checks of arrays read from a file against the model t
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from zeroshot._core import SIGMA2_MIN
 from zeroshot.models import BSC, SSSC, BSCParams, SSSCParams
 from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM, PMMParams
@@ -15,6 +18,10 @@ PARAMETER_ARRAYS = {
     "es3c": ("W", "pi", "mu", "psi", "sigma2"),
     "pmm": ("Lambda", "pi"),
 }
+# The log of the largest float64: products of the log-joints beyond it overflow.
+_LOG_LARGEST = math.log(float(np.finfo(np.float64).max))
+# The names of the parameter arrays of any model.
+PARAMETER_NAMES = frozenset(name for names in PARAMETER_ARRAYS.values() for name in names)
 
 
 def model_arrays(model: Model | PMM) -> dict[str, np.ndarray]:
@@ -61,4 +68,20 @@ def parameter_problem(kind: str, arrays: dict[str, np.ndarray], n_latents: int, 
     if W.ndim != 2 or W.shape[1] != H or (P is not None and W.shape[0] != P * P):
         expected = f"({P * P}, {H})" if P is not None else f"(D, {H})"
         return f"W has shape {W.shape}, expected {expected} for {P}x{P} patches and H = {H}"
+    return _value_problem(W, arrays["sigma2"])
+
+
+def _value_problem(W: np.ndarray, sigma2_array: np.ndarray) -> str | None:
+    """What learning cannot give: sigma2 below the M-step's least, or W so large for sigma2 that the log-joints
+    (sums of W^2 / sigma2 over D and H) would overflow float64. NaN and Inf are the parameter classes' to say."""
+    if sigma2_array.size != 1:
+        return f"sigma2 has shape {sigma2_array.shape}, expected a single value"
+    sigma2 = float(sigma2_array.reshape(()))
+    if sigma2 < SIGMA2_MIN:
+        return f"sigma2 {sigma2:.3g} is below {SIGMA2_MIN:g}, the least that learning gives"
+    largest = float(np.max(np.abs(W)))
+    if not (0 < largest < math.inf and sigma2 < math.inf):
+        return None
+    if 2 * math.log(largest) + math.log(W.size) - math.log(sigma2) > _LOG_LARGEST:
+        return f"W's values (up to {largest:.3g}) are too large for sigma2 {sigma2:.3g}: the log-joints would overflow"
     return None

@@ -28,15 +28,23 @@ def units_of(pixel_size: PixelSize | None, ndim: int) -> tuple[str, ...] | None:
     return None if pixel_size is None else ("pixel",) * (ndim - 2) + (NM, NM)
 
 
+# The names napari (pint) and users give the unit of an axis in pixels.
+PIXEL_UNITS = ("pixel", "pixels", "px", "")
+
+
 def pixel_size_of(scale: Sequence[float], units: Sequence[Any] | None = None) -> PixelSize | None:
     """The pixel size in nm of a layer with this scale (and units, names or pint units, one per axis) on its
     last two axes. A length unit converts to nm; without units (or in pixels) the scale is read as nm, and
-    a scale of 1 on both axes means no pixel size. None when the scale is not positive and finite."""
+    a scale of 1 on both axes means no pixel size. None when the scale is not positive and finite; a
+    ValueError for a unit that is neither a length nor pixels."""
     if len(scale) < 2:
         return None
     y, x = (float(s) for s in scale[-2:])
     unit_names = [str(u) for u in units[-2:]] if units is not None and len(units) >= 2 else ["pixel", "pixel"]
     factors = [nm_per_unit(name) for name in unit_names]
+    for name, factor in zip(unit_names, factors):
+        if factor is None and name.strip().lower() not in PIXEL_UNITS:
+            raise ValueError(f"unit {name!r} is neither a length (nm, Å, µm, ...) nor pixels")
     if all(f is None for f in factors) and y == 1.0 and x == 1.0:
         return None
     y_nm, x_nm = (value * (1.0 if f is None else f) for value, f in zip((y, x), factors))

@@ -58,9 +58,29 @@ def write_layer(path: str | Path, data: Any, meta: Mapping[str, Any]) -> list[st
         )
     if array.dtype.kind not in "uifb" or array.size == 0:
         raise ValueError(f"{p}: layer {name!r} holds {array.dtype} data of shape {array.shape}, not a real image")
-    pixel_size = pixel_size_of(meta.get("scale", (1.0, 1.0)), meta.get("units"))
-    write_em(p, array, pixel_size=pixel_size, dtype=stored_dtype(p, array))
+    try:
+        pixel_size = pixel_size_of(meta.get("scale", (1.0, 1.0)), meta.get("units"))
+    except ValueError as error:
+        raise ValueError(f"{p}: layer {name!r}: {error}") from None
+    dtype = stored_dtype(p, array)
+    _check_integers_kept(p, name, array, dtype)
+    write_em(p, array, pixel_size=pixel_size, dtype=dtype, finite_only=False)  # MRC and TIFF store NaN and Inf
     return [str(p)]
+
+
+def _check_integers_kept(path: Path, name: str, array: np.ndarray, dtype: np.dtype) -> None:
+    """Integers the format stores only as floats must come through exactly: `dtype` keeps every integer up to
+    2^(mantissa bits + 1) (float32: 16777216)."""
+    if array.dtype.kind not in "ui" or dtype.kind != "f":
+        return
+    exact = 2 ** (np.finfo(dtype).nmant + 1)
+    largest = max(int(np.max(array)), -int(np.min(array)))
+    if largest > exact:
+        advice = "write a .tif (TIFF stores (u)int32 and float64)" if dtype.itemsize < 8 else "scale it down first"
+        raise ValueError(
+            f"{path}: layer {name!r} holds {array.dtype} values up to {largest}, beyond the {exact} up to which "
+            f"{dtype}, the widest dtype {path.suffix} stores them as, keeps every integer; {advice}"
+        )
 
 
 def write(path: str, data: Any, meta: dict[str, Any]) -> list[str]:

@@ -131,7 +131,7 @@ def prepare_training(
     for index, grid in enumerate(grids):
         values = first if index == 0 else _checked(images[index], labels[index], P, config.model)
         if index > 0:
-            values = scaling.apply(noise.forward(values))
+            values = _scaled(noise.forward(values), scaling, labels[index])
         lo, hi = np.searchsorted(local, offsets[index : index + 2])
         if hi > lo:
             Y[lo:hi] = patches_at(values, grid, local[lo:hi] - offsets[index], chunk)
@@ -159,6 +159,15 @@ def _checked(image: np.ndarray, label: str, patch_size: int, model: str) -> np.n
     except ValueError as error:
         raise ValueError(f"{label}{error}") from None
     return values
+
+
+def _scaled(values: np.ndarray, scaling: ImageScaling, label: str) -> np.ndarray:
+    """An image after the first, in the noise model's domain, mapped by the first image's scaling in place;
+    its error prefixed by `label`."""
+    try:
+        return scaling.apply(values, of="the first image")
+    except ValueError as error:
+        raise ValueError(f"{label}{error}") from None
 
 
 def _images_hash(images: Sequence[np.ndarray]) -> str:

@@ -132,7 +132,7 @@ def prepare(
     elif trained is not None:  # the training images' scaling, in which the model's parameters were learned
         check_moments_fit(float(np.max(np.abs(values))), moments)
         scaling = trained.scaling
-        scaling.apply(values)  # in place
+        scaling.apply(values, of="the trained model")  # in place
     else:
         scaling = ImageScaling.normalise(values)  # in place: `values` is check_image's own copy
         scaling.check_moments_fit(moments)

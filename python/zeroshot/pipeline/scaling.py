@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from zeroshot._core import SIGMA2_MIN
 from zeroshot.patches.moments import PixelMoments
+
+# The largest magnitude a scaled value may reach: its square, summed over a patch and divided by the least noise
+# variance learning gives, stays far inside float64 (the learned images reach a few units).
+MAX_SCALED = math.sqrt(float(np.finfo(np.float64).max) * SIGMA2_MIN) / 1e6
 
 
 @dataclass(frozen=True)
@@ -32,9 +38,19 @@ class ImageScaling:
         values /= scale_unit
         return cls(peak if peak > 0 else 1.0, offset_unit, scale_unit)
 
-    def apply(self, values: np.ndarray) -> np.ndarray:
+    def apply(self, values: np.ndarray, of: str) -> np.ndarray:
         """Another image (float64, the pipeline's own copy) mapped by this scaling, in place: the operations
-        of `normalise`, so that the image this scaling was made of would come out bitwise the same."""
+        of `normalise`, so that the image this scaling was made of would come out bitwise the same. A
+        ValueError, before any change, when its values would reach beyond MAX_SCALED (`of`: where the scaling
+        comes from, for the message)."""
+        largest = max(float(values.max()), -float(values.min()))
+        reach = (largest / self.peak + abs(self.offset_unit)) / self.scale_unit  # Python floats: inf, no warning
+        if reach > MAX_SCALED:
+            raise ValueError(
+                f"values up to {largest:.3g} do not fit the value scaling of {of} (learned on values up to "
+                f"{self.peak:.3g}): on it they would reach {reach:.3g}, beyond the {MAX_SCALED:.3g} that can be "
+                "computed with"
+            )
         values /= self.peak
         values -= self.offset_unit
         values /= self.scale_unit

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from zeroshot.config import DenoiseConfig, EvoConfig
-from zeroshot.models.arrays import PARAMETER_ARRAYS, model_arrays, model_from_arrays, parameter_problem
+from zeroshot.config import DenoiseConfig, EvoConfig, integer_at_least
+from zeroshot.models.arrays import PARAMETER_ARRAYS, PARAMETER_NAMES, model_arrays, model_from_arrays, parameter_problem
 from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM
 from zeroshot.noise.model import NATIVE_POISSON, NoiseModel
@@ -39,13 +39,14 @@ from zeroshot.runtime.archive import (
     MetaTypes,
     check_meta_types,
     damaged,
-    not_a,
     parse_meta,
     read_archive,
     write_archive,
 )
+from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.runtime.checkpoint import FORMAT as CHECKPOINT_FORMAT
 from zeroshot.runtime.checkpoint import config_record
+from zeroshot.runtime.memory_check import MaxMemory, check_max_memory
 from zeroshot.variational.em import EpochLog
 from zeroshot.version import package_version, release
 
@@ -56,6 +57,13 @@ NOUN = "model file"
 MODEL_FIELDS = ("model", "patch_size", "n_latents", "center_patches", "shared_pi", "noise")
 # Fields of learning from scratch: with a model, fine-tuning (finetune=K, --finetune K) takes their place.
 LEARNING_FIELDS = ("epochs", "bsc_pretrain_epochs")
+# The arrays a model file holds besides its meta record.
+MEMBERS = PARAMETER_NAMES | {"checksum", "noise_acf", "whitening_L"}
+# What a model file is not, by the format its meta record names.
+OTHER_FORMATS = {CHECKPOINT_FORMAT: "it is a training checkpoint; `zeroshot train -o` writes model files"}
+
+# 1 with the rounding of a mean or deviation of values in [-1, 1].
+_UNIT = 1 + 1e-12
 
 _META_TYPES: MetaTypes = {
     "zeroshot_version": ((str,), "a version"),
@@ -129,8 +137,7 @@ class TrainedModel:
         epochs = `finetune` (training epochs on the new image, from Θ) and no BSC pre-training. An option that
         the model fixes (MODEL_FIELDS) given with another value, or a learning option (epochs), is refused
         with a ValueError naming `source`; given with the model's own value it is accepted."""
-        if isinstance(finetune, bool) or not isinstance(finetune, int) or finetune < 0:
-            raise ValueError(f"finetune must be an integer >= 0 (epochs on the new image), got {finetune!r}")
+        finetune = integer_at_least("finetune", finetune, minimum=0)
         known = {f.name for f in fields(DenoiseConfig)}
         unknown = sorted(set(options) - known)
         if unknown:
@@ -167,18 +174,14 @@ class TrainedModel:
         write_archive(Path(path), meta, {**arrays, "checksum": np.array(self.checksum)})
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> TrainedModel:
-        """The model in the file at `path`, or a ValueError naming the file and why it cannot be used."""
+    def load(cls, path: str | os.PathLike[str], max_memory: MaxMemory = None) -> TrainedModel:
+        """The model in the file at `path`, or a ValueError naming the file and why it cannot be used. Its
+        arrays may take max_memory (bytes, or a size such as '8G'; default: the memory available)."""
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"no model file at {path}" + (" (it is a folder)" if path.is_dir() else ""))
-        text, arrays = read_archive(path, NOUN)
-        try:
-            meta = parse_meta(path, NOUN, text, FORMAT)
-        except ValueError:
-            if _format_of(text) == CHECKPOINT_FORMAT:
-                raise not_a(path, NOUN, "it is a training checkpoint; `zeroshot train -o` writes model files") from None
-            raise
+        text, arrays = read_archive(path, NOUN, MEMBERS, memory_limit(check_max_memory(max_memory)))
+        meta = parse_meta(path, NOUN, text, FORMAT, OTHER_FORMATS)
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(
                 f"{path}: model file format version {meta.get('format_version')!r} (this zeroshot reads "
@@ -237,6 +240,8 @@ class TrainedModel:
         if problem is not None or config.patch_size is None:
             raise ValueError(problem or "its configuration names no patch size")
         noise = NoiseModel.from_stored(meta["noise"], arrays)
+        if noise.acf is not None and not np.all(np.isfinite(noise.acf.cov)):
+            raise ValueError("the noise ACF holds NaN or Inf")
         whitening = None
         if noise.kind == "correlated":
             L = arrays["whitening_L"]
@@ -270,10 +275,17 @@ def pixel_noise_sigma(
 
 
 def _scaling_from(record: dict[str, Any]) -> ImageScaling:
+    """The value scaling of the record, as `ImageScaling.normalise` makes it: the values over their largest
+    magnitude `peak` lie in [-1, 1], so their mean `offset_unit` too, and their deviation `scale_unit` in (0, 1]
+    (within rounding)."""
     scaling = ImageScaling(**record)
     values = (scaling.peak, scaling.offset_unit, scaling.scale_unit)
-    if not all(isinstance(v, float) and np.isfinite(v) for v in values) or scaling.peak <= 0 or scaling.scale_unit <= 0:
-        raise ValueError(f"the value scaling {record} is not finite with a positive peak and scale")
+    if not all(isinstance(v, float) and np.isfinite(v) for v in values) or scaling.peak <= 0:
+        raise ValueError(f"the value scaling {record} is not finite with a positive peak")
+    if abs(scaling.offset_unit) > _UNIT:
+        raise ValueError(f"the value scaling's offset_unit {scaling.offset_unit!r} is outside [-1, 1]")
+    if not 0 < scaling.scale_unit <= _UNIT:
+        raise ValueError(f"the value scaling's scale_unit {scaling.scale_unit!r} is outside (0, 1]")
     return scaling
 
 
@@ -285,11 +297,3 @@ def _digest(meta: str, arrays: dict[str, np.ndarray]) -> str:
         digest.update(f"\n{name} {array.dtype.str} {array.shape}\n".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
-
-
-def _format_of(text: str) -> object:
-    try:
-        meta = json.loads(text)
-    except ValueError:
-        return None
-    return meta.get("format") if isinstance(meta, dict) else None

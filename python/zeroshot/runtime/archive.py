@@ -1,10 +1,12 @@
 """The files zeroshot keeps between runs (training checkpoints, trained models): NumPy .npz archives of named
 arrays and a JSON text member `meta`, written atomically and read without pickles.
 
-Reading checks every member's .npy header before its data is read: a real numeric or text array (no Python
-objects) whose declared size is the member's size, so a header claiming terabytes is refused without
-allocating them. Every problem is a ValueError naming the file and the kind of file (the `noun`), with no
-advice of numpy's on pickles.
+Reading takes only the members the kind of file holds (others are skipped unread), refuses them before they
+are inflated when together they would take more than the memory allowed (a small file of a few deflated
+gigabytes is a decompression bomb), and checks every member's .npy header before its data is read: a real
+numeric or text array (no Python objects) whose declared size is the member's size, so a header claiming
+terabytes is refused without allocating them. Every problem is a ValueError naming the file and the kind of
+file (the `noun`), with no advice of numpy's on pickles.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ import json
 import math
 import zipfile
 import zlib
+from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from zeroshot.io.atomic import atomic_output
+from zeroshot.runtime.available_memory import MemoryLimit
+from zeroshot.runtime.memory import format_bytes
+
+_READ_CHUNK = 16 * 2**20  # a member is read into its array this many bytes at a time
 
 
 def damaged(path: Path, noun: str, problem: str) -> ValueError:
@@ -37,13 +44,17 @@ def write_archive(path: Path, meta: str, arrays: dict[str, np.ndarray]) -> None:
         np.savez(fh, **members)
 
 
-def read_archive(path: Path, noun: str) -> tuple[str, dict[str, np.ndarray]]:
-    """(the meta member's JSON text, the other arrays) of the archive at `path`, an existing file, or a
-    ValueError saying why it is no readable zeroshot `noun`."""
+def read_archive(
+    path: Path, noun: str, members: Collection[str], limit: MemoryLimit | None
+) -> tuple[str, dict[str, np.ndarray]]:
+    """(the meta member's JSON text, the arrays named in `members` that it holds) of the archive at `path`, an
+    existing file, or a ValueError saying why it is no readable zeroshot `noun`. Members of other names are
+    skipped unread; the others are refused before they are inflated when together they would take more than
+    `limit` (`available_memory.memory_limit`; None: unknown, no check)."""
     try:
         if not zipfile.is_zipfile(path):
             raise _not_an_archive(path, noun)
-        arrays = _read_arrays(path, noun)
+        arrays = _read_arrays(path, noun, {"meta", *members}, limit)
     except OSError as error:
         raise ValueError(f"{path}: cannot read the {noun} ({error})") from None
     except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as error:
@@ -54,14 +65,18 @@ def read_archive(path: Path, noun: str) -> tuple[str, dict[str, np.ndarray]]:
     return str(meta), arrays
 
 
-def parse_meta(path: Path, noun: str, text: str, file_format: str) -> dict[str, Any]:
-    """The meta record as a dict, or a ValueError unless it is JSON naming `file_format`."""
+def parse_meta(
+    path: Path, noun: str, text: str, file_format: str, other_formats: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The meta record as a dict, or a ValueError unless it is JSON naming `file_format`; other_formats: what
+    to say of a file of another format (format -> why it is no `noun`)."""
     try:
         meta = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: arrays or objects nested too deep
         raise not_a(path, noun, f"its meta record: {error}") from None
     if not isinstance(meta, dict) or meta.get("format") != file_format:
-        raise not_a(path, noun)
+        other = meta.get("format") if isinstance(meta, dict) else None
+        raise not_a(path, noun, (other_formats or {}).get(other) if isinstance(other, str) else None)
     return meta
 
 
@@ -92,36 +107,64 @@ def _not_an_archive(path: Path, noun: str) -> ValueError:
     return not_a(path, noun, why)
 
 
-def _read_arrays(path: Path, noun: str) -> dict[str, np.ndarray]:
-    """The archive's arrays, each member's header checked before it is read: a real numeric or text
-    array (no pickles) whose declared size is the member's size (a header claiming more is refused)."""
-    arrays: dict[str, np.ndarray] = {}
+def _array_name(info: zipfile.ZipInfo) -> str:
+    return info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+
+
+def _read_arrays(path: Path, noun: str, members: set[str], limit: MemoryLimit | None) -> dict[str, np.ndarray]:
+    """The archive's arrays named in `members`, their sizes checked against `limit` before any is read."""
     with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        wanted = [info for info in archive.infolist() if _array_name(info) in members]
+        encrypted = [_array_name(info) for info in wanted if info.flag_bits & 0x1]
+        if encrypted:  # zipfile would ask for a password (a RuntimeError)
+            raise not_a(path, noun, f"member {encrypted[0]} is encrypted")
+        size = sum(info.file_size for info in wanted)  # what inflating them gives at most (zipfile stops there)
+        if limit is not None and size > limit.bytes:
+            raise ValueError(
+                f"{path}: the {noun} would take {format_bytes(size)}, more than the {format_bytes(limit.bytes)} "
+                f"available ({limit.source}); refused before inflating it"
+            )
+        arrays: dict[str, np.ndarray] = {}
+        for info in wanted:
             with archive.open(info) as fh:
-                try:
-                    version = np.lib.format.read_magic(fh)
-                    read = (
-                        np.lib.format.read_array_header_1_0
-                        if version == (1, 0)
-                        else np.lib.format.read_array_header_2_0
-                    )
-                    shape, fortran, dtype = read(fh)
-                except Exception as error:  # a broken header: ValueError, SyntaxError, ...
-                    raise damaged(path, noun, f"member {name}: not a .npy array ({error})") from None
-                if dtype.hasobject:
-                    raise damaged(path, noun, f"member {name} holds Python objects, not numbers")
-                declared = math.prod(shape) * dtype.itemsize
-                available = info.file_size - fh.tell()
-                if declared != available:
-                    raise damaged(
-                        path,
-                        noun,
-                        f"member {name} declares an array of shape {tuple(shape)} {dtype} "
-                        f"({declared} bytes) but holds {available} bytes",
-                    )
-                data = fh.read(declared)
-            values = np.frombuffer(bytearray(data), dtype=dtype)  # a writable copy, as np.load gives
-            arrays[name] = values.reshape(tuple(shape)[::-1]).T if fortran else values.reshape(tuple(shape))
+                arrays[_array_name(info)] = _read_member(path, noun, _array_name(info), info.file_size, fh)
     return arrays
+
+
+def _read_member(path: Path, noun: str, name: str, file_size: int, fh: IO[bytes]) -> np.ndarray:
+    """The array of one member (`file_size` bytes), its header checked before its data is read: a real
+    numeric or text array (no pickles) whose declared size is the member's size (a header claiming more is
+    refused)."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(fh)
+    except Exception as error:  # a broken header: ValueError, SyntaxError, ...
+        raise damaged(path, noun, f"member {name}: not a .npy array ({error})") from None
+    if dtype.hasobject:
+        raise damaged(path, noun, f"member {name} holds Python objects, not numbers")
+    declared = math.prod(shape) * dtype.itemsize
+    available = file_size - fh.tell()
+    if declared != available:
+        raise damaged(
+            path,
+            noun,
+            f"member {name} declares an array of shape {tuple(shape)} {dtype} ({declared} bytes) "
+            f"but holds {available} bytes",
+        )
+    values = np.frombuffer(_read_bytes(fh, declared), dtype=dtype)  # writable, as np.load gives
+    return values.reshape(tuple(shape)[::-1]).T if fortran else values.reshape(tuple(shape))
+
+
+def _read_bytes(fh: IO[bytes], size: int) -> bytearray:
+    """The next `size` bytes of `fh`, read a chunk at a time into one buffer (no second copy of them all)."""
+    data = bytearray(size)
+    view = memoryview(data)
+    done = 0
+    while done < size:
+        chunk = fh.read(min(_READ_CHUNK, size - done))
+        if not chunk:
+            raise EOFError(f"a member ends after {done} of its {size} bytes")
+        view[done : done + len(chunk)] = chunk
+        done += len(chunk)
+    return data

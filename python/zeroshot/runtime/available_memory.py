@@ -62,6 +62,11 @@ def available_memory(
     return min(limits, key=lambda limit: limit.bytes) if limits else None
 
 
+def memory_limit(max_memory: int | None) -> MemoryLimit | None:
+    """max_memory (bytes), or the memory available to this process (None where it cannot be read)."""
+    return MemoryLimit(max_memory, "max_memory") if max_memory is not None else available_memory()
+
+
 def _read_text(path: Path) -> str | None:
     try:
         return path.read_text()

@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from zeroshot.config import INFERENCE_ONLY_FIELDS, DenoiseConfig
-from zeroshot.models.arrays import PARAMETER_ARRAYS, model_arrays, model_from_arrays, parameter_problem
+from zeroshot.models.arrays import PARAMETER_ARRAYS, PARAMETER_NAMES, model_arrays, model_from_arrays, parameter_problem
 from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM
 from zeroshot.runtime.archive import check_meta_types, damaged, parse_meta, read_archive, write_archive
+from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.variational.em import EpochLog
 
 FORMAT = "zeroshot-checkpoint"
@@ -90,6 +91,8 @@ _META_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "input_hash": ((str,), "a hash"),
 }
 NOUN = "checkpoint"
+# The arrays a checkpoint holds besides its meta record.
+MEMBERS = PARAMETER_NAMES | {"K", "lpj"}
 
 
 def _damaged(path: Path, problem: str) -> ValueError:
@@ -158,7 +161,7 @@ def load_checkpoint(path: str | Path, config: DenoiseConfig, input_hash: str) ->
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"cannot resume: no checkpoint at {path}")
-    text, arrays = read_archive(path, NOUN)
+    text, arrays = read_archive(path, NOUN, MEMBERS, memory_limit(None))
     meta = parse_meta(path, NOUN, text, FORMAT)
     if meta.get("version") != VERSION:
         raise ValueError(f"{path}: checkpoint version {meta.get('version')} (this zeroshot reads {VERSION})")
