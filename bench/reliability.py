@@ -1,5 +1,5 @@
 """Reruns the reproductions of the reliability reviews (../shared/reviews/reliability.md, defects D1-D20, and
-reliability_turn3.md, defects R4-R14 but R11) against the installed zeroshot and prints what each gives now.
+reliability_turn3.md, defects R2, R4-R14 but R11) against the installed zeroshot and prints what each gives now.
 
 Each case runs in a fresh temporary folder, in its own process (a crash shows as a signal, a hang as a time-out),
 with the review's "tiny" settings. A case passes when the process neither crashes nor hangs, prints no Python
@@ -507,6 +507,24 @@ CASES.append(
         both(clean_refusal(2, "mixed.tif", "holds 2 images"), lambda o: not (o.folder / "out.tif").exists()),
     )
 )
+
+
+CASES += [
+    Case(
+        "R2",
+        f"--noise {noise} on a 128x128 image whose left half is exactly 0, right half shaded + σ 20",
+        python("""
+            import numpy as np
+            rng = np.random.default_rng(0)
+            y = np.zeros((128, 128))
+            y[:, 64:] = 100 + 50 * np.sin(np.arange(64) / 9)[None, :] + 20 * rng.standard_normal((128, 64))
+            np.save("mask50.npy", y)
+        """),
+        f"{ZS} denoise mask50.npy -o out.npy --noise {noise} {TINY}",
+        lambda o: o.rc == 0 and "e-1" not in o.err + o.out and "variance 0.0" not in o.err,
+    )
+    for noise in ("auto", "correlated")
+]
 
 
 CASES.append(

@@ -138,3 +138,17 @@ def test_record_is_json():
 def test_errors_name_the_problem(image, noise, match):
     with pytest.raises(ValueError, match=match):
         decide_noise(image, noise)
+
+
+def test_half_constant_and_constant_images():
+    """R2: auto on an image half exactly 0 decides from its other half (white, σ near 20); a constant image is
+    white for every asked model ('nothing to denoise'), never a covariance of variance 0."""
+    rng = np.random.default_rng(3)
+    image = np.zeros((128, 128))
+    image[:, 64:] = 100.0 + 20.0 * rng.standard_normal((128, 64))
+    model = decide_noise(image, "auto")
+    assert model.kind == "white"
+    assert "noise sigma 2" in model.description  # 19.x or 20.x
+    for asked in ("auto", "correlated"):
+        constant = decide_noise(np.full((64, 64), 7.0), asked)
+        assert constant.kind == "white" and "constant" in constant.description

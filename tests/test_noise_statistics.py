@@ -129,3 +129,25 @@ def test_plane_removal_bias_equals_the_dense_projector():
         expected = np.bincount(lag, weights=(projector @ sigma @ projector)[inside]) / pairs
         C += measured - expected.reshape(C.shape)
     np.testing.assert_allclose(_plane_removal_undone(measured, h, w), C, rtol=0, atol=1e-12)
+
+
+def half_constant(shape: tuple[int, int] = (128, 128), sigma: float = 20.0, correlated: bool = False) -> np.ndarray:
+    """R2: the left half exactly 0 (a mask), the right half a shaded image with noise."""
+    rng = np.random.default_rng(7)
+    image = np.zeros(shape)
+    half = shape[1] // 2
+    noise = correlated_noise((shape[0], half), sigma, rng) if correlated else sigma * rng.standard_normal((shape[0], half))
+    image[:, half:] = 100.0 + 50.0 * np.sin(np.arange(half) / 9.0)[None, :] + noise
+    return image
+
+
+def test_exactly_constant_parts_are_not_taken_for_noise():
+    """R2: the flattest half-blocks were the constant ones (σ 1e-14, or 'variance 0.0'); now the noise is
+    estimated from the non-constant part, and the correlation ratio ignores the constant part."""
+    acf = estimate_noise_acf(half_constant(correlated=True), 3)
+    assert acf.sigma == pytest.approx(20.0, rel=0.15)
+    assert acf.rows[1] == pytest.approx(np.exp(-0.25), abs=0.1)
+    assert correlation_ratio(half_constant()) == pytest.approx(1.0, abs=0.15)
+    assert correlation_ratio(half_constant(correlated=True)) < 0.3
+    assert np.isnan(correlation_ratio(np.full((32, 32), 5.0)))
+    assert estimate_noise_acf(np.zeros((64, 64)), 3).variance == 0.0

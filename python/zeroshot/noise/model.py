@@ -224,6 +224,8 @@ def decide_noise(image: np.ndarray, noise: str = "auto") -> NoiseModel:
         if huge:
             raise ValueError(f"noise='poisson': values up to {peak:.4g} are not counts; use noise='white' or 'auto'")
         return _poisson(values, asked="poisson")
+    if values.size and float(values.max()) == float(values.min()):
+        return NoiseModel("white", noise, f"white: the image is constant ({values.flat[0]:.4g}), nothing to denoise")
     acf = None if huge else _acf_or_none(values)
     q = correlation_ratio(values / peak if huge else values)  # q is scale-free
     if noise == "correlated":

@@ -30,14 +30,19 @@ HIGH_P0, HIGH_P_SLOPE, HIGH_P_RANGE = 3.0, 6.0, (LARGE_PATCH, 16)
 
 def estimate_noise_sigma(image: np.ndarray) -> float:
     """Standard deviation of additive white noise, from the median absolute deviation of the
-    diagonal Haar detail (a - b - c + d) / 2 of disjoint 2x2 blocks: smooth structure cancels in it,
-    white noise keeps its variance. image: (R, C) with R, C >= 2."""
+    diagonal Haar detail (a - b - c + d) / 2 of disjoint 2x2 blocks that are not exactly constant: smooth
+    structure cancels in it, white noise keeps its variance (0 for a constant image). image: (R, C) with
+    R, C >= 2."""
     y = np.asarray(image, dtype=np.float64)
     rows, cols = (y.shape[0] // 2) * 2, (y.shape[1] // 2) * 2
     if rows < 2 or cols < 2:
         raise ValueError(f"image of shape {y.shape} is too small to estimate the noise (needs 2x2)")
     y = y[:rows, :cols]
-    detail = (y[0::2, 0::2] - y[1::2, 0::2] - y[0::2, 1::2] + y[1::2, 1::2]) / 2.0
+    a, b, c, d = y[0::2, 0::2], y[1::2, 0::2], y[0::2, 1::2], y[1::2, 1::2]
+    varying = (a != b) | (a != c) | (a != d)  # exactly constant blocks (masks, zero borders) hold no noise
+    if not varying.any():
+        return 0.0
+    detail = ((a - b - c + d) / 2.0)[varying]
     mad = np.median(np.abs(detail - np.median(detail)))
     return float(mad / 0.6744897501960817)  # MAD of a normal variable is 0.6745 sigma
 

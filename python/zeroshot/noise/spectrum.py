@@ -32,6 +32,8 @@ _WINDOW = 64
 _STEP = 16
 _QUANTILE = 0.3
 _MIN_WINDOW = 16
+# A window whose variance is below this share of the largest one's is exactly constant.
+_CONSTANT = 1e-12
 
 
 def estimate_noise_spectrum(image: np.ndarray, max_lag: int, *, window: int | None = None) -> NoiseACF:
@@ -54,6 +56,10 @@ def estimate_noise_spectrum(image: np.ndarray, max_lag: int, *, window: int | No
     peak = float(np.max(np.abs(y)))
     scale = peak if peak > 0 else 1.0  # on y / peak: squares cannot overflow; scaled back at the end
     windows = _windows(y / scale, side, max(1, min(_STEP, side // 4)))
+    spread = windows.var(axis=(1, 2))
+    windows = windows[spread > _CONSTANT * float(spread.max())]  # constant windows (masks, borders): no noise
+    if windows.shape[0] == 0:
+        return NoiseACF(np.zeros((2 * max_lag + 1, 2 * max_lag + 1)), side, 0)
     spectrum = _minimum_statistics(windows)
     acf = np.real(np.fft.ifft2(spectrum))  # the periodograms' normalisation makes acf[0, 0] the variance
     lags = np.arange(-max_lag, max_lag + 1)

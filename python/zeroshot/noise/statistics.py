@@ -50,6 +50,9 @@ _BIAS_ITERATIONS = 3
 _BIAS_LAGS = 7
 # Values beyond this have squares beyond float64.
 _HUGE = 1e150
+# A half-block whose variance is below this share of the largest one's is exactly constant (a mask, a zero
+# border, saturation): it holds no noise and is not used.
+_CONSTANT = 1e-12
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,8 +166,14 @@ def _acf_in_blocks(y: np.ndarray, side: int, L: int, fraction: float) -> NoiseAC
     halves = _without_plane(halves)
     spread = halves.var(axis=(2, 3))  # (blocks, 2)
     partner = spread[:, ::-1]  # each half is judged by the other half of its block
-    keep = max(1, min(int(np.ceil(fraction * partner.size)), _MAX_HALVES))
-    order = np.argsort(partner, axis=None, kind="stable")[:keep]
+    tiny = _CONSTANT * float(spread.max())  # halves at most this are constant and hold no noise
+    n_varying = int(np.count_nonzero(spread > tiny))
+    if n_varying == 0:
+        return NoiseACF(np.zeros((2 * L + 1, 2 * L + 1)), side, 0)
+    keep = max(1, min(int(np.ceil(fraction * n_varying)), _MAX_HALVES))
+    judged = np.where(partner > tiny, partner, spread).ravel()  # beside a constant partner: by itself
+    judged[spread.ravel() <= tiny] = np.inf
+    order = np.argsort(judged, kind="stable")[:keep]
     chosen = halves.reshape(-1, half, side)[order]  # (m, half, side)
     asked = L
     L = max(L, min(_BIAS_LAGS, half - 1))  # the removal's bias is undone over the ACF's whole reach, then cut
@@ -269,18 +278,32 @@ def noise_covariance(acf: NoiseACF, patch_size: int, *, floor: float = 1e-3) -> 
     return np.asarray(sigma)
 
 
+def _varying_blocks(y: np.ndarray, side: int) -> np.ndarray:
+    """(R − side + 1, C − side + 1): whether the side × side block at each position holds two different values
+    (exactly constant parts of an image — masks, zero borders, saturation — hold no noise)."""
+    first = y[: y.shape[0] - side + 1, : y.shape[1] - side + 1]
+    varying = np.zeros(first.shape, dtype=bool)
+    for i in range(side):
+        for j in range(side):
+            varying |= y[i : i + first.shape[0], j : j + first.shape[1]] != first
+    return varying
+
+
 def correlation_ratio(image: np.ndarray) -> float:
     """q = v₁ / v₂: the ratio of the robust variances (median absolute deviation) of the diagonal details
-    (y(r, c) − y(r, c+k) − y(r+k, c) + y(r+k, c+k)) / 2 at spacings k = 1 and 2, over all positions (see the
-    module's docstring). 1 for white noise, lower for noise correlated at lags 1–2; nan if v₂ is 0 (or the
-    image is under 3 × 3)."""
+    (y(r, c) − y(r, c+k) − y(r+k, c) + y(r+k, c+k)) / 2 at spacings k = 1 and 2, over the positions whose 3 × 3
+    block is not exactly constant (see the module's docstring). 1 for white noise, lower for noise correlated at
+    lags 1–2; nan if v₂ is 0 (or the image is under 3 × 3 or constant)."""
     y = np.asarray(image, dtype=np.float64)
     if y.ndim != 2:
         raise ValueError(f"the correlation ratio needs a 2-D image, got shape {y.shape}")
     if min(y.shape) < 3:
         return float("nan")
+    varying = _varying_blocks(y, 3)  # both details over the same positions, none in constant regions
+    if not varying.any():
+        return float("nan")
     v = []
     for k in (1, 2):
-        d = (y[:-k, :-k] - y[:-k, k:] - y[k:, :-k] + y[k:, k:]) / 2.0
+        d = ((y[:-k, :-k] - y[:-k, k:] - y[k:, :-k] + y[k:, k:]) / 2.0)[: y.shape[0] - 2, : y.shape[1] - 2][varying]
         v.append((np.median(np.abs(d - np.median(d))) * _MAD_TO_SIGMA) ** 2)
     return float(v[0] / v[1]) if v[1] > 0 else float("nan")
