@@ -136,7 +136,8 @@ def half_constant(shape: tuple[int, int] = (128, 128), sigma: float = 20.0, corr
     rng = np.random.default_rng(7)
     image = np.zeros(shape)
     half = shape[1] // 2
-    noise = correlated_noise((shape[0], half), sigma, rng) if correlated else sigma * rng.standard_normal((shape[0], half))
+    size = (shape[0], half)
+    noise = correlated_noise(size, sigma, rng) if correlated else sigma * rng.standard_normal(size)
     image[:, half:] = 100.0 + 50.0 * np.sin(np.arange(half) / 9.0)[None, :] + noise
     return image
 
