@@ -63,8 +63,9 @@ the σ it implies, sqrt(mean(PSD) / (R C)), and its ACF at lags 1-3 along rows (
 Targets of the issue, printed as MET / missed beside zeroshot's figures (a missed target does not fail the run):
 region SNR ≥ BM3D-PSD's on the all-five and membrane means, doublet kept ≥ 0.39, flat ice ≤ 0.55, LP4 ≤ 0.075,
 the slice's background ≤ 0.55; maps: √V and relief above the edge map on the membrane pairs. The run fails
-(exit 1) only on a wrong result: an output not finite or of the wrong shape, or the PSD estimate's σ more than
-25 % from the flat box's std (virus crop and slice).
+(exit 1) only on a wrong result: an output not finite or of the wrong shape, the PSD estimate's σ more than
+25 % from the flat box's std (virus crop and slice), or zeroshot's git checkout (editable install) at another
+commit after the run than before it.
 
 Panels (8-bit grey PNGs under --figures, shrunk until under 450 KB): real_em_<image>.png (input | zeroshot |
 bm3d-psd | gauss2 (| topaz) on the input's 0.5/99.5 % stretch; second row the residuals on one common symmetric
@@ -676,12 +677,17 @@ def write_panels(args: argparse.Namespace, shown: dict[str, dict], maps: dict[st
 
 # ---------------------------------------------------------------------------------------------------- main
 def package_commit() -> str:
-    """The commit of the zeroshot sources this interpreter imports (an editable install's checkout)."""
+    """The commit of the zeroshot sources this interpreter imports (an editable install's checkout), with
+    "+modified" when its python/ or cpp/ files differ from that commit."""
     import zeroshot
 
+    def git(*args: str) -> str:
+        where = Path(zeroshot.__file__).parent
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=where).stdout.strip()
+
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(zeroshot.__file__).parent).stdout.strip()  # fmt: skip
+        modified = git("status", "--porcelain", "--", ":/python", ":/cpp")
+        return git("rev-parse", "--short", "HEAD") + ("+modified" if modified else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
 
@@ -733,6 +739,9 @@ def main() -> None:
         rec.write(args.out_json)
         print(f"figures as JSON lines: {args.out_json}")
     print(f"\nwhole run: {time.perf_counter() - started:.0f} s")
+    if package_commit() != context["zeroshot_commit"]:
+        failures.append(f"zeroshot's checkout changed during the run ({context['zeroshot_commit']} -> "
+                        f"{package_commit()}): the code measured is not known")  # fmt: skip
     if failures:
         raise SystemExit("check FAILED:\n  " + "\n  ".join(failures))
     print("check: outputs finite and of the input's shape, PSD σ within 25 % of the flat box std: OK")
