@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Denoise a simulated TEM image of virus particles (made in code) and compare it with the "
         "truth, or (--real) the real cryo-ET slice of SARS-CoV-2 virions shipped with zeroshot "
         "(zeroshot.data.sarscov2(); CZ CryoET Data Portal dataset 10006). Writes noisy.png, denoised.png, "
-        "variance.png and relief.png (and comparison.png for the simulated image).",
+        "variance.png and detail.png (and comparison.png for the simulated image).",
     )
     d.add_argument("-o", "--output", default=".", help="folder for the PNGs (default: current folder)")
     d.add_argument(
