@@ -64,3 +64,19 @@ def test_inference_epochs_are_bounded():
     assert DenoiseConfig(inference_epochs=100).inference_epochs == 100
     with pytest.raises(ValueError, match=r"inference_epochs must be at most 100 .*, got 10000000"):
         DenoiseConfig(inference_epochs=10**7)
+
+
+def test_max_train_patches_auto_depends_on_the_route():
+    from zeroshot.config import AUTO_TRAIN_PATCHES, WIENER_TRAIN_PATCHES, training_patch_limit
+
+    auto = DenoiseConfig()
+    assert auto.max_train_patches == "auto"
+    assert training_patch_limit(auto, "white") == AUTO_TRAIN_PATCHES
+    assert training_patch_limit(auto, "poisson") == AUTO_TRAIN_PATCHES
+    assert training_patch_limit(auto, None) == AUTO_TRAIN_PATCHES  # not decided yet: the larger
+    assert training_patch_limit(auto, "correlated") == WIENER_TRAIN_PATCHES
+    assert training_patch_limit(DenoiseConfig(second_pass="none"), "correlated") == AUTO_TRAIN_PATCHES
+    assert training_patch_limit(DenoiseConfig(max_train_patches=1000), "correlated") == 1000
+    assert training_patch_limit(DenoiseConfig(max_train_patches=None), "correlated") is None
+    with pytest.raises(ValueError, match="max_train_patches must be an integer >= 1, got 'all'"):
+        DenoiseConfig(max_train_patches="all")

@@ -135,7 +135,7 @@ def test_es3c_named_in_the_options_brings_its_own_defaults():
     noisy = 100.0 * ((r // 10 + c // 10) % 2) + 60.0 * rng.standard_normal((40, 40))
     result = denoise(noisy, model="es3c", n_latents=6, n_states=6, epochs=1, threads=1)
     expected = DenoiseConfig.for_model("es3c", n_latents=6, n_states=6, epochs=1)
-    assert result.config == replace(expected, patch_size=choose_patch_size(noisy, "es3c"))
+    assert result.config == replace(expected, patch_size=choose_patch_size(noisy, "es3c"), max_train_patches=262144)
     assert result.config.patch_size == choose_patch_size(noisy, "es3c") != choose_patch_size(noisy, "bsc")
     for model, overrides in MODEL_DEFAULTS.items():
         config = DenoiseConfig.for_model(model)

@@ -62,3 +62,12 @@ def test_denoise_runs_the_pass_for_correlated_noise_only():
     np.testing.assert_array_equal(a.denoised, b.denoised)
     with pytest.raises(ValueError, match=r"second_pass must be one of \('wiener', 'none'\)"):
         zeroshot.denoise(noisy, second_pass="bm3d")
+
+
+def test_the_run_records_the_training_patches_it_chose():
+    rng = np.random.default_rng(2)
+    truth = clean((64, 64))
+    correlated = zeroshot.denoise(truth + correlated_noise((64, 64), 10.0, rng), threads=1, **SMALL)
+    white = zeroshot.denoise(truth + 10.0 * rng.standard_normal((64, 64)), threads=1, noise="white", **SMALL)
+    assert correlated.config.max_train_patches == 32768
+    assert white.config.max_train_patches == 262144

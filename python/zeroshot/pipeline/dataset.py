@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from zeroshot.config import DenoiseConfig
+from zeroshot.config import DenoiseConfig, training_patch_limit
 from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.extract import patches_at
@@ -122,7 +122,7 @@ def prepare_training(
     whitening = correlated_whitening(noise, first, scaling, P) if noise.kind == "correlated" else None
     grids = [PatchGrid.of(shape, P) for shape in shapes]
     offsets = np.cumsum([0] + [grid.N for grid in grids])
-    rows = draw_training_rows(int(offsets[-1]), config.max_train_patches, config.seed)
+    rows = draw_training_rows(int(offsets[-1]), training_patch_limit(config, noise.kind), config.seed)
     if rows.size < comm.size:
         raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
     block = block_range(rows.size, comm.rank, comm.size)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zeroshot.config import DenoiseConfig
+from zeroshot.config import DenoiseConfig, training_patch_limit
 from zeroshot.noise import choose_patch_size
 from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
 from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
@@ -41,13 +41,13 @@ class CheckpointPlan:
 
 @dataclass(frozen=True, eq=False)
 class Run:
-    """config: as asked for, with the patch size chosen (checkpoints keep it); chunk_patches: the inference
-    chunk, lowered if that alone fits the memory (chunks change no result); moments: the order of the
-    moment maps (1: the denoised image alone); threads: OpenMP threads of the core; grid: the image's
-    patches; training_rows: the sorted indices of the patches learned from (every rank's); block: this
-    rank's share of them; scaling: the image's value scaling both ways; noise: the noise model, whose forward
-    transform was applied before the scaling and whose inverse follows the scaling back; whitening: for
-    correlated noise, the whitening of the patches by the noise covariance estimated from the scaled image."""
+    """config: as asked for, with the patch size and max_train_patches chosen (checkpoints keep them); chunk_patches:
+    the inference chunk, lowered if that alone fits the memory (chunks change no result); moments: the order of the
+    moment maps (1: the denoised image alone); threads: OpenMP threads of the core; grid: the image's patches;
+    training_rows: the sorted indices of the patches learned from (every rank's); block: this rank's share of them;
+    scaling: the image's value scaling both ways; noise: the noise model, whose forward transform was applied before
+    the scaling and whose inverse follows the scaling back; whitening: for correlated noise, the whitening of the
+    patches by the noise covariance estimated from the scaled image."""
 
     config: DenoiseConfig
     chunk_patches: int
@@ -109,7 +109,8 @@ def prepare(
         noise = native_poisson(config.noise) if counts else decide_noise(values, config.noise)
     values = noise.forward(values)  # in place; the identity for white noise
     P = patch_size_for(values, config, noise)
-    config = replace(config, patch_size=P)
+    train_limit = training_patch_limit(config, noise.kind)
+    config = replace(config, patch_size=P, max_train_patches=train_limit)
     input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
     if comm.size > 1:  # all that decides which collectives a rank takes part in
         decisions = [config_record(config), moments, str(checkpoint), checkpoint_every, resume]
@@ -137,7 +138,7 @@ def prepare(
         scaling = ImageScaling.normalise(values)  # in place: `values` is check_image's own copy
         scaling.check_moments_fit(moments)
     grid = PatchGrid.of(values.shape, P)
-    rows = grid.training_rows(config.max_train_patches, config.seed)  # the same subset on every rank
+    rows = grid.training_rows(train_limit, config.seed)  # the same subset on every rank
     if rows.size < comm.size:
         raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
     block = block_range(rows.size, comm.rank, comm.size)

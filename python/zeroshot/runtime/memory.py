@@ -33,7 +33,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from zeroshot.config import DenoiseConfig
+from zeroshot.config import DenoiseConfig, training_patch_limit
 from zeroshot.noise import ES3C_P_RANGE, LARGE_PATCH
 from zeroshot.patches.estimates import MEDIAN_ROW_BLOCK
 from zeroshot.patches.grid import PatchGrid
@@ -136,7 +136,8 @@ class _Sizes:
 def _sizes(image_shape: tuple[int, int], config: DenoiseConfig, ranks: int) -> _Sizes:
     grid = PatchGrid(image_shape[0], image_shape[1], worst_patch_size(config, image_shape))
     n_all = grid.N
-    n_train_all = n_all if config.max_train_patches is None else min(config.max_train_patches, n_all)
+    limit = training_patch_limit(config, None)  # before the noise is decided: the larger
+    n_train_all = n_all if limit is None else min(limit, n_all)
     n_infer = -(-n_all // ranks)
     # The largest band of image rows a rank's patches cover (a block may start and end inside a grid row).
     blocks = [block_range(n_all, rank, ranks) for rank in range(ranks)]
