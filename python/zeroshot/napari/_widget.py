@@ -31,7 +31,7 @@ from zeroshot.napari._notify import notify_error, notify_info
 from zeroshot.napari._options import FRAMES, MAPS, WidgetOptions, denoise_kwargs
 from zeroshot.napari._run import Cancelled, LayerImage, Outcome, Progress, denoise_layer
 
-DEFAULT_MAPS = ("denoised", "variance")
+DEFAULT_MAPS = ("denoised", "variance", "detail")  # the maps that outline structure (bench/real_em.py)
 MODEL_FILE_TIP = (
     "Denoise with a model saved by `zeroshot train ... -o model.npz` (or `zeroshot.train(...).save(path)`) "
     "instead of learning one from the image: the model fixes the model kind, noise model, patch size and latents; "
