@@ -152,7 +152,7 @@ def test_demo_writes_pngs_and_reports_psnr(tmp_path, capsys):
         )
         == 0
     )
-    for name in ("noisy.png", "denoised.png", "comparison.png", "variance.png", "detail.png"):
+    for name in ("noisy.png", "denoised.png", "comparison.png", "variance.png", "detail.png", "relief.png"):
         image = read_image(out / name)
         assert image.dtype == np.uint8
         assert image.ndim == 2 and image.shape[0] == 64

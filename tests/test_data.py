@@ -109,10 +109,11 @@ def test_simulated_virus_is_the_demo_image():
 def test_demo_real_writes_the_four_pngs(tmp_path, capsys):
     out = tmp_path / "real"
     assert main(["demo", "--real", "-o", str(out), "--size", "40", *TINY]) == 0
-    for name in ("noisy.png", "denoised.png", "variance.png", "detail.png"):
+    for name in ("noisy.png", "denoised.png", "variance.png", "detail.png", "relief.png"):
         image = read_image(out / name)
         assert image.dtype == np.uint8 and image.shape == (40, 40), name
-    assert sorted(p.name for p in out.iterdir()) == ["denoised.png", "detail.png", "noisy.png", "variance.png"]
+    names = ["denoised.png", "detail.png", "noisy.png", "relief.png", "variance.png"]
+    assert sorted(p.name for p in out.iterdir()) == names
     # the noisy panel is the crop around the virions on the noisy crop's percentile stretch
     crop = crop_around(sarscov2().data, SARSCOV2_VIRIONS, 40).astype(np.float64)
     low, high = np.percentile(crop, [0.5, 99.5])

@@ -5,7 +5,10 @@ V = within + between (law of total variance over the covering patches) and the t
 these `render_kind` makes one of:
 
 - variance: V itself (raw), displayed as the stretched √V (edges and surfaces of particles light up);
-- relief:   a hill-shade of the stretched √V (a three-dimensional impression), values in [0, 1];
+- relief:   the detail map shaded by a hill-shade of the stretched denoised image (a three-dimensional impression
+            of the particles' surfaces), values in [0, 1]. A hill-shade of √V, the first relief, was a worm-like
+            texture on every real image (region SNR over the membrane pairs of the SARS-CoV-2 demo crop −5.4 dB,
+            an edge map 5.5); the shaded detail map gives 17.7 dB (bench/real_em.py);
 - detail:   the denoised image with its detail layer boosted where the posterior is confident;
 - skewness: the signed third standardised moment, a detail map (raw), displayed stretched.
 """
@@ -27,13 +30,14 @@ KINDS = ("variance", "relief", "detail", "skewness")
 
 @dataclass(frozen=True)
 class ReliefSettings:
-    """Hill-shade of the stretched √V (heights in [0, 1]): light from `azimuth` degrees clockwise from
-    the top and `elevation` degrees above the horizon; z_factor: the relief height in pixels of the
-    full stretch; smoothing: Gaussian sigma in pixels applied to the heights first."""
+    """The relief's shading: a hill-shade of the stretched denoised image (heights in [0, 1]) lit from `azimuth`
+    degrees clockwise from the top and `elevation` degrees above the horizon; z_factor: the relief height in
+    pixels of the full stretch (10: the membranes stand out, the ice stays smooth; 20 streaks the ice);
+    smoothing: Gaussian sigma in pixels applied to the heights first."""
 
     azimuth: float = 315.0
     elevation: float = 45.0
-    z_factor: float = 20.0
+    z_factor: float = 10.0
     smoothing: float = 1.0
 
     def __post_init__(self) -> None:
@@ -84,14 +88,15 @@ def render_kind(run: DenoiseResult, kind: str, settings: RenderSettings | None =
     std = np.sqrt(moments.variance)
     if kind == "variance":
         return moments.variance, stretch(std)
-    if kind == "relief":
-        r = settings.relief
-        shade = hillshade(stretch(std), r.azimuth, r.elevation, r.z_factor, r.smoothing)
-        return shade, shade
-    if kind == "detail":
+    if kind in ("relief", "detail"):
         d = settings.detail
         enhanced = detail_enhance(run.denoised, std, d.amount, d.radius, d.std_factor)
-        return enhanced, stretch(enhanced)
+        if kind == "detail":
+            return enhanced, stretch(enhanced)
+        r = settings.relief
+        shade = hillshade(stretch(run.denoised), r.azimuth, r.elevation, r.z_factor, r.smoothing)
+        relief = stretch(enhanced) * (0.5 + 0.5 * shade)  # in [0, 1]: the detail map, darker facing away
+        return relief, relief
     if moments.skewness is None:
         raise ValueError("skewness needs the third posterior moment: run denoise with moments=3")
     return moments.skewness, stretch(moments.skewness)

@@ -125,16 +125,17 @@ def _check_values(source: Path, image: EMImage, target: Path, dtype: np.dtype | 
 
 
 def _check_render(source: Path, image: EMImage, options: RunOptions) -> None:
-    """The blur of the relief (--smoothing) and of the detail layer (--radius) fits in the image: its
-    kernel (4 sigma on each side) is at most the image's larger side."""
+    """The blurs of the relief's shading (--smoothing) and of the detail layer (--radius, which the relief shades)
+    fit in the image: each kernel (4 sigma on each side) is at most the image's larger side."""
     side = max(image.data.shape[-2:])
-    blurs = {
-        "relief": ("--smoothing", options.render.relief.smoothing),
-        "detail": ("--radius", options.render.detail.radius),
-    }
-    if options.kind not in blurs:
-        return
-    option, sigma = blurs[options.kind]
+    smoothing = ("--smoothing", options.render.relief.smoothing)
+    radius = ("--radius", options.render.detail.radius)
+    blurs = {"relief": [smoothing, radius], "detail": [radius]}
+    for option, sigma in blurs.get(options.kind, []):
+        _check_blur(source, image, option, sigma, side)
+
+
+def _check_blur(source: Path, image: EMImage, option: str, sigma: float, side: int) -> None:
     if 4 * sigma > side:
         raise ValueError(
             f"{option} {sigma:g}: the blur kernel (4 x {sigma:g} pixels on each side) is wider than the image "

@@ -64,7 +64,8 @@ _ENHANCE_EPILOG = """\
 kinds:
   variance  per-pixel posterior variance V = within-patch + between-patch (law of total variance);
             float outputs hold V, PNG shows the stretched sqrt(V)
-  relief    hill-shade of the stretched sqrt(V): a three-dimensional impression (values in [0, 1])
+  relief    the detail map shaded by a hill-shade of the denoised image: a three-dimensional impression
+            of the particles' surfaces (values in [0, 1])
   detail    the denoised image with its detail boosted where the posterior is confident
   skewness  the signed third standardised posterior moment, a detail map
 Float outputs (.npy, .mrc, .tif) hold the raw float32 values; .png holds the 8-bit rendering
@@ -312,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--z-factor",
         type=float,
         default=_RELIEF.z_factor,
-        help="relief: height in pixels of the full stretch of sqrt(V) (default %(default)s)",
+        help="relief: height in pixels of the full stretch of the denoised image (default %(default)s)",
     )
     r.add_argument(
         "--smoothing",
@@ -349,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Denoise a simulated TEM image of virus particles (made in code) and compare it with the "
         "truth, or (--real) the real cryo-ET slice of SARS-CoV-2 virions shipped with zeroshot "
         "(zeroshot.data.sarscov2(); CZ CryoET Data Portal dataset 10006). Writes noisy.png, denoised.png, "
-        "variance.png and detail.png (and comparison.png for the simulated image).",
+        "variance.png, detail.png and relief.png (and comparison.png for the simulated image).",
     )
     d.add_argument("-o", "--output", default=".", help="folder for the PNGs (default: current folder)")
     d.add_argument(

@@ -78,7 +78,7 @@ def stage_report(
         (noisy, "noisy input"),
         (denoised, "denoised (posterior mean)"),
         (np.sqrt(np.maximum(variance, 0.0)), "posterior standard deviation √V"),
-        (relief, "relief (hill-shade of √V)"),
+        (relief, "relief (shaded detail)"),
     ]
     for ax, (image, name) in zip(axes.flat, panels):
         # Large images are shown smaller than their pixels: antialiased resampling avoids moiré.
