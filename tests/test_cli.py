@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import zeroshot
 from zeroshot.cli.main import main
 from zeroshot.io import read_em, read_image, write_image
 
@@ -174,6 +175,13 @@ def test_console_script_help():
     run = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 0, run.stderr
     assert "denoise" in run.stdout and "demo" in run.stdout
+
+
+def test_version_option_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"zeroshot {zeroshot.__version__}"
 
 
 def test_module_entry_point_without_command_exits_2():

@@ -25,6 +25,7 @@ from zeroshot.runtime.comm import Comm
 from zeroshot.runtime.interrupt import TrainingInterrupted
 from zeroshot.runtime.memory import parse_size
 from zeroshot.runtime.mpi import MPIComm, world_comm
+from zeroshot.version import package_version
 
 _DEFAULTS = DenoiseConfig()
 _RELIEF = ReliefSettings()
@@ -245,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="zeroshot",
         description="Zero-shot denoising of noisy (electron-microscopy) images from the image alone.",
     )
+    parser.add_argument("--version", action="version", version=f"zeroshot {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
