@@ -431,7 +431,7 @@ def test_stretch_constant_and_extreme_values():
         stretch_to_dtype(np.zeros(3), np.int16)
 
 
-# ------------------------------------------------------------------- rosettasciio (zeroshot[em])
+# ------------------------------------------------------------------- rosettasciio (the em extra)
 
 
 def test_vendor_format_without_rosettasciio_says_how_to_install(tmp_path, monkeypatch):
@@ -440,7 +440,7 @@ def test_vendor_format_without_rosettasciio_says_how_to_install(tmp_path, monkey
     path.write_bytes(b"\0" * 64)
     with pytest.raises(ValueError) as info:
         read_em(path)
-    assert "scan.dm4" in str(info.value) and "pip install zeroshot[em]" in str(info.value)
+    assert "scan.dm4" in str(info.value) and 'pip install ".[em]"' in str(info.value)
 
 
 def _fake_rsciio(monkeypatch, module, signals):

@@ -50,7 +50,7 @@ def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: b
         metavar="INPUT",
         help=f"image(s) to {verb}: "
         + ", ".join(READ_SUFFIXES)
-        + " (.dm3/.dm4/.ser/.emi/.emd need `pip install zeroshot[em]`)",
+        + ' (.dm3/.dm4/.ser/.emi/.emd need the em extra: pip install ".[em]")',
     )
     parser.add_argument(
         "-o",

@@ -40,6 +40,7 @@ from zeroshot.cli.sidecar import sidecar_path
 from zeroshot.config import total_epochs
 from zeroshot.denoise import DenoiseResult, check_threads, denoise
 from zeroshot.enhance import RenderSettings, render_kind
+from zeroshot.extras import install_hint
 from zeroshot.io import EMImage, read_em
 from zeroshot.io.atomic import StagedFile, replace_together
 from zeroshot.maps.render import to_uint8
@@ -236,7 +237,7 @@ def _check_written(options: RunOptions, written: list[Written], folder: Path, to
     if options.checkpoint is not None:
         check_folder(options.checkpoint.parent, may_create=False, what="the checkpoint")
     if options.report is not None and importlib.util.find_spec("matplotlib") is None:
-        raise ValueError("--report needs matplotlib: pip install 'zeroshot[report]'")
+        raise ValueError(f"--report needs matplotlib: {install_hint('report')}")
     folder.mkdir(parents=True, exist_ok=True)
 
 

@@ -35,7 +35,7 @@ _DENOISE_EPILOG = """\
 formats (by suffix):
   read and write  .mrc .mrcs (MRC), .tif .tiff (TIFF), .png (8/16-bit), .npy
   read only       .dm3 .dm4 (DigitalMicrograph), .ser .emi (TIA), .emd (Velox/Berkeley),
-                  with `pip install zeroshot[em]`
+                  with the em extra (pip install ".[em]" in the zeroshot source folder)
   A stack of frames (F, R, C) is denoised frame by frame, each with its own model, and written
   back as a stack (not to PNG). Singleton axes are dropped; colour images are refused.
 
@@ -152,7 +152,8 @@ def _add_report_option(parser: argparse.ArgumentParser) -> None:
         const="auto",
         metavar="PNG",
         help="a one-page PNG figure of the run (noisy, denoised, variance, relief, F over epochs, dictionary); "
-        "without a path: NAME_report.png beside each output. Needs matplotlib (zeroshot[report])",
+        "without a path: NAME_report.png beside each output. Needs matplotlib (the report extra: "
+        'pip install ".[report]")',
     )
 
 
@@ -251,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "denoise",
-        help="denoise image files (MRC, TIFF, PNG, .npy; DM3/DM4/SER/EMD with zeroshot[em])",
+        help="denoise image files (MRC, TIFF, PNG, .npy; DM3/DM4/SER/EMD with the em extra)",
         description="Denoise EM images, each from itself alone. Problems with any input or output\n"
         "are reported before training starts.",
         epilog=_DENOISE_EPILOG,

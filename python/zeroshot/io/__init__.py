@@ -1,5 +1,5 @@
 """Reading and writing EM images: MRC, TIFF, PNG and .npy, and (read-only, with the optional extra
-``zeroshot[em]``) DigitalMicrograph .dm3/.dm4, TIA .ser/.emi and .emd, with the pixel size.
+em extra, ``pip install ".[em]"``) DigitalMicrograph .dm3/.dm4, TIA .ser/.emi and .emd, with the pixel size.
 
     image = read_em("noisy.mrc")       # EMImage: data (R, C) or (F, R, C), pixel_size (nm) or None
     write_em("out.tif", result, pixel_size=image.pixel_size, dtype=np.float32)

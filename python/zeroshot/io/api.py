@@ -53,7 +53,7 @@ class EMImage:
 
 def read_em(path: PathLike, *, check: HeaderCheck | Literal["available"] | None = "available") -> EMImage:
     """Read an image or a stack of frames with its pixel size; the format follows the suffix
-    (.mrc/.mrcs, .tif/.tiff, .png, .npy; .dm3/.dm4/.ser/.emi/.emd with ``zeroshot[em]``).
+    (.mrc/.mrcs, .tif/.tiff, .png, .npy; .dm3/.dm4/.ser/.emi/.emd with the em extra, ``pip install ".[em]"``).
 
     Singleton axes are dropped ((1, R, C) and (R, C, 1) become (R, C)). Raises ValueError naming
     the file for a missing, unreadable, corrupt or truncated file, colour images, arrays of more
