@@ -65,6 +65,16 @@ def test_format_option_names_outputs_by_input_stem(tmp_path):
     assert np.load(out / "a.npy").dtype == np.float32
 
 
+def test_a_missing_parent_folder_is_made_for_a_file_output_as_for_a_folder(tmp_path):
+    source = tmp_path / "in.npy"
+    np.save(source, plaid())
+    target = tmp_path / "no" / "such" / "out.mrc"
+    assert main(["denoise", str(source), "-o", str(target), "-q", *FAST]) == 0
+    assert names(target.parent) == ["out.mrc", "out.mrc.json"]
+    assert main(["denoise", str(source), "-o", f"{tmp_path}/new/folder/", "-q", *FAST]) == 0
+    assert names(tmp_path / "new" / "folder") == ["in.npy", "in.npy.json"]
+
+
 def test_keep_dtype_writes_the_input_dtype(tmp_path):
     source = tmp_path / "in.mrc"
     write_em(source, as_int16(plaid()))
@@ -144,10 +154,7 @@ def _garbage(path):
         ("second input corrupt", "bad.tif: not a readable TIFF file"),
         ("unknown input suffix", "x.jpg: unknown image suffix '.jpg'"),
         ("output folder under a file", "is not a folder"),
-        (
-            "file output into a missing folder",
-            "nope: cannot write the output(s) there: it does not",
-        ),
+        ("file output into a folder under a file", "cannot write the output(s) there: "),
         ("same stem twice", "is the output of both"),
         ("output is the input", "would overwrite the input"),
         ("several inputs, file output", "need an output folder"),
@@ -171,8 +178,9 @@ def test_problems_are_reported_before_training(tmp_path, capsys, case, message):
     elif case == "output folder under a file":
         (tmp_path / "plain").write_text("a file")
         argv = [str(good), "-o", f"{tmp_path}/plain/out/"]
-    elif case == "file output into a missing folder":
-        argv = [str(good), "-o", f"{tmp_path}/nope/x.tif"]
+    elif case == "file output into a folder under a file":
+        (tmp_path / "plain").write_text("a file")
+        argv = [str(good), "-o", f"{tmp_path}/plain/sub/x.tif"]
     elif case == "same stem twice":
         write_em(tmp_path / "good.tif", plaid().astype(np.float32))
         argv = [str(good), str(tmp_path / "good.tif"), "-o", out, "--format", "mrc"]

@@ -149,7 +149,8 @@ def test_no_output_may_overwrite_the_model_file(files, tmp_path, capsys):
     [
         ("in0.npy", "a model file is a NumPy .npz archive"),
         ("folder.npz/", "is a folder, not an output file"),
-        ("missing/model.npz", "cannot write the model file there"),
+        ("in0.npy/model.npz", "cannot write the model file there: "),
+        ("missing/c.ckpt", "cannot write the checkpoint there: it does not exist"),
         ("twice.npz", "would be written twice"),
     ],
 )
@@ -157,13 +158,22 @@ def test_train_output_checks_exit_2_before_any_work(files, tmp_path, capsys, out
     (a, _, _), _ = files
     (tmp_path / "folder.npz").mkdir()
     argv = ["train", str(a), "-o", str(tmp_path / output), "-q", *FLAGS]
-    if output == "twice.npz":
+    if output in ("twice.npz", "missing/c.ckpt"):
         argv += ["--checkpoint", str(tmp_path / output)]
+    if output == "missing/c.ckpt":
+        argv[3] = str(tmp_path / "other.npz")
     before = sorted(p.name for p in tmp_path.iterdir())
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.startswith("zeroshot train: error:"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_train_makes_a_missing_folder_of_the_model_file(files, tmp_path):
+    (a, _, _), _ = files
+    model = tmp_path / "new" / "models" / "m.npz"
+    assert main(["train", str(a), "-o", str(model), "-q", "--epochs", "2", *FLAGS]) == 0
+    assert TrainedModel.load(model).images == 1
 
 
 def test_train_names_the_file_of_a_bad_image(files, tmp_path, capsys):

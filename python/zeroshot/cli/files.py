@@ -58,7 +58,7 @@ def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: b
         required=True,
         help="output file (one input), or a folder (several inputs, an existing folder, or a name "
         "ending in /): each output there keeps its input's name with the suffix of --format or of "
-        "the input",
+        "the input; a missing folder is made",
     )
     parser.add_argument(
         "--format",
@@ -79,22 +79,22 @@ def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: b
 # ------------------------------------------------------------------------------------- planning
 
 
-def output_targets(sources: Sequence[Path], output: str, output_format: str | None) -> tuple[list[Path], Path, bool]:
-    """(the output file of each input, the folder they go to, whether -o names a folder): one input to a
-    file, or several (or -o an existing folder, or ending in /) into a folder, named by the input's stem."""
+def output_targets(sources: Sequence[Path], output: str, output_format: str | None) -> tuple[list[Path], Path]:
+    """(the output file of each input, the folder they go to): one input to a file, or several (or -o an
+    existing folder, or ending in /) into a folder, named by the input's stem."""
     out = Path(output)
     to_folder = len(sources) > 1 or output.endswith(("/", os.sep)) or out.is_dir()
     if to_folder:
         if out.exists() and not out.is_dir():
             raise ValueError(f"{out}: is a file, but {len(sources)} inputs need an output folder")
         suffix = OUTPUT_FORMATS[output_format] if output_format else None
-        return [out / (source.stem + (suffix or source.suffix)) for source in sources], out, True
+        return [out / (source.stem + (suffix or source.suffix)) for source in sources], out
     if output_format is not None and out.suffix.lower() not in _suffixes_of(output_format):
         raise ValueError(
             f"{out}: the suffix {out.suffix!r} does not match --format {output_format}; give one "
             "of them, or name a folder (ending in /) as the output"
         )
-    return [out], out.parent, False
+    return [out], out.parent
 
 
 def _suffixes_of(output_format: str) -> tuple[str, ...]:

@@ -191,7 +191,7 @@ def plan_jobs(options: RunOptions, ranks: int = 1) -> list[FileJob]:
     a missing output folder last. Raises ValueError naming the file at the first problem; nothing is
     written then."""
     sources = list(options.inputs)
-    targets, folder, to_folder = output_targets(sources, options.output, options.output_format)
+    targets, folder = output_targets(sources, options.output, options.output_format)
     budget = InputBudget(
         memory_limit(options.max_memory),
         options.config,
@@ -201,7 +201,7 @@ def plan_jobs(options: RunOptions, ranks: int = 1) -> list[FileJob]:
         ranks=ranks,
     )
     jobs = [plan_job(source, target, options, budget, min_side(options)) for source, target in zip(sources, targets)]
-    _check_written(options, [item for job in jobs for item in job.outputs.written(job.source)], folder, to_folder)
+    _check_written(options, [item for job in jobs for item in job.outputs.written(job.source)], folder)
     return jobs
 
 
@@ -216,22 +216,22 @@ def plan_paths(options: RunOptions) -> list[tuple[Path, Path]]:
     same, formats zeroshot writes, their folders writable; makes a missing output folder last. ValueError at
     the first problem."""
     sources = list(options.inputs)
-    targets, folder, to_folder = output_targets(sources, options.output, options.output_format)
+    targets, folder = output_targets(sources, options.output, options.output_format)
     written = []
     for source, target in zip(sources, targets):
         check_writable_format(target)
         variance, report = _side_outputs(target, options)
         written += Outputs(target, None, variance, None, report, _frame_checkpoints(options.checkpoint)).written(source)
-    _check_written(options, written, folder, to_folder)
+    _check_written(options, written, folder)
     return list(zip(sources, targets))
 
 
-def _check_written(options: RunOptions, written: list[Written], folder: Path, to_folder: bool) -> None:
+def _check_written(options: RunOptions, written: list[Written], folder: Path) -> None:
     """No file written is an input (or the model file) or written twice, the folders are writable, --report's
     matplotlib is there; then the output folder is made."""
     check_distinct(read_files(options), written)
-    # An output folder is made when missing; a file output goes into an existing folder.
-    check_folder(folder, may_create=to_folder)
+    # The folder of -o is made when missing, for a folder output (-o out/) and a file output (-o out/a.mrc) alike.
+    check_folder(folder, may_create=True)
     if options.report is not None and options.report != "auto":
         check_folder(Path(options.report).parent, may_create=False, what="the report")
     if options.checkpoint is not None:
