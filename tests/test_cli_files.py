@@ -65,6 +65,38 @@ def test_format_option_names_outputs_by_input_stem(tmp_path):
     assert np.load(out / "a.npy").dtype == np.float32
 
 
+def test_suffix_follows_each_input_name_in_the_folder(tmp_path, capsys):
+    a, b = tmp_path / "a.mrc", tmp_path / "b.npy"
+    write_em(a, plaid(seed=1).astype(np.float32))
+    np.save(b, plaid(seed=2))
+    out = tmp_path / "out"
+    argv = ["denoise", str(a), str(b), "-o", f"{out}/", "--suffix", "_denoised", "--also-variance", "-q", *FAST]
+    assert main(argv) == 0
+    assert names(out) == [
+        "a_denoised.mrc",
+        "a_denoised.mrc.json",
+        "a_denoised_variance.mrc",
+        "a_denoised_variance.mrc.json",
+        "b_denoised.npy",
+        "b_denoised.npy.json",
+        "b_denoised_variance.npy",
+        "b_denoised_variance.npy.json",
+    ]
+    assert str(out / "a_denoised.mrc") in capsys.readouterr().out
+
+
+def test_a_suffixed_output_name_that_is_an_input_is_refused(tmp_path, capsys):
+    # a.npy with --suffix _dn would be written over the input a_dn.npy of the same folder
+    a, a_dn = tmp_path / "a.npy", tmp_path / "a_dn.npy"
+    np.save(a, plaid(seed=1))
+    np.save(a_dn, plaid(seed=2))
+    assert main(["denoise", str(a), str(a_dn), "-o", str(tmp_path), "--suffix", "_dn", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert f"{a_dn}: the output would overwrite the input {a_dn}" in err
+    assert names(tmp_path) == ["a.npy", "a_dn.npy"]
+    np.testing.assert_array_equal(np.load(a_dn), plaid(seed=2))
+
+
 def test_a_missing_parent_folder_is_made_for_a_file_output_as_for_a_folder(tmp_path):
     source = tmp_path / "in.npy"
     np.save(source, plaid())
@@ -155,6 +187,8 @@ def _garbage(path):
         ("unknown input suffix", "x.jpg: unknown image suffix '.jpg'"),
         ("output folder under a file", "is not a folder"),
         ("file output into a folder under a file", "cannot write the output(s) there: "),
+        ("suffix with a file output", "--suffix '_dn' names the outputs in a folder, but -o"),
+        ("suffix with a folder in it", "--suffix 'x/y': it is added to file names"),
         ("same stem twice", "is the output of both"),
         ("output is the input", "would overwrite the input"),
         ("several inputs, file output", "need an output folder"),
@@ -181,6 +215,10 @@ def test_problems_are_reported_before_training(tmp_path, capsys, case, message):
     elif case == "file output into a folder under a file":
         (tmp_path / "plain").write_text("a file")
         argv = [str(good), "-o", f"{tmp_path}/plain/sub/x.tif"]
+    elif case == "suffix with a file output":
+        argv = [str(good), "-o", f"{tmp_path}/x.tif", "--suffix", "_dn"]
+    elif case == "suffix with a folder in it":
+        argv = [str(good), "-o", out, "--suffix", "x/y"]
     elif case == "same stem twice":
         write_em(tmp_path / "good.tif", plaid().astype(np.float32))
         argv = [str(good), str(tmp_path / "good.tif"), "-o", out, "--format", "mrc"]

@@ -57,13 +57,20 @@ def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: b
         "--output",
         required=True,
         help="output file (one input), or a folder (several inputs, an existing folder, or a name "
-        "ending in /): each output there keeps its input's name with the suffix of --format or of "
-        "the input; a missing folder is made",
+        "ending in /): each output there keeps its input's name (followed by --suffix) with the extension "
+        "of --format or of the input; a missing folder is made",
     )
     parser.add_argument(
         "--format",
         choices=sorted(OUTPUT_FORMATS),
         help="output format for a folder output (default: the input's own); must match -o's suffix for a file output",
+    )
+    parser.add_argument(
+        "--suffix",
+        default="",
+        metavar="TEXT",
+        help="for a folder output: TEXT after each input's name (a.mrc -> OUTDIR/a_denoised.mrc with --suffix "
+        "_denoised; default: the input's name unchanged)",
     )
     if not keep_dtype:
         parser.set_defaults(keep_dtype=False)
@@ -79,16 +86,26 @@ def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: b
 # ------------------------------------------------------------------------------------- planning
 
 
-def output_targets(sources: Sequence[Path], output: str, output_format: str | None) -> tuple[list[Path], Path]:
+def output_targets(
+    sources: Sequence[Path], output: str, output_format: str | None, suffix: str = ""
+) -> tuple[list[Path], Path]:
     """(the output file of each input, the folder they go to): one input to a file, or several (or -o an
-    existing folder, or ending in /) into a folder, named by the input's stem."""
+    existing folder, or ending in /) into a folder, named by the input's stem followed by `suffix` (--suffix,
+    for a folder output only)."""
     out = Path(output)
     to_folder = len(sources) > 1 or output.endswith(("/", os.sep)) or out.is_dir()
+    if any(sep and sep in suffix for sep in ("/", os.sep, os.altsep, "\0")):
+        raise ValueError(f"--suffix {suffix!r}: it is added to file names and must not hold a folder separator")
     if to_folder:
         if out.exists() and not out.is_dir():
             raise ValueError(f"{out}: is a file, but {len(sources)} inputs need an output folder")
-        suffix = OUTPUT_FORMATS[output_format] if output_format else None
-        return [out / (source.stem + (suffix or source.suffix)) for source in sources], out
+        extension = OUTPUT_FORMATS[output_format] if output_format else None
+        return [out / (source.stem + suffix + (extension or source.suffix)) for source in sources], out
+    if suffix:
+        raise ValueError(
+            f"--suffix {suffix!r} names the outputs in a folder, but -o {out} is the output file itself; leave "
+            "out --suffix, or name a folder (ending in /) as the output"
+        )
     if output_format is not None and out.suffix.lower() not in _suffixes_of(output_format):
         raise ValueError(
             f"{out}: the suffix {out.suffix!r} does not match --format {output_format}; give one "

@@ -191,7 +191,7 @@ def plan_jobs(options: RunOptions, ranks: int = 1) -> list[FileJob]:
     a missing output folder last. Raises ValueError naming the file at the first problem; nothing is
     written then."""
     sources = list(options.inputs)
-    targets, folder = output_targets(sources, options.output, options.output_format)
+    targets, folder = output_targets(sources, options.output, options.output_format, options.suffix)
     budget = InputBudget(
         memory_limit(options.max_memory),
         options.config,
@@ -216,7 +216,7 @@ def plan_paths(options: RunOptions) -> list[tuple[Path, Path]]:
     same, formats zeroshot writes, their folders writable; makes a missing output folder last. ValueError at
     the first problem."""
     sources = list(options.inputs)
-    targets, folder = output_targets(sources, options.output, options.output_format)
+    targets, folder = output_targets(sources, options.output, options.output_format, options.suffix)
     written = []
     for source, target in zip(sources, targets):
         check_writable_format(target)
