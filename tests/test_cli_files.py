@@ -166,6 +166,41 @@ def test_stack_is_denoised_frame_by_frame(tmp_path):
     np.testing.assert_array_equal(result.data[1], np.load(out / "frame1.npy"))
 
 
+def test_mrc_labels_and_header_fields_go_from_input_to_output(tmp_path):
+    import mrcfile
+
+    source, out = tmp_path / "tomo.mrc", tmp_path / "out"
+    with mrcfile.new(source) as mrc:  # a small tomogram: a volume with its history and place
+        mrc.set_data(np.stack([plaid(seed=k) for k in range(2)]).astype(np.float32))
+        mrc.set_volume()
+        mrc.voxel_size = (8.0, 8.0, 16.0)
+        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = (80.0, 160.0, 240.0)
+        mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = (1, 2, 3)
+        mrc.header.nlabl = 1
+        mrc.header.label[0] = b"tilt series of grid 4, reconstructed by IMOD"
+    tiff = tmp_path / "plain.tif"
+    write_em(tiff, plaid().astype(np.float32))
+    argv = ["denoise", str(source), str(tiff), "-o", f"{out}/", "--format", "mrc", "--also-variance", "-q", *FAST]
+    assert main(argv) == 0
+
+    version = zeroshot.__version__
+    for name, command in (("tomo.mrc", "denoise"), ("tomo_variance.mrc", "enhance --kind variance")):
+        with mrcfile.open(out / name) as mrc:
+            h = mrc.header
+            labels = [bytes(label).decode().rstrip() for label in h.label[: h.nlabl]]
+            assert labels == [
+                "tilt series of grid 4, reconstructed by IMOD",
+                f"zeroshot {version} {command}; settings in {name}.json",
+            ]
+            assert (float(h.origin.x), float(h.origin.y), float(h.origin.z)) == (80.0, 160.0, 240.0)
+            assert (int(h.nxstart), int(h.nystart), int(h.nzstart)) == (1, 2, 3)
+            assert mrc.is_volume() and float(mrc.voxel_size.z) == 16.0
+    with mrcfile.open(out / "plain.mrc") as mrc:  # an input without a header: zeroshot's label alone
+        assert [bytes(label).decode().rstrip() for label in mrc.header.label[: mrc.header.nlabl]] == [
+            f"zeroshot {version} denoise; settings in plain.mrc.json"
+        ]
+
+
 def test_singleton_axis_is_dropped(tmp_path):
     source, target = tmp_path / "one.npy", tmp_path / "one_out.npy"
     np.save(source, plaid()[None, :, :])

@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from zeroshot.cli.sidecar import stage_pair
-from zeroshot.io import READ_SUFFIXES, EMImage, check_format, format_of, stretch_to_dtype
+from zeroshot.cli.sidecar import sidecar_path, stage_pair
+from zeroshot.io import READ_SUFFIXES, EMImage, MrcHeader, check_format, format_of, stretch_to_dtype
 from zeroshot.io.api import stage_em
 from zeroshot.io.atomic import StagedFile
+from zeroshot.version import package_version
 
 OUTPUT_FORMATS = {"mrc": ".mrc", "tif": ".tif", "png": ".png", "npy": ".npy"}
 DEFAULT_DTYPE = np.dtype(np.float32)
@@ -247,9 +248,9 @@ def stage_result(
     record: dict[str, Any],
 ) -> list[StagedFile]:
     """`result` (the input's shape, any real dtype) in `dtype` (None: stretched onto 16 bits) with the
-    input's pixel size for `target`, and its sidecar (the command, the input and output files' facts, the
-    pixel size, and `record`, e.g. settings and results), staged in temporary files: the caller replaces
-    them (`atomic.replace_together`) or discards them."""
+    input's pixel size (and an MRC input's header fields, `mrc_header`) for `target`, and its sidecar (the
+    command, the input and output files' facts, the pixel size, and `record`, e.g. settings and results),
+    staged in temporary files: the caller replaces them (`atomic.replace_together`) or discards them."""
     mapping: dict[str, Any] | None = None
     if dtype is None:
         values, (low, high) = stretch_to_dtype(result, STRETCH_DTYPE)
@@ -280,4 +281,18 @@ def stage_result(
         },
         "pixel_size": None if image.pixel_size is None else image.pixel_size.to_json(),
     }
-    return stage_pair(target, lambda: stage_em(target, values, image.pixel_size, dtype=written), {**files, **record})
+    header = mrc_header(image, target, command)
+    return stage_pair(
+        target, lambda: stage_em(target, values, image.pixel_size, dtype=written, header=header), {**files, **record}
+    )
+
+
+def mrc_header(image: EMImage, target: Path, command: str) -> MrcHeader:
+    """The MRC header fields of a result of `image` written to `target`: the input's own (an MRC input's labels,
+    origin, start indices, volume or stack; none for other formats) and a label naming zeroshot, the command
+    and the sidecar with the settings (used when `target` is an MRC file)."""
+    made = f"zeroshot {package_version()} {command}"
+    label = f"{made}; settings in {sidecar_path(target).name}"
+    if len(label) > 80:
+        label = f"{made}; settings in the .json sidecar"
+    return (image.header or MrcHeader()).with_label(label)

@@ -18,6 +18,7 @@ from zeroshot.io.api import (
 )
 from zeroshot.io.dtypes import stretch_to_dtype, to_dtype_like
 from zeroshot.io.formats import FORMATS, READ_SUFFIXES, WRITE_SUFFIXES, format_of
+from zeroshot.io.mrc import MrcHeader
 from zeroshot.io.pixelsize import PixelSize, nm_per_unit, pixel_size_from
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "READ_SUFFIXES",
     "WRITE_SUFFIXES",
     "EMImage",
+    "MrcHeader",
     "PixelSize",
     "check_format",
     "check_writable",
