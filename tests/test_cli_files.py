@@ -201,6 +201,38 @@ def test_mrc_labels_and_header_fields_go_from_input_to_output(tmp_path):
         ]
 
 
+def test_auto_noise_of_a_stack_is_decided_once_on_its_first_frame(tmp_path, capsys):
+    # Frame 1 is Poisson counts, frame 2 integers with white noise: decided alone, frame 2 would be white, and
+    # the line printed ("in the Anscombe-transformed domain") would be wrong for it.
+    rng = np.random.default_rng(0)
+    clean = 40 * plaid(size=48, noise=0.0)
+    stack = np.stack([rng.poisson(clean), np.rint(20 + clean + 3 * rng.standard_normal(clean.shape))])
+    source, target = tmp_path / "counts.npy", tmp_path / "out.npy"
+    np.save(source, stack.astype(np.float32))
+    assert main(["denoise", str(source), "-o", str(target), *FAST]) == 0
+
+    captured = capsys.readouterr()
+    noise = json.loads((tmp_path / "out.npy.json").read_text())["results"]["noise"]
+    assert [frame["model"] for frame in noise] == ["poisson", "poisson"]
+    assert [frame["asked"] for frame in noise] == ["auto", "poisson"]
+    assert captured.err.count("noise model") == 1
+    assert "noise model (decided on frame 1, for all 2 frames): poisson" in captured.err
+    assert "per frame" in captured.out and "(in the Anscombe-transformed domain)" in captured.out
+
+
+def test_a_later_frame_the_stacks_noise_model_does_not_fit_is_named(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    clean = 40 * plaid(size=48, noise=0.0)
+    stack = np.stack([rng.poisson(clean), np.rint(clean - 60 + 3 * rng.standard_normal(clean.shape))])
+    source = tmp_path / "counts.npy"
+    np.save(source, stack.astype(np.float32))
+    assert main(["denoise", str(source), "-o", str(tmp_path / "out.npy"), "-q", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"zeroshot denoise: error: {source} (frame 2): noise='poisson'"), err
+    assert err.rstrip().endswith("(noise poisson was decided on frame 1 for the whole stack; --noise chooses it)")
+    assert not (tmp_path / "out.npy").exists()
+
+
 def test_singleton_axis_is_dropped(tmp_path):
     source, target = tmp_path / "one.npy", tmp_path / "one_out.npy"
     np.save(source, plaid()[None, :, :])

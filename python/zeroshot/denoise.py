@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -26,7 +26,16 @@ from zeroshot.variational.components import ComponentStates
 from zeroshot.variational.em import Callback, EpochLog
 from zeroshot.variational.states import TruncatedStates
 
-__all__ = ["Callback", "DenoiseResult", "EpochLog", "check_image", "check_threads", "denoise", "thread_count"]
+__all__ = [
+    "Callback",
+    "DenoiseResult",
+    "EpochLog",
+    "check_image",
+    "check_threads",
+    "denoise",
+    "later_frames_config",
+    "thread_count",
+]
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,18 @@ def denoise(
         structure=structure,
         whitening=run.whitening,
     )
+
+
+def later_frames_config(config: DenoiseConfig, first: DenoiseResult) -> DenoiseConfig:
+    """The configuration of the later frames of a stack, denoised frame by frame after the first with `config`:
+    noise="auto" is decided once, on the first frame, and its kind ("white", "poisson" or "correlated") is asked
+    for every later frame (each estimates its parameters: the Poisson gain, the noise covariance), so that one
+    stack is denoised in one domain and its sigmas compare (frame by frame, the decision on similar frames of
+    borderline counts went both ways). Any other noise, and model pmm's own, is `config` unchanged."""
+    kind = None if first.noise is None else first.noise.kind
+    if config.noise != "auto" or kind not in ("white", "poisson", "correlated"):
+        return config
+    return replace(config, noise=kind)
 
 
 def trained_model(

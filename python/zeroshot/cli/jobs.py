@@ -38,7 +38,7 @@ from zeroshot.cli.progress import EpochProgress
 from zeroshot.cli.report import stage_report
 from zeroshot.cli.sidecar import sidecar_path
 from zeroshot.config import total_epochs
-from zeroshot.denoise import DenoiseResult, check_threads, denoise
+from zeroshot.denoise import DenoiseResult, check_threads, denoise, later_frames_config
 from zeroshot.enhance import RenderSettings, render_kind
 from zeroshot.extras import install_hint
 from zeroshot.io import EMImage, read_em
@@ -261,14 +261,17 @@ def _denoise_frames(
     job: FileJob, options: RunOptions, comm: Comm, label: str, callback: Callback | None = None
 ) -> list[DenoiseResult]:
     """Each frame of the job's image denoised with its own model (or the model file's); `label` (if any) is
-    shown before each; callback: for the epochs, instead of the progress display."""
+    shown before each; callback: for the epochs, instead of the progress display. The noise model of a stack
+    is decided once, on its first frame (`later_frames_config`)."""
     image = job.image
-    results = []
+    results: list[DenoiseResult] = []
     loud = not options.quiet and comm.rank == 0
+    config = options.config
     for index, frame in enumerate(image.frames, start=1):
         if label and loud:
             frame_note = f" frame {index}/{len(image.frames)}" if image.is_stack else ""
             print(f"{label}{frame_note}", file=sys.stderr)
+        where = f"{job.source} (frame {index})" if image.is_stack else str(job.source)
         checkpoint = job.outputs.checkpoints[index - 1] if job.outputs.checkpoints else None
         # A stack stopped at frame k has no checkpoints of the later frames yet: those start afresh.
         resume = options.resume and (index == 1 or (checkpoint is not None and checkpoint.exists()))
@@ -280,7 +283,7 @@ def _denoise_frames(
         if options.trained is not None:  # the model file's configuration, with the options given beside it
             how: dict[str, Any] = {"model": options.trained, "finetune": options.finetune, **options.overrides}
         else:
-            how = {"config": options.config, "checkpoint": checkpoint, "resume": resume}
+            how = {"config": config, "checkpoint": checkpoint, "resume": resume}
         try:
             results.append(
                 denoise(
@@ -296,15 +299,19 @@ def _denoise_frames(
             )
             noise = results[-1].noise
             if noise is not None and noise.asked == "auto" and loud and options.trained is None:
-                print(f"noise model: {noise.description}", file=sys.stderr)
+                scope = f" (decided on frame 1, for all {len(image.frames)} frames)" if image.is_stack else ""
+                print(f"noise model{scope}: {noise.description}", file=sys.stderr)
+            config = later_frames_config(config, results[0])
             structure = results[-1].structure
             if structure is not None and not structure.found and comm.rank == 0:
                 print(f"{job.source}: {structure.description}", file=sys.stderr)
         except ValueError as error:
-            raise ValueError(f"{job.source}: {error}") from None
+            decided = config.noise != options.config.noise and index > 1
+            note = f" (noise {config.noise} was decided on frame 1 for the whole stack; --noise chooses it)"
+            raise ValueError(f"{where}: {error}{note if decided else ''}") from None
         except (OverflowError, FloatingPointError) as error:
             raise ValueError(
-                f"{job.source}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute with "
+                f"{where}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute with "
                 f"({type(error).__name__}: {error}); scale the image down"
             ) from None
     return results

@@ -36,8 +36,9 @@ formats (by suffix):
   read and write  .mrc .mrcs (MRC), .tif .tiff (TIFF), .png (8/16-bit), .npy
   read only       .dm3 .dm4 (DigitalMicrograph), .ser .emi (TIA), .emd (Velox/Berkeley),
                   with the em extra (pip install ".[em]" in the zeroshot source folder)
-  A stack of frames (F, R, C) is denoised frame by frame, each with its own model, and written
-  back as a stack (not to PNG). Singleton axes are dropped; colour images are refused.
+  A stack of frames (F, R, C) is denoised frame by frame, each with its own model (--noise auto:
+  decided on the first frame for all), and written back as a stack (not to PNG). Singleton axes
+  are dropped; colour images are refused.
 
 output:
   float32 in MRC, TIFF and .npy (--keep-dtype: the input's dtype, rounded and clipped). PNG
