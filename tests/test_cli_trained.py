@@ -68,6 +68,43 @@ def test_denoise_with_a_model_file_is_the_api_result_and_finetune_0_is_pure_infe
     assert json.loads((tmp_path / "tuned.npy.json").read_text())["model_file"]["finetune"] == 2
 
 
+def test_with_a_model_file_the_sigma_is_the_models_and_the_images_own_is_beside_it(files, tmp_path, capsys):
+    (_, _, c), model = files
+    target = tmp_path / "out.npy"
+    assert main(["denoise", str(c), "-o", str(target), "--model-file", str(model), "--threads", "1"]) == 0
+    captured = capsys.readouterr()
+    sidecar = json.loads((tmp_path / "out.npy.json").read_text())["results"]
+    mine, own = TrainedModel.load(model).noise_sigma, sidecar["image_noise_sigma"]
+    assert sidecar["noise_sigma"] == mine and 0.07 < own < 0.09  # plaid() has noise 0.08
+    assert f": the model's noise sigma {mine:.4g}, the image's own estimate {own:.4g} (on the input" in captured.out
+    assert "estimated noise sigma" not in captured.out and "warning" not in captured.err
+
+
+def test_a_pmm_model_files_sigma_is_the_models_too(tmp_path, capsys):
+    counts = np.random.default_rng(0).poisson(20 * plaid(0).clip(0.05)).astype(np.float32)
+    np.save(tmp_path / "counts.npy", counts)
+    model = tmp_path / "pmm.npz"
+    train(counts, model="pmm", n_latents=8, n_states=4, epochs=2, patch_size=4, threads=1).save(model)
+    argv = ["denoise", str(tmp_path / "counts.npy"), "-o", str(tmp_path / "out.npy"), "--model-file", str(model)]
+    assert main([*argv, "-q", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert ": the model's noise sigma " in out and ", the image's own estimate not estimated (" in out
+
+
+@pytest.mark.parametrize("factor", [0.01, 100.0])
+def test_an_image_far_from_the_models_is_denoised_with_a_warning_naming_both_figures(files, tmp_path, capsys, factor):
+    (_, _, c), model = files
+    far = tmp_path / "far.npy"
+    np.save(far, np.load(c) * factor)
+    assert main(["denoise", str(far), "-o", str(tmp_path / "out.npy"), "--model-file", str(model), "-q"]) == 0
+    err = capsys.readouterr().err
+    mine = TrainedModel.load(model).noise_sigma
+    own = json.loads((tmp_path / "out.npy.json").read_text())["results"]["image_noise_sigma"]
+    assert err.startswith(f"zeroshot: warning: {far}: the image is far from the images the model was learned from: ")
+    assert f"its noise sigma {own:.4g} against the model's {mine:.4g} and its value scale" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
 def test_enhance_with_a_model_file(files, tmp_path):
     (_, _, c), model = files
     target = tmp_path / "variance.npy"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from zeroshot.io.atomic import StagedFile, replace_together
 from zeroshot.maps.render import to_uint8
 from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
 from zeroshot.pipeline.scaling import check_moments_fit
+from zeroshot.pipeline.trained import ModelMismatchWarning
 from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.runtime.comm import Comm
 from zeroshot.variational.em import Callback
@@ -285,18 +287,24 @@ def _denoise_frames(
         else:
             how = {"config": config, "checkpoint": checkpoint, "resume": resume}
         try:
-            results.append(
-                denoise(
-                    frame,
-                    threads=options.threads,
-                    callback=epochs,
-                    moments=options.moments,
-                    comm=comm,
-                    checkpoint_every=options.checkpoint_every,
-                    max_memory=options.max_memory,
-                    **how,
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ModelMismatchWarning)  # said below, naming the file
+                results.append(
+                    denoise(
+                        frame,
+                        threads=options.threads,
+                        callback=epochs,
+                        moments=options.moments,
+                        comm=comm,
+                        checkpoint_every=options.checkpoint_every,
+                        max_memory=options.max_memory,
+                        **how,
+                    )
                 )
-            )
+            fit = results[-1].model_fit
+            problem = None if fit is None else fit.problem()
+            if problem is not None and comm.rank == 0:  # also with -q: the result may be poor
+                print(f"zeroshot: warning: {where}: {problem}", file=sys.stderr)
             noise = results[-1].noise
             if noise is not None and noise.asked == "auto" and loud and options.trained is None:
                 scope = f" (decided on frame 1, for all {len(image.frames)} frames)" if image.is_stack else ""
@@ -330,11 +338,19 @@ def _record(options: RunOptions, results: list[DenoiseResult], image: EMImage, c
             "finetune": options.finetune,
             "description": options.trained.describe(),
         }
+    own = {}
+    if options.trained is not None:  # noise_sigma is the model's: the image's own estimate beside it
+        own = {
+            "image_noise_sigma": per_frame(
+                [None if r.model_fit is None else r.model_fit.noise_sigma for r in results], image
+            )
+        }
     return {
         "settings": {**asdict(options.config), "threads": options.threads, "mpi_ranks": comm.size},
         "model_file": model_file,
         "results": {
             "noise_sigma": per_frame([r.noise_sigma for r in results], image),
+            **own,
             "patch_size": per_frame([r.config.patch_size for r in results], image),
             "noise": per_frame([None if r.noise is None else r.noise.record() for r in results], image),
             "structure": per_frame([None if r.structure is None else r.structure.record() for r in results], image),
@@ -370,7 +386,7 @@ def _input_noise_acf(run: DenoiseResult, frame: np.ndarray) -> NoiseACF | None:
         return None
 
 
-def _stage_report(path: Path, job: FileJob, run: DenoiseResult) -> StagedFile:
+def _stage_report(path: Path, job: FileJob, run: DenoiseResult, options: RunOptions) -> StagedFile:
     """The one-page figure of a run (of the first frame for a stack)."""
     relief, _ = render_kind(run, "relief", RenderSettings())
     variance, patch_size = run.variance, run.config.patch_size
@@ -390,7 +406,7 @@ def _stage_report(path: Path, job: FileJob, run: DenoiseResult) -> StagedFile:
         usage=run.model.pi,
         noise_acf=_input_noise_acf(run, image.frames[0]),
         title=f"{job.source.name}{frame}: {run.config.model}, noise {run.noise.kind if run.noise else 'white'}, "
-        f"estimated noise sigma {run.noise_sigma:.4g}",
+        + describe_sigmas([run], options),
     )
 
 
@@ -410,7 +426,7 @@ def _stage_outputs(job: FileJob, options: RunOptions, results: list[DenoiseResul
                     job, out.variance, out.variance_dtype, results, "variance", RenderSettings(), record
                 )
         if out.report is not None:
-            staged.append(_stage_report(out.report, job, results[0]))
+            staged.append(_stage_report(out.report, job, results[0], options))
     except BaseException:
         for item in staged:
             item.discard()
@@ -430,17 +446,27 @@ def run_job(
         return None
     replace_together(_stage_outputs(job, options, results, comm))
     out = job.outputs
-    sigmas = ", ".join(f"{r.noise_sigma:.4g}" for r in results)
+    sigmas = describe_sigmas(results, options)
     if options.kind is not None:
-        return f"{job.source} -> {out.image}: {options.kind}; estimated noise sigma {sigmas}"
+        return f"{job.source} -> {out.image}: {options.kind}; {sigmas}"
     extra = f", variance -> {out.variance}" if out.variance is not None else ""
     extra += f", report -> {out.report}" if out.report is not None else ""
     transformed = any(r.noise is not None and r.noise.transforms for r in results)
     scale = "in the Anscombe-transformed domain" if transformed else "on the input's value scale"
-    return (
-        f"{job.source} -> {out.image}{extra}: estimated noise sigma{' per frame' if job.image.is_stack else ''} "
-        f"{sigmas} ({scale}); pixel size {job.image.pixel_size or 'unknown'}"
-    )
+    return f"{job.source} -> {out.image}{extra}: {sigmas} ({scale}); pixel size {job.image.pixel_size or 'unknown'}"
+
+
+def describe_sigmas(results: list[DenoiseResult], options: RunOptions) -> str:
+    """The noise sigma of the frames' runs in words: the estimated one, or with a model file the model's (after
+    --finetune epochs) with the image's own estimate beside it."""
+    per = " per frame" if len(results) > 1 else ""
+    sigmas = ", ".join(f"{r.noise_sigma:.4g}" for r in results)
+    if options.trained is None:
+        return f"estimated noise sigma{per} {sigmas}"
+    fits = [r.model_fit for r in results]
+    own = ", ".join("not estimated" if f is None or f.noise_sigma is None else f"{f.noise_sigma:.4g}" for f in fits)
+    whose = "the fine-tuned model's" if options.finetune else "the model's"
+    return f"{whose} noise sigma{per} {sigmas}, the image's own estimate {own}"
 
 
 def announce_model_file(options: RunOptions, comm: Comm) -> None:
