@@ -49,6 +49,6 @@ def test_no_message_help_or_readme_names_an_extra_by_the_index_name():
 def test_denoise_help_names_the_em_extra_from_the_source_folder():
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
-    text = subparsers.choices["denoise"].format_help()  # type: ignore[attr-defined]
+    text = subparsers.choices["denoise"].format_help()
     assert '".[em]"' in " ".join(text.split())
     assert not INDEX_NAME.search(text)
