@@ -52,3 +52,13 @@ def test_denoise_help_names_the_em_extra_from_the_source_folder():
     text = subparsers.choices["denoise"].format_help()
     assert '".[em]"' in " ".join(text.split())
     assert not INDEX_NAME.search(text)
+
+
+def test_the_readmes_requirements_are_those_of_pyproject_and_cmake():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 or later
+    python = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    cmake = re.search(r"cmake_minimum_required\(VERSION ([\d.]+)\)", (REPO / "CMakeLists.txt").read_text())
+    assert python.startswith(">=") and cmake is not None
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert f"**Python** {python[2:]} or later" in readme
+    assert f"**CMake** {cmake[1]} or later" in readme
