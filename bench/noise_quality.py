@@ -22,8 +22,8 @@ Sections (``--sections``, all by default):
   (when there is a noise layer) and zeroshot's PSNR against the recorded quality table (bench/RESULTS.md, BSC at
   the defaults, commit a7f86de; ES3C from the table after it): the target is within 0.05 dB.
 - em: the real EM images of ../shared/data/em and the real images of ../shared/data/formats (PROVENANCE.md; the
-  vendor formats need ``zeroshot[em]``): the noise model ``auto`` decided (when there is one), and the
-  autocorrelation (ACF) of the input and of the residual (input − denoised) at lags 0-3 along rows and columns
+  vendor formats need the em extra, ``pip install ".[em]"``): the noise model ``auto`` decided (when there is one),
+  and the autocorrelation (ACF) of the input and of the residual (input − denoised) at lags 0-3 along rows and columns
   (lag 0 as the standard deviation, lags 1-3 normalised by lag 0), of the whole image with its mean removed.
   On the SARS-CoV-2 slice (the image zeroshot ships as zeroshot.data.sarscov2()) the issue's two measures in the
   background region `zeroshot.data.SARSCOV2_BACKGROUND` (rows 260:380, columns 470:610, chosen by looking at the

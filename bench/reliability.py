@@ -1,5 +1,5 @@
 """Reruns the reproductions of the reliability reviews (../shared/reviews/reliability.md, defects D1-D20, and
-reliability_turn3.md, defects R2, R4-R14 but R11) against the installed zeroshot and prints what each gives now.
+reliability_turn3.md, defects R1, R2, R4-R14) against the installed zeroshot and prints what each gives now.
 
 Each case runs in a fresh temporary folder, in its own process (a crash shows as a signal, a hang as a time-out),
 with the review's "tiny" settings. A case passes when the process neither crashes nor hangs, prints no Python
@@ -15,6 +15,7 @@ file system: tests/test_cli_jobs.py covers them, as the table says. R14 (a full 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -525,6 +526,48 @@ CASES += [
     )
     for noise in ("auto", "correlated")
 ]
+
+
+CASES += [
+    Case(
+        "R1",
+        f"--model-file on the training image's kind x {factor:g}",
+        MAKE_MODEL + python(f"import numpy as np; np.save('far.npy', np.load('in.npy') * {factor})"),
+        f"{ZS} denoise far.npy -o out.npy --model-file m.npz -q",
+        lambda o: (
+            o.rc == 0
+            and "warning: far.npy: the image is far from the images the model was learned from: its noise sigma"
+            in o.err
+            and "against the model's" in o.err
+            and "the model's noise sigma" in o.out
+            and "the image's own estimate" in o.out
+        ),
+    )
+    for factor in (0.01, 100.0)
+]
+
+
+CASES.append(
+    Case(
+        "R11",
+        "4 uint8 frames, --noise auto: counts, white, white, counts",
+        python("""
+            import numpy as np
+            rng = np.random.default_rng(0)
+            y, x = np.mgrid[:48, :48]
+            clean = 40 * (0.2 + 0.4 * ((x // 10) % 2) + 0.3 * ((y // 13) % 2))
+            white = lambda: np.rint(20 + clean + 3 * rng.standard_normal(clean.shape))
+            np.save("st_u8.npy", np.stack([rng.poisson(clean), white(), white(), rng.poisson(clean)]).astype(np.uint8))
+        """),
+        f"{ZS} denoise st_u8.npy -o out.npy {TINY}",
+        lambda o: (
+            o.rc == 0
+            and "(in the Anscombe-transformed domain)" in o.out
+            and [frame["model"] for frame in json.loads((o.folder / "out.npy.json").read_text())["results"]["noise"]]
+            == ["poisson"] * 4
+        ),
+    )
+)
 
 
 CASES.append(

@@ -29,11 +29,11 @@ def use_offscreen_without_display() -> None:
 
 
 def import_napari() -> ModuleType:
-    """napari with its components and layers imported, or a skip of the calling module when zeroshot[napari] is
+    """napari with its components and layers imported, or a skip of the calling module when the napari extra is
     not installed."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        napari = pytest.importorskip("napari", reason="napari is not installed: pip install 'zeroshot[napari]'")
+        napari = pytest.importorskip("napari", reason='napari is not installed: pip install ".[napari]"')
         importlib.import_module("napari.components")
         importlib.import_module("napari.layers")
     return napari

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from zeroshot.cli.main import main
+import zeroshot
+from zeroshot.cli.main import build_parser, main
 from zeroshot.io import read_em, read_image, write_image
 
 FAST = ["--latents", "16", "--states", "16", "--epochs", "5", "--patch-size", "5", "--threads", "1"]
@@ -161,6 +164,7 @@ def test_demo_writes_pngs_and_reports_psnr(tmp_path, capsys):
     assert read_image(out / "comparison.png").shape == (64, 3 * 64 + 2 * 4)
     text = capsys.readouterr().out
     assert "SIMULATED" in text
+    assert "noise model (auto): " in text  # what auto decided (the README says it prints its decision)
     line = next(line for line in text.splitlines() if line.startswith("PSNR"))
     numbers = [float(word) for word in line.replace("dB", " ").split() if word.replace(".", "", 1).isdigit()]
     assert len(numbers) == 2, line
@@ -174,6 +178,22 @@ def test_console_script_help():
     run = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 0, run.stderr
     assert "denoise" in run.stdout and "demo" in run.stdout
+
+
+def test_the_real_demos_help_states_the_time_the_readme_states():
+    demo = next(action for action in build_parser()._actions if action.dest == "command").choices["demo"]
+    text = " ".join(demo.format_help().split()).replace("CPU- seconds", "CPU-seconds")  # wrapped at the hyphen
+    found = re.search(r"about (\d+) seconds on 2 free cores, (\d+) CPU-seconds", text)
+    assert found is not None, text
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert f"the demo takes about {found[1]} seconds on 2 free cores ({found[2]} CPU-seconds)" in readme
+
+
+def test_version_option_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"zeroshot {zeroshot.__version__}"
 
 
 def test_module_entry_point_without_command_exits_2():

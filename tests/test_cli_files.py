@@ -65,6 +65,48 @@ def test_format_option_names_outputs_by_input_stem(tmp_path):
     assert np.load(out / "a.npy").dtype == np.float32
 
 
+def test_suffix_follows_each_input_name_in_the_folder(tmp_path, capsys):
+    a, b = tmp_path / "a.mrc", tmp_path / "b.npy"
+    write_em(a, plaid(seed=1).astype(np.float32))
+    np.save(b, plaid(seed=2))
+    out = tmp_path / "out"
+    argv = ["denoise", str(a), str(b), "-o", f"{out}/", "--suffix", "_denoised", "--also-variance", "-q", *FAST]
+    assert main(argv) == 0
+    assert names(out) == [
+        "a_denoised.mrc",
+        "a_denoised.mrc.json",
+        "a_denoised_variance.mrc",
+        "a_denoised_variance.mrc.json",
+        "b_denoised.npy",
+        "b_denoised.npy.json",
+        "b_denoised_variance.npy",
+        "b_denoised_variance.npy.json",
+    ]
+    assert str(out / "a_denoised.mrc") in capsys.readouterr().out
+
+
+def test_a_suffixed_output_name_that_is_an_input_is_refused(tmp_path, capsys):
+    # a.npy with --suffix _dn would be written over the input a_dn.npy of the same folder
+    a, a_dn = tmp_path / "a.npy", tmp_path / "a_dn.npy"
+    np.save(a, plaid(seed=1))
+    np.save(a_dn, plaid(seed=2))
+    assert main(["denoise", str(a), str(a_dn), "-o", str(tmp_path), "--suffix", "_dn", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert f"{a_dn}: the output would overwrite the input {a_dn}" in err
+    assert names(tmp_path) == ["a.npy", "a_dn.npy"]
+    np.testing.assert_array_equal(np.load(a_dn), plaid(seed=2))
+
+
+def test_a_missing_parent_folder_is_made_for_a_file_output_as_for_a_folder(tmp_path):
+    source = tmp_path / "in.npy"
+    np.save(source, plaid())
+    target = tmp_path / "no" / "such" / "out.mrc"
+    assert main(["denoise", str(source), "-o", str(target), "-q", *FAST]) == 0
+    assert names(target.parent) == ["out.mrc", "out.mrc.json"]
+    assert main(["denoise", str(source), "-o", f"{tmp_path}/new/folder/", "-q", *FAST]) == 0
+    assert names(tmp_path / "new" / "folder") == ["in.npy", "in.npy.json"]
+
+
 def test_keep_dtype_writes_the_input_dtype(tmp_path):
     source = tmp_path / "in.mrc"
     write_em(source, as_int16(plaid()))
@@ -124,6 +166,73 @@ def test_stack_is_denoised_frame_by_frame(tmp_path):
     np.testing.assert_array_equal(result.data[1], np.load(out / "frame1.npy"))
 
 
+def test_mrc_labels_and_header_fields_go_from_input_to_output(tmp_path):
+    import mrcfile
+
+    source, out = tmp_path / "tomo.mrc", tmp_path / "out"
+    with mrcfile.new(source) as mrc:  # a small tomogram: a volume with its history and place
+        mrc.set_data(np.stack([plaid(seed=k) for k in range(2)]).astype(np.float32))
+        mrc.set_volume()
+        mrc.voxel_size = (8.0, 8.0, 16.0)
+        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = (80.0, 160.0, 240.0)
+        mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = (1, 2, 3)
+        mrc.header.nlabl = 1
+        mrc.header.label[0] = b"tilt series of grid 4, reconstructed by IMOD"
+    tiff = tmp_path / "plain.tif"
+    write_em(tiff, plaid().astype(np.float32))
+    argv = ["denoise", str(source), str(tiff), "-o", f"{out}/", "--format", "mrc", "--also-variance", "-q", *FAST]
+    assert main(argv) == 0
+
+    version = zeroshot.__version__
+    for name, command in (("tomo.mrc", "denoise"), ("tomo_variance.mrc", "enhance --kind variance")):
+        with mrcfile.open(out / name) as mrc:
+            h = mrc.header
+            labels = [bytes(label).decode().rstrip() for label in h.label[: h.nlabl]]
+            assert labels == [
+                "tilt series of grid 4, reconstructed by IMOD",
+                f"zeroshot {version} {command}; settings in {name}.json",
+            ]
+            assert (float(h.origin.x), float(h.origin.y), float(h.origin.z)) == (80.0, 160.0, 240.0)
+            assert (int(h.nxstart), int(h.nystart), int(h.nzstart)) == (1, 2, 3)
+            assert mrc.is_volume() and float(mrc.voxel_size.z) == 16.0
+    with mrcfile.open(out / "plain.mrc") as mrc:  # an input without a header: zeroshot's label alone
+        assert [bytes(label).decode().rstrip() for label in mrc.header.label[: mrc.header.nlabl]] == [
+            f"zeroshot {version} denoise; settings in plain.mrc.json"
+        ]
+
+
+def test_auto_noise_of_a_stack_is_decided_once_on_its_first_frame(tmp_path, capsys):
+    # Frame 1 is Poisson counts, frame 2 integers with white noise: decided alone, frame 2 would be white, and
+    # the line printed ("in the Anscombe-transformed domain") would be wrong for it.
+    rng = np.random.default_rng(0)
+    clean = 40 * plaid(size=48, noise=0.0)
+    stack = np.stack([rng.poisson(clean), np.rint(20 + clean + 3 * rng.standard_normal(clean.shape))])
+    source, target = tmp_path / "counts.npy", tmp_path / "out.npy"
+    np.save(source, stack.astype(np.float32))
+    assert main(["denoise", str(source), "-o", str(target), *FAST]) == 0
+
+    captured = capsys.readouterr()
+    noise = json.loads((tmp_path / "out.npy.json").read_text())["results"]["noise"]
+    assert [frame["model"] for frame in noise] == ["poisson", "poisson"]
+    assert [frame["asked"] for frame in noise] == ["auto", "poisson"]
+    assert captured.err.count("noise model") == 1
+    assert "noise model (decided on frame 1, for all 2 frames): poisson" in captured.err
+    assert "per frame" in captured.out and "(in the Anscombe-transformed domain)" in captured.out
+
+
+def test_a_later_frame_the_stacks_noise_model_does_not_fit_is_named(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    clean = 40 * plaid(size=48, noise=0.0)
+    stack = np.stack([rng.poisson(clean), np.rint(clean - 60 + 3 * rng.standard_normal(clean.shape))])
+    source = tmp_path / "counts.npy"
+    np.save(source, stack.astype(np.float32))
+    assert main(["denoise", str(source), "-o", str(tmp_path / "out.npy"), "-q", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"zeroshot denoise: error: {source} (frame 2): noise='poisson'"), err
+    assert err.rstrip().endswith("(noise poisson was decided on frame 1 for the whole stack; --noise chooses it)")
+    assert not (tmp_path / "out.npy").exists()
+
+
 def test_singleton_axis_is_dropped(tmp_path):
     source, target = tmp_path / "one.npy", tmp_path / "one_out.npy"
     np.save(source, plaid()[None, :, :])
@@ -144,10 +253,9 @@ def _garbage(path):
         ("second input corrupt", "bad.tif: not a readable TIFF file"),
         ("unknown input suffix", "x.jpg: unknown image suffix '.jpg'"),
         ("output folder under a file", "is not a folder"),
-        (
-            "file output into a missing folder",
-            "nope: cannot write the output(s) there: it does not",
-        ),
+        ("file output into a folder under a file", "cannot write the output(s) there: "),
+        ("suffix with a file output", "--suffix '_dn' names the outputs in a folder, but -o"),
+        ("suffix with a folder in it", "--suffix 'x/y': it is added to file names"),
         ("same stem twice", "is the output of both"),
         ("output is the input", "would overwrite the input"),
         ("several inputs, file output", "need an output folder"),
@@ -171,8 +279,13 @@ def test_problems_are_reported_before_training(tmp_path, capsys, case, message):
     elif case == "output folder under a file":
         (tmp_path / "plain").write_text("a file")
         argv = [str(good), "-o", f"{tmp_path}/plain/out/"]
-    elif case == "file output into a missing folder":
-        argv = [str(good), "-o", f"{tmp_path}/nope/x.tif"]
+    elif case == "file output into a folder under a file":
+        (tmp_path / "plain").write_text("a file")
+        argv = [str(good), "-o", f"{tmp_path}/plain/sub/x.tif"]
+    elif case == "suffix with a file output":
+        argv = [str(good), "-o", f"{tmp_path}/x.tif", "--suffix", "_dn"]
+    elif case == "suffix with a folder in it":
+        argv = [str(good), "-o", out, "--suffix", "x/y"]
     elif case == "same stem twice":
         write_em(tmp_path / "good.tif", plaid().astype(np.float32))
         argv = [str(good), str(tmp_path / "good.tif"), "-o", out, "--format", "mrc"]

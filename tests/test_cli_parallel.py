@@ -90,6 +90,18 @@ def test_files_mode_checks_every_output_name_before_any_work(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_files_mode_names_the_outputs_with_the_suffix_and_checks_them_against_the_inputs(tmp_path, capsys):
+    a, a_dn = tmp_path / "a.npy", tmp_path / "a_dn.npy"
+    for seed, path in enumerate((a, a_dn)):
+        np.save(path, plaid(seed))
+    argv = ["denoise", str(a), str(a_dn), "--parallel", "files", "--suffix", "_dn", *FLAGS]
+    assert main([*argv, "-o", str(tmp_path)]) == 2  # a.npy's output would be the input a_dn.npy
+    assert f"{a_dn}: the output would overwrite the input {a_dn}" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert main([*argv, "-q", "-o", f"{out}/"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a_dn.npy", "a_dn.npy.json", "a_dn_dn.npy", "a_dn_dn.npy.json"]
+
+
 def test_thread_ranks_share_the_files_and_rank_0_shows_them_all(inputs, tmp_path, capsys):
     paths, alone = inputs
     out = tmp_path / "out"

@@ -68,6 +68,43 @@ def test_denoise_with_a_model_file_is_the_api_result_and_finetune_0_is_pure_infe
     assert json.loads((tmp_path / "tuned.npy.json").read_text())["model_file"]["finetune"] == 2
 
 
+def test_with_a_model_file_the_sigma_is_the_models_and_the_images_own_is_beside_it(files, tmp_path, capsys):
+    (_, _, c), model = files
+    target = tmp_path / "out.npy"
+    assert main(["denoise", str(c), "-o", str(target), "--model-file", str(model), "--threads", "1"]) == 0
+    captured = capsys.readouterr()
+    sidecar = json.loads((tmp_path / "out.npy.json").read_text())["results"]
+    mine, own = TrainedModel.load(model).noise_sigma, sidecar["image_noise_sigma"]
+    assert sidecar["noise_sigma"] == mine and 0.07 < own < 0.09  # plaid() has noise 0.08
+    assert f": the model's noise sigma {mine:.4g}, the image's own estimate {own:.4g} (on the input" in captured.out
+    assert "estimated noise sigma" not in captured.out and "warning" not in captured.err
+
+
+def test_a_pmm_model_files_sigma_is_the_models_too(tmp_path, capsys):
+    counts = np.random.default_rng(0).poisson(20 * plaid(0).clip(0.05)).astype(np.float32)
+    np.save(tmp_path / "counts.npy", counts)
+    model = tmp_path / "pmm.npz"
+    train(counts, model="pmm", n_latents=8, n_states=4, epochs=2, patch_size=4, threads=1).save(model)
+    argv = ["denoise", str(tmp_path / "counts.npy"), "-o", str(tmp_path / "out.npy"), "--model-file", str(model)]
+    assert main([*argv, "-q", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert ": the model's noise sigma " in out and ", the image's own estimate not estimated (" in out
+
+
+@pytest.mark.parametrize("factor", [0.01, 100.0])
+def test_an_image_far_from_the_models_is_denoised_with_a_warning_naming_both_figures(files, tmp_path, capsys, factor):
+    (_, _, c), model = files
+    far = tmp_path / "far.npy"
+    np.save(far, np.load(c) * factor)
+    assert main(["denoise", str(far), "-o", str(tmp_path / "out.npy"), "--model-file", str(model), "-q"]) == 0
+    err = capsys.readouterr().err
+    mine = TrainedModel.load(model).noise_sigma
+    own = json.loads((tmp_path / "out.npy.json").read_text())["results"]["image_noise_sigma"]
+    assert err.startswith(f"zeroshot: warning: {far}: the image is far from the images the model was learned from: ")
+    assert f"its noise sigma {own:.4g} against the model's {mine:.4g} and its value scale" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
 def test_enhance_with_a_model_file(files, tmp_path):
     (_, _, c), model = files
     target = tmp_path / "variance.npy"
@@ -149,7 +186,8 @@ def test_no_output_may_overwrite_the_model_file(files, tmp_path, capsys):
     [
         ("in0.npy", "a model file is a NumPy .npz archive"),
         ("folder.npz/", "is a folder, not an output file"),
-        ("missing/model.npz", "cannot write the model file there"),
+        ("in0.npy/model.npz", "cannot write the model file there: "),
+        ("missing/c.ckpt", "cannot write the checkpoint there: it does not exist"),
         ("twice.npz", "would be written twice"),
     ],
 )
@@ -157,13 +195,22 @@ def test_train_output_checks_exit_2_before_any_work(files, tmp_path, capsys, out
     (a, _, _), _ = files
     (tmp_path / "folder.npz").mkdir()
     argv = ["train", str(a), "-o", str(tmp_path / output), "-q", *FLAGS]
-    if output == "twice.npz":
+    if output in ("twice.npz", "missing/c.ckpt"):
         argv += ["--checkpoint", str(tmp_path / output)]
+    if output == "missing/c.ckpt":
+        argv[3] = str(tmp_path / "other.npz")
     before = sorted(p.name for p in tmp_path.iterdir())
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.startswith("zeroshot train: error:"), err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_train_makes_a_missing_folder_of_the_model_file(files, tmp_path):
+    (a, _, _), _ = files
+    model = tmp_path / "new" / "models" / "m.npz"
+    assert main(["train", str(a), "-o", str(model), "-q", "--epochs", "2", *FLAGS]) == 0
+    assert TrainedModel.load(model).images == 1
 
 
 def test_train_names_the_file_of_a_bad_image(files, tmp_path, capsys):

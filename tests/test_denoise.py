@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zeroshot.denoise import DenoiseResult, denoise
+from zeroshot.config import DenoiseConfig
+from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
 from zeroshot.metrics import psnr
 
 SIZE, NOISE_SIGMA = 48, 25.0
@@ -273,3 +274,16 @@ def test_extreme_value_scales_give_finite_results(clean, magnitude):
     check_output(out, noisy)
     np.testing.assert_allclose(out.denoised / magnitude, reference.denoised, rtol=1e-6, atol=1e-6)
     assert out.noise_sigma / magnitude == pytest.approx(reference.noise_sigma, rel=1e-6)
+
+
+def test_the_later_frames_of_a_stack_ask_for_the_noise_kind_the_first_frame_decided():
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[:48, :48]
+    counts = rng.poisson(40 * (0.2 + 0.4 * ((x // 10) % 2) + 0.3 * ((y // 13) % 2))).astype(np.float64)
+    first = denoise(counts, n_latents=8, n_states=4, epochs=1, patch_size=4, threads=1)
+    assert first.noise is not None and (first.noise.kind, first.noise.asked) == ("poisson", "auto")
+    auto = DenoiseConfig(noise="auto")
+    assert later_frames_config(auto, first).noise == "poisson"
+    assert later_frames_config(DenoiseConfig(noise="white"), first).noise == "white"  # asked for: kept
+    pmm = denoise(counts, model="pmm", n_latents=4, n_states=2, epochs=1, patch_size=4, threads=1)
+    assert later_frames_config(DenoiseConfig.for_model("pmm"), pmm).noise == "auto"  # pmm models counts itself

@@ -16,6 +16,7 @@ from PIL import Image
 
 from dm3_writer import dm3_bytes
 from zeroshot.io import (
+    MrcHeader,
     PixelSize,
     check_writable,
     read_em,
@@ -209,6 +210,70 @@ def test_mrc_voxel_size_from_mrcfile(tmp_path):
     back = read_em(path)
     assert back.data.shape == (6, 8)
     assert_pixel_size(back.pixel_size, PixelSize(0.45, 0.3))
+
+
+def _tomogram(path, labels=(b"made by the microscope", b"aligned by IMOD")):
+    """A 3 x 6 x 8 volume (space group 1) with 10 Å voxels, 20 Å between sections, labels, origin and start."""
+    with mrcfile.new(path) as mrc:
+        mrc.set_data(sample(np.float32, shape=(3, 6, 8)))
+        mrc.set_volume()
+        mrc.voxel_size = (10.0, 10.0, 20.0)
+        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = (150.0, -20.5, 300.0)
+        mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = (4, 5, 6)
+        mrc.header.nlabl = len(labels)
+        for index, label in enumerate(labels):
+            mrc.header.label[index] = label
+
+
+def test_mrc_header_fields_are_read(tmp_path):
+    _tomogram(tmp_path / "tomo.mrc")
+    header = read_em(tmp_path / "tomo.mrc").header
+    assert header == MrcHeader(
+        labels=("made by the microscope", "aligned by IMOD"),
+        origin=(150.0, -20.5, 300.0),
+        start=(4, 5, 6),
+        space_group=1,
+        section_spacing=20.0,
+    )
+    assert header.volume
+    assert read_em(tmp_path / "tomo.mrc").pixel_size == PixelSize(1.0, 1.0)
+
+
+def test_mrc_header_fields_are_carried_by_write_em(tmp_path):
+    _tomogram(tmp_path / "tomo.mrc")
+    image = read_em(tmp_path / "tomo.mrc")
+    out = tmp_path / "out.mrc"
+    write_em(out, image.data * 2, image.pixel_size, header=image.header.with_label("denoised"))
+    with mrcfile.open(out) as mrc:
+        h = mrc.header
+        assert [bytes(label).rstrip() for label in h.label[: h.nlabl]] == [
+            b"made by the microscope",
+            b"aligned by IMOD",
+            b"denoised",
+        ]
+        assert (float(h.origin.x), float(h.origin.y), float(h.origin.z)) == (150.0, -20.5, 300.0)
+        assert (int(h.nxstart), int(h.nystart), int(h.nzstart)) == (4, 5, 6)
+        assert mrc.is_volume() and int(h.ispg) == 1
+        assert (float(mrc.voxel_size.x), float(mrc.voxel_size.z)) == (10.0, 20.0)
+        assert float(h.dmax) == pytest.approx(float(image.data.max()) * 2)  # statistics of the data written
+    assert read_em(out).header == image.header.with_label("denoised")
+
+
+def test_mrc_header_labels_are_ascii_and_at_most_ten():
+    header = MrcHeader(labels=tuple(f"step {k}" for k in range(10)))
+    assert header.with_label("new").labels == ("step 0", *(f"step {k}" for k in range(2, 10)), "new")
+    assert MrcHeader().with_label("σ 4.5 " + "x" * 100).labels == ("? 4.5 " + "x" * 74,)
+    with pytest.raises(ValueError, match="at most 10 labels, got 11"):
+        MrcHeader(labels=("a",) * 11)
+
+
+def test_a_stack_stays_a_stack_and_other_formats_have_no_header(tmp_path):
+    write_em(tmp_path / "s.mrc", sample(np.float32, shape=(2, 6, 8)), header=MrcHeader(labels=("x",)))
+    with mrcfile.open(tmp_path / "s.mrc") as mrc:
+        assert mrc.is_image_stack()
+    assert read_em(tmp_path / "s.mrc").header == MrcHeader(labels=("x",), section_spacing=None)
+    write_em(tmp_path / "s.npy", sample(np.float32), header=MrcHeader(labels=("x",)))
+    assert read_em(tmp_path / "s.npy").header is None
 
 
 def test_mrc_without_map_id_is_still_read(tmp_path):
@@ -431,7 +496,7 @@ def test_stretch_constant_and_extreme_values():
         stretch_to_dtype(np.zeros(3), np.int16)
 
 
-# ------------------------------------------------------------------- rosettasciio (zeroshot[em])
+# ------------------------------------------------------------------- rosettasciio (the em extra)
 
 
 def test_vendor_format_without_rosettasciio_says_how_to_install(tmp_path, monkeypatch):
@@ -440,7 +505,7 @@ def test_vendor_format_without_rosettasciio_says_how_to_install(tmp_path, monkey
     path.write_bytes(b"\0" * 64)
     with pytest.raises(ValueError) as info:
         read_em(path)
-    assert "scan.dm4" in str(info.value) and "pip install zeroshot[em]" in str(info.value)
+    assert "scan.dm4" in str(info.value) and 'pip install ".[em]"' in str(info.value)
 
 
 def _fake_rsciio(monkeypatch, module, signals):

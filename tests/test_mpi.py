@@ -155,9 +155,10 @@ def test_cli_under_mpiexec_writes_one_output(tmp_path):
 def test_a_failing_rank_ends_the_whole_job(tmp_path):
     source = tmp_path / "in.npy"
     np.save(source, noisy_image())
-    good, bad = tmp_path / "good.npy", tmp_path / "no-such-folder" / "bad.npy"
+    good, bad = tmp_path / "good.npy", tmp_path / "a-file" / "bad.npy"
+    (tmp_path / "a-file").write_text("not a folder")
     cli = [sys.executable, "-m", "zeroshot.cli", "denoise", str(source), *CLI_FLAGS, "-q", "-o"]
-    # Rank 1 alone fails in the checks (its output folder is missing): the ranks agree on it, rank 0 reports it.
+    # Rank 1 alone fails in the checks (its output folder is a file): the ranks agree on it, rank 0 reports it.
     started = time.monotonic()
     run = subprocess.run(
         [MPIEXEC, "-n", "1", *cli, str(good), ":", "-n", "1", *cli, str(bad)],
@@ -166,7 +167,8 @@ def test_a_failing_rank_ends_the_whole_job(tmp_path):
         timeout=TIMEOUT,
     )
     assert run.returncode == 2, run.stderr
-    assert run.stderr.count("no-such-folder") == 1 and "on rank" not in run.stderr, run.stderr
+    assert run.stderr.count("a-file: cannot write the output(s) there") == 1, run.stderr
+    assert "on rank" not in run.stderr, run.stderr
     assert not good.exists()
     # Ranks that fail in the run itself (given other options than rank 0) end the job by MPI_Abort.
     run = subprocess.run(

@@ -449,6 +449,17 @@ def test_a_stack_runs_frame_by_frame_in_view_first_and_keeps_frame_order():
         np.testing.assert_array_equal(denoised[k], single.layers[0][0])
 
 
+def test_the_frame_in_view_decides_the_noise_model_of_the_stack():
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[:48, :48]
+    clean = 40 * (0.2 + 0.4 * ((x // 10) % 2) + 0.3 * ((y // 13) % 2))
+    counts, white = rng.poisson(clean), np.rint(20 + clean + 3 * rng.standard_normal(clean.shape))
+    image = LayerImage(np.stack([white, counts]).astype(np.float32), "stack", (1.0,) * 3, (0.0,) * 3, current_frame=1)
+    outcome = denoise_layer(image, TINY)
+    assert list(outcome.frames) == [1, 0]
+    assert all(str(frame.noise).startswith("poisson: ") for frame in outcome.frames.values())
+
+
 def test_the_frame_in_view_alone_is_placed_at_its_frame():
     frames = np.stack([small_image(seed=k) for k in range(3)])
     image = LayerImage(frames, "stack", (2.0, 1.0, 1.0), (5.0, 0.0, 0.0), current_frame=1)

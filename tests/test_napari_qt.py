@@ -3,7 +3,7 @@ widget with pytest-qt on a viewer model (Qt offscreen: no OpenGL needed), runnin
 worker thread, cancelling, and showing errors as notifications; and the widget docked in a real viewer, which
 napari renders with OpenGL (skipped where it cannot, e.g. on Qt's offscreen platform).
 
-Skips the whole module without zeroshot[napari]; the Qt tests also without pytest-qt or where a Qt
+Skips the whole module without the napari extra; the Qt tests also without pytest-qt or where a Qt
 application cannot start."""
 
 from __future__ import annotations

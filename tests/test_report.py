@@ -70,3 +70,21 @@ def test_report_must_be_png(tmp_path):
             W=np.zeros((4, 1)),
             patch_size=2,
         )
+
+
+def test_report_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)  # makes the import fail
+    image = np.zeros((8, 8))
+    with pytest.raises(ValueError, match=r'needs matplotlib: pip install "\.\[report\]" in the zeroshot source'):
+        write_report(
+            tmp_path / "report.png",
+            noisy=image,
+            denoised=image,
+            variance=image,
+            relief=image,
+            free_energy=[-1.0],
+            W=np.zeros((9, 2)),
+            patch_size=3,
+        )

@@ -17,7 +17,7 @@ from zeroshot.config import DenoiseConfig, EvoConfig
 from zeroshot.denoise import DenoiseResult, denoise
 from zeroshot.enhance import EnhanceResult, RenderSettings, enhance
 from zeroshot.io import EMImage, PixelSize, read_em, write_em
-from zeroshot.pipeline.trained import TrainedModel
+from zeroshot.pipeline.trained import ModelMismatchWarning, TrainedModel
 from zeroshot.runtime.interrupt import TrainingInterrupted
 from zeroshot.train import train
 from zeroshot.version import package_version
@@ -28,6 +28,7 @@ __all__ = [
     "EMImage",
     "EnhanceResult",
     "EvoConfig",
+    "ModelMismatchWarning",
     "PixelSize",
     "RenderSettings",
     "TrainedModel",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from zeroshot.pipeline.inference import infer
 from zeroshot.pipeline.run import Run, check_image, patches_as_learned, prepare
 from zeroshot.pipeline.second_pass import second_pass
 from zeroshot.pipeline.structure_guard import StructureCheck, check_structure, smooth_estimate
-from zeroshot.pipeline.trained import TrainedModel, pixel_noise_sigma
+from zeroshot.pipeline.trained import ModelFit, ModelMismatchWarning, TrainedModel, pixel_noise_sigma
 from zeroshot.pipeline.training import train
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.runtime.memory_check import MaxMemory
@@ -26,13 +27,24 @@ from zeroshot.variational.components import ComponentStates
 from zeroshot.variational.em import Callback, EpochLog
 from zeroshot.variational.states import TruncatedStates
 
-__all__ = ["Callback", "DenoiseResult", "EpochLog", "check_image", "check_threads", "denoise", "thread_count"]
+__all__ = [
+    "Callback",
+    "DenoiseResult",
+    "EpochLog",
+    "check_image",
+    "check_threads",
+    "denoise",
+    "later_frames_config",
+    "thread_count",
+]
 
 
 @dataclass(frozen=True)
 class DenoiseResult:
     """denoised (R, C) float64 on the input's value scale; noise_sigma: the learned noise level on that
-    scale (for noise "poisson": in the transformed domain, where it is about 1 when the transform fits);
+    scale (for noise "poisson": in the transformed domain, where it is about 1 when the transform fits; with a
+    trained model: the model's, after fine-tuning if any); model_fit: with a trained model, the image's own noise
+    sigma and value scale beside the model's (`ModelFit`; None without a model, and for model pmm);
     free_energy: F per training epoch; moments: per-pixel posterior moments on the input's scale (mean,
     variance = within + between, third moment and skewness) if asked for; variance: moments.variance;
     noise: the noise model the run used (decided from the image for noise="auto"); whitening: the
@@ -50,6 +62,7 @@ class DenoiseResult:
     noise: NoiseModel | None = None
     structure: StructureCheck | None = None
     whitening: PatchWhitening | None = None
+    model_fit: ModelFit | None = None
 
     @property
     def dictionary(self) -> np.ndarray:
@@ -98,7 +111,9 @@ def denoise(
     on the image's own training patches starting from them (0: none). The options may then set the inference
     (merge, chunk_patches, inference_epochs, seed, n_states, evo, max_train_patches); one the model fixes
     (patch_size, n_latents, noise, ...) given with another value is refused (`TrainedModel.config_for`), and so
-    are config, epochs and checkpoint.
+    are config, epochs and checkpoint. An image whose own noise sigma or value scale lies more than a factor 3
+    from the model's training images' is denoised with a `ModelMismatchWarning` naming both figures
+    (`DenoiseResult.model_fit` holds them).
 
     comm: None for one process, or a `zeroshot.runtime.mpi.MPIComm()` (every rank of it calls denoise with the
     same image and options; each works on its block of the patches; every rank gets the same result).
@@ -141,6 +156,10 @@ def denoise(
         max_memory=max_memory,
         trained=trained,
     )
+    fit = None if trained is None else trained.fit_of(scaled)
+    problem = None if fit is None else fit.problem()
+    if problem is not None and run.comm.rank == 0:
+        warnings.warn(problem, ModelMismatchWarning, stacklevel=2)
     with thread_count(run.threads):
         # The guard judges the image before learning from it (not with a model file: that model was learned).
         structure = check_structure(run, scaled) if run.config.structure_guard and trained is None else None
@@ -168,7 +187,20 @@ def denoise(
         noise=run.noise,
         structure=structure,
         whitening=run.whitening,
+        model_fit=fit,
     )
+
+
+def later_frames_config(config: DenoiseConfig, first: DenoiseResult) -> DenoiseConfig:
+    """The configuration of the later frames of a stack, denoised frame by frame after the first with `config`:
+    noise="auto" is decided once, on the first frame, and its kind ("white", "poisson" or "correlated") is asked
+    for every later frame (each estimates its parameters: the Poisson gain, the noise covariance), so that one
+    stack is denoised in one domain and its sigmas compare (frame by frame, the decision on similar frames of
+    borderline counts went both ways). Any other noise, and model pmm's own, is `config` unchanged."""
+    kind = None if first.noise is None else first.noise.kind
+    if config.noise != "auto" or kind not in ("white", "poisson", "correlated"):
+        return config
+    return replace(config, noise=kind)
 
 
 def trained_model(

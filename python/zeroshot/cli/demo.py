@@ -21,8 +21,8 @@ from zeroshot.runtime.available_memory import memory_limit
 
 MIN_SIZE = 16
 SIMULATED_SIZE = 256
-# The real demo's crop around the virions: 512 x 512 holds the three virions and background, and takes
-# about 25 seconds on 2 free cores at the defaults (the whole 960 x 928 slice: --size 960).
+# The real demo's crop around the virions: 512 x 512 holds the three virions and background, and takes about
+# 18 CPU-seconds at the defaults (10 s on 2 free cores; 0.5 GB at its peak; the whole 960 x 928 slice: --size 960).
 REAL_SIZE = 512
 # Images of the simulation and the panels besides the run's own (float64 each, the comparison 3 wide).
 _DEMO_IMAGES = 8
@@ -104,6 +104,7 @@ def run_demo(
         f"denoised {figures['psnr_denoised']:.2f} dB"
     )
     print(f"estimated noise sigma {figures['noise_sigma']:.4f} (true {figures['true_noise_sigma']:.4f})")
+    _print_noise(result)
     print("wrote " + ", ".join(str(p) for p in paths.values()) + "  (left to right: noisy | denoised | truth)")
     return figures
 
@@ -123,12 +124,7 @@ def _run_real(
         + ("the whole" if whole else f"a {rows}x{cols} crop around the virions of the")
         + f" {slice_.data.shape[0]}x{slice_.data.shape[1]} slice"
     )
-    noise = getattr(config, "noise", None)
-    print(
-        f"model {config.model}, "
-        + (f"noise model {noise!r}" if noise is not None else "white Gaussian noise model (one sigma)")
-        + f"; {total_epochs(config)} epochs"
-    )
+    print(f"model {config.model}; {total_epochs(config)} epochs")
     start = time.perf_counter()
     result = _denoise(noisy, config, threads, quiet, max_memory)
     seconds = time.perf_counter() - start
@@ -145,11 +141,18 @@ def _run_real(
         f"differs from the input by a standard deviation of {figures['removed_std']:.2f} "
         f"(the input's is {figures['input_std']:.2f})"
     )
+    _print_noise(result)
     print(
         "wrote " + ", ".join(str(p) for p in paths.values()) + f"  (noisy and denoised share one grey scale: "
         f"{low:g} -> black, {high:g} -> white)"
     )
     return figures
+
+
+def _print_noise(result: DenoiseResult) -> None:
+    """The noise model the run used: what --noise auto decided, or what was asked."""
+    if result.noise is not None:
+        print(f"noise model ({result.noise.asked}): {result.noise.description}")
 
 
 def _denoise(

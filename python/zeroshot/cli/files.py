@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from zeroshot.cli.sidecar import stage_pair
-from zeroshot.io import READ_SUFFIXES, EMImage, check_format, format_of, stretch_to_dtype
+from zeroshot.cli.sidecar import sidecar_path, stage_pair
+from zeroshot.io import READ_SUFFIXES, EMImage, MrcHeader, check_format, format_of, stretch_to_dtype
 from zeroshot.io.api import stage_em
 from zeroshot.io.atomic import StagedFile
+from zeroshot.version import package_version
 
 OUTPUT_FORMATS = {"mrc": ".mrc", "tif": ".tif", "png": ".png", "npy": ".npy"}
 DEFAULT_DTYPE = np.dtype(np.float32)
@@ -50,20 +51,27 @@ def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: b
         metavar="INPUT",
         help=f"image(s) to {verb}: "
         + ", ".join(READ_SUFFIXES)
-        + " (.dm3/.dm4/.ser/.emi/.emd need `pip install zeroshot[em]`)",
+        + ' (.dm3/.dm4/.ser/.emi/.emd need the em extra: pip install ".[em]")',
     )
     parser.add_argument(
         "-o",
         "--output",
         required=True,
         help="output file (one input), or a folder (several inputs, an existing folder, or a name "
-        "ending in /): each output there keeps its input's name with the suffix of --format or of "
-        "the input",
+        "ending in /): each output there keeps its input's name (followed by --suffix) with the extension "
+        "of --format or of the input; a missing folder is made",
     )
     parser.add_argument(
         "--format",
         choices=sorted(OUTPUT_FORMATS),
         help="output format for a folder output (default: the input's own); must match -o's suffix for a file output",
+    )
+    parser.add_argument(
+        "--suffix",
+        default="",
+        metavar="TEXT",
+        help="for a folder output: TEXT after each input's name (a.mrc -> OUTDIR/a_denoised.mrc with --suffix "
+        "_denoised; default: the input's name unchanged)",
     )
     if not keep_dtype:
         parser.set_defaults(keep_dtype=False)
@@ -79,22 +87,32 @@ def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: b
 # ------------------------------------------------------------------------------------- planning
 
 
-def output_targets(sources: Sequence[Path], output: str, output_format: str | None) -> tuple[list[Path], Path, bool]:
-    """(the output file of each input, the folder they go to, whether -o names a folder): one input to a
-    file, or several (or -o an existing folder, or ending in /) into a folder, named by the input's stem."""
+def output_targets(
+    sources: Sequence[Path], output: str, output_format: str | None, suffix: str = ""
+) -> tuple[list[Path], Path]:
+    """(the output file of each input, the folder they go to): one input to a file, or several (or -o an
+    existing folder, or ending in /) into a folder, named by the input's stem followed by `suffix` (--suffix,
+    for a folder output only)."""
     out = Path(output)
     to_folder = len(sources) > 1 or output.endswith(("/", os.sep)) or out.is_dir()
+    if any(sep and sep in suffix for sep in ("/", os.sep, os.altsep, "\0")):
+        raise ValueError(f"--suffix {suffix!r}: it is added to file names and must not hold a folder separator")
     if to_folder:
         if out.exists() and not out.is_dir():
             raise ValueError(f"{out}: is a file, but {len(sources)} inputs need an output folder")
-        suffix = OUTPUT_FORMATS[output_format] if output_format else None
-        return [out / (source.stem + (suffix or source.suffix)) for source in sources], out, True
+        extension = OUTPUT_FORMATS[output_format] if output_format else None
+        return [out / (source.stem + suffix + (extension or source.suffix)) for source in sources], out
+    if suffix:
+        raise ValueError(
+            f"--suffix {suffix!r} names the outputs in a folder, but -o {out} is the output file itself; leave "
+            "out --suffix, or name a folder (ending in /) as the output"
+        )
     if output_format is not None and out.suffix.lower() not in _suffixes_of(output_format):
         raise ValueError(
             f"{out}: the suffix {out.suffix!r} does not match --format {output_format}; give one "
             "of them, or name a folder (ending in /) as the output"
         )
-    return [out], out.parent, False
+    return [out], out.parent
 
 
 def _suffixes_of(output_format: str) -> tuple[str, ...]:
@@ -230,9 +248,9 @@ def stage_result(
     record: dict[str, Any],
 ) -> list[StagedFile]:
     """`result` (the input's shape, any real dtype) in `dtype` (None: stretched onto 16 bits) with the
-    input's pixel size for `target`, and its sidecar (the command, the input and output files' facts, the
-    pixel size, and `record`, e.g. settings and results), staged in temporary files: the caller replaces
-    them (`atomic.replace_together`) or discards them."""
+    input's pixel size (and an MRC input's header fields, `mrc_header`) for `target`, and its sidecar (the
+    command, the input and output files' facts, the pixel size, and `record`, e.g. settings and results),
+    staged in temporary files: the caller replaces them (`atomic.replace_together`) or discards them."""
     mapping: dict[str, Any] | None = None
     if dtype is None:
         values, (low, high) = stretch_to_dtype(result, STRETCH_DTYPE)
@@ -263,4 +281,18 @@ def stage_result(
         },
         "pixel_size": None if image.pixel_size is None else image.pixel_size.to_json(),
     }
-    return stage_pair(target, lambda: stage_em(target, values, image.pixel_size, dtype=written), {**files, **record})
+    header = mrc_header(image, target, command)
+    return stage_pair(
+        target, lambda: stage_em(target, values, image.pixel_size, dtype=written, header=header), {**files, **record}
+    )
+
+
+def mrc_header(image: EMImage, target: Path, command: str) -> MrcHeader:
+    """The MRC header fields of a result of `image` written to `target`: the input's own (an MRC input's labels,
+    origin, start indices, volume or stack; none for other formats) and a label naming zeroshot, the command
+    and the sidecar with the settings (used when `target` is an MRC file)."""
+    made = f"zeroshot {package_version()} {command}"
+    label = f"{made}; settings in {sidecar_path(target).name}"
+    if len(label) > 80:
+        label = f"{made}; settings in the .json sidecar"
+    return (image.header or MrcHeader()).with_label(label)

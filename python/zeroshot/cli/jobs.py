@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -38,13 +39,15 @@ from zeroshot.cli.progress import EpochProgress
 from zeroshot.cli.report import stage_report
 from zeroshot.cli.sidecar import sidecar_path
 from zeroshot.config import total_epochs
-from zeroshot.denoise import DenoiseResult, check_threads, denoise
+from zeroshot.denoise import DenoiseResult, check_threads, denoise, later_frames_config
 from zeroshot.enhance import RenderSettings, render_kind
+from zeroshot.extras import install_hint
 from zeroshot.io import EMImage, read_em
 from zeroshot.io.atomic import StagedFile, replace_together
 from zeroshot.maps.render import to_uint8
 from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
 from zeroshot.pipeline.scaling import check_moments_fit
+from zeroshot.pipeline.trained import ModelMismatchWarning
 from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.runtime.comm import Comm
 from zeroshot.variational.em import Callback
@@ -131,7 +134,7 @@ def _check_render(source: Path, image: EMImage, options: RunOptions) -> None:
     smoothing = ("--smoothing", options.render.relief.smoothing)
     radius = ("--radius", options.render.detail.radius)
     blurs = {"relief": [smoothing, radius], "detail": [radius]}
-    for option, sigma in blurs.get(options.kind, []):
+    for option, sigma in blurs.get(options.kind or "", []):
         _check_blur(source, image, option, sigma, side)
 
 
@@ -191,7 +194,7 @@ def plan_jobs(options: RunOptions, ranks: int = 1) -> list[FileJob]:
     a missing output folder last. Raises ValueError naming the file at the first problem; nothing is
     written then."""
     sources = list(options.inputs)
-    targets, folder, to_folder = output_targets(sources, options.output, options.output_format)
+    targets, folder = output_targets(sources, options.output, options.output_format, options.suffix)
     budget = InputBudget(
         memory_limit(options.max_memory),
         options.config,
@@ -201,7 +204,7 @@ def plan_jobs(options: RunOptions, ranks: int = 1) -> list[FileJob]:
         ranks=ranks,
     )
     jobs = [plan_job(source, target, options, budget, min_side(options)) for source, target in zip(sources, targets)]
-    _check_written(options, [item for job in jobs for item in job.outputs.written(job.source)], folder, to_folder)
+    _check_written(options, [item for job in jobs for item in job.outputs.written(job.source)], folder)
     return jobs
 
 
@@ -216,28 +219,28 @@ def plan_paths(options: RunOptions) -> list[tuple[Path, Path]]:
     same, formats zeroshot writes, their folders writable; makes a missing output folder last. ValueError at
     the first problem."""
     sources = list(options.inputs)
-    targets, folder, to_folder = output_targets(sources, options.output, options.output_format)
+    targets, folder = output_targets(sources, options.output, options.output_format, options.suffix)
     written = []
     for source, target in zip(sources, targets):
         check_writable_format(target)
         variance, report = _side_outputs(target, options)
         written += Outputs(target, None, variance, None, report, _frame_checkpoints(options.checkpoint)).written(source)
-    _check_written(options, written, folder, to_folder)
+    _check_written(options, written, folder)
     return list(zip(sources, targets))
 
 
-def _check_written(options: RunOptions, written: list[Written], folder: Path, to_folder: bool) -> None:
+def _check_written(options: RunOptions, written: list[Written], folder: Path) -> None:
     """No file written is an input (or the model file) or written twice, the folders are writable, --report's
     matplotlib is there; then the output folder is made."""
     check_distinct(read_files(options), written)
-    # An output folder is made when missing; a file output goes into an existing folder.
-    check_folder(folder, may_create=to_folder)
+    # The folder of -o is made when missing, for a folder output (-o out/) and a file output (-o out/a.mrc) alike.
+    check_folder(folder, may_create=True)
     if options.report is not None and options.report != "auto":
         check_folder(Path(options.report).parent, may_create=False, what="the report")
     if options.checkpoint is not None:
         check_folder(options.checkpoint.parent, may_create=False, what="the checkpoint")
     if options.report is not None and importlib.util.find_spec("matplotlib") is None:
-        raise ValueError("--report needs matplotlib: pip install 'zeroshot[report]'")
+        raise ValueError(f"--report needs matplotlib: {install_hint('report')}")
     folder.mkdir(parents=True, exist_ok=True)
 
 
@@ -261,14 +264,17 @@ def _denoise_frames(
     job: FileJob, options: RunOptions, comm: Comm, label: str, callback: Callback | None = None
 ) -> list[DenoiseResult]:
     """Each frame of the job's image denoised with its own model (or the model file's); `label` (if any) is
-    shown before each; callback: for the epochs, instead of the progress display."""
+    shown before each; callback: for the epochs, instead of the progress display. The noise model of a stack
+    is decided once, on its first frame (`later_frames_config`)."""
     image = job.image
-    results = []
+    results: list[DenoiseResult] = []
     loud = not options.quiet and comm.rank == 0
+    config = options.config
     for index, frame in enumerate(image.frames, start=1):
         if label and loud:
             frame_note = f" frame {index}/{len(image.frames)}" if image.is_stack else ""
             print(f"{label}{frame_note}", file=sys.stderr)
+        where = f"{job.source} (frame {index})" if image.is_stack else str(job.source)
         checkpoint = job.outputs.checkpoints[index - 1] if job.outputs.checkpoints else None
         # A stack stopped at frame k has no checkpoints of the later frames yet: those start afresh.
         resume = options.resume and (index == 1 or (checkpoint is not None and checkpoint.exists()))
@@ -280,31 +286,41 @@ def _denoise_frames(
         if options.trained is not None:  # the model file's configuration, with the options given beside it
             how: dict[str, Any] = {"model": options.trained, "finetune": options.finetune, **options.overrides}
         else:
-            how = {"config": options.config, "checkpoint": checkpoint, "resume": resume}
+            how = {"config": config, "checkpoint": checkpoint, "resume": resume}
         try:
-            results.append(
-                denoise(
-                    frame,
-                    threads=options.threads,
-                    callback=epochs,
-                    moments=options.moments,
-                    comm=comm,
-                    checkpoint_every=options.checkpoint_every,
-                    max_memory=options.max_memory,
-                    **how,
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ModelMismatchWarning)  # said below, naming the file
+                results.append(
+                    denoise(
+                        frame,
+                        threads=options.threads,
+                        callback=epochs,
+                        moments=options.moments,
+                        comm=comm,
+                        checkpoint_every=options.checkpoint_every,
+                        max_memory=options.max_memory,
+                        **how,
+                    )
                 )
-            )
+            fit = results[-1].model_fit
+            problem = None if fit is None else fit.problem()
+            if problem is not None and comm.rank == 0:  # also with -q: the result may be poor
+                print(f"zeroshot: warning: {where}: {problem}", file=sys.stderr)
             noise = results[-1].noise
             if noise is not None and noise.asked == "auto" and loud and options.trained is None:
-                print(f"noise model: {noise.description}", file=sys.stderr)
+                scope = f" (decided on frame 1, for all {len(image.frames)} frames)" if image.is_stack else ""
+                print(f"noise model{scope}: {noise.description}", file=sys.stderr)
+            config = later_frames_config(config, results[0])
             structure = results[-1].structure
             if structure is not None and not structure.found and comm.rank == 0:
                 print(f"{job.source}: {structure.description}", file=sys.stderr)
         except ValueError as error:
-            raise ValueError(f"{job.source}: {error}") from None
+            decided = config.noise != options.config.noise and index > 1
+            note = f" (noise {config.noise} was decided on frame 1 for the whole stack; --noise chooses it)"
+            raise ValueError(f"{where}: {error}{note if decided else ''}") from None
         except (OverflowError, FloatingPointError) as error:
             raise ValueError(
-                f"{job.source}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute with "
+                f"{where}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute with "
                 f"({type(error).__name__}: {error}); scale the image down"
             ) from None
     return results
@@ -323,11 +339,19 @@ def _record(options: RunOptions, results: list[DenoiseResult], image: EMImage, c
             "finetune": options.finetune,
             "description": options.trained.describe(),
         }
+    own = {}
+    if options.trained is not None:  # noise_sigma is the model's: the image's own estimate beside it
+        own = {
+            "image_noise_sigma": per_frame(
+                [None if r.model_fit is None else r.model_fit.noise_sigma for r in results], image
+            )
+        }
     return {
         "settings": {**asdict(options.config), "threads": options.threads, "mpi_ranks": comm.size},
         "model_file": model_file,
         "results": {
             "noise_sigma": per_frame([r.noise_sigma for r in results], image),
+            **own,
             "patch_size": per_frame([r.config.patch_size for r in results], image),
             "noise": per_frame([None if r.noise is None else r.noise.record() for r in results], image),
             "structure": per_frame([None if r.structure is None else r.structure.record() for r in results], image),
@@ -363,7 +387,7 @@ def _input_noise_acf(run: DenoiseResult, frame: np.ndarray) -> NoiseACF | None:
         return None
 
 
-def _stage_report(path: Path, job: FileJob, run: DenoiseResult) -> StagedFile:
+def _stage_report(path: Path, job: FileJob, run: DenoiseResult, options: RunOptions) -> StagedFile:
     """The one-page figure of a run (of the first frame for a stack)."""
     relief, _ = render_kind(run, "relief", RenderSettings())
     variance, patch_size = run.variance, run.config.patch_size
@@ -383,7 +407,7 @@ def _stage_report(path: Path, job: FileJob, run: DenoiseResult) -> StagedFile:
         usage=run.model.pi,
         noise_acf=_input_noise_acf(run, image.frames[0]),
         title=f"{job.source.name}{frame}: {run.config.model}, noise {run.noise.kind if run.noise else 'white'}, "
-        f"estimated noise sigma {run.noise_sigma:.4g}",
+        + describe_sigmas([run], options),
     )
 
 
@@ -403,7 +427,7 @@ def _stage_outputs(job: FileJob, options: RunOptions, results: list[DenoiseResul
                     job, out.variance, out.variance_dtype, results, "variance", RenderSettings(), record
                 )
         if out.report is not None:
-            staged.append(_stage_report(out.report, job, results[0]))
+            staged.append(_stage_report(out.report, job, results[0], options))
     except BaseException:
         for item in staged:
             item.discard()
@@ -423,17 +447,27 @@ def run_job(
         return None
     replace_together(_stage_outputs(job, options, results, comm))
     out = job.outputs
-    sigmas = ", ".join(f"{r.noise_sigma:.4g}" for r in results)
+    sigmas = describe_sigmas(results, options)
     if options.kind is not None:
-        return f"{job.source} -> {out.image}: {options.kind}; estimated noise sigma {sigmas}"
+        return f"{job.source} -> {out.image}: {options.kind}; {sigmas}"
     extra = f", variance -> {out.variance}" if out.variance is not None else ""
     extra += f", report -> {out.report}" if out.report is not None else ""
     transformed = any(r.noise is not None and r.noise.transforms for r in results)
     scale = "in the Anscombe-transformed domain" if transformed else "on the input's value scale"
-    return (
-        f"{job.source} -> {out.image}{extra}: estimated noise sigma{' per frame' if job.image.is_stack else ''} "
-        f"{sigmas} ({scale}); pixel size {job.image.pixel_size or 'unknown'}"
-    )
+    return f"{job.source} -> {out.image}{extra}: {sigmas} ({scale}); pixel size {job.image.pixel_size or 'unknown'}"
+
+
+def describe_sigmas(results: list[DenoiseResult], options: RunOptions) -> str:
+    """The noise sigma of the frames' runs in words: the estimated one, or with a model file the model's (after
+    --finetune epochs) with the image's own estimate beside it."""
+    per = " per frame" if len(results) > 1 else ""
+    sigmas = ", ".join(f"{r.noise_sigma:.4g}" for r in results)
+    if options.trained is None:
+        return f"estimated noise sigma{per} {sigmas}"
+    fits = [r.model_fit for r in results]
+    own = ", ".join("not estimated" if f is None or f.noise_sigma is None else f"{f.noise_sigma:.4g}" for f in fits)
+    whose = "the fine-tuned model's" if options.finetune else "the model's"
+    return f"{whose} noise sigma{per} {sigmas}, the image's own estimate {own}"
 
 
 def announce_model_file(options: RunOptions, comm: Comm) -> None:

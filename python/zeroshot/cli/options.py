@@ -68,13 +68,14 @@ class RunOptions:
     """What a run of `zeroshot denoise` or `zeroshot enhance` does, checked as far as it can be without
     the files.
 
-    command: "denoise" or "enhance"; inputs, output (as given: a file, or a folder), output_format (--format)
-    and keep_dtype; config, threads, quiet, max_memory (bytes per process); checkpoint (None or the path),
-    checkpoint_every and resume; report: None, "auto" (beside each output) or a path; also_variance
-    (denoise); kind and render (the map of enhance and its settings; also those of the variance map);
-    parallel: "files", "patches" or "auto" (how MPI ranks share the inputs); model_file and trained: the
-    trained model to denoise with (--model-file), finetune its epochs on each image, overrides the options
-    given beside it (config is then the model's with them, `TrainedModel.config_for`).
+    command: "denoise" or "enhance"; inputs, output (as given: a file, or a folder), output_format (--format),
+    suffix (--suffix: after each input's name in a folder output) and keep_dtype; config, threads, quiet,
+    max_memory (bytes per process); checkpoint (None or the path), checkpoint_every and resume; report: None,
+    "auto" (beside each output) or a path; also_variance (denoise); kind and render (the map of enhance and its
+    settings; also those of the variance map); parallel: "files", "patches" or "auto" (how MPI ranks share the
+    inputs); model_file and trained: the trained model to denoise with (--model-file), finetune its epochs on
+    each image, overrides the options given beside it (config is then the model's with them,
+    `TrainedModel.config_for`).
     """
 
     command: str
@@ -98,6 +99,7 @@ class RunOptions:
     trained: TrainedModel | None = None
     finetune: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
+    suffix: str = ""
 
     def __post_init__(self) -> None:
         if self.trained is not None and self.checkpoint is not None:
@@ -172,4 +174,5 @@ class RunOptions:
             trained=trained,
             finetune=finetune,
             overrides=overrides,
+            suffix=args.suffix,
         )

@@ -1,7 +1,7 @@
 """A one-page PNG report of a run: noisy, denoised, variance, relief, F over epochs, the learned dictionary and
 the noise autocorrelation the noise model saw.
 
-matplotlib is an optional dependency (`pip install zeroshot[report]`); it is imported only here, with the
+matplotlib is an optional dependency (the report extra, `pip install ".[report]"`); it is imported only here, with the
 non-interactive Agg canvas, so no display is needed.
 """
 
@@ -15,6 +15,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from zeroshot.extras import install_hint
 from zeroshot.io.atomic import StagedFile, stage
 from zeroshot.maps.render import stretch
 from zeroshot.noise.statistics import NoiseACF
@@ -65,7 +66,7 @@ def stage_report(
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise ValueError("--report needs matplotlib: pip install 'zeroshot[report]'") from None
+        raise ValueError(f"--report needs matplotlib: {install_hint('report')}") from None
     target = Path(path)
     if target.suffix.lower() != ".png":
         raise ValueError(f"report {target}: the report is a PNG figure, name it *.png")

@@ -69,6 +69,7 @@ def run_train(args: argparse.Namespace, comm: Comm) -> int:
     problem = None
     if comm.rank == 0:
         try:
+            output.parent.mkdir(parents=True, exist_ok=True)
             model.save(output)
         except OSError as error:
             problem = f"cannot write the model file {output}: {error}"
@@ -85,10 +86,11 @@ def _checked_inputs(
     inputs: list[Path], written: list[Written], budget: InputBudget
 ) -> tuple[list[np.ndarray], list[str]]:
     """(the frames of the inputs, their names for messages), after the files written are checked (none an input,
-    their folders there); every input checked against the memory before it is decoded."""
+    their folders there or, for the model file, to be made); every input checked against the memory before it is
+    decoded."""
     check_distinct(inputs, written)
-    for item in written:
-        check_folder(item.path.parent, may_create=False, what=item.what)
+    for item in written:  # the model file's folder is made when missing, as denoise's -o; the checkpoint's is not
+        check_folder(item.path.parent, may_create=item.path == written[0].path, what=item.what)
     frames: list[np.ndarray] = []
     names: list[str] = []
     for source in inputs:

@@ -15,6 +15,7 @@ from zeroshot.io.atomic import StagedFile, stage
 from zeroshot.io.dtypes import check_finite, real_dtype, to_dtype_like
 from zeroshot.io.formats import FORMATS, WRITE_SUFFIXES, Format, Writer, format_of
 from zeroshot.io.limits import HeaderCheck, default_check
+from zeroshot.io.mrc import MrcHeader
 from zeroshot.io.pixelsize import PixelSize
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -26,13 +27,15 @@ class EMImage:
 
     data: (R, C) image or (F, R, C) stack of frames, with the file's dtype (native byte order,
     C order, finite); pixel_size: nanometres per pixel, None when the file does not say;
-    path and format (e.g. "MRC") of the file it came from.
+    path and format (e.g. "MRC") of the file it came from; header: an MRC file's header fields (labels,
+    origin, ...) for a result of the data to keep (`write_em(header=...)`), None for other formats.
     """
 
     data: np.ndarray
     pixel_size: PixelSize | None = None
     path: Path | None = None
     format: str = ""
+    header: MrcHeader | None = None
 
     @property
     def dtype(self) -> np.dtype:
@@ -53,7 +56,7 @@ class EMImage:
 
 def read_em(path: PathLike, *, check: HeaderCheck | Literal["available"] | None = "available") -> EMImage:
     """Read an image or a stack of frames with its pixel size; the format follows the suffix
-    (.mrc/.mrcs, .tif/.tiff, .png, .npy; .dm3/.dm4/.ser/.emi/.emd with ``zeroshot[em]``).
+    (.mrc/.mrcs, .tif/.tiff, .png, .npy; .dm3/.dm4/.ser/.emi/.emd with the em extra, ``pip install ".[em]"``).
 
     Singleton axes are dropped ((1, R, C) and (R, C, 1) become (R, C)). Raises ValueError naming
     the file for a missing, unreadable, corrupt or truncated file, colour images, arrays of more
@@ -67,8 +70,8 @@ def read_em(path: PathLike, *, check: HeaderCheck | Literal["available"] | None 
     if not p.is_file():
         raise ValueError(f"{p}: no such file" if not p.exists() else f"{p}: not a regular file")
     fmt = format_of(p)
-    data, pixel_size = fmt.read(p, default_check() if check == "available" else check)
-    return EMImage(data=_image_or_stack(data, p), pixel_size=pixel_size, path=p, format=fmt.name)
+    data, pixel_size, header = fmt.read(p, default_check() if check == "available" else check)
+    return EMImage(data=_image_or_stack(data, p), pixel_size=pixel_size, path=p, format=fmt.name, header=header)
 
 
 def _image_or_stack(data: np.ndarray, path: Path) -> np.ndarray:
@@ -167,6 +170,7 @@ def write_em(
     pixel_size: PixelSize | None = None,
     dtype: DTypeLike | None = None,
     finite_only: bool = True,
+    header: MrcHeader | None = None,
 ) -> None:
     """Write an (R, C) image or an (F, R, C) stack to `path`; the format follows the suffix.
 
@@ -177,8 +181,11 @@ def write_em(
     and PNG (pHYs, down to 0.47 nm); .npy drops it. The file is written to a temporary file in
     the same folder and moved into place, so a failure leaves nothing behind (and an existing file
     untouched). NaN and Inf are refused unless finite_only is False (float dtypes store them).
+    header: MRC header fields to write (an input's `EMImage.header`, e.g. with `header.with_label(...)`): its
+    labels replace mrcfile's own, its origin and start indices are kept, and a 3-D array is written as a
+    volume when it says so; the other formats have no place for it.
     """
-    staged = stage_em(path, data, pixel_size, dtype, finite_only)
+    staged = stage_em(path, data, pixel_size, dtype, finite_only, header)
     try:
         staged.commit()
     except BaseException:
@@ -192,6 +199,7 @@ def stage_em(
     pixel_size: PixelSize | None = None,
     dtype: DTypeLike | None = None,
     finite_only: bool = True,
+    header: MrcHeader | None = None,
 ) -> StagedFile:
     """`write_em` into a temporary file next to `path`, not yet moved onto it: the caller commits it (or
     replaces it together with other files, `atomic.replace_together`) or discards it. On an error the
@@ -206,6 +214,8 @@ def stage_em(
         raise ValueError(f"{p}: image dtype {arr.dtype} is not real numbers")
     if pixel_size is not None and not isinstance(pixel_size, PixelSize):
         raise ValueError(f"{p}: pixel_size must be a PixelSize or None, got {pixel_size!r}")
+    if header is not None and not isinstance(header, MrcHeader):
+        raise ValueError(f"{p}: header must be an MrcHeader or None, got {header!r}")
     writer, target = _check_writable(p, arr.dtype if dtype is None else dtype, arr.ndim)
     if finite_only:
         check_finite(arr, f"{p}: image to write")
@@ -213,7 +223,7 @@ def stage_em(
         stored = np.ascontiguousarray(to_dtype_like(arr, target))
     except ValueError as exc:
         raise ValueError(f"{p}: {exc}") from exc
-    return stage(p, lambda tmp: writer(tmp, stored, pixel_size))
+    return stage(p, lambda tmp: writer(tmp, stored, pixel_size, header))
 
 
 def write_image(path: PathLike, image: np.ndarray, dtype: DTypeLike | None = None) -> None:

@@ -10,18 +10,31 @@ from typing import Callable, Optional
 import numpy as np
 
 from zeroshot.io.limits import HeaderCheck
-from zeroshot.io.mrc import read_mrc, write_mrc
+from zeroshot.io.mrc import MrcHeader, read_mrc, write_mrc
 from zeroshot.io.npy import read_npy, write_npy
 from zeroshot.io.pixelsize import PixelSize
 from zeroshot.io.png import read_png, write_png
 from zeroshot.io.tiff import read_tiff, write_tiff
 from zeroshot.io.vendor import read_vendor
 
-# A reader returns the file's array as stored (any shape, any dtype) and its pixel size, after running the
-# check (if any) on the shape and dtype its header declares, before decoding; a writer gets an array
-# already in a dtype and shape the format stores.
-Reader = Callable[[Path, Optional[HeaderCheck]], tuple[np.ndarray, Optional[PixelSize]]]
-Writer = Callable[[Path, np.ndarray, Optional[PixelSize]], None]
+# A reader returns the file's array as stored (any shape, any dtype), its pixel size and the header fields a
+# result of its data keeps (MRC's; None for the other formats), after running the check (if any) on the shape
+# and dtype its header declares, before decoding; a writer gets an array already in a dtype and shape the format
+# stores, and those header fields (which only MRC writes).
+Reader = Callable[[Path, Optional[HeaderCheck]], tuple[np.ndarray, Optional[PixelSize], Optional[MrcHeader]]]
+Writer = Callable[[Path, np.ndarray, Optional[PixelSize], Optional[MrcHeader]], None]
+PlainReader = Callable[[Path, Optional[HeaderCheck]], tuple[np.ndarray, Optional[PixelSize]]]
+PlainWriter = Callable[[Path, np.ndarray, Optional[PixelSize]], None]
+
+
+def _no_header(read: PlainReader) -> Reader:
+    """The reader of a format whose header holds nothing a result keeps besides the pixel size."""
+    return lambda path, check: (*read(path, check), None)
+
+
+def _header_ignored(write: PlainWriter) -> Writer:
+    """The writer of a format that has no place for MRC header fields."""
+    return lambda path, data, pixel_size, header: write(path, data, pixel_size)
 
 
 def _dtypes(*types: type) -> tuple[np.dtype, ...]:
@@ -57,15 +70,15 @@ FORMATS = (
     Format(
         "TIFF",
         (".tif", ".tiff"),
-        read_tiff,
-        write_tiff,
+        _no_header(read_tiff),
+        _header_ignored(write_tiff),
         _dtypes(np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.float32, np.float64),
     ),
-    Format("PNG", (".png",), read_png, write_png, _dtypes(np.uint8, np.uint16), write_stacks=False),
-    Format("NPY", (".npy",), read_npy, write_npy),
-    Format("DigitalMicrograph", (".dm3", ".dm4"), read_vendor),
-    Format("TIA", (".ser", ".emi"), read_vendor),
-    Format("EMD", (".emd",), read_vendor),
+    Format("PNG", (".png",), _no_header(read_png), _header_ignored(write_png), _dtypes(np.uint8, np.uint16), False),
+    Format("NPY", (".npy",), _no_header(read_npy), _header_ignored(write_npy)),
+    Format("DigitalMicrograph", (".dm3", ".dm4"), _no_header(read_vendor)),
+    Format("TIA", (".ser", ".emi"), _no_header(read_vendor)),
+    Format("EMD", (".emd",), _no_header(read_vendor)),
 )
 
 READ_SUFFIXES = tuple(s for f in FORMATS for s in f.suffixes)

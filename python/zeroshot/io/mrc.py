@@ -1,10 +1,14 @@
-"""MRC (and .mrcs stacks) through mrcfile: the voxel size in the header is in Å."""
+"""MRC (and .mrcs stacks) through mrcfile: the voxel size in the header is in Å. The header fields that say
+where the data lies and what was done to it (`MrcHeader`: labels, origin, start indices, volume or stack) are
+read with the data and written with a result of the same data."""
 
 from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +19,61 @@ _HEADER_BYTES = 1024
 # MRC modes and the dtype of one value (4-bit mode 101 is read as uint8, one value per byte).
 _MODE_DTYPES = {0: np.int8, 1: np.int16, 2: np.float32, 3: np.complex64, 4: np.complex64, 6: np.uint16}
 _MODE_DTYPES.update({12: np.float16, 101: np.uint8})
+# A header holds at most this many labels of at most this many ASCII characters.
+MAX_LABELS = 10
+LABEL_CHARS = 80
+
+
+@dataclass(frozen=True)
+class MrcHeader:
+    """The fields of an MRC header that a file of the same data processed (the denoised image, a map of it)
+    keeps from its input: labels (the file's history, oldest first: at most MAX_LABELS of at most LABEL_CHARS
+    ASCII characters), origin (x, y, z in Å), start (nxstart, nystart, nzstart), space_group (0: a stack of
+    images, 1-230: a volume, e.g. a tomogram, kept for 3-D data) and section_spacing (Å between the sections
+    of a volume; None when not known). The voxel size in x and y is the image's pixel size; the data's
+    statistics (min, max, mean, rms) are those of the data written."""
+
+    labels: tuple[str, ...] = ()
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    start: tuple[int, int, int] = (0, 0, 0)
+    space_group: int = 0
+    section_spacing: float | None = None
+
+    def __post_init__(self) -> None:
+        labels = tuple(_ascii_label(label) for label in self.labels)
+        if len(labels) > MAX_LABELS:
+            raise ValueError(f"an MRC header holds at most {MAX_LABELS} labels, got {len(labels)}")
+        object.__setattr__(self, "labels", labels)
+
+    @property
+    def volume(self) -> bool:
+        return 1 <= self.space_group <= 230
+
+    def with_label(self, label: str) -> MrcHeader:
+        """The header with `label` last (ASCII, cut to LABEL_CHARS characters); when it holds MAX_LABELS
+        already, the oldest after the first (the file's origin) makes room."""
+        labels = self.labels if len(self.labels) < MAX_LABELS else self.labels[:1] + self.labels[2:]
+        return replace(self, labels=(*labels, label))
+
+    @classmethod
+    def of(cls, header: Any) -> MrcHeader:
+        """The fields of an mrcfile header (a numpy record)."""
+        count = min(max(int(header.nlabl), 0), MAX_LABELS)
+        labels = tuple(bytes(label).decode("ascii", "replace").rstrip() for label in header.label[:count])
+        sections, depth = int(header.mz), float(header.cella.z)
+        return cls(
+            labels=labels,
+            origin=(float(header.origin.x), float(header.origin.y), float(header.origin.z)),
+            start=(int(header.nxstart), int(header.nystart), int(header.nzstart)),
+            space_group=int(header.ispg),
+            section_spacing=depth / sections if sections > 0 and depth > 0 and np.isfinite(depth) else None,
+        )
+
+
+def _ascii_label(label: str) -> str:
+    """A label as the header stores it: printable ASCII (others replaced by '?'), at most LABEL_CHARS long."""
+    text = "".join(c if " " <= c <= "~" else "?" for c in str(label))
+    return text[:LABEL_CHARS].rstrip()
 
 
 def _declared(path: Path) -> tuple[tuple[int, int, int], np.dtype | None, int] | None:
@@ -51,7 +110,7 @@ def _check_header(path: Path, check: HeaderCheck | None) -> None:
         check_declared(check, path, shape, dtype)
 
 
-def read_mrc(path: Path, check: HeaderCheck | None = None) -> tuple[np.ndarray, PixelSize | None]:
+def read_mrc(path: Path, check: HeaderCheck | None = None) -> tuple[np.ndarray, PixelSize | None, MrcHeader]:
     import mrcfile
 
     _check_header(path, check)
@@ -66,6 +125,7 @@ def read_mrc(path: Path, check: HeaderCheck | None = None) -> tuple[np.ndarray, 
                 header = mrc.header
                 sampling = (int(header.my), int(header.mx))
                 cell = (float(header.cella.y), float(header.cella.x))
+                fields = MrcHeader.of(header)
     except Exception as exc:
         raise ValueError(f"{path}: not a readable MRC file ({exc})") from exc
     if data is None:
@@ -74,11 +134,12 @@ def read_mrc(path: Path, check: HeaderCheck | None = None) -> tuple[np.ndarray, 
     pixel_size = None
     if min(sampling) > 0:  # voxel size = cell length / sampling; a zero cell means "unknown"
         pixel_size = pixel_size_from(cell[0] / sampling[0], "Å", cell[1] / sampling[1], "Å")
-    return data, pixel_size
+    return data, pixel_size, fields
 
 
-def write_mrc(path: Path, data: np.ndarray, pixel_size: PixelSize | None) -> None:
-    """`data`: (R, C) image or (F, R, C) stack (written as an image stack, space group 0)."""
+def write_mrc(path: Path, data: np.ndarray, pixel_size: PixelSize | None, header: MrcHeader | None = None) -> None:
+    """`data`: (R, C) image or (F, R, C) stack (written as an image stack, space group 0, or as a volume when
+    `header` says so). header: the fields to write (`MrcHeader`; its labels replace mrcfile's own)."""
     import mrcfile
 
     finite = data.dtype.kind != "f" or bool(np.isfinite(data).all())
@@ -89,10 +150,26 @@ def write_mrc(path: Path, data: np.ndarray, pixel_size: PixelSize | None) -> Non
             mrc.set_data(data)
         if not finite:
             mrc.reset_header_stats()  # MRC2014's "not determined"
-        if data.ndim == 3:
+        volume = header if data.ndim == 3 and header is not None and header.volume else None
+        if volume is not None:
+            mrc.set_volume()
+            mrc.header.ispg = volume.space_group
+        elif data.ndim == 3:
             mrc.set_image_stack()
         if pixel_size is not None:
             y, x = pixel_size.in_unit("Å")
             # z has no meaning for an image or a stack of frames; x keeps the voxel isotropic in
-            # x and z for programs that read it.
-            mrc.voxel_size = (x, y, x)
+            # x and z for programs that read it. A volume keeps its sections' spacing.
+            spacing = None if volume is None else volume.section_spacing
+            mrc.voxel_size = (x, y, x if spacing is None else spacing)
+        if header is not None:
+            _write_fields(mrc.header, header)
+
+
+def _write_fields(target: Any, header: MrcHeader) -> None:
+    """The labels, origin and start indices of `header` into an mrcfile header."""
+    target.nlabl = len(header.labels)
+    for index in range(MAX_LABELS):
+        target.label[index] = header.labels[index].encode("ascii") if index < len(header.labels) else b""
+    target.origin.x, target.origin.y, target.origin.z = header.origin
+    target.nxstart, target.nystart, target.nzstart = header.start

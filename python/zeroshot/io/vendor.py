@@ -1,7 +1,7 @@
 """Microscope vendors' formats, read-only, through rosettasciio (module ``rsciio``): Gatan
 DigitalMicrograph .dm3/.dm4, FEI/Thermo Fisher TIA .ser/.emi, Velox and Berkeley .emd.
 
-rosettasciio is GPL-licensed, so it is the optional extra ``zeroshot[em]`` and imported only here.
+rosettasciio is GPL-licensed, so it is the optional em extra (``pip install ".[em]"``) and imported only here.
 A file may hold several signals (e.g. HAADF and EDS); exactly one image (a signal with two axes,
 possibly a stack of them) must be among them. The pixel size is the two image axes' scale and units.
 """
@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from zeroshot.extras import install_hint
 from zeroshot.io.limits import HeaderCheck, check_declared, declared_bytes
 from zeroshot.io.pixelsize import PixelSize, pixel_size_from
-
-INSTALL_HINT = "pip install zeroshot[em]"
 
 # suffix -> rsciio plugin module
 _READERS = {
@@ -35,7 +34,7 @@ def read_vendor(path: Path, check: HeaderCheck | None = None) -> tuple[np.ndarra
         reader = importlib.import_module(module).file_reader
     except ImportError as exc:
         raise ValueError(
-            f"{path}: reading {path.suffix} files needs rosettasciio ({exc}); install it with `{INSTALL_HINT}`"
+            f"{path}: reading {path.suffix} files needs rosettasciio ({exc}); install it: {install_hint('em')}"
         ) from exc
     if path.suffix.lower() == ".emd":
         _check_hdf5(path, check)

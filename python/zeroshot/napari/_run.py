@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from zeroshot.config import DenoiseConfig, total_epochs
-from zeroshot.denoise import DenoiseResult, denoise
+from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
 from zeroshot.enhance import render_kind
 from zeroshot.napari._layers import LayerData, image_layer, percentile_limits
 from zeroshot.napari._options import MAPS, WidgetOptions, denoise_kwargs
@@ -179,9 +179,10 @@ def denoise_layer(
     progress: Callable[[Progress], None] | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Outcome:
-    """Denoises the frames of `image` the options ask for (the one in view first) with `zeroshot.denoise`,
-    reporting `progress` after every epoch; returns the results and the layers of the maps asked for. Raises
-    ValueError for bad input or options (before any training) and `Cancelled` when `cancelled()` says so."""
+    """Denoises the frames of `image` the options ask for (the one in view first, which decides the noise model
+    of them all: `later_frames_config`) with `zeroshot.denoise`, reporting `progress` after every epoch; returns
+    the results and the layers of the maps asked for. Raises ValueError for bad input or options (before any
+    training) and `Cancelled` when `cancelled()` says so."""
     image.check()
     kwargs = denoise_kwargs(options)
     # A model file brings its configuration and trains no epochs (inference alone: no epoch reports).
@@ -203,7 +204,10 @@ def denoise_layer(
 
         where = f"layer {image.name!r}" + (f" frame {index}" if image.is_stack else "")
         try:
-            frames[index] = FrameResult.of(denoise(frame, callback=on_epoch, **kwargs), options.maps)
+            result = denoise(frame, callback=on_epoch, **kwargs)
+            frames[index] = FrameResult.of(result, options.maps)
+            if "config" in kwargs:  # one noise model for the stack: decided on the first frame run
+                kwargs["config"] = later_frames_config(kwargs["config"], result)
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from None
         except (OverflowError, FloatingPointError) as error:

@@ -33,6 +33,8 @@ from zeroshot.models.arrays import PARAMETER_ARRAYS, PARAMETER_NAMES, model_arra
 from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM
 from zeroshot.noise.model import NATIVE_POISSON, NoiseModel
+from zeroshot.noise.patch_size import estimate_noise_sigma
+from zeroshot.noise.statistics import estimate_noise_acf
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.pipeline.scaling import ImageScaling
 from zeroshot.runtime.archive import (
@@ -64,6 +66,57 @@ OTHER_FORMATS = {CHECKPOINT_FORMAT: "it is a training checkpoint; `zeroshot trai
 
 # 1 with the rounding of a mean or deviation of values in [-1, 1].
 _UNIT = 1 + 1e-12
+# An image whose own noise sigma or value scale differs from a trained model's by more than this factor (either
+# way) is denoised with a warning: the model's parameters describe another noise level or contrast (reliability
+# review R1: an image of the training images' kind ÷100 came out twice as far from the truth as denoised alone;
+# a Poisson or correlated-noise model on white noise, worse than a white model).
+FIT_FACTOR = 3.0
+
+
+class ModelMismatchWarning(UserWarning):
+    """An image denoised with a trained model is far from the model's training images in noise or value scale."""
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """An image against a trained model, in the model's noise domain (after its noise transform: for Poisson
+    noise the Anscombe-transformed domain, `transformed`) on the input's value scale: noise_sigma, the image's
+    own noise estimate (white: from its finest detail; correlated: from its noise ACF; None when the image is too
+    small), against model_sigma, the model's learned noise sigma; scale, the image's standard deviation, against
+    model_scale, that of the model's (first) training image."""
+
+    noise_sigma: float | None
+    model_sigma: float
+    scale: float
+    model_scale: float
+    transformed: bool = False
+
+    def problem(self) -> str | None:
+        """The mismatch in words, naming both figures of each that differs by more than FIT_FACTOR; None."""
+        parts = []
+        if self.noise_sigma is not None and not _within(self.noise_sigma, self.model_sigma):
+            parts.append(f"its noise sigma {self.noise_sigma:.4g} against the model's {self.model_sigma:.4g}")
+        if not _within(self.scale, self.model_scale):
+            parts.append(
+                f"its value scale (standard deviation) {self.scale:.4g} against the {self.model_scale:.4g} of the "
+                "model's training images"
+            )
+        if not parts:
+            return None
+        domain = " (in the Anscombe-transformed domain)" if self.transformed else ""
+        return (
+            f"the image is far from the images the model was learned from: {' and '.join(parts)}{domain}, more "
+            f"than a factor {FIT_FACTOR:g} apart; the model may denoise it badly: learn a model from images like "
+            "it, or denoise it on its own (without the model)"
+        )
+
+
+def _within(value: float, reference: float) -> bool:
+    """value and reference at most FIT_FACTOR apart (both 0 agree; 0 and not 0 do not)."""
+    if value <= 0 or reference <= 0:
+        return value == reference
+    return 1 / FIT_FACTOR <= value / reference <= FIT_FACTOR
+
 
 _META_TYPES: MetaTypes = {
     "zeroshot_version": ((str,), "a version"),
@@ -130,6 +183,25 @@ class TrainedModel:
         )
 
     # ------------------------------------------------------------------------------ using it
+
+    def fit_of(self, scaled: np.ndarray) -> ModelFit | None:
+        """How an image compares with this model's training images (`ModelFit`); scaled: the image taken through
+        the model's transforms (noise model, value scaling: `pipeline.run.prepare`). None for model pmm, whose
+        counts have no such scale."""
+        if self.config.model == "pmm":
+            return None
+        unit = self.scaling.scale
+        try:
+            own = estimate_noise_acf(scaled).sigma if self.whitening is not None else estimate_noise_sigma(scaled)
+        except ValueError:  # an image too small to estimate it
+            own = None
+        return ModelFit(
+            noise_sigma=None if own is None else own * unit,
+            model_sigma=self.noise_sigma,
+            scale=float(np.std(scaled)) * unit,
+            model_scale=unit,
+            transformed=self.noise.transforms,
+        )
 
     def config_for(self, options: Mapping[str, object], finetune: int = 0, source: str = "the model") -> DenoiseConfig:
         """The configuration of denoising an image with this model: the model's, with the options given (the

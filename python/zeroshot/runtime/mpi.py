@@ -1,4 +1,4 @@
-"""MPI data parallelism over patches with mpi4py (the optional extra ``zeroshot[mpi]``).
+"""MPI data parallelism over patches with mpi4py (the optional mpi extra, ``pip install ".[mpi]"``).
 
     from zeroshot.runtime.mpi import MPIComm
     result = zeroshot.denoise(image, comm=MPIComm())   # in a script started by `mpiexec -n 4 python ...`
@@ -16,6 +16,7 @@ from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
+from zeroshot.extras import install_hint
 from zeroshot.runtime.comm import Arrays, Comm, SerialComm
 
 T = TypeVar("T")
@@ -39,7 +40,7 @@ class MPIComm:
         try:
             from mpi4py import MPI
         except ImportError as error:
-            raise ImportError("MPI needs mpi4py and an MPI runtime: pip install 'zeroshot[mpi]'") from error
+            raise ImportError(f"MPI needs mpi4py and an MPI runtime: {install_hint('mpi')}") from error
         self._MPI = MPI
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank: int = self.comm.Get_rank()
@@ -126,6 +127,6 @@ def world_comm() -> Comm:
     except ImportError as error:
         raise ImportError(
             f"this is one of {n} processes started by an MPI launcher, but mpi4py is not installed: "
-            "pip install 'zeroshot[mpi]'"
+            + install_hint("mpi")
         ) from error
     return comm if comm.size > 1 else SerialComm()
