@@ -169,7 +169,8 @@ def test_widget_denoises_in_a_worker_and_adds_the_maps(qt, widget, notices):
     assert not widget.run_button.enabled and widget.cancel_button.enabled
     finish(qt, widget)
     viewer = widget.viewer
-    assert [layer.name for layer in viewer.layers] == ["virus", "virus denoised", "virus variance", "virus relief"]
+    names = ["virus", "virus denoised", "virus variance", "virus relief", "virus detail"]  # detail is on by default
+    assert [layer.name for layer in viewer.layers] == names
     for layer in list(viewer.layers)[1:]:
         assert layer.data.dtype == np.float32 and layer.data.shape == (32, 32)
         np.testing.assert_allclose(layer.scale, (0.4, 0.4))
