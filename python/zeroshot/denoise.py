@@ -101,8 +101,8 @@ def denoise(
     add the third central moment and the skewness. noise: "auto" (default) decides from the image between
     "white", "poisson" (counts: learned after the generalized Anscombe transform, brought back by its exact
     unbiased inverse) and "correlated" (the patches whitened by the noise covariance estimated from the image; see
-    `zeroshot.noise.whitening`); see
-    `zeroshot.noise.model`.
+    `zeroshot.noise.whitening`; the posterior mean is then sharpened by a Wiener pass unless second_pass="none",
+    see `zeroshot.pipeline.second_pass`); see `zeroshot.noise.model`.
 
     model: a model name ("bsc", "es3c", "pmm": the DenoiseConfig field), or a trained model (a `TrainedModel`
     of `zeroshot.train`, or the path of its file, a Path or any other string): then nothing is learned from
