@@ -1,9 +1,10 @@
-"""The Wiener pass: the model's estimate sharpened by empirical Wiener shrinkage of the noisy image's patches. Every P
-× P patch (P = 16, every `step` px) of the noisy image y and of the pilot estimate p (the posterior mean) is taken
-into the orthonormal 2-D DCT; coefficient k of the noisy patch is kept with the weight w_k = p_k² / (p_k² + n_k),
-n_k = d_kᵀ Σ d_k the noise variance of coefficient k (d_k its basis vector, Σ the noise covariance of the patches);
-the patch's mean (k = 0) is the pilot's. Such a weight is the Wiener filter given the pilot as the clean signal's
-power (the second step of BM3D, Dabov et al. 2007, without the grouping of similar patches); the DCT nearly
+"""The Wiener pass: the model's estimate sharpened by empirical Wiener shrinkage of the noisy image's patches.
+
+Every P × P patch (P = 16, every `step` px) of the noisy image y and of the pilot estimate p (the posterior mean) is
+taken into the orthonormal 2-D DCT; coefficient k of the noisy patch is kept with the weight w_k = p_k² / (p_k² +
+n_k), n_k = d_kᵀ Σ d_k the noise variance of coefficient k (d_k its basis vector, Σ the noise covariance of the
+patches); the patch's mean (k = 0) is the pilot's. Such a weight is the Wiener filter given the pilot as the clean
+signal's power (the second step of BM3D, Dabov et al. 2007, without the grouping of similar patches); the DCT nearly
 diagonalises a stationary Σ. Each filtered patch is added back with the weight 1 / Σ_k w_k² n_k (the inverse of its
 remaining noise variance), and the sums are divided by the summed weights.
 
