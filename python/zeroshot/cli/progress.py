@@ -25,6 +25,8 @@ def sigma_text(sigmas: float | Sequence[float | None], transformed: bool = False
     estimated"), then their unit."""
     values = [sigmas] if isinstance(sigmas, (int, float)) else list(sigmas)
     numbers = ", ".join("not estimated" if s is None else f"{s:.4g}" for s in values)
+    if all(s is None for s in values):
+        return numbers
     return f"{numbers} " + ("in the Anscombe-transformed domain" if transformed else "grey levels")
 
 
