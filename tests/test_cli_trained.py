@@ -76,7 +76,10 @@ def test_with_a_model_file_the_sigma_is_the_models_and_the_images_own_is_beside_
     sidecar = json.loads((tmp_path / "out.npy.json").read_text())["results"]
     mine, own = TrainedModel.load(model).noise_sigma, sidecar["image_noise_sigma"]
     assert sidecar["noise_sigma"] == mine and 0.07 < own < 0.09  # plaid() has noise 0.08
-    assert f": the model's noise sigma {mine:.4g} grey levels, the image's own estimate {own:.4g} grey levels" in captured.out
+    assert (
+        f": the model's noise sigma {mine:.4g} grey levels, the image's own estimate {own:.4g} grey levels"
+        in captured.out
+    )
     assert "learned noise sigma" not in captured.out and "warning" not in captured.err
 
 
