@@ -142,8 +142,8 @@ class Outcome:
     layers: list[LayerData]
 
     def summary(self) -> str:
-        """The learned σ (`DenoiseResult.noise_sigma`), the patch size and the kind of noise decided (its description,
-    with the internal figures, is in the layers' metadata), of the first frame run (the one in
+        """The learned σ (`DenoiseResult.noise_sigma`), the patch size and the kind of noise decided (its
+        description, with the internal figures, is in the layers' metadata), of the first frame run (the one in
         view), with the range of σ over the frames of a stack."""
         index, first = next(iter(self.frames.items()))
         sigmas = [r.noise_sigma for r in self.frames.values()]
