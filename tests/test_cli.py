@@ -148,7 +148,6 @@ def test_demo_writes_pngs_and_reports_psnr(tmp_path, capsys):
                 "16",
                 "--states",
                 "16",
-                "-q",
                 "--threads",
                 "1",
             ]
@@ -162,9 +161,11 @@ def test_demo_writes_pngs_and_reports_psnr(tmp_path, capsys):
     assert read_image(out / "noisy.png").shape == (64, 64)
     assert read_image(out / "denoised.png").shape == (64, 64)
     assert read_image(out / "comparison.png").shape == (64, 3 * 64 + 2 * 4)
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "SIMULATED" in text
-    assert "noise model (auto): " in text  # what auto decided (the README says it prints its decision)
+    # What auto decided, in plain words before the first epoch (the README says it prints its decision).
+    assert captured.err.index("noise: ") < captured.err.index("epoch 1/3")
     line = next(line for line in text.splitlines() if line.startswith("PSNR"))
     numbers = [float(word) for word in line.replace("dB", " ").split() if word.replace(".", "", 1).isdigit()]
     assert len(numbers) == 2, line

@@ -215,9 +215,9 @@ def test_auto_noise_of_a_stack_is_decided_once_on_its_first_frame(tmp_path, caps
     noise = json.loads((tmp_path / "out.npy.json").read_text())["results"]["noise"]
     assert [frame["model"] for frame in noise] == ["poisson", "poisson"]
     assert [frame["asked"] for frame in noise] == ["auto", "poisson"]
-    assert captured.err.count("noise model") == 1
-    assert "noise model (decided on frame 1, for all 2 frames): poisson" in captured.err
-    assert "per frame" in captured.out and "(in the Anscombe-transformed domain)" in captured.out
+    assert captured.err.count("noise: ") == 1
+    assert "noise: Poisson counts (gain " in captured.err and "(decided on frame 1, for all 2 frames)" in captured.err
+    assert "per frame" in captured.out and " in the Anscombe-transformed domain" in captured.out
 
 
 def test_a_later_frame_the_stacks_noise_model_does_not_fit_is_named(tmp_path, capsys):

@@ -76,8 +76,11 @@ def test_with_a_model_file_the_sigma_is_the_models_and_the_images_own_is_beside_
     sidecar = json.loads((tmp_path / "out.npy.json").read_text())["results"]
     mine, own = TrainedModel.load(model).noise_sigma, sidecar["image_noise_sigma"]
     assert sidecar["noise_sigma"] == mine and 0.07 < own < 0.09  # plaid() has noise 0.08
-    assert f": the model's noise sigma {mine:.4g}, the image's own estimate {own:.4g} (on the input" in captured.out
-    assert "estimated noise sigma" not in captured.out and "warning" not in captured.err
+    assert (
+        f": the model's noise sigma {mine:.4g} grey levels, the image's own estimate {own:.4g} grey levels"
+        in captured.out
+    )
+    assert "learned noise sigma" not in captured.out and "warning" not in captured.err
 
 
 def test_a_pmm_model_files_sigma_is_the_models_too(tmp_path, capsys):
@@ -88,7 +91,7 @@ def test_a_pmm_model_files_sigma_is_the_models_too(tmp_path, capsys):
     argv = ["denoise", str(tmp_path / "counts.npy"), "-o", str(tmp_path / "out.npy"), "--model-file", str(model)]
     assert main([*argv, "-q", "--threads", "1"]) == 0
     out = capsys.readouterr().out
-    assert ": the model's noise sigma " in out and ", the image's own estimate not estimated (" in out
+    assert ": the model's noise sigma " in out and ", the image's own estimate not estimated;" in out
 
 
 @pytest.mark.parametrize("factor", [0.01, 100.0])

@@ -397,7 +397,7 @@ def test_a_run_adds_float32_layers_named_after_the_input_with_its_geometry():
         assert meta["metadata"]["zeroshot"]["frames"] == [0]
     assert list(outcome.frames[0].maps) == list(MAPS)
     assert [p.epoch for p in seen] == [1, 2] and {p.total for p in seen} == {2}
-    assert "learned noise σ =" in outcome.summary() and "noise model" in outcome.summary()
+    assert "learned noise σ =" in outcome.summary() and "; noise " in outcome.summary()
 
 
 def test_a_run_equals_zeroshot_denoise():

@@ -176,7 +176,7 @@ def test_widget_denoises_in_a_worker_and_adds_the_maps(qt, widget, notices):
         np.testing.assert_allclose(layer.scale, (0.4, 0.4))
         np.testing.assert_allclose(layer.translate, (3.0, 2.0))
     assert widget.progress.value == widget.progress.max == 2
-    assert "learned noise σ =" in widget.status.value and "noise model" in widget.status.value
+    assert "learned noise σ =" in widget.status.value and "; noise " in widget.status.value
     assert notices["error"] == [] and len(notices["info"]) == 1
     assert widget.run_button.enabled and not widget.cancel_button.enabled
 

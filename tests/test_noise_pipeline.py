@@ -93,7 +93,7 @@ def test_cli_poisson_counts_end_to_end(tmp_path, capsys):
     # the default: auto decides, prints what it decided and records it
     assert main(["denoise", str(source), "-o", str(tmp_path / "a.npy"), *tiny]) == 0
     err = capsys.readouterr().err
-    assert "noise model: poisson: gain " in err
+    assert "noise: Poisson counts (gain " in err
     record = json.loads((tmp_path / "a.npy.json").read_text())
     assert record["settings"]["noise"] == "auto"
     assert record["results"]["noise"]["model"] == "poisson"

@@ -8,15 +8,18 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from zeroshot.config import MODELS, DenoiseConfig, integer_at_least, resolve_config
+from zeroshot.config import MODELS, DenoiseConfig, integer_at_least, resolve_config, total_epochs
 from zeroshot.models.base import Model
 from zeroshot.models.pmm import PMM
 from zeroshot.noise.model import NoiseModel
+from zeroshot.noise.patch_size import estimate_noise_sigma
+from zeroshot.noise.statistics import estimate_noise_acf
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.moments import PixelMoments
-from zeroshot.pipeline.inference import infer
+from zeroshot.pipeline.inference import chunk_count, infer
+from zeroshot.pipeline.progress import RunProgress, Step
 from zeroshot.pipeline.run import Run, check_image, patches_as_learned, prepare
-from zeroshot.pipeline.second_pass import second_pass
+from zeroshot.pipeline.second_pass import second_pass, second_pass_applies
 from zeroshot.pipeline.structure_guard import StructureCheck, check_structure, smooth_estimate
 from zeroshot.pipeline.trained import ModelFit, ModelMismatchWarning, TrainedModel, pixel_noise_sigma
 from zeroshot.pipeline.training import train
@@ -31,6 +34,8 @@ __all__ = [
     "Callback",
     "DenoiseResult",
     "EpochLog",
+    "RunProgress",
+    "Step",
     "check_image",
     "check_threads",
     "denoise",
@@ -89,6 +94,7 @@ def denoise(
     max_memory: MaxMemory = None,
     model: str | os.PathLike[str] | TrainedModel | None = None,
     finetune: int = 0,
+    progress: RunProgress | None = None,
     **options: object,
 ) -> DenoiseResult:
     """Denoise one 2-D image from itself alone, or with a trained model.
@@ -96,7 +102,9 @@ def denoise(
     image: (R, C) array of any real dtype. Options are the fields of `DenoiseConfig` (model,
     patch_size, n_latents, n_states, epochs, max_train_patches, merge, seed, ...) and override
     `config` (default: `DenoiseConfig.for_model(model)`, the measured defaults of the model).
-    `callback` gets an `EpochLog` after every training epoch. moments: 1 for the denoised image only,
+    `callback` gets an `EpochLog` after every training epoch; `progress` (a `RunProgress`) is told the noise
+    model once decided, then every training epoch (with the noise level learned so far, as `noise_sigma` states
+    it), inference chunk and the second pass (`zeroshot.pipeline.progress`). moments: 1 for the denoised image only,
     2 to add the per-pixel posterior variance (law of total variance over the covering patches), 3 to
     add the third central moment and the skewness. noise: "auto" (default) decides from the image between
     "white", "poisson" (counts: learned after the generalized Anscombe transform, brought back by its exact
@@ -160,6 +168,8 @@ def denoise(
     problem = None if fit is None else fit.problem()
     if problem is not None and run.comm.rank == 0:
         warnings.warn(problem, ModelMismatchWarning, stacklevel=2)
+    if progress is not None:
+        progress.noise_decided(run.noise, estimated_sigma(run, scaled, fit))
     with thread_count(run.threads):
         # The guard judges the image before learning from it (not with a model file: that model was learned).
         structure = check_structure(run, scaled) if run.config.structure_guard and trained is None else None
@@ -168,12 +178,11 @@ def denoise(
             learned, history = structure.model, structure.history
             denoised, pixel_moments = smooth_estimate(structure, scaled, run.moments)
         else:
-            learned, states, history = _learn(run, scaled, callback, trained)
+            learned, states, history = _learn(run, scaled, _epoch_reports(run, callback, progress), trained)
             kept = None if run.subset else states
             del states  # a subset's states are not needed any more: free them before inference
-            denoised, pixel_moments = infer(run, learned, scaled, kept)
+            denoised, pixel_moments = _infer_and_filter(run, learned, scaled, kept, progress)
             del kept
-            denoised = second_pass(run, scaled, denoised)
     return DenoiseResult(
         denoised=run.noise.inverse(run.scaling.to_input(denoised)),
         noise_sigma=noise_sigma(run, learned),
@@ -218,6 +227,61 @@ def trained_model(
         f"model must be one of {MODELS}, a TrainedModel or the path of a model file, got {model!r}"
         + (" (no such file)" if isinstance(model, str) else "")
     )
+
+
+def estimated_sigma(run: Run, scaled: np.ndarray, fit: ModelFit | None) -> float | None:
+    """The noise level of one pixel estimated from the image before training, on the input's scale: for correlated
+    noise the one the noise model decided by (its ACF's), with a model file the image's own (`ModelFit`); None
+    for Poisson counts (learned in another domain) and an image too small to estimate it."""
+    if run.noise.kind not in ("white", "correlated"):
+        return None
+    if fit is not None:
+        return fit.noise_sigma
+    if run.noise.kind == "correlated" and run.noise.acf is not None:
+        return float(run.noise.acf.sigma)
+    try:
+        unit = estimate_noise_acf(scaled).sigma if run.whitening is not None else estimate_noise_sigma(scaled)
+    except ValueError:
+        return None
+    return float(unit) * run.scaling.scale
+
+
+def _epoch_reports(run: Run, callback: Callback | None, progress: RunProgress | None) -> Callback | None:
+    """The training's epoch callback: `progress` told of each epoch (with the noise level as `noise_sigma`
+    states it), then `callback` given the epoch's log."""
+    if progress is None:
+        return callback
+    total = total_epochs(run.config)
+
+    def report(log: EpochLog) -> None:
+        sigma = pixel_noise_sigma(log.sigma * log.sigma, run.config, run.whitening, run.scaling)
+        progress.step(Step("training", log.epoch + 1, total, "epoch", sigma=sigma, epoch=log))
+        if callback is not None:
+            callback(log)
+
+    return report
+
+
+def _infer_and_filter(
+    run: Run,
+    model: Model | PMM,
+    scaled: np.ndarray,
+    trained: TruncatedStates | ComponentStates | None,
+    progress: RunProgress | None,
+) -> tuple[np.ndarray, PixelMoments | None]:
+    """Inference and the second pass (scaled units), `progress` told of each chunk and of the pass."""
+    filters = second_pass_applies(run, scaled.shape)
+    total = chunk_count(run) + int(filters)
+
+    def chunk_done(done: int) -> None:
+        if progress is not None:
+            progress.step(Step("inference", done, total, "chunk"))
+
+    denoised, pixel_moments = infer(run, model, scaled, trained, chunk_done)
+    denoised = second_pass(run, scaled, denoised)
+    if filters and progress is not None:
+        progress.step(Step("inference", total, total, "Wiener pass"))
+    return denoised, pixel_moments
 
 
 def _learn(

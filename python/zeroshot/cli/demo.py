@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from zeroshot.cli.budget import run_fits
-from zeroshot.cli.progress import EpochProgress
+from zeroshot.cli.progress import RunDisplay, sigma_text
 from zeroshot.config import DenoiseConfig, total_epochs
 from zeroshot.data import SARSCOV2_VIRIONS, crop_around, sarscov2, simulated_virus
 from zeroshot.denoise import DenoiseResult, check_threads, denoise
@@ -65,6 +65,7 @@ def run_demo(
     quiet: bool = False,
     max_memory: int | None = None,
     real: bool = False,
+    verbose: bool = False,
 ) -> dict[str, float]:
     """The simulated demo (`real` False): writes noisy.png, denoised.png, comparison.png (noisy | denoised |
     simulated truth), and the structure maps variance.png (stretched posterior standard deviation), detail.png
@@ -76,9 +77,11 @@ def run_demo(
     noisy.png, denoised.png (both with the noisy crop's 0.5-99.5 percentile stretch), variance.png, detail.png
     and relief.png; returns the learned noise sigma and how much the result differs from the input.
 
-    The size, the folder and the memory are checked first, and the folder is made only to write the results."""
+    The size, the folder and the memory are checked first, and the folder is made only to write the results.
+    quiet: no progress display (nor the noise model decided); verbose: the internal figures too."""
+    display = None if quiet else RunDisplay(sys.stderr, verbose=verbose)
     if real:
-        return _run_real(output_dir, config, REAL_SIZE if size is None else size, threads, quiet, max_memory)
+        return _run_real(output_dir, config, REAL_SIZE if size is None else size, threads, display, max_memory)
     size = SIMULATED_SIZE if size is None else size
     _check(output_dir, config, size, threads, max_memory)
     print(
@@ -86,7 +89,7 @@ def run_demo(
         "(made in code, not real data) with low-dose shot noise and readout noise"
     )
     clean, noisy = simulated_virus(size, seed=0)
-    result = _denoise(noisy, config, threads, quiet, max_memory)
+    result = _denoise(noisy, config, threads, display, max_memory)
 
     gap = np.ones((size, 4))
     panels = np.hstack([noisy, gap, result.denoised, gap, clean])
@@ -103,14 +106,18 @@ def run_demo(
         f"PSNR against the simulated truth: noisy {figures['psnr_noisy']:.2f} dB -> "
         f"denoised {figures['psnr_denoised']:.2f} dB"
     )
-    print(f"estimated noise sigma {figures['noise_sigma']:.4f} (true {figures['true_noise_sigma']:.4f})")
-    _print_noise(result)
+    print(f"learned noise sigma {sigma_text(figures['noise_sigma'])} (true {sigma_text(figures['true_noise_sigma'])})")
     print("wrote " + ", ".join(str(p) for p in paths.values()) + "  (left to right: noisy | denoised | truth)")
     return figures
 
 
 def _run_real(
-    output_dir: Path, config: DenoiseConfig, size: int, threads: int | None, quiet: bool, max_memory: int | None
+    output_dir: Path,
+    config: DenoiseConfig,
+    size: int,
+    threads: int | None,
+    display: RunDisplay | None,
+    max_memory: int | None,
 ) -> dict[str, float]:
     _check_size(size)
     slice_ = sarscov2()
@@ -126,7 +133,7 @@ def _run_real(
     )
     print(f"model {config.model}; {total_epochs(config)} epochs")
     start = time.perf_counter()
-    result = _denoise(noisy, config, threads, quiet, max_memory)
+    result = _denoise(noisy, config, threads, display, max_memory)
     seconds = time.perf_counter() - start
     low, high = (float(p) for p in np.percentile(noisy, [0.5, 99.5]))
     paths = _write_panels(output_dir, {"noisy": noisy, "denoised": result.denoised}, result, low, high)
@@ -137,11 +144,10 @@ def _run_real(
         "seconds": seconds,
     }
     print(
-        f"denoised in {seconds:.1f} s: learned noise sigma {figures['noise_sigma']:.2f} grey levels; the result "
+        f"denoised in {seconds:.1f} s: learned noise sigma {sigma_text(figures['noise_sigma'])}; the result "
         f"differs from the input by a standard deviation of {figures['removed_std']:.2f} "
         f"(the input's is {figures['input_std']:.2f})"
     )
-    _print_noise(result)
     print(
         "wrote " + ", ".join(str(p) for p in paths.values()) + f"  (noisy and denoised share one grey scale: "
         f"{low:g} -> black, {high:g} -> white)"
@@ -149,19 +155,10 @@ def _run_real(
     return figures
 
 
-def _print_noise(result: DenoiseResult) -> None:
-    """The noise model the run used: what --noise auto decided, or what was asked."""
-    if result.noise is not None:
-        print(f"noise model ({result.noise.asked}): {result.noise.description}")
-
-
 def _denoise(
-    noisy: np.ndarray, config: DenoiseConfig, threads: int | None, quiet: bool, max_memory: int | None
+    noisy: np.ndarray, config: DenoiseConfig, threads: int | None, display: RunDisplay | None, max_memory: int | None
 ) -> DenoiseResult:
-    callback = (
-        None if quiet else EpochProgress(total_epochs(config), sigma_scale=float(np.std(noisy)), stream=sys.stderr)
-    )
-    return denoise(noisy, config=config, threads=threads, callback=callback, moments=2, max_memory=max_memory)
+    return denoise(noisy, config=config, threads=threads, progress=display, moments=2, max_memory=max_memory)
 
 
 def _check_size(size: int) -> None:

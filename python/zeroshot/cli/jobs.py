@@ -35,10 +35,9 @@ from zeroshot.cli.files import (
     stage_result,
 )
 from zeroshot.cli.options import RunOptions
-from zeroshot.cli.progress import EpochProgress
+from zeroshot.cli.progress import RunDisplay, sigma_text
 from zeroshot.cli.report import stage_report
 from zeroshot.cli.sidecar import sidecar_path
-from zeroshot.config import total_epochs
 from zeroshot.denoise import DenoiseResult, check_threads, denoise, later_frames_config
 from zeroshot.enhance import RenderSettings, render_kind
 from zeroshot.extras import install_hint
@@ -252,12 +251,11 @@ def read_files(options: RunOptions) -> list[Path]:
 # -------------------------------------------------------------------------------------- running
 
 
-def _sigma_scale(options: RunOptions, frame: np.ndarray) -> float:
-    """The factor that takes a learned sigma to the input's scale: the dictionary models learn the frame scaled
-    to unit variance (with a model file: by the model's scaling), pmm the counts as they are."""
-    if options.config.model == "pmm":
-        return 1.0
-    return options.trained.scaling.scale if options.trained is not None else float(np.std(frame)) or 1.0
+def _display(options: RunOptions, image: EMImage, index: int) -> RunDisplay:
+    """The progress display of frame `index`'s run (from 1); the noise model is announced for the first frame
+    alone (a stack's is decided there, `later_frames_config`)."""
+    note = f" (decided on frame 1, for all {len(image.frames)} frames)" if image.is_stack else ""
+    return RunDisplay(sys.stderr, verbose=options.verbose, announce=index == 1, note=note)
 
 
 def _denoise_frames(
@@ -278,11 +276,7 @@ def _denoise_frames(
         checkpoint = job.outputs.checkpoints[index - 1] if job.outputs.checkpoints else None
         # A stack stopped at frame k has no checkpoints of the later frames yet: those start afresh.
         resume = options.resume and (index == 1 or (checkpoint is not None and checkpoint.exists()))
-        epochs = callback
-        if epochs is None and loud:
-            epochs = EpochProgress(
-                total_epochs(options.config), sigma_scale=_sigma_scale(options, frame), stream=sys.stderr
-            )
+        display = _display(options, image, index) if loud and callback is None else None
         if options.trained is not None:  # the model file's configuration, with the options given beside it
             how: dict[str, Any] = {"model": options.trained, "finetune": options.finetune, **options.overrides}
         else:
@@ -294,7 +288,8 @@ def _denoise_frames(
                     denoise(
                         frame,
                         threads=options.threads,
-                        callback=epochs,
+                        callback=callback,
+                        progress=display,
                         moments=options.moments,
                         comm=comm,
                         checkpoint_every=options.checkpoint_every,
@@ -306,10 +301,6 @@ def _denoise_frames(
             problem = None if fit is None else fit.problem()
             if problem is not None and comm.rank == 0:  # also with -q: the result may be poor
                 print(f"zeroshot: warning: {where}: {problem}", file=sys.stderr)
-            noise = results[-1].noise
-            if noise is not None and noise.asked == "auto" and loud and options.trained is None:
-                scope = f" (decided on frame 1, for all {len(image.frames)} frames)" if image.is_stack else ""
-                print(f"noise model{scope}: {noise.description}", file=sys.stderr)
             config = later_frames_config(config, results[0])
             structure = results[-1].structure
             if structure is not None and not structure.found and comm.rank == 0:
@@ -452,20 +443,18 @@ def run_job(
         return f"{job.source} -> {out.image}: {options.kind}; {sigmas}"
     extra = f", variance -> {out.variance}" if out.variance is not None else ""
     extra += f", report -> {out.report}" if out.report is not None else ""
-    transformed = any(r.noise is not None and r.noise.transforms for r in results)
-    scale = "in the Anscombe-transformed domain" if transformed else "on the input's value scale"
-    return f"{job.source} -> {out.image}{extra}: {sigmas} ({scale}); pixel size {job.image.pixel_size or 'unknown'}"
+    return f"{job.source} -> {out.image}{extra}: {sigmas}; pixel size {job.image.pixel_size or 'unknown'}"
 
 
 def describe_sigmas(results: list[DenoiseResult], options: RunOptions) -> str:
     """The noise sigma of the frames' runs in words: the estimated one, or with a model file the model's (after
     --finetune epochs) with the image's own estimate beside it."""
     per = " per frame" if len(results) > 1 else ""
-    sigmas = ", ".join(f"{r.noise_sigma:.4g}" for r in results)
+    transformed = any(r.noise is not None and r.noise.transforms for r in results)
+    sigmas = sigma_text([r.noise_sigma for r in results], transformed)
     if options.trained is None:
-        return f"estimated noise sigma{per} {sigmas}"
-    fits = [r.model_fit for r in results]
-    own = ", ".join("not estimated" if f is None or f.noise_sigma is None else f"{f.noise_sigma:.4g}" for f in fits)
+        return f"learned noise sigma{per} {sigmas}"
+    own = sigma_text([None if r.model_fit is None else r.model_fit.noise_sigma for r in results], transformed)
     whose = "the fine-tuned model's" if options.finetune else "the model's"
     return f"{whose} noise sigma{per} {sigmas}, the image's own estimate {own}"
 

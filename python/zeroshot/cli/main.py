@@ -138,6 +138,12 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int)
     g.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all cores)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also the internal figures: the noise model's technical description, F per patch and replaced states",
+    )
 
 
 def _memory_size(text: str) -> int:
@@ -240,6 +246,7 @@ def _cmd_demo(args: argparse.Namespace, comm: Comm) -> int:
         quiet=args.quiet,
         max_memory=args.max_memory,
         real=args.real,
+        verbose=args.verbose,
     )
     return 0
 

@@ -75,7 +75,7 @@ class RunOptions:
     settings; also those of the variance map); parallel: "files", "patches" or "auto" (how MPI ranks share the
     inputs); model_file and trained: the trained model to denoise with (--model-file), finetune its epochs on
     each image, overrides the options given beside it (config is then the model's with them,
-    `TrainedModel.config_for`).
+    `TrainedModel.config_for`); verbose (-v): the internal figures too in the progress display.
     """
 
     command: str
@@ -98,6 +98,7 @@ class RunOptions:
     model_file: Path | None = None
     trained: TrainedModel | None = None
     finetune: int = 0
+    verbose: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
     suffix: str = ""
 
@@ -175,4 +176,5 @@ class RunOptions:
             finetune=finetune,
             overrides=overrides,
             suffix=args.suffix,
+            verbose=getattr(args, "verbose", False),
         )

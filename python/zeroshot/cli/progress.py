@@ -1,39 +1,158 @@
-"""Progress displays: a one-line display of the EM epochs on stderr, and one line per finished file of a run
-whose MPI ranks denoise whole files."""
+"""Progress displays: the run's display on stderr (the noise model decided, then one line for the training epochs
+and one for the inference, each with the time elapsed and an estimate of the time left), and one line per
+finished file of a run whose MPI ranks denoise whole files."""
 
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Callable, TextIO
 
+from zeroshot.noise.model import NATIVE_POISSON, NoiseModel
+from zeroshot.pipeline.progress import RunProgress, Step
 from zeroshot.runtime.comm import Comm
 from zeroshot.variational.em import EpochLog
 
+BAR_WIDTH = 24
+# Without a terminal (a log file), the inference line is printed at every tenth of its chunks, not at each.
+LOG_STEPS = 10
 
-class EpochProgress:
-    """Callback printing epoch, F per patch, sigma and replaced states; redraws one line on a terminal."""
 
-    def __init__(self, total_epochs: int, sigma_scale: float = 1.0, stream: TextIO | None = None) -> None:
-        self.total = total_epochs
-        self.sigma_scale = sigma_scale
+def sigma_text(sigmas: float | Sequence[float | None], transformed: bool = False) -> str:
+    """Noise sigmas as every display of the command line prints them: 4 significant digits (None: "not
+    estimated"), then their unit."""
+    values = [sigmas] if isinstance(sigmas, (int, float)) else list(sigmas)
+    numbers = ", ".join("not estimated" if s is None else f"{s:.4g}" for s in values)
+    if all(s is None for s in values):
+        return numbers
+    return f"{numbers} " + ("in the Anscombe-transformed domain" if transformed else "grey levels")
+
+
+def duration_text(seconds: float) -> str:
+    """'7 s', '2 min 05 s', '1 h 02 min'."""
+    whole = round(max(seconds, 0.0))
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def noise_text(noise: NoiseModel, sigma: float | None) -> str:
+    """The noise model decided, in plain words ("noise: white, estimated sigma 25.1 grey levels")."""
+    estimate = "" if sigma is None else f", estimated sigma {sigma:.3g} grey levels"
+    asked = " (as asked)" if noise.asked != "auto" else ""
+    if noise.kind == NATIVE_POISSON:
+        return "noise: Poisson counts, learned as they are by model pmm"
+    if noise.kind == "poisson" and noise.poisson is not None:
+        return (
+            f"noise: Poisson counts (gain {noise.poisson.gain:.3g}){asked}, denoised after the Anscombe transform "
+            "(its noise sigma is about 1 when the transform fits)"
+        )
+    if noise.kind == "correlated":
+        acf = noise.acf
+        lags = "" if acf is None or acf.max_lag < 1 else f" (lag-1 {acf.rows[1]:.2f} rows, {acf.cols[1]:.2f} columns)"
+        return f"noise: correlated between neighbouring pixels{lags}{asked}{estimate}"
+    return f"noise: white{asked}{estimate}"
+
+
+def step_text(step: Step, elapsed: float, left: float | None, transformed: bool, verbose: bool) -> str:
+    """One progress line: bar, stage, step, the sigma learned so far (training), time elapsed and left."""
+    filled = BAR_WIDTH * step.done // max(step.total, 1)
+    parts = [f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {step.stage}: {step.unit} {step.done}/{step.total}"]
+    if step.sigma is not None:
+        parts.append(f"noise sigma {sigma_text(step.sigma, transformed)}")
+    if verbose and step.epoch is not None:
+        parts.append(f"F/N {step.epoch.free_energy_per_patch:.4f}, replaced {step.epoch.n_replaced}")
+    parts.append(f"{duration_text(elapsed)} elapsed")
+    if left is not None and step.done < step.total:
+        parts.append(f"about {duration_text(left)} left")
+    return ", ".join(parts)
+
+
+class RunDisplay(RunProgress):
+    """The run's display on `stream` (stderr): the noise model in plain words when decided (its technical
+    description too with `verbose`; only when `announce`), then one line per stage, redrawn in place on a
+    terminal; `verbose` adds the training's internal figures. `note` follows the noise line (a stack's scope)."""
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        verbose: bool = False,
+        announce: bool = True,
+        note: str = "",
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr  # looked up now, not at import
         self.interactive = self.stream.isatty()
+        self.verbose, self.announce, self.note, self.clock = verbose, announce, note, clock
+        self.transformed = False
+        self._last = clock()  # the time of the last report: where the next stage starts
+        self._stage: str | None = None
+        self._start, self._first = self._last, 0
+        self._open = False  # a redrawn line not yet ended
+
+    def noise_decided(self, noise: NoiseModel, sigma: float | None) -> None:
+        self.transformed = noise.transforms
+        self._last = self.clock()
+        if self.announce:
+            self._write(noise_text(noise, sigma) + self.note)
+            if self.verbose:
+                self._write(f"noise model ({noise.asked}): {noise.description}")
+
+    def step(self, step: Step) -> None:
+        now = self.clock()
+        if step.stage != self._stage:
+            self._end_line()
+            self._stage, self._start, self._first = step.stage, self._last, step.done - 1
+        self._last = now
+        elapsed = now - self._start
+        counted = step.done - self._first
+        left = elapsed / counted * (step.total - step.done) if counted > 0 else None
+        line = step_text(step, elapsed, left, self.transformed, self.verbose)
+        if self.interactive:
+            self.stream.write("\r" + line)
+            self._open = True
+            if step.done >= step.total:
+                self._end_line()
+        elif self._logged(step):
+            self._write(line)
+        self.stream.flush()
+
+    def _logged(self, step: Step) -> bool:
+        """Whether a line goes to a log (not a terminal): every epoch; a tenth of the inference's steps."""
+        if step.stage == "training" or step.done >= step.total:
+            return True
+        return LOG_STEPS * step.done // step.total != LOG_STEPS * (step.done - 1) // step.total
+
+    def _end_line(self) -> None:
+        if self._open:
+            self.stream.write("\n")
+            self._open = False
+
+    def _write(self, line: str) -> None:
+        self._end_line()
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+class EpochProgress:
+    """An epoch callback for a run that trains without `zeroshot.denoise` (`zeroshot train`): each epoch's log
+    shown by a `RunDisplay`, its sigma times `sigma_scale`."""
+
+    def __init__(
+        self, total_epochs: int, sigma_scale: float = 1.0, stream: TextIO | None = None, verbose: bool = False
+    ) -> None:
+        self.total = total_epochs
+        self.sigma_scale = sigma_scale
+        self.display = RunDisplay(stream, verbose=verbose, announce=False)
 
     def __call__(self, log: EpochLog) -> None:
-        done = log.epoch + 1
-        width = 24
-        filled = width * done // max(self.total, 1)
-        line = (
-            f"[{'#' * filled}{'.' * (width - filled)}] epoch {done}/{self.total}  "
-            f"F/N {log.free_energy_per_patch:.4f}  sigma {log.sigma * self.sigma_scale:.4g}  "
-            f"replaced {log.n_replaced}  {log.seconds:.2f}s"
-        )
-        if self.interactive:
-            self.stream.write("\r" + line + ("\n" if done >= self.total else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+        sigma = log.sigma * self.sigma_scale
+        self.display.step(Step("training", log.epoch + 1, self.total, "epoch", sigma=sigma, epoch=log))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
 from zeroshot.enhance import render_kind
 from zeroshot.napari._layers import LayerData, image_layer, percentile_limits
 from zeroshot.napari._options import MAPS, WidgetOptions, denoise_kwargs
-from zeroshot.variational.em import EpochLog
+from zeroshot.pipeline.progress import RunProgress, Step
 
 # How each map is shown: its colormap.
 COLORMAPS = {"denoised": "gray", "variance": "magma", "relief": "gray", "detail": "gray", "skewness": "PiYG"}
@@ -79,7 +79,7 @@ class LayerImage:
 class Progress:
     """Where a run is: frame `frame` (its index; 0 for an image), the `position`-th of the `n_frames` it
     denoises (from 0), `epoch` of its `epochs` epochs done, and sigma, the noise level it has learned so far on
-    the input's scale (approximate while learning)."""
+    the input's scale (`DenoiseResult.noise_sigma` after this epoch)."""
 
     frame: int
     position: int
@@ -99,7 +99,7 @@ class Progress:
 
     def describe(self) -> str:
         where = f"frame {self.frame} ({self.position + 1} of {self.n_frames}), " if self.n_frames > 1 else ""
-        return f"{where}epoch {self.epoch}/{self.epochs}, σ ≈ {self.sigma:.4g}"
+        return f"{where}epoch {self.epoch}/{self.epochs}, σ = {self.sigma:.4g}"
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,7 @@ class FrameResult:
     noise_sigma: float
     noise: str | None
     config: DenoiseConfig
+    noise_kind: str | None = None
 
     @classmethod
     def of(cls, result: DenoiseResult, maps: Sequence[str]) -> FrameResult:
@@ -122,6 +123,7 @@ class FrameResult:
             noise_sigma=result.noise_sigma,
             noise=None if result.noise is None else result.noise.description,
             config=result.config,
+            noise_kind=None if result.noise is None else result.noise.kind,
         )
 
 
@@ -140,16 +142,19 @@ class Outcome:
     layers: list[LayerData]
 
     def summary(self) -> str:
-        """The learned σ, the patch size and the noise model decided, of the first frame run (the one in
+        """The learned σ (`DenoiseResult.noise_sigma`), the patch size and the kind of noise decided (its
+        description, with the internal figures, is in the layers' metadata), of the first frame run (the one in
         view), with the range of σ over the frames of a stack."""
         index, first = next(iter(self.frames.items()))
         sigmas = [r.noise_sigma for r in self.frames.values()]
         text = f"learned noise σ = {first.noise_sigma:.4g}"
         if len(sigmas) > 1:
             text += f" (frame {index}; {min(sigmas):.4g} to {max(sigmas):.4g} over {len(sigmas)} frames)"
+        if first.noise_kind == "poisson":
+            text += " (in the Anscombe-transformed domain)"
         text += f"; patch size {first.config.patch_size}"
-        if first.noise is not None:
-            text += f"; noise model {first.noise}"
+        if first.noise_kind is not None:
+            text += f"; noise {first.noise_kind}"
         return text
 
 
@@ -167,10 +172,19 @@ def frames_to_run(image: LayerImage, options: WidgetOptions) -> list[int]:
     return order[:1] if options.frames == "current" else order
 
 
-def _sigma_scale(config: DenoiseConfig, frame: np.ndarray) -> float:
-    """The factor taking the σ learned during training to the input's scale (as the command line shows it): the
-    dictionary models learn the frame scaled to unit variance, pmm the counts as they are."""
-    return 1.0 if config.model == "pmm" else float(np.std(frame)) or 1.0
+class _EpochReports(RunProgress):
+    """`report` told of each training epoch of one frame's run, with the σ the run ends with
+    (`DenoiseResult.noise_sigma`), then `cancelled` asked."""
+
+    def __init__(self, report: Callable[[int, float], None], cancelled: Callable[[], bool], epochs: int) -> None:
+        self.report, self.cancelled, self.epochs = report, cancelled, epochs
+
+    def step(self, step: Step) -> None:
+        if step.stage != "training" or step.sigma is None:
+            return
+        self.report(step.done, step.sigma)
+        if self.cancelled():
+            raise Cancelled(f"cancelled after epoch {step.done} of {self.epochs}")
 
 
 def denoise_layer(
@@ -194,17 +208,14 @@ def denoise_layer(
         if cancelled():
             raise Cancelled(f"cancelled before frame {index}")
         frame = image.frame(index)
-        scale = _sigma_scale(config, frame)
 
-        def on_epoch(log: EpochLog, index: int = index, position: int = position, scale: float = scale) -> None:
+        def on_epoch(done: int, sigma: float, index: int = index, position: int = position) -> None:
             if progress is not None:
-                progress(Progress(index, position, len(order), log.epoch + 1, epochs, log.sigma * scale))
-            if cancelled():
-                raise Cancelled(f"cancelled after epoch {log.epoch + 1} of {epochs}")
+                progress(Progress(index, position, len(order), done, epochs, sigma))
 
         where = f"layer {image.name!r}" + (f" frame {index}" if image.is_stack else "")
         try:
-            result = denoise(frame, callback=on_epoch, **kwargs)
+            result = denoise(frame, progress=_EpochReports(on_epoch, cancelled, epochs), **kwargs)
             frames[index] = FrameResult.of(result, options.maps)
             if "config" in kwargs:  # one noise model for the stack: decided on the first frame run
                 kwargs["config"] = later_frames_config(kwargs["config"], result)

@@ -7,6 +7,7 @@ absorbs the bands in rank order (the order of the patches) and the merged images
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -43,11 +44,22 @@ def inference_evo(evo: EvoConfig) -> EvoConfig:
     return evo if evo.single_latents_from is None else replace(evo, single_latents_from=0)
 
 
+# Called after each inference chunk with the number of this rank's chunks done.
+ChunkDone = Callable[[int], None]
+
+
+def chunk_count(run: Run) -> int:
+    """How many inference chunks this rank's block of the patches is cut into."""
+    lo, hi = block_range(run.grid.N, run.comm.rank, run.comm.size)
+    return -(-(hi - lo) // run.chunk_patches)
+
+
 def infer(
     run: Run,
     model: Model | PMM,
     image: np.ndarray,
     trained: TruncatedStates | ComponentStates | None = None,
+    chunk_done: ChunkDone | None = None,
 ) -> tuple[np.ndarray, PixelMoments | None]:
     """(merged posterior mean (R, C), per-pixel moments if order > 1) of the image, on every rank.
 
@@ -55,9 +67,10 @@ def infer(
     all patches, this rank's training states, which cover the same block (one more E-step each);
     otherwise every patch starts from random states and gets `inference_epochs` E-steps. The PMM's
     E-step is exact for its truncation: one E-step from no states at all, whatever `trained` holds.
+    chunk_done: told the number of chunks done after each (`chunk_count` in all).
     """
     if isinstance(model, PMM):
-        return _infer_pmm(run, model, image)
+        return _infer_pmm(run, model, image, chunk_done)
     if isinstance(trained, ComponentStates):
         raise TypeError("component states belong to a PMM, not to a dictionary model")
     config, grid, comm, order = run.config, run.grid, run.comm, run.moments
@@ -68,7 +81,7 @@ def infer(
     # The moments of the noise-free patches in the image's own pixels: with whitened patches, the model's
     # dictionary coloured back (zeroshot.noise.whitening).
     pixel_model = model if run.whitening is None else run.whitening.colour(model)
-    for start, stop in grid.chunks(lo, hi, run.chunk_patches):
+    for done, (start, stop) in enumerate(grid.chunks(lo, hi, run.chunk_patches), start=1):
         Yc, dc = learned_patches(patch_range(image, grid, start, stop), config.center_patches, run.whitening)
         if trained is not None:
             chunk_states = trained.subset(slice(start - lo, stop - lo), first_index=start)
@@ -93,23 +106,29 @@ def infer(
         merger.add(start - band.first_patch, mean, patch_moments.variance, patch_moments.third)
         # Freed before the next chunk is made: otherwise two chunks' arrays would be alive at once.
         del Yc, dc, chunk_states, patch_moments, mean, products
+        if chunk_done is not None:
+            chunk_done(done)
     return _merged(run, merger, band.row0)
 
 
-def _infer_pmm(run: Run, model: PMM, image: np.ndarray) -> tuple[np.ndarray, PixelMoments | None]:
+def _infer_pmm(
+    run: Run, model: PMM, image: np.ndarray, chunk_done: ChunkDone | None
+) -> tuple[np.ndarray, PixelMoments | None]:
     """infer() for the PMM: per chunk, one top-S E-step and the posterior moments of the rates."""
     config, grid, comm, order = run.config, run.grid, run.comm, run.moments
     lo, hi = block_range(grid.N, comm.rank, comm.size)
     band = grid.band(lo, hi)
     merger = Merger(band.grid, pixel_accumulators(band.grid, config.merge, order))
     estep = TopKEStep()
-    for start, stop in grid.chunks(lo, hi, run.chunk_patches):
+    for done, (start, stop) in enumerate(grid.chunks(lo, hi, run.chunk_patches), start=1):
         Yc = patch_range(image, grid, start, stop)
         chunk_states = ComponentStates.empty(stop - start, model.C, config.n_states, first_index=start)
         estep.update(model, Yc, chunk_states, config.epochs)
         patch_moments = model.posterior_moments(chunk_states, order=order)
         merger.add(start - band.first_patch, patch_moments.mean, patch_moments.variance, patch_moments.third)
         del Yc, chunk_states, patch_moments
+        if chunk_done is not None:
+            chunk_done(done)
     return _merged(run, merger, band.row0)
 
 

@@ -16,7 +16,7 @@ from zeroshot.noise.statistics import noise_covariance
 from zeroshot.patches.wiener import WIENER_PATCH, wiener_pass
 from zeroshot.pipeline.run import Run
 
-__all__ = ["second_pass"]
+__all__ = ["second_pass", "second_pass_applies"]
 
 # The spectrum's windows must hold the patch's lags twice over.
 _MIN_SIDE = 2 * WIENER_PATCH
@@ -25,9 +25,14 @@ _MIN_SIDE = 2 * WIENER_PATCH
 def second_pass(run: Run, scaled: np.ndarray, pilot: np.ndarray) -> np.ndarray:
     """The run's final estimate (scaled units) from the posterior mean `pilot`: the Wiener pass for correlated
     noise (second_pass "wiener") on an image of at least 32 px a side, else the pilot itself."""
-    if run.config.second_pass != "wiener" or run.noise.kind != "correlated" or min(scaled.shape) < _MIN_SIDE:
+    if not second_pass_applies(run, scaled.shape):
         return pilot
     spectrum = estimate_noise_spectrum(scaled, WIENER_PATCH - 1)
     if not spectrum.variance > 0:  # a constant image: nothing to filter
         return pilot
     return wiener_pass(scaled, pilot, noise_covariance(spectrum, WIENER_PATCH))
+
+
+def second_pass_applies(run: Run, shape: tuple[int, ...]) -> bool:
+    """Whether `second_pass` filters an image of this shape (else it returns the pilot)."""
+    return run.config.second_pass == "wiener" and run.noise.kind == "correlated" and min(shape) >= _MIN_SIDE
