@@ -141,7 +141,7 @@ def test_cli_under_mpiexec_writes_one_output(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in target.parent.iterdir()) == ["denoised.npy", "denoised.npy.json"]
-    assert run.stdout.count("estimated noise sigma") == 1  # rank 0 reports, the other rank is quiet
+    assert run.stdout.count("learned noise sigma") == 1  # rank 0 reports, the other rank is quiet
     assert run.stderr.count("2 MPI ranks, 1 OpenMP thread(s) per rank") == 1
     assert run.stderr.count("rank 1 on ") == 1 and run.stderr.count("epoch 5/5") == 1
     assert "the ranks share each image's patches (--parallel patches, auto: fewer inputs than ranks)" in run.stderr
