@@ -562,7 +562,7 @@ CASES.append(
         f"{ZS} denoise st_u8.npy -o out.npy {TINY}",
         lambda o: (
             o.rc == 0
-            and "(in the Anscombe-transformed domain)" in o.out
+            and "in the Anscombe-transformed domain" in o.out
             and [frame["model"] for frame in json.loads((o.folder / "out.npy.json").read_text())["results"]["noise"]]
             == ["poisson"] * 4
         ),
