@@ -8,7 +8,7 @@ these `render_kind` makes one of:
 - relief:   the detail map shaded by a hill-shade of the stretched denoised image (a three-dimensional impression
             of the particles' surfaces), values in [0, 1]. A hill-shade of √V, the first relief, was a worm-like
             texture on every real image (region SNR over the membrane pairs of the SARS-CoV-2 demo crop −5.4 dB,
-            an edge map 5.5); the shaded detail map gives 17.7 dB (bench/real_em.py);
+            an edge map 5.5); the shaded detail map gives 17.2 dB (bench/real_em.py);
 - detail:   the denoised image with its detail layer boosted where the posterior is confident;
 - skewness: the signed third standardised moment, a detail map (raw), displayed stretched.
 """

@@ -44,7 +44,7 @@ def _write_panels(
     variance.png (stretched posterior standard deviation), detail.png (the denoised image with the detail the
     posterior is sure of raised) and relief.png (the detail map shaded: a three-dimensional impression) of `result`
     into output_dir, which is made here; returns the paths by name. The maps that outline structure on the
-    SARS-CoV-2 slice (region SNR over the membrane pairs 11.1, 18.4 and 17.7 dB against 5.5 for an edge map;
+    SARS-CoV-2 slice (region SNR over the membrane pairs 11.1, 17.9 and 17.2 dB against 5.5 for an edge map;
     skewness -9.6: bench/real_em.py)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
