@@ -1,5 +1,5 @@
 """Reruns the reproductions of the reliability reviews (../shared/reviews/reliability.md, defects D1-D20, and
-reliability_turn3.md, defects R1, R2, R4-R14) against the installed zeroshot and prints what each gives now.
+reliability_turn3.md, defects R1-R14) against the installed zeroshot and prints what each gives now.
 
 Each case runs in a fresh temporary folder, in its own process (a crash shows as a signal, a hang as a time-out),
 with the review's "tiny" settings. A case passes when the process neither crashes nor hangs, prints no Python
@@ -525,6 +525,22 @@ CASES += [
         lambda o: o.rc == 0 and "e-1" not in o.err + o.out and "variance 0.0" not in o.err,
     )
     for noise in ("auto", "correlated")
+]
+
+
+CASES += [
+    Case(
+        "R3",
+        "--noise auto on Poisson counts at a high dose (the simulated micrograph x 1000 counts, 256x256)",
+        python("""
+            import numpy as np
+            from zeroshot.data import simulated_virus
+            counts = np.random.default_rng(0).poisson(simulated_virus(256, seed=0).clean * 1000)
+            np.save("hb.npy", counts.astype(np.float64))
+        """),
+        f"{ZS} denoise hb.npy -o out.npy {TINY.replace(' -q', '')}",
+        lambda o: o.rc == 0 and "noise: white" in o.err + o.out and "noise: correlated" not in o.err + o.out,
+    )
 ]
 
 
