@@ -148,14 +148,14 @@ def test_sidecar_records_the_run(tmp_path, capsys):
     assert record["results"]["patch_size"] == 5
 
 
-def test_stack_is_denoised_frame_by_frame(tmp_path):
+def test_stack_is_denoised_frame_by_frame_with_per_slice(tmp_path):
     noise = (0.03, 0.08, 0.15)
     stack = np.stack([plaid(noise=n, seed=i) for i, n in enumerate(noise)]).astype(np.float32)
     source, single = tmp_path / "stack.mrc", tmp_path / "frame1.npy"
     write_em(source, stack, pixel_size=PixelSize(0.3, 0.3))
     np.save(single, stack[1])
     out = tmp_path / "out"
-    assert main(["denoise", str(source), str(single), "-o", f"{out}/", "-q", *FAST]) == 0
+    assert main(["denoise", str(source), str(single), "-o", f"{out}/", "--per-slice", "-q", *FAST]) == 0
 
     result = read_em(out / "stack.mrc")
     assert result.is_stack and result.data.shape == stack.shape
@@ -201,7 +201,7 @@ def test_mrc_labels_and_header_fields_go_from_input_to_output(tmp_path):
         ]
 
 
-def test_auto_noise_of_a_stack_is_decided_once_on_its_first_frame(tmp_path, capsys):
+def test_auto_noise_of_a_stack_per_slice_is_decided_once_on_its_first_frame(tmp_path, capsys):
     # Frame 1 is Poisson counts, frame 2 integers with white noise: decided alone, frame 2 would be white, and
     # the line printed ("in the Anscombe-transformed domain") would be wrong for it.
     rng = np.random.default_rng(0)
@@ -209,7 +209,7 @@ def test_auto_noise_of_a_stack_is_decided_once_on_its_first_frame(tmp_path, caps
     stack = np.stack([rng.poisson(clean), np.rint(20 + clean + 3 * rng.standard_normal(clean.shape))])
     source, target = tmp_path / "counts.npy", tmp_path / "out.npy"
     np.save(source, stack.astype(np.float32))
-    assert main(["denoise", str(source), "-o", str(target), *FAST]) == 0
+    assert main(["denoise", str(source), "-o", str(target), "--per-slice", *FAST]) == 0
 
     captured = capsys.readouterr()
     noise = json.loads((tmp_path / "out.npy.json").read_text())["results"]["noise"]
@@ -226,7 +226,7 @@ def test_a_later_frame_the_stacks_noise_model_does_not_fit_is_named(tmp_path, ca
     stack = np.stack([rng.poisson(clean), np.rint(clean - 60 + 3 * rng.standard_normal(clean.shape))])
     source = tmp_path / "counts.npy"
     np.save(source, stack.astype(np.float32))
-    assert main(["denoise", str(source), "-o", str(tmp_path / "out.npy"), "-q", *FAST]) == 2
+    assert main(["denoise", str(source), "-o", str(tmp_path / "out.npy"), "--per-slice", "-q", *FAST]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"zeroshot denoise: error: {source} (frame 2): noise='poisson'"), err
     assert err.rstrip().endswith("(noise poisson was decided on frame 1 for the whole stack; --noise chooses it)")

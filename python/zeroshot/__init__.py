@@ -21,6 +21,7 @@ from zeroshot.pipeline.trained import ModelMismatchWarning, TrainedModel
 from zeroshot.runtime.interrupt import TrainingInterrupted
 from zeroshot.train import train
 from zeroshot.version import package_version
+from zeroshot.volume import VolumeResult, denoise_volume
 
 __all__ = [
     "DenoiseConfig",
@@ -33,8 +34,10 @@ __all__ = [
     "RenderSettings",
     "TrainedModel",
     "TrainingInterrupted",
+    "VolumeResult",
     "data",
     "denoise",
+    "denoise_volume",
     "enhance",
     "get_num_threads",
     "has_openmp",

@@ -8,14 +8,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from zeroshot.config import DenoiseConfig, resolve_config
-from zeroshot.pipeline.dataset import as_image_list, prepare_training
-from zeroshot.pipeline.trained import TrainedModel
+from zeroshot.config import DenoiseConfig, resolve_config, total_epochs
+from zeroshot.pipeline.dataset import TrainingSet, as_image_list, prepare_training
+from zeroshot.pipeline.progress import RunProgress, Step
+from zeroshot.pipeline.trained import TrainedModel, pixel_noise_sigma
 from zeroshot.pipeline.training import train as learn
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.runtime.memory_check import MaxMemory
 from zeroshot.runtime.threads import thread_count
-from zeroshot.variational.em import Callback
+from zeroshot.variational.em import Callback, EpochLog
 
 __all__ = ["TrainedModel", "train"]
 
@@ -32,6 +33,7 @@ def train(
     resume: bool = False,
     max_memory: MaxMemory = None,
     names: Sequence[str] | None = None,
+    progress: RunProgress | None = None,
     **options: object,
 ) -> TrainedModel:
     """Learn one model from the patches of `images`: a 2-D image, a stack (F, R, C) or a list of 2-D images
@@ -42,8 +44,9 @@ def train(
     is taken through those same transforms (see `zeroshot.pipeline.dataset`); max_train_patches counts the
     patches of all images. comm, checkpoint, checkpoint_every, resume, max_memory and callback as for
     `denoise` (the checkpoint records a hash of all the images). names: how error messages name the images
-    (e.g. their files; default "image 0", "image 1", ...). Returns the `TrainedModel`: `.save(path)`
-    writes its file, `denoise(image, model=...)` uses it.
+    (e.g. their files; default "image 0", "image 1", ...). progress: told of the noise model once decided and
+    of every training epoch, as by `zeroshot.denoise` (`zeroshot.pipeline.progress`). Returns the
+    `TrainedModel`: `.save(path)` writes its file, `denoise(image, model=...)` uses it.
     """
     config = resolve_config(config, dict(options))
     training, Y = prepare_training(
@@ -57,8 +60,10 @@ def train(
         max_memory=max_memory,
         names=names,
     )
+    if progress is not None:
+        progress.noise_decided(training.noise, None)
     with thread_count(training.threads):
-        model, _, history = learn(training, Y, callback)
+        model, _, history = learn(training, Y, _epoch_reports(training, callback, progress))
     del Y
     return TrainedModel(
         config=training.config,
@@ -70,3 +75,19 @@ def train(
         images=training.images,
         n_train=training.n_train,
     )
+
+
+def _epoch_reports(training: TrainingSet, callback: Callback | None, progress: RunProgress | None) -> Callback | None:
+    """The training's epoch callback: `progress` told of each epoch (with the noise level on the training
+    images' scale, as `TrainedModel.noise_sigma` states it), then `callback` given the epoch's log."""
+    if progress is None:
+        return callback
+    total = total_epochs(training.config)
+
+    def report(log: EpochLog) -> None:
+        sigma = pixel_noise_sigma(log.sigma * log.sigma, training.config, training.whitening, training.scaling)
+        progress.step(Step("training", log.epoch + 1, total, "epoch", sigma=sigma, epoch=log))
+        if callback is not None:
+            callback(log)
+
+    return report

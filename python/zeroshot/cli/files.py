@@ -73,6 +73,13 @@ def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: b
         help="for a folder output: TEXT after each input's name (a.mrc -> OUTDIR/a_denoised.mrc with --suffix "
         "_denoised; default: the input's name unchanged)",
     )
+    parser.add_argument(
+        "--per-slice",
+        action="store_true",
+        help="a 3-D input (a tomogram, an MRC stack): learn a model for each slice, the noise model decided on "
+        "the first (default: one model for the whole volume, learned from up to 8 slices spread over it and "
+        "applied to every slice: several times faster)",
+    )
     if not keep_dtype:
         parser.set_defaults(keep_dtype=False)
         return

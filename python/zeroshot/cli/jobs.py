@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -45,11 +47,14 @@ from zeroshot.io import EMImage, read_em
 from zeroshot.io.atomic import StagedFile, replace_together
 from zeroshot.maps.render import to_uint8
 from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
+from zeroshot.pipeline.progress import Step
 from zeroshot.pipeline.scaling import check_moments_fit
 from zeroshot.pipeline.trained import ModelMismatchWarning
 from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.runtime.comm import Comm
+from zeroshot.train import train
 from zeroshot.variational.em import Callback
+from zeroshot.volume import training_slices
 
 
 @dataclass(frozen=True)
@@ -94,11 +99,13 @@ class FileJob:
 # ------------------------------------------------------------------------------------- planning
 
 
-def _frame_checkpoints(checkpoint: Path | None, image: EMImage | None = None) -> tuple[Path, ...]:
-    """--checkpoint, or PATH_frameK (K from 1) for each frame of a stack (image None: not read yet, as given)."""
+def _frame_checkpoints(options: RunOptions, image: EMImage | None = None) -> tuple[Path, ...]:
+    """--checkpoint, or PATH_frameK (K from 1) for each frame of a stack denoised frame by frame (image None:
+    not read yet, as given)."""
+    checkpoint = options.checkpoint
     if checkpoint is None:
         return ()
-    if image is None or not image.is_stack:
+    if image is None or not image.is_stack or options.one_model(len(image.frames)):
         return (checkpoint,)
     return tuple(
         checkpoint.with_name(f"{checkpoint.stem}_frame{k}{checkpoint.suffix}") for k in range(1, len(image.data) + 1)
@@ -176,7 +183,7 @@ def plan_job(source: Path, target: Path, options: RunOptions, budget: InputBudge
         variance=variance,
         variance_dtype=None if variance is None else map_dtype(variance, ndim),
         report=report,
-        checkpoints=_frame_checkpoints(options.checkpoint, image),
+        checkpoints=_frame_checkpoints(options, image),
     )
     if options.kind is None:
         _check_values(source, image, target, dtype)
@@ -223,7 +230,7 @@ def plan_paths(options: RunOptions) -> list[tuple[Path, Path]]:
     for source, target in zip(sources, targets):
         check_writable_format(target)
         variance, report = _side_outputs(target, options)
-        written += Outputs(target, None, variance, None, report, _frame_checkpoints(options.checkpoint)).written(source)
+        written += Outputs(target, None, variance, None, report, _frame_checkpoints(options)).written(source)
     _check_written(options, written, folder)
     return list(zip(sources, targets))
 
@@ -258,13 +265,51 @@ def _display(options: RunOptions, image: EMImage, index: int) -> RunDisplay:
     return RunDisplay(sys.stderr, verbose=options.verbose, announce=index == 1, note=note)
 
 
+@contextmanager
+def _errors_named(where: str, frame: np.ndarray, note: str = "") -> Iterator[None]:
+    """ValueError, and the overflow of values too large to compute with, as a ValueError naming `where`."""
+    try:
+        yield
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}{note}") from None
+    except (OverflowError, FloatingPointError) as error:
+        raise ValueError(
+            f"{where}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute with "
+            f"({type(error).__name__}: {error}); scale the image down"
+        ) from None
+
+
+def _denoise_frame(frame: np.ndarray, options: RunOptions, comm: Comm, **how: Any) -> DenoiseResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelMismatchWarning)  # said by the caller, naming the file
+        return denoise(
+            frame,
+            threads=options.threads,
+            moments=options.moments,
+            comm=comm,
+            checkpoint_every=options.checkpoint_every,
+            max_memory=options.max_memory,
+            **how,
+        )
+
+
+def _warn_mismatch(result: DenoiseResult, where: str, comm: Comm) -> None:
+    fit = result.model_fit
+    problem = None if fit is None else fit.problem()
+    if problem is not None and comm.rank == 0:  # also with -q: the result may be poor
+        print(f"zeroshot: warning: {where}: {problem}", file=sys.stderr)
+
+
 def _denoise_frames(
     job: FileJob, options: RunOptions, comm: Comm, label: str, callback: Callback | None = None
 ) -> list[DenoiseResult]:
-    """Each frame of the job's image denoised with its own model (or the model file's); `label` (if any) is
-    shown before each; callback: for the epochs, instead of the progress display. The noise model of a stack
-    is decided once, on its first frame (`later_frames_config`)."""
+    """Each frame of the job's image denoised with its own model (or the model file's, or with one model
+    learned from the frames of a volume: `_denoise_volume`); `label` (if any) is shown before each; callback:
+    for the epochs, instead of the progress display. The noise model of a stack is decided once, on its first
+    frame (`later_frames_config`)."""
     image = job.image
+    if options.one_model(len(image.frames)):
+        return _denoise_volume(job, options, comm, label, callback)
     results: list[DenoiseResult] = []
     loud = not options.quiet and comm.rank == 0
     config = options.config
@@ -281,39 +326,55 @@ def _denoise_frames(
             how: dict[str, Any] = {"model": options.trained, "finetune": options.finetune, **options.overrides}
         else:
             how = {"config": config, "checkpoint": checkpoint, "resume": resume}
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ModelMismatchWarning)  # said below, naming the file
-                results.append(
-                    denoise(
-                        frame,
-                        threads=options.threads,
-                        callback=callback,
-                        progress=display,
-                        moments=options.moments,
-                        comm=comm,
-                        checkpoint_every=options.checkpoint_every,
-                        max_memory=options.max_memory,
-                        **how,
-                    )
-                )
-            fit = results[-1].model_fit
-            problem = None if fit is None else fit.problem()
-            if problem is not None and comm.rank == 0:  # also with -q: the result may be poor
-                print(f"zeroshot: warning: {where}: {problem}", file=sys.stderr)
+        decided = config.noise != options.config.noise and index > 1
+        note = f" (noise {config.noise} was decided on frame 1 for the whole stack; --noise chooses it)"
+        with _errors_named(where, frame, note if decided else ""):
+            results.append(_denoise_frame(frame, options, comm, callback=callback, progress=display, **how))
+            _warn_mismatch(results[-1], where, comm)
             config = later_frames_config(config, results[0])
             structure = results[-1].structure
             if structure is not None and not structure.found and comm.rank == 0:
                 print(f"{job.source}: {structure.description}", file=sys.stderr)
-        except ValueError as error:
-            decided = config.noise != options.config.noise and index > 1
-            note = f" (noise {config.noise} was decided on frame 1 for the whole stack; --noise chooses it)"
-            raise ValueError(f"{where}: {error}{note if decided else ''}") from None
-        except (OverflowError, FloatingPointError) as error:
-            raise ValueError(
-                f"{where}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute with "
-                f"({type(error).__name__}: {error}); scale the image down"
-            ) from None
+    return results
+
+
+def _denoise_volume(
+    job: FileJob, options: RunOptions, comm: Comm, label: str, callback: Callback | None = None
+) -> list[DenoiseResult]:
+    """The frames of a volume or stack denoised with one model, learned from up to TRAIN_SLICES of them spread
+    over it (`zeroshot.volume`); progress: the noise model, the training epochs, then one line per frame."""
+    frames = job.image.frames
+    loud = not options.quiet and comm.rank == 0
+    chosen = training_slices(len(frames))
+    if label and loud:
+        print(f"{label}: one model for its {len(frames)} frames", file=sys.stderr)
+    display = None
+    if loud and callback is None:
+        note = f" (decided on frame {chosen[0] + 1}; one model for all {len(frames)} frames)"
+        display = RunDisplay(sys.stderr, verbose=options.verbose, note=note)
+    names = [f"{job.source} (frame {z + 1})" for z in chosen]
+    with _errors_named(str(job.source), frames[chosen[0]]):
+        trained = train(
+            [frames[z] for z in chosen],
+            config=options.config,
+            threads=options.threads,
+            callback=callback,
+            comm=comm,
+            checkpoint=job.outputs.checkpoints[0] if job.outputs.checkpoints else None,
+            checkpoint_every=options.checkpoint_every,
+            resume=options.resume,
+            max_memory=options.max_memory,
+            names=names,
+            progress=display,
+        )
+    results: list[DenoiseResult] = []
+    for index, frame in enumerate(frames, start=1):
+        where = f"{job.source} (frame {index})"
+        with _errors_named(where, frame):
+            results.append(_denoise_frame(frame, options, comm, model=trained))
+        _warn_mismatch(results[-1], where, comm)
+        if display is not None:
+            display.step(Step("slices", index, len(frames), "frame"))
     return results
 
 
@@ -337,9 +398,12 @@ def _record(options: RunOptions, results: list[DenoiseResult], image: EMImage, c
                 [None if r.model_fit is None else r.model_fit.noise_sigma for r in results], image
             )
         }
+    frames = len(results)
+    volume = {"one_model": True, "trained_on_frames": [z + 1 for z in training_slices(frames)]}
     return {
         "settings": {**asdict(options.config), "threads": options.threads, "mpi_ranks": comm.size},
         "model_file": model_file,
+        "volume": volume if options.one_model(frames) else None,
         "results": {
             "noise_sigma": per_frame([r.noise_sigma for r in results], image),
             **own,
@@ -449,8 +513,10 @@ def run_job(
 def describe_sigmas(results: list[DenoiseResult], options: RunOptions) -> str:
     """The noise sigma of the frames' runs in words: the estimated one, or with a model file the model's (after
     --finetune epochs) with the image's own estimate beside it."""
-    per = " per frame" if len(results) > 1 else ""
     transformed = any(r.noise is not None and r.noise.transforms for r in results)
+    if options.one_model(len(results)):
+        return f"learned noise sigma {sigma_text(results[0].noise_sigma, transformed)} (one model for the frames)"
+    per = " per frame" if len(results) > 1 else ""
     sigmas = sigma_text([r.noise_sigma for r in results], transformed)
     if options.trained is None:
         return f"learned noise sigma{per} {sigmas}"

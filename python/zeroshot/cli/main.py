@@ -175,7 +175,11 @@ def _add_checkpoint_options(parser: argparse.ArgumentParser, one_training: bool 
         "--checkpoint",
         metavar="PATH",
         help="save the training state to PATH "
-        + ("(one for all the inputs)" if one_training else "(one input; a stack: PATH_frameK per frame)")
+        + (
+            "(one for all the inputs)"
+            if one_training
+            else "(one input; with --per-slice, a stack's frames each PATH_frameK)"
+        )
         + " every --checkpoint-every epochs, at the end of training and when stopped",
     )
     g.add_argument(

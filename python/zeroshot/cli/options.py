@@ -75,7 +75,8 @@ class RunOptions:
     settings; also those of the variance map); parallel: "files", "patches" or "auto" (how MPI ranks share the
     inputs); model_file and trained: the trained model to denoise with (--model-file), finetune its epochs on
     each image, overrides the options given beside it (config is then the model's with them,
-    `TrainedModel.config_for`); verbose (-v): the internal figures too in the progress display.
+    `TrainedModel.config_for`); verbose (-v): the internal figures too in the progress display; per_slice
+    (--per-slice): a stack's frames each with its own model, instead of one model for the volume.
     """
 
     command: str
@@ -101,6 +102,7 @@ class RunOptions:
     verbose: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
     suffix: str = ""
+    per_slice: bool = False
 
     def __post_init__(self) -> None:
         if self.trained is not None and self.checkpoint is not None:
@@ -122,6 +124,10 @@ class RunOptions:
                 f"--report {self.report}: one report file for {len(self.inputs)} inputs; give --report "
                 "without a path to write one beside each output"
             )
+
+    def one_model(self, frames: int) -> bool:
+        """Whether `frames` frames (> 1: a volume or stack) are denoised with one model learned from them."""
+        return frames > 1 and not self.per_slice and self.trained is None
 
     @property
     def moments(self) -> int:
@@ -177,4 +183,5 @@ class RunOptions:
             overrides=overrides,
             suffix=args.suffix,
             verbose=getattr(args, "verbose", False),
+            per_slice=args.per_slice,
         )

@@ -123,8 +123,8 @@ class RunDisplay(RunProgress):
         self.stream.flush()
 
     def _logged(self, step: Step) -> bool:
-        """Whether a line goes to a log (not a terminal): every epoch; a tenth of the inference's steps."""
-        if step.stage == "training" or step.done >= step.total:
+        """Whether a line goes to a log (not a terminal): every epoch and slice; a tenth of the inference's steps."""
+        if step.stage in ("training", "slices") or step.done >= step.total:
             return True
         return LOG_STEPS * step.done // step.total != LOG_STEPS * (step.done - 1) // step.total
 

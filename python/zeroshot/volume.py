@@ -1,0 +1,225 @@
+"""Volumes and stacks as one job: a tomogram (Z, R, C), an MRC stack or a series of micrographs of one specimen.
+
+By default one model is learned for the whole volume, from the patches of up to `train_slices` slices spread
+evenly over it (the middle one first: it decides the noise model, which the end slices of a reconstructed
+tomogram, often masked or empty, would not; `max_train_patches` bounds the patches of all of them), and then
+applied to every slice (E-steps at the model's parameters, the Wiener pass for correlated noise: what
+`zeroshot.denoise(slice, model=...)` does). Inside one volume the content is shared, so one model serves every
+slice, and learning it once instead of once per slice is what makes a volume fast: inference is a fraction of
+training. `per_slice=True` learns a model per slice instead (the noise model decided once, on the first slice).
+
+Slices are read one at a time (`volume[z]`), so a memory-mapped array (`np.load(path, mmap_mode="r")`, an
+mrcfile memory map) is never read whole; `on_slice(z, result)` takes each slice's result as it is finished (to
+write it and let it go); without it the results are collected into arrays.
+
+MPI: every rank learns the same model (the training is repeated, with one process's arithmetic: the volume is
+then bitwise the same at any rank count), then the ranks share the slices, each denoising every size-th one,
+and send them to rank 0, which alone calls `on_slice` (or holds the arrays), in slice order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from zeroshot.config import DenoiseConfig, integer_at_least, resolve_config
+from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
+from zeroshot.pipeline.progress import RunProgress, Step
+from zeroshot.pipeline.trained import TrainedModel
+from zeroshot.runtime.comm import Comm, SerialComm
+from zeroshot.runtime.memory_check import MaxMemory
+from zeroshot.train import train
+
+__all__ = ["TRAIN_SLICES", "VolumeResult", "denoise_volume", "training_slices"]
+
+# Slices a volume's model is learned from: enough to hold its variety of content, few enough that their float64
+# copies stay small (8 slices of 1024 x 1024: 64 MiB).
+TRAIN_SLICES = 8
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    """One slice's result: denoised (R, C) float64 on the input's value scale, variance (R, C) (moments >= 2;
+    else None), noise_sigma (as `DenoiseResult.noise_sigma`)."""
+
+    denoised: np.ndarray
+    variance: np.ndarray | None
+    noise_sigma: float
+
+    @classmethod
+    def of(cls, result: DenoiseResult) -> SliceResult:
+        return cls(result.denoised, result.variance, result.noise_sigma)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """For sending to another rank (`from_arrays` reads them back)."""
+        arrays = {"denoised": self.denoised, "noise_sigma": np.array([self.noise_sigma])}
+        return arrays if self.variance is None else {**arrays, "variance": self.variance}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> SliceResult:
+        return cls(arrays["denoised"], arrays.get("variance"), float(arrays["noise_sigma"][0]))
+
+
+SliceHandler = Callable[[int, SliceResult], None]
+
+
+@dataclass(frozen=True)
+class VolumeResult:
+    """denoised (Z, R, C) and variance (when moments >= 2) in float32, or float64 for a float64 or 32-bit
+    integer volume (None where `on_slice` took the slices, and on ranks other than 0); model: the volume's
+    model (None with per_slice); noise_sigma: per slice, the learned noise level on the input's scale (as
+    `DenoiseResult.noise_sigma`: the volume model's for every slice); trained_on: the slices the model was
+    learned from (empty with per_slice)."""
+
+    denoised: np.ndarray | None
+    variance: np.ndarray | None
+    model: TrainedModel | None
+    noise_sigma: tuple[float, ...]
+    trained_on: tuple[int, ...]
+
+
+def training_slices(n: int, count: int = TRAIN_SLICES) -> list[int]:
+    """`count` of the slices 0..n-1 (all when n <= count), each in the middle of one of `count` equal parts of the
+    volume (its ends, often masked or empty, are left out), the middle slice in place of the nearest: the
+    middle slice first."""
+    middle = n // 2
+    if count >= n:
+        chosen = list(range(n))
+    else:
+        chosen = [int((k + 0.5) * n / count) for k in range(count)]
+        chosen[min(range(count), key=lambda k: abs(chosen[k] - middle))] = middle
+    return [middle, *(z for z in chosen if z != middle)]
+
+
+def _check_volume(volume: Any) -> tuple[int, int, int]:
+    shape = tuple(getattr(volume, "shape", ()))
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"a volume must be a 3-D array (slices, rows, cols), got shape {shape}")
+    dtype = np.dtype(getattr(volume, "dtype", np.float64))
+    if dtype.kind not in "biuf":
+        raise ValueError(f"a volume must hold real numbers, got dtype {dtype}")
+    return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+def _slice(volume: Any, z: int) -> np.ndarray:
+    return np.asarray(volume[z])
+
+
+class _SliceSteps:
+    """Tells `progress` of each slice done (stage "slices")."""
+
+    def __init__(self, progress: RunProgress | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+
+    def slice_done(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress.step(Step("slices", self.done, self.total, "slice"))
+
+
+def denoise_volume(
+    volume: Any,
+    *,
+    model: str | TrainedModel | None = None,
+    per_slice: bool = False,
+    train_slices: int = TRAIN_SLICES,
+    moments: int = 1,
+    config: DenoiseConfig | None = None,
+    threads: int | None = None,
+    comm: Comm | None = None,
+    progress: RunProgress | None = None,
+    on_slice: SliceHandler | None = None,
+    skip: Sequence[int] = (),
+    max_memory: MaxMemory = None,
+    **options: Any,
+) -> VolumeResult:
+    """Denoise a volume (Z, R, C) as one job (see the module's docstring).
+
+    volume: a 3-D array of any real dtype, or anything with `shape`, `dtype` and `volume[z]` (a memory map).
+    model: a model name (the DenoiseConfig field) or a `TrainedModel` (then nothing is learned: every slice is
+    denoised with it). per_slice: a model learned per slice instead. train_slices: how many slices the
+    volume's model is learned from. moments, threads, max_memory and the options (DenoiseConfig fields) as for
+    `zeroshot.denoise`; comm: see the module's docstring. progress: told of the noise model and the training
+    epochs of the volume's model, then of every slice (stage "slices"). on_slice(z, result): each slice's
+    result, in slice order, on rank 0 (the arrays are then not collected). skip: slices not to denoise (done
+    by an earlier run that was stopped; resuming with the same options gives the same results for the
+    others)."""
+    Z, R, C = _check_volume(volume)
+    comm = comm if comm is not None else SerialComm()
+    train_slices = integer_at_least("train_slices", train_slices, minimum=1)
+    skipped = set(skip)
+    trained = model if isinstance(model, TrainedModel) else None
+    if trained is None and model is not None:
+        options["model"] = model
+    cfg = None if trained is not None else resolve_config(config, dict(options))
+    own = SerialComm()  # the training is repeated on every rank: see the module's docstring
+    chosen: list[int] = []
+    if trained is None and not per_slice:
+        chosen = training_slices(Z, train_slices)
+        trained = train(
+            [_slice(volume, z) for z in chosen],
+            config=cfg,
+            threads=threads,
+            comm=own,
+            max_memory=max_memory,
+            names=[f"slice {z}" for z in chosen],
+            progress=progress,
+        )
+    todo = [z for z in range(Z) if z not in skipped]
+    steps = _SliceSteps(progress if comm.rank == 0 else None, len(todo))
+    out_dtype = np.result_type(np.dtype(volume.dtype), np.float32)
+    collect = on_slice is None and comm.rank == 0
+    denoised = np.zeros((Z, R, C), out_dtype) if collect else None
+    variance = np.zeros((Z, R, C), out_dtype) if collect and moments >= 2 else None
+    sigmas: list[float] = []
+    slice_config = cfg
+
+    def handle(z: int, result: SliceResult) -> None:
+        sigmas.append(result.noise_sigma)
+        if denoised is not None:
+            denoised[z] = result.denoised
+        if variance is not None and result.variance is not None:
+            variance[z] = result.variance
+        if on_slice is not None:
+            on_slice(z, result)
+        steps.slice_done()
+
+    def run_slice(z: int) -> SliceResult:
+        nonlocal slice_config
+        image = _slice(volume, z)
+        if trained is not None:
+            result = denoise(image, model=trained, moments=moments, threads=threads, max_memory=max_memory)
+        else:
+            assert slice_config is not None
+            result = denoise(
+                image, config=slice_config, moments=moments, threads=threads, max_memory=max_memory, comm=own
+            )
+            slice_config = later_frames_config(slice_config, result)
+        return SliceResult.of(result)
+
+    if trained is None and todo and comm.size > 1:
+        # per slice, the noise model is decided on the first: every rank decides it (and ends on the same kind)
+        first_z = todo.pop(0)
+        first = run_slice(first_z)
+        if comm.rank == 0:
+            handle(first_z, first)
+    for position, z in enumerate(todo):
+        owner = position % comm.size
+        if owner == comm.rank:
+            result = run_slice(z)
+            if comm.rank == 0:
+                handle(z, result)
+            else:
+                comm.send_arrays(result.arrays(), 0)
+        elif comm.rank == 0:
+            handle(z, SliceResult.from_arrays(comm.recv_arrays(owner)))
+    return VolumeResult(
+        denoised=denoised,
+        variance=variance,
+        model=None if per_slice else trained,
+        noise_sigma=tuple(sigmas),
+        trained_on=tuple(chosen),
+    )

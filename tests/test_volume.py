@@ -1,0 +1,118 @@
+"""Volumes as one job (`zeroshot.denoise_volume`, `zeroshot denoise` of a stack): one model learned from
+slices spread over the volume and applied to every slice."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import zeroshot
+from thread_comm import run_ranks
+from zeroshot.cli.main import main
+from zeroshot.volume import SliceResult, training_slices
+
+OPTIONS = {"n_latents": 16, "n_states": 8, "epochs": 3, "patch_size": 5, "threads": 1}
+FAST = ["--latents", "16", "--states", "8", "--epochs", "3", "--patch-size", "5", "--threads", "1"]
+
+
+def volume(slices: int = 5, size: int = 32, sigma: float = 0.1, seed: int = 0) -> np.ndarray:
+    """Rectangles that move from slice to slice, with white noise: (slices, size, size) float32."""
+    y, x = np.mgrid[:size, :size]
+    clean = np.stack([0.2 + 0.4 * (((x + z) // 8) % 2) + 0.3 * ((y // 11) % 2) for z in range(slices)])
+    noisy = clean + sigma * np.random.default_rng(seed).standard_normal(clean.shape)
+    return noisy.astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("n", "count", "expected"),
+    [(1, 8, [0]), (5, 8, [2, 0, 1, 3, 4]), (300, 8, [150, 18, 56, 93, 131, 206, 243, 281]), (64, 4, [32, 8, 40, 56])],
+)
+def test_training_slices_are_spread_over_the_volume_the_middle_first(n, count, expected):
+    chosen = training_slices(n, count)
+    assert chosen == expected
+    assert len(set(chosen)) == len(chosen) == min(n, count)
+
+
+def test_one_model_denoises_every_slice():
+    data = volume()
+    result = zeroshot.denoise_volume(data, moments=2, **OPTIONS)
+    assert result.denoised is not None and result.variance is not None and result.model is not None
+    assert result.denoised.shape == data.shape and result.denoised.dtype == np.float32
+    assert result.trained_on == (2, 0, 1, 3, 4)
+    assert len(set(result.noise_sigma)) == 1 and result.noise_sigma[0] == pytest.approx(0.1, rel=0.5)
+    # Each slice is the volume model's inference on it, as zeroshot.denoise(slice, model=...) gives it.
+    alone = zeroshot.denoise(data[3], model=result.model, moments=2, threads=1)
+    np.testing.assert_array_equal(result.denoised[3], alone.denoised.astype(np.float32))
+    np.testing.assert_array_equal(result.variance[3], alone.variance.astype(np.float32))
+    assert np.all(np.isfinite(result.denoised))
+
+
+def test_slices_go_to_on_slice_in_order_and_skipped_ones_are_not_denoised():
+    data = volume()
+    seen: list[tuple[int, SliceResult]] = []
+    result = zeroshot.denoise_volume(data, on_slice=lambda z, r: seen.append((z, r)), skip=[1, 3], **OPTIONS)
+    assert result.denoised is None and result.variance is None
+    assert [z for z, _ in seen] == [0, 2, 4]
+    full = zeroshot.denoise_volume(data, **OPTIONS)
+    assert full.denoised is not None
+    for z, piece in seen:  # a resumed volume's slices are those of an uninterrupted run
+        np.testing.assert_array_equal(piece.denoised.astype(np.float32), full.denoised[z])
+
+
+def test_per_slice_learns_a_model_for_each_slice():
+    data = volume(slices=3)
+    result = zeroshot.denoise_volume(data, per_slice=True, **OPTIONS)
+    assert result.model is None and result.trained_on == ()
+    assert result.denoised is not None
+    alone = zeroshot.denoise(data[0], **OPTIONS)
+    np.testing.assert_array_equal(result.denoised[0], alone.denoised.astype(np.float32))
+
+
+def test_a_trained_model_is_applied_to_every_slice():
+    data = volume(slices=3)
+    model = zeroshot.train(data[:1], **OPTIONS)
+    result = zeroshot.denoise_volume(data, model=model, threads=1)
+    assert result.model is model and result.trained_on == ()
+    assert result.noise_sigma == (model.noise_sigma,) * 3
+
+
+def test_ranks_share_the_slices_and_give_the_same_volume_as_one_process():
+    data = volume(slices=5)
+    one = zeroshot.denoise_volume(data, **OPTIONS)
+    ranks = run_ranks(2, lambda comm: zeroshot.denoise_volume(data, comm=comm, **OPTIONS))
+    assert ranks[1].denoised is None  # rank 0 holds the volume
+    assert one.denoised is not None and ranks[0].denoised is not None
+    np.testing.assert_array_equal(ranks[0].denoised, one.denoised)
+    assert ranks[0].noise_sigma == one.noise_sigma
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (np.zeros((4, 4)), r"3-D array \(slices, rows, cols\), got shape \(4, 4\)"),
+        (np.zeros((2, 8, 8), dtype=np.complex64), "real numbers, got dtype complex64"),
+    ],
+)
+def test_bad_volumes_are_named(bad, match):
+    with pytest.raises(ValueError, match=match):
+        zeroshot.denoise_volume(bad, **OPTIONS)
+
+
+def test_the_cli_denoises_a_stack_with_one_model(tmp_path, capsys):
+    data = volume()
+    source, target = tmp_path / "tomo.npy", tmp_path / "out.npy"
+    np.save(source, data)
+    assert main(["denoise", str(source), "-o", str(target), "--checkpoint", str(tmp_path / "ck.npz"), *FAST]) == 0
+    err, out = capsys.readouterr()[::-1]
+    assert "(decided on frame 3; one model for all 5 frames)" in err
+    assert err.count("slices: frame ") == 5
+    assert "(one model for the frames)" in out
+    record = json.loads((tmp_path / "out.npy.json").read_text())
+    assert record["volume"] == {"one_model": True, "trained_on_frames": [3, 1, 2, 4, 5]}
+    assert len(set(record["results"]["noise_sigma"])) == 1
+    assert (tmp_path / "ck.npz").exists() and not list(tmp_path.glob("ck_frame*"))
+    api = zeroshot.denoise_volume(data, **OPTIONS)
+    assert api.denoised is not None
+    np.testing.assert_array_equal(np.load(target), api.denoised)
