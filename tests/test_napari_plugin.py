@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import zeroshot
 from zeroshot.config import MODELS, DenoiseConfig
 from zeroshot.data import sarscov2, simulated_virus
 from zeroshot.io import PixelSize, read_em, write_em
@@ -434,7 +435,8 @@ def test_a_stack_runs_frame_by_frame_in_view_first_and_keeps_frame_order():
     frames = np.stack([small_image(seed=k) for k in range(3)])
     image = LayerImage(frames, "stack", (2.0, 0.5, 0.5), (0.0, 1.0, 1.0), current_frame=2)
     seen: list[Progress] = []
-    outcome = denoise_layer(image, replace(TINY, maps=("denoised", "variance")), progress=seen.append)
+    options = replace(TINY, maps=("denoised", "variance"), one_model=False)
+    outcome = denoise_layer(image, options, progress=seen.append)
     assert list(outcome.frames) == [2, 0, 1]
     assert [(p.frame, p.position, p.epoch) for p in seen] == [
         (k, i, e) for i, k in enumerate([2, 0, 1]) for e in (1, 2)
@@ -455,9 +457,24 @@ def test_the_frame_in_view_decides_the_noise_model_of_the_stack():
     clean = 40 * (0.2 + 0.4 * ((x // 10) % 2) + 0.3 * ((y // 13) % 2))
     counts, white = rng.poisson(clean), np.rint(20 + clean + 3 * rng.standard_normal(clean.shape))
     image = LayerImage(np.stack([white, counts]).astype(np.float32), "stack", (1.0,) * 3, (0.0,) * 3, current_frame=1)
-    outcome = denoise_layer(image, TINY)
-    assert list(outcome.frames) == [1, 0]
-    assert all(str(frame.noise).startswith("poisson: ") for frame in outcome.frames.values())
+    for options in (TINY, replace(TINY, one_model=False)):
+        outcome = denoise_layer(image, options)
+        assert list(outcome.frames) == [1, 0]
+        assert all(str(frame.noise).startswith("poisson: ") for frame in outcome.frames.values())
+
+
+def test_a_stack_is_denoised_with_one_model_by_default():
+    frames = np.stack([small_image(seed=k) for k in range(3)]).astype(np.float32)
+    image = LayerImage(frames, "stack", (1.0,) * 3, (0.0,) * 3, current_frame=1)
+    seen: list[Progress] = []
+    outcome = denoise_layer(image, TINY, progress=seen.append)
+    assert list(outcome.frames) == [1, 0, 2]
+    assert [(p.position, p.n_frames, p.epoch) for p in seen] == [(0, 1, 1), (0, 1, 2), (0, 3, 2), (1, 3, 2), (2, 3, 2)]
+    assert len({frame.noise_sigma for frame in outcome.frames.values()}) == 1
+    config = denoise_kwargs(TINY)["config"]
+    volume = zeroshot.denoise_volume(frames, config=config, threads=1)  # the API's volume: the same
+    assert volume.denoised is not None
+    np.testing.assert_array_equal(outcome.layers[0][0], volume.denoised)
 
 
 def test_the_frame_in_view_alone_is_placed_at_its_frame():
@@ -488,7 +505,7 @@ def test_cancelling_a_stack_between_frames_makes_no_layer():
     with pytest.raises(Cancelled):
         denoise_layer(
             LayerImage(frames, "stack", (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)),
-            TINY,
+            replace(TINY, one_model=False),
             progress=seen.append,
             cancelled=lambda: len(seen) >= 2,  # asked after the last epoch of the first frame
         )

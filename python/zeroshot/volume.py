@@ -81,17 +81,17 @@ class VolumeResult:
     trained_on: tuple[int, ...]
 
 
-def training_slices(n: int, count: int = TRAIN_SLICES) -> list[int]:
+def training_slices(n: int, count: int = TRAIN_SLICES, first: int | None = None) -> list[int]:
     """`count` of the slices 0..n-1 (all when n <= count), each in the middle of one of `count` equal parts of the
-    volume (its ends, often masked or empty, are left out), the middle slice in place of the nearest: the
-    middle slice first."""
-    middle = n // 2
+    volume (its ends, often masked or empty, are left out), `first` (default: the middle slice) in place of the
+    nearest, and first: it decides the noise model."""
+    first = n // 2 if first is None else first
     if count >= n:
         chosen = list(range(n))
     else:
         chosen = [int((k + 0.5) * n / count) for k in range(count)]
-        chosen[min(range(count), key=lambda k: abs(chosen[k] - middle))] = middle
-    return [middle, *(z for z in chosen if z != middle)]
+        chosen[min(range(count), key=lambda k: abs(chosen[k] - first))] = first
+    return [first, *(z for z in chosen if z != first)]
 
 
 def _check_volume(volume: Any) -> tuple[int, int, int]:

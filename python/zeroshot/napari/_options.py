@@ -22,7 +22,9 @@ class WidgetOptions:
     """What the widget asks for. patch_size 0: chosen from the noise level; threads 0: the core's current
     number (all cores unless set otherwise); model_file: a model saved by `zeroshot train` to denoise with
     instead of learning one (it fixes the model, noise model, patch size and latents; seed and states still
-    apply to its inference E-steps; epochs are not used); maps: the layers to add (MAPS); frames: FRAMES."""
+    apply to its inference E-steps; epochs are not used); maps: the layers to add (MAPS); frames: FRAMES;
+    one_model: all the frames of a stack denoised with one model learned from them (`zeroshot.volume`), not a
+    model each."""
 
     model: str = "bsc"
     noise: str = "auto"
@@ -35,6 +37,7 @@ class WidgetOptions:
     model_file: str | None = None
     maps: tuple[str, ...] = ("denoised",)
     frames: str = "all"
+    one_model: bool = True
 
     @classmethod
     def defaults(cls, model: str = "bsc") -> WidgetOptions:

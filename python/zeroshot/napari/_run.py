@@ -7,7 +7,8 @@ is made."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
@@ -19,6 +20,8 @@ from zeroshot.enhance import render_kind
 from zeroshot.napari._layers import LayerData, image_layer, percentile_limits
 from zeroshot.napari._options import MAPS, WidgetOptions, denoise_kwargs
 from zeroshot.pipeline.progress import RunProgress, Step
+from zeroshot.train import train
+from zeroshot.volume import training_slices
 
 # How each map is shown: its colormap.
 COLORMAPS = {"denoised": "gray", "variance": "magma", "relief": "gray", "detail": "gray", "skewness": "PiYG"}
@@ -204,6 +207,8 @@ def denoise_layer(
     epochs = total_epochs(config) if "config" in kwargs else 0
     order = frames_to_run(image, options)
     frames: dict[int, FrameResult] = {}
+    if "config" in kwargs and options.one_model and len(order) > 1:  # one model for the stack, learned first
+        kwargs = _volume_model(image, order[0], kwargs, epochs, progress, cancelled)
     for position, index in enumerate(order):
         if cancelled():
             raise Cancelled(f"cancelled before frame {index}")
@@ -213,22 +218,59 @@ def denoise_layer(
             if progress is not None:
                 progress(Progress(index, position, len(order), done, epochs, sigma))
 
-        where = f"layer {image.name!r}" + (f" frame {index}" if image.is_stack else "")
-        try:
+        with _errors_named(f"layer {image.name!r}" + (f" frame {index}" if image.is_stack else ""), frame):
             result = denoise(frame, progress=_EpochReports(on_epoch, cancelled, epochs), **kwargs)
             frames[index] = FrameResult.of(result, options.maps)
             if "config" in kwargs:  # one noise model for the stack: decided on the first frame run
                 kwargs["config"] = later_frames_config(kwargs["config"], result)
-        except ValueError as error:
-            raise ValueError(f"{where}: {error}") from None
-        except (OverflowError, FloatingPointError) as error:
-            raise ValueError(
-                f"{where}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute "
-                f"with ({type(error).__name__}: {error}); scale the image down"
-            ) from None
+            elif "model" in kwargs and progress is not None and image.is_stack:
+                progress(Progress(index, position, len(order), epochs, epochs, result.noise_sigma))
     if cancelled():
         raise Cancelled("cancelled after the last epoch")
     return Outcome(frames, result_layers(image, frames))
+
+
+def _volume_model(
+    image: LayerImage,
+    in_view: int,
+    kwargs: dict[str, Any],
+    epochs: int,
+    progress: Callable[[Progress], None] | None,
+    cancelled: Callable[[], bool],
+) -> dict[str, Any]:
+    """The keyword arguments that denoise every frame of a stack with one model (`zeroshot.volume`), learned from
+    up to TRAIN_SLICES frames spread over it, the one in view first (it decides the noise model); its epochs
+    reported as those of one run."""
+    chosen = training_slices(image.n_frames, first=in_view)
+
+    def on_epoch(done: int, sigma: float) -> None:
+        if progress is not None:
+            progress(Progress(chosen[0], 0, 1, done, epochs, sigma))
+
+    with _errors_named("", image.frame(chosen[0])):
+        trained = train(
+            [image.frame(k) for k in chosen],
+            config=kwargs["config"],
+            threads=kwargs["threads"],
+            names=[f"layer {image.name!r} frame {k}" for k in chosen],
+            progress=_EpochReports(on_epoch, cancelled, epochs),
+        )
+    return {"model": trained, "threads": kwargs["threads"], "moments": kwargs["moments"]}
+
+
+@contextmanager
+def _errors_named(where: str, frame: np.ndarray) -> Iterator[None]:
+    """ValueError, and the overflow of values too large to compute with, as a ValueError naming `where` (when
+    given; else the error names its frame)."""
+    try:
+        yield
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}" if where else str(error)) from None
+    except (OverflowError, FloatingPointError) as error:
+        raise ValueError(
+            f"{where or 'the image'}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute "
+            f"with ({type(error).__name__}: {error}); scale the image down"
+        ) from None
 
 
 def result_layers(image: LayerImage, frames: dict[int, FrameResult]) -> list[LayerData]:

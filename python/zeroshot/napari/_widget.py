@@ -87,6 +87,11 @@ class DenoiseWidget(Container[Widget]):
         self.maps = {name: CheckBox(text=name, value=name in DEFAULT_MAPS) for name in MAPS}
         self.frames = ComboBox(label="stack frames", choices=FRAMES, value=defaults.frames)
         self.frames.tooltip = "a stack: every frame (the one in view first) or only the one in view"
+        self.one_model = CheckBox(text="one model for all frames", value=defaults.one_model)
+        self.one_model.tooltip = (
+            "a stack or tomogram: learn one model from up to 8 frames spread over it and apply it to every frame "
+            "(several times faster); unticked, each frame learns its own"
+        )
         self.run_button = PushButton(text="Denoise")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="progress", min=0, max=1, value=0)
@@ -106,6 +111,7 @@ class DenoiseWidget(Container[Widget]):
                 self.model_file,
                 Container(widgets=list(self.maps.values()), layout="horizontal", label="maps", labels=False),
                 self.frames,
+                self.one_model,
                 Container(widgets=[self.run_button, self.cancel_button], layout="horizontal", label=""),
                 self.progress,
                 self.status,
@@ -157,6 +163,7 @@ class DenoiseWidget(Container[Widget]):
             model_file=_chosen_file(self.model_file.value),
             maps=tuple(name for name, box in self.maps.items() if box.value),
             frames=self.frames.value,
+            one_model=bool(self.one_model.value),
         )
 
     # ------------------------------------------------------------------------------------------- a run
