@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
+from zeroshot.errors import error_message
 from zeroshot.runtime.comm import Comm
 
 T = TypeVar("T")
@@ -32,19 +33,3 @@ def agreed(comm: Comm, step: Callable[[], T]) -> T:
     if first is not None:
         raise AgreedError(first)
     return result
-
-
-def error_message(error: BaseException) -> str | None:
-    """The message of an error the command line reports without a traceback, or None."""
-    if isinstance(error, (ValueError, OSError)):
-        return str(error)
-    if isinstance(error, MemoryError):
-        detail = f" ({error})" if str(error) else ""
-        return (
-            f"out of memory{detail}; lower the size of the model or of the training subset (--latents, --states, "
-            "--max-train-patches), denoise fewer or smaller images at once, or give --max-memory to check the "
-            "run against the memory it may use before it starts"
-        )
-    if isinstance(error, ArithmeticError):
-        return f"a number out of range ({type(error).__name__}: {error}); scale the image down"
-    return None

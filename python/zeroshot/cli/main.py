@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from zeroshot.cli.demo import REAL_SIZE, SIMULATED_SIZE, run_demo
-from zeroshot.cli.errors import AgreedError, error_message
+from zeroshot.cli.errors import AgreedError
 from zeroshot.cli.files import add_file_arguments
 from zeroshot.cli.jobs import run_jobs
 from zeroshot.cli.options import RunOptions, config_from_args, read_model_file
@@ -21,6 +21,7 @@ from zeroshot.cli.train import run_train
 from zeroshot.config import MERGE_METHODS, MODELS, NOISE_MODELS, SECOND_PASSES, DenoiseConfig
 from zeroshot.denoise import check_threads
 from zeroshot.enhance import KINDS, DetailSettings, ReliefSettings
+from zeroshot.errors import error_message
 from zeroshot.runtime.comm import Comm
 from zeroshot.runtime.interrupt import TrainingInterrupted
 from zeroshot.runtime.memory import parse_size

@@ -22,12 +22,13 @@ import time
 from dataclasses import replace
 
 from zeroshot.cli.budget import InputBudget
-from zeroshot.cli.errors import AgreedError, error_message
+from zeroshot.cli.errors import AgreedError
 from zeroshot.cli.files import check_distinct
 from zeroshot.cli.jobs import announce_model_file, min_side, plan_job, plan_paths, read_files, run_job
 from zeroshot.cli.options import RunOptions
 from zeroshot.cli.progress import FileProgress, FileStatus
 from zeroshot.denoise import check_threads
+from zeroshot.errors import error_message
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.runtime.memory_check import memory_share
 

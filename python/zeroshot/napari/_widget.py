@@ -25,8 +25,8 @@ from napari.qt.threading import FunctionWorker, create_worker
 from superqt.utils import ensure_main_thread
 
 from zeroshot._core import MAX_THREADS
-from zeroshot.cli.errors import error_message
 from zeroshot.config import MAX_SEED, MODELS, NOISE_MODELS
+from zeroshot.errors import error_message
 from zeroshot.napari._notify import notify_error, notify_info
 from zeroshot.napari._options import FRAMES, MAPS, WidgetOptions, denoise_kwargs
 from zeroshot.napari._run import Cancelled, LayerImage, Outcome, Progress, denoise_layer
