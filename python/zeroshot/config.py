@@ -31,6 +31,9 @@ WIENER_TRAIN_PATCHES = 32768
 # structure_guard decides before training whether to train at all; the training itself does not depend on it.
 # second_pass follows inference.
 INFERENCE_ONLY_FIELDS = ("chunk_patches", "inference_epochs", "merge", "structure_guard", "second_pass")
+# context: the slices a patch spans (P x P x d, d odd); at most this many (a patch of 15 slices of 8 x 8 already
+# holds 960 values, and a volume's slices beyond a few voxels apart share little).
+MAX_CONTEXT = 15
 
 
 def _require(condition: bool, message: str) -> None:
@@ -171,6 +174,11 @@ class DenoiseConfig:
     the components S kept per patch (S <= C); it learns the counts on their own scale, so center_patches must
     be False, and it is the Poisson noise model itself, so noise must be "auto" or "poisson" (both mean: no
     transform); `DenoiseConfig.for_model("pmm")` sets its defaults.
+
+    context d (odd, default 1): the slices of a volume a patch spans, for `zeroshot.denoise_volume` (3-D context,
+    `zeroshot.pipeline.slab`): each patch is the P x P patches of slices z - d//2 .. z + d//2 at one position,
+    D = d P^2, and the posterior moments of its centre slice are merged into slice z. 1: P x P patches of one
+    image (bitwise the 2-D pipeline). A 2-D image cannot be denoised with d > 1; nor can the structure guard run.
     """
 
     model: str = "bsc"
@@ -190,6 +198,7 @@ class DenoiseConfig:
     noise: str = "auto"
     structure_guard: bool = False
     second_pass: str = "wiener"
+    context: int = 1
 
     def __post_init__(self) -> None:
         _require(self.model in MODELS, f"model must be one of {MODELS}, got {self.model!r}")
@@ -221,6 +230,16 @@ class DenoiseConfig:
         )
         _require(self.noise in NOISE_MODELS, f"noise must be one of {NOISE_MODELS}, got {self.noise!r}")
         _positive_int("seed", self.seed, minimum=0)
+        _positive_int("context", self.context)
+        _require(
+            self.context % 2 == 1 and self.context <= MAX_CONTEXT,
+            f"context (the slices a patch spans) must be odd, 1 to {MAX_CONTEXT} (1, 3, 5, ...: the slice itself "
+            f"and as many on either side), got {self.context!r}",
+        )
+        _require(
+            not (self.structure_guard and self.context > 1),
+            "structure_guard judges one 2-D image: it cannot run with context > 1 (patches of several slices)",
+        )
         _require(self.seed <= MAX_SEED, f"seed must be at most 2**63 - 1 = {MAX_SEED}, got {self.seed!r}")
         _as_python_ints(
             self,
@@ -233,6 +252,7 @@ class DenoiseConfig:
             "chunk_patches",
             "max_train_patches",
             "seed",
+            "context",
         )
         if self.model == "pmm":
             _require(

@@ -16,10 +16,12 @@ from zeroshot.noise.patch_size import estimate_noise_sigma
 from zeroshot.noise.statistics import estimate_noise_acf
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.moments import PixelMoments
+from zeroshot.patches.slab import centre_slice
 from zeroshot.pipeline.inference import chunk_count, infer
 from zeroshot.pipeline.progress import RunProgress, Step
 from zeroshot.pipeline.run import Run, check_image, patches_as_learned, prepare
 from zeroshot.pipeline.second_pass import second_pass, second_pass_applies
+from zeroshot.pipeline.slab import context_error
 from zeroshot.pipeline.structure_guard import StructureCheck, check_structure, smooth_estimate
 from zeroshot.pipeline.trained import ModelFit, ModelMismatchWarning, TrainedModel, pixel_noise_sigma
 from zeroshot.pipeline.training import train
@@ -99,8 +101,10 @@ def denoise(
 ) -> DenoiseResult:
     """Denoise one 2-D image from itself alone, or with a trained model.
 
-    image: (R, C) array of any real dtype. Options are the fields of `DenoiseConfig` (model,
-    patch_size, n_latents, n_states, epochs, max_train_patches, merge, seed, ...) and override
+    image: (R, C) array of any real dtype; with context = d > 1 (3-D context, `zeroshot.pipeline.slab`), the
+    slab (d, R, C) of a volume around the slice to denoise, which is its middle one (`zeroshot.denoise_volume`
+    makes them; a 2-D image is then refused). Options are the fields of `DenoiseConfig` (model,
+    patch_size, n_latents, n_states, epochs, max_train_patches, merge, seed, context, ...) and override
     `config` (default: `DenoiseConfig.for_model(model)`, the measured defaults of the model).
     `callback` gets an `EpochLog` after every training epoch; `progress` (a `RunProgress`) is told the noise
     model once decided, then every training epoch (with the noise level learned so far, as `noise_sigma` states
@@ -151,7 +155,10 @@ def denoise(
                     f"{name}= with a trained model: the model brings its configuration, and fine-tuning keeps no "
                     "checkpoints; give the inference options alone (merge, chunk_patches, ...)"
                 )
-        config = trained.config_for(options, finetune, "the model" if isinstance(model, TrainedModel) else str(model))
+        source = "the model" if isinstance(model, TrainedModel) else str(model)
+        config = trained.config_for(options, finetune, source)
+        if config.context > 1 and np.ndim(image) == 2:
+            raise context_error(config.context, source)
     run, scaled = prepare(
         image,
         config,
@@ -164,12 +171,12 @@ def denoise(
         max_memory=max_memory,
         trained=trained,
     )
-    fit = None if trained is None else trained.fit_of(scaled)
+    fit = None if trained is None else trained.fit_of(centre_slice(scaled))
     problem = None if fit is None else fit.problem()
     if problem is not None and run.comm.rank == 0:
         warnings.warn(problem, ModelMismatchWarning, stacklevel=2)
     if progress is not None:
-        progress.noise_decided(run.noise, estimated_sigma(run, scaled, fit))
+        progress.noise_decided(run.noise, estimated_sigma(run, centre_slice(scaled), fit))
     with thread_count(run.threads):
         # The guard judges the image before learning from it (not with a model file: that model was learned).
         structure = check_structure(run, scaled) if run.config.structure_guard and trained is None else None
@@ -270,7 +277,7 @@ def _infer_and_filter(
     progress: RunProgress | None,
 ) -> tuple[np.ndarray, PixelMoments | None]:
     """Inference and the second pass (scaled units), `progress` told of each chunk and of the pass."""
-    filters = second_pass_applies(run, scaled.shape)
+    filters = second_pass_applies(run, scaled.shape[-2:])
     total = chunk_count(run) + int(filters)
 
     def chunk_done(done: int) -> None:
@@ -278,7 +285,7 @@ def _infer_and_filter(
             progress.step(Step("inference", done, total, "chunk"))
 
     denoised, pixel_moments = infer(run, model, scaled, trained, chunk_done)
-    denoised = second_pass(run, scaled, denoised)
+    denoised = second_pass(run, centre_slice(scaled), denoised)
     if filters and progress is not None:
         progress.step(Step("inference", total, total, "Wiener pass"))
     return denoised, pixel_moments

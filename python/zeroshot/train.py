@@ -50,7 +50,7 @@ def train(
     """
     config = resolve_config(config, dict(options))
     training, Y = prepare_training(
-        as_image_list(images),
+        as_image_list(images, config.context),
         config,
         comm=comm if comm is not None else SerialComm(),
         threads=threads,

@@ -12,6 +12,12 @@ Slices are read one at a time (`volume[z]`), so a memory-mapped array (`np.load(
 mrcfile memory map) is never read whole; `on_slice(z, result)` takes each slice's result as it is finished (to
 write it and let it go); without it the results are collected into arrays.
 
+3-D context (`context=d`, a DenoiseConfig field; d odd, default 1): every patch spans the slices z - d//2 ..
+z + d//2 around slice z, mirrored at the volume's ends (`zeroshot.pipeline.slab`); the model is learned from the
+slabs around the training slices (chosen among the slices whose slab lies inside the volume) and each slice is
+denoised from its slab, the centre slice's posterior moments written back. Correlated noise is then whitened by a
+noise covariance that spans z too. A volume needs at least d slices.
+
 MPI: every rank learns the same model (the training is repeated, with one process's arithmetic: the volume is
 then bitwise the same at any rank count), then the ranks share the slices, each denoising every size-th one,
 and send them to rank 0, which alone calls `on_slice` (or holds the arrays), in slice order.
@@ -28,6 +34,7 @@ import numpy as np
 from zeroshot.config import DenoiseConfig, integer_at_least, resolve_config
 from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
 from zeroshot.pipeline.progress import RunProgress, Step
+from zeroshot.pipeline.slab import slab_indices, slab_of
 from zeroshot.pipeline.trained import TrainedModel
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.runtime.memory_check import MaxMemory
@@ -81,10 +88,17 @@ class VolumeResult:
     trained_on: tuple[int, ...]
 
 
-def training_slices(n: int, count: int = TRAIN_SLICES, first: int | None = None) -> list[int]:
+def training_slices(n: int, count: int = TRAIN_SLICES, first: int | None = None, context: int = 1) -> list[int]:
     """`count` of the slices 0..n-1 (all when n <= count), each in the middle of one of `count` equal parts of the
     volume (its ends, often masked or empty, are left out), `first` (default: the middle slice) in place of the
-    nearest, and first: it decides the noise model."""
+    nearest, and first: it decides the noise model. context d > 1 (3-D context): of the slices whose slab of d
+    lies inside the volume (d // 2 .. n - 1 - d // 2), so that no training slab is mirrored."""
+    if context > 1:
+        h = context // 2
+        if n - 2 * h < 1:
+            raise ValueError(f"context = {context} spans {context} slices, but the volume has {n}")
+        inner = training_slices(n - 2 * h, count, None if first is None else first - h)
+        return [z + h for z in inner]
     first = n // 2 if first is None else first
     if count >= n:
         chosen = list(range(n))
@@ -102,10 +116,6 @@ def _check_volume(volume: Any) -> tuple[int, int, int]:
     if dtype.kind not in "biuf":
         raise ValueError(f"a volume must hold real numbers, got dtype {dtype}")
     return int(shape[0]), int(shape[1]), int(shape[2])
-
-
-def _slice(volume: Any, z: int) -> np.ndarray:
-    return np.asarray(volume[z])
 
 
 class _SliceSteps:
@@ -155,12 +165,14 @@ def denoise_volume(
     if trained is None and model is not None:
         options["model"] = model
     cfg = None if trained is not None else resolve_config(config, dict(options))
+    context = trained.config.context if trained is not None else cfg.context if cfg is not None else 1
+    slab_indices(Z // 2, Z, context)  # a volume of fewer slices than the context: refused before any work
     own = SerialComm()  # the training is repeated on every rank: see the module's docstring
     chosen: list[int] = []
     if trained is None and not per_slice:
-        chosen = training_slices(Z, train_slices)
+        chosen = training_slices(Z, train_slices, context=context)
         trained = train(
-            [_slice(volume, z) for z in chosen],
+            [slab_of(volume, z, context) for z in chosen],
             config=cfg,
             threads=threads,
             comm=own,
@@ -189,7 +201,7 @@ def denoise_volume(
 
     def run_slice(z: int) -> SliceResult:
         nonlocal slice_config
-        image = _slice(volume, z)
+        image = slab_of(volume, z, context)
         if trained is not None:
             result = denoise(image, model=trained, moments=moments, threads=threads, max_memory=max_memory)
         else:

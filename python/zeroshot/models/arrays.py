@@ -49,25 +49,30 @@ def model_from_arrays(kind: str, shared_pi: bool, arrays: dict[str, np.ndarray])
     raise ValueError(f"unknown model {kind!r}")
 
 
-def parameter_problem(kind: str, arrays: dict[str, np.ndarray], n_latents: int, patch_size: int | None) -> str | None:
-    """What is wrong with the parameter arrays of model `kind` for H (or C) = n_latents and P x P patches
-    (P None: any), or None: a missing array, a dtype that is no real number, W (D, H) or Lambda (C, D) of
-    another shape."""
+def parameter_problem(
+    kind: str, arrays: dict[str, np.ndarray], n_latents: int, patch_size: int | None, context: int = 1
+) -> str | None:
+    """What is wrong with the parameter arrays of model `kind` for H (or C) = n_latents and P x P patches of
+    `context` slices (D = context P^2; P None: any), or None: a missing array, a dtype that is no real number,
+    W (D, H) or Lambda (C, D) of another shape."""
     for name in PARAMETER_ARRAYS[kind]:
         if name not in arrays:
             return f"no {name} array"
         if arrays[name].dtype.kind not in "uif":
             return f"{name} has dtype {arrays[name].dtype}, not real numbers"
     P = patch_size
+    D = None if P is None else context * P * P
+    shape = f"{P}*{P}" if context == 1 else f"{context}*{P}*{P}"
+    patches = f"{P}x{P} patches" if context == 1 else f"{P}x{P}x{context} patches"
     if kind == "pmm":
         C, Lambda = n_latents, arrays["Lambda"]
-        if Lambda.ndim != 2 or Lambda.shape[0] != C or (P is not None and Lambda.shape[1] != P * P):
-            return f"Lambda has shape {Lambda.shape}, expected ({C}, {P}*{P}) for C = {C}"
+        if Lambda.ndim != 2 or Lambda.shape[0] != C or (D is not None and Lambda.shape[1] != D):
+            return f"Lambda has shape {Lambda.shape}, expected ({C}, {shape}) for C = {C}"
         return None
     H, W = n_latents, arrays["W"]
-    if W.ndim != 2 or W.shape[1] != H or (P is not None and W.shape[0] != P * P):
-        expected = f"({P * P}, {H})" if P is not None else f"(D, {H})"
-        return f"W has shape {W.shape}, expected {expected} for {P}x{P} patches and H = {H}"
+    if W.ndim != 2 or W.shape[1] != H or (D is not None and W.shape[0] != D):
+        expected = f"({D}, {H})" if D is not None else f"(D, {H})"
+        return f"W has shape {W.shape}, expected {expected} for {patches} and H = {H}"
     return _value_problem(W, arrays["sigma2"])
 
 

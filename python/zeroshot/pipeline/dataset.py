@@ -26,12 +26,12 @@ import numpy as np
 from zeroshot.config import DenoiseConfig, training_patch_limit
 from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
 from zeroshot.noise.whitening import PatchWhitening
-from zeroshot.patches.extract import patches_at
+from zeroshot.patches.slab import centre_slice, slab_patches_at
 from zeroshot.patches.grid import PatchGrid, draw_training_rows
 from zeroshot.pipeline.run import (
     CheckpointPlan,
     check_counts,
-    check_image,
+    check_values,
     check_same_run,
     checkpoint_plan,
     correlated_whitening,
@@ -39,6 +39,7 @@ from zeroshot.pipeline.run import (
     patch_size_for,
 )
 from zeroshot.pipeline.scaling import ImageScaling
+from zeroshot.pipeline.slab import context_error
 from zeroshot.runtime.checkpoint import config_record, image_hash
 from zeroshot.runtime.comm import Comm, block_range
 from zeroshot.runtime.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
@@ -63,9 +64,12 @@ class TrainingSet:
     images: int
 
 
-def as_image_list(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]:
+def as_image_list(images: np.ndarray | Sequence[np.ndarray], context: int = 1) -> list[np.ndarray]:
     """The images to learn from: a 2-D array is one image, a 3-D array (F, R, C) its F frames, a sequence
-    its items (each 2-D). ValueError for none, or an item that is no 2-D array."""
+    its items (each 2-D). ValueError for none, or an item that is no 2-D array. With context d > 1 (3-D
+    context), slabs of d slices instead (`as_slab_list`)."""
+    if context > 1:
+        return as_slab_list(images, context)
     if isinstance(images, np.ndarray):
         if images.ndim == 2:
             return [images]
@@ -78,6 +82,30 @@ def as_image_list(images: np.ndarray | Sequence[np.ndarray]) -> list[np.ndarray]
     for index, image in enumerate(items):
         if image.ndim != 2:
             raise ValueError(f"image {index}: must be a 2-D grayscale array (rows, cols), got shape {image.shape}")
+    return items
+
+
+def as_slab_list(slabs: np.ndarray | Sequence[np.ndarray], context: int) -> list[np.ndarray]:
+    """The slabs (context, R, C) to learn from with 3-D context: a 3-D array is one slab, a 4-D array (F, context,
+    R, C) F of them, a sequence its items (each a slab; `zeroshot.denoise_volume` makes them). ValueError for
+    none, or an item that is no slab (a 2-D image: `context_error`)."""
+    if isinstance(slabs, np.ndarray):
+        if slabs.ndim in (3, 4) and slabs.shape[-3] == context:
+            return [slabs] if slabs.ndim == 3 else list(slabs)
+        if slabs.ndim == 2:
+            raise context_error(context)
+        raise ValueError(
+            f"context = {context}: learn from slabs ({context}, R, C), the slices around each training slice, or a "
+            f"4-D array (F, {context}, R, C) of them; got shape {slabs.shape}"
+        )
+    items = [np.asarray(slab) for slab in slabs]
+    if not items:
+        raise ValueError("no slabs to learn from")
+    for index, slab in enumerate(items):
+        if slab.ndim == 2:
+            raise context_error(context)
+        if slab.ndim != 3 or slab.shape[0] != context:
+            raise ValueError(f"slab {index}: must be ({context}, rows, cols) for context = {context}, got {slab.shape}")
     return items
 
 
@@ -99,12 +127,12 @@ def prepare_training(
     n_threads = check_threads(threads)
     memory_limit = check_max_memory(max_memory)
     labels = _labels(len(images), names)
-    first = _checked(images[0], labels[0], config.patch_size or 1, config.model)
-    noise = native_poisson(config.noise) if config.model == "pmm" else decide_noise(first, config.noise)
+    first = _checked(images[0], labels[0], config)
+    noise = native_poisson(config.noise) if config.model == "pmm" else decide_noise(centre_slice(first), config.noise)
     first = noise.forward(first)
-    P = patch_size_for(first, config, noise)
+    P = patch_size_for(centre_slice(first), config, noise)
     config = replace(config, patch_size=P)
-    shapes = [np.shape(image) for image in images]
+    shapes = [np.shape(image)[-2:] for image in images]
     for index, shape in enumerate(shapes):
         if min(shape) < P:
             raise ValueError(f"{labels[index]}shape {shape} is smaller than the patch size {P}")
@@ -127,14 +155,14 @@ def prepare_training(
         raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
     block = block_range(rows.size, comm.rank, comm.size)
     local = rows[block[0] : block[1]]
-    Y = np.empty((local.size, P * P))
+    Y = np.empty((local.size, config.context * P * P))
     for index, grid in enumerate(grids):
-        values = first if index == 0 else _checked(images[index], labels[index], P, config.model)
+        values = first if index == 0 else _checked(images[index], labels[index], config)
         if index > 0:
             values = _scaled(noise.forward(values), scaling, labels[index])
         lo, hi = np.searchsorted(local, offsets[index : index + 2])
         if hi > lo:
-            Y[lo:hi] = patches_at(values, grid, local[lo:hi] - offsets[index], chunk)
+            Y[lo:hi] = slab_patches_at(values, grid, local[lo:hi] - offsets[index], chunk)
         del values
     Y, _ = learned_patches(Y, config.center_patches, whitening)
     training = TrainingSet(config, comm, n_threads, plan, int(rows.size), block, noise, scaling, whitening, len(images))
@@ -150,11 +178,12 @@ def _labels(count: int, names: Sequence[str] | None) -> list[str]:
     return [""] if count == 1 else [f"image {index}: " for index in range(count)]
 
 
-def _checked(image: np.ndarray, label: str, patch_size: int, model: str) -> np.ndarray:
-    """check_image's float64 copy of the image (and check_counts for the PMM), its errors prefixed by `label`."""
+def _checked(image: np.ndarray, label: str, config: DenoiseConfig) -> np.ndarray:
+    """check_values's float64 copy of the image (or slab, with 3-D context; check_counts for the PMM), its errors
+    prefixed by `label`."""
     try:
-        values = check_image(image, patch_size)
-        if model == "pmm":
+        values = check_values(image, config)
+        if config.model == "pmm":
             check_counts(values)
     except ValueError as error:
         raise ValueError(f"{label}{error}") from None

@@ -13,13 +13,13 @@ from dataclasses import replace
 import numpy as np
 
 from zeroshot.config import EvoConfig
-from zeroshot.models.base import Model
+from zeroshot.models.base import Model, PosteriorMoments
 from zeroshot.models.pmm import PMM
 from zeroshot.patches.estimates import estimate_accumulator
-from zeroshot.patches.extract import patch_range
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.patches.merge import Accumulator, Merger, merge_over_ranks
 from zeroshot.patches.moments import MomentAccumulator, PixelMoments
+from zeroshot.patches.slab import centre_block, slab_patch_range
 from zeroshot.pipeline.run import Run, learned_patches
 from zeroshot.runtime.comm import block_range
 from zeroshot.variational.components import ComponentStates
@@ -82,7 +82,7 @@ def infer(
     # dictionary coloured back (zeroshot.noise.whitening).
     pixel_model = model if run.whitening is None else run.whitening.colour(model)
     for done, (start, stop) in enumerate(grid.chunks(lo, hi, run.chunk_patches), start=1):
-        Yc, dc = learned_patches(patch_range(image, grid, start, stop), config.center_patches, run.whitening)
+        Yc, dc = learned_patches(slab_patch_range(image, grid, start, stop), config.center_patches, run.whitening)
         if trained is not None:
             chunk_states = trained.subset(slice(start - lo, stop - lo), first_index=start)
             rounds = 1
@@ -101,9 +101,12 @@ def infer(
         products = estep.workspace.products(model, Yc) if model.moments_need_products else None
         estep.workspace.clear()  # what the moments need, `products` holds
         patch_moments = pixel_model.posterior_moments(chunk_states, order=order, products=products)
-        mean = patch_moments.mean
-        mean += dc  # the patches' own means back, in place: the kernel's fresh array
-        merger.add(start - band.first_patch, mean, patch_moments.variance, patch_moments.third)
+        # Patches of several slices (3-D context): the centre slice's block is written back.
+        mean, variance, third = (centre_block(m, config.context) for m in _moment_arrays(patch_moments))
+        assert mean is not None
+        mean += dc  # the patches' own means back, in place: the kernel's fresh array (or the block's copy)
+        merger.add(start - band.first_patch, mean, variance, third)
+        del variance, third
         # Freed before the next chunk is made: otherwise two chunks' arrays would be alive at once.
         del Yc, dc, chunk_states, patch_moments, mean, products
         if chunk_done is not None:
@@ -121,15 +124,22 @@ def _infer_pmm(
     merger = Merger(band.grid, pixel_accumulators(band.grid, config.merge, order))
     estep = TopKEStep()
     for done, (start, stop) in enumerate(grid.chunks(lo, hi, run.chunk_patches), start=1):
-        Yc = patch_range(image, grid, start, stop)
+        Yc = slab_patch_range(image, grid, start, stop)
         chunk_states = ComponentStates.empty(stop - start, model.C, config.n_states, first_index=start)
         estep.update(model, Yc, chunk_states, config.epochs)
         patch_moments = model.posterior_moments(chunk_states, order=order)
-        merger.add(start - band.first_patch, patch_moments.mean, patch_moments.variance, patch_moments.third)
+        mean, variance, third = (centre_block(m, config.context) for m in _moment_arrays(patch_moments))
+        assert mean is not None
+        merger.add(start - band.first_patch, mean, variance, third)
+        del mean, variance, third
         del Yc, chunk_states, patch_moments
         if chunk_done is not None:
             chunk_done(done)
     return _merged(run, merger, band.row0)
+
+
+def _moment_arrays(moments: PosteriorMoments) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    return moments.mean, moments.variance, moments.third
 
 
 def _merged(run: Run, merger: Merger, row0: int) -> tuple[np.ndarray, PixelMoments | None]:

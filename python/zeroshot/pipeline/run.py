@@ -18,9 +18,11 @@ from zeroshot.noise import choose_patch_size
 from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
 from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
 from zeroshot.noise.whitening import PatchWhitening
-from zeroshot.patches.extract import center, patches_at
+from zeroshot.patches.extract import center
 from zeroshot.patches.grid import PatchGrid
+from zeroshot.patches.slab import centre_slice, slab_patches_at
 from zeroshot.pipeline.scaling import ImageScaling, check_moments_fit
+from zeroshot.pipeline.slab import check_slab, slab_whitening
 from zeroshot.pipeline.trained import TrainedModel
 from zeroshot.runtime.checkpoint import config_record, image_hash
 from zeroshot.runtime.comm import Comm, any_rank, block_range
@@ -98,7 +100,7 @@ def prepare(
         raise ValueError(f"moments must be 1 (mean), 2 (+ variance) or 3 (+ third moment), got {moments!r}")
     n_threads = check_threads(threads)
     memory_limit = check_max_memory(max_memory)
-    values = check_image(image, config.patch_size or 1)
+    values = check_values(image, config)
     counts = config.model == "pmm"  # the Poisson mixture model: counts on their own scale, no transform
     if counts:
         check_counts(values)
@@ -106,9 +108,9 @@ def prepare(
     if trained is not None:
         noise = trained.noise
     else:
-        noise = native_poisson(config.noise) if counts else decide_noise(values, config.noise)
+        noise = native_poisson(config.noise) if counts else decide_noise(centre_slice(values), config.noise)
     values = noise.forward(values)  # in place; the identity for white noise
-    P = patch_size_for(values, config, noise)
+    P = patch_size_for(centre_slice(values), config, noise)
     train_limit = training_patch_limit(config, noise.kind)
     config = replace(config, patch_size=P, max_train_patches=train_limit)
     input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
@@ -119,7 +121,7 @@ def prepare(
         check_same_run(comm, input_hash + json.dumps(decisions, sort_keys=True, default=repr))
     plan = checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
     chunk = fit_chunk_patches(
-        values.shape,
+        values.shape[-2:],
         config,
         moments=moments,
         threads=n_threads,
@@ -137,7 +139,7 @@ def prepare(
     else:
         scaling = ImageScaling.normalise(values)  # in place: `values` is check_image's own copy
         scaling.check_moments_fit(moments)
-    grid = PatchGrid.of(values.shape, P)
+    grid = PatchGrid.of(values.shape[-2:], P)
     rows = grid.training_rows(train_limit, config.seed)  # the same subset on every rank
     if rows.size < comm.size:
         raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
@@ -178,18 +180,30 @@ def learned_patches(
 
 def patches_as_learned(run: Run, scaled: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The patches (N, D) at `rows` of the run's grid of the scaled image, as the models learn them."""
-    patches = patches_at(scaled, run.grid, rows, run.chunk_patches)
+    patches = slab_patches_at(scaled, run.grid, rows, run.chunk_patches)
     return learned_patches(patches, run.config.center_patches, run.whitening)[0]
 
 
 def correlated_whitening(noise: NoiseModel, scaled: np.ndarray, scaling: ImageScaling, P: int) -> PatchWhitening:
     """The whitening of the P x P patches of the scaled image for correlated noise: the noise model's ACF, estimated
     on the input, in the scaled image's units (the estimate is scale-equivariant and ignores offsets); estimated on
-    the scaled image where the noise model has none (values too large to square)."""
+    the scaled image where the noise model has none (values too large to square). For a slab (d, R, C) of a volume
+    (3-D context), the whitening of its patches of d slices by the noise covariance spanning z
+    (`zeroshot.pipeline.slab.slab_whitening`)."""
+    if scaled.ndim == 3:
+        return slab_whitening(scaled, P)
     if noise.acf is None:
         return PatchWhitening.from_acf(estimate_noise_acf(scaled), P)
     unit = scaling.scale * scaling.scale
     return PatchWhitening.from_acf(NoiseACF(noise.acf.cov / unit, noise.acf.block, noise.acf.halves), P)
+
+
+def check_values(image: np.ndarray, config: DenoiseConfig) -> np.ndarray:
+    """`check_image`'s copy of a 2-D image for config.context 1; for context d > 1, of a slab (d, R, C) of a
+    volume (`zeroshot.pipeline.slab.check_slab`), and a 2-D image is refused."""
+    if config.context == 1:
+        return check_image(image, config.patch_size or 1)
+    return check_slab(image, config.context, config.patch_size or 1)
 
 
 def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:

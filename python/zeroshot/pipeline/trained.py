@@ -56,7 +56,7 @@ FORMAT = "zeroshot-model"
 FORMAT_VERSION = 1
 NOUN = "model file"
 # The DenoiseConfig fields a trained model fixes: asked for with another value next to a model, refused.
-MODEL_FIELDS = ("model", "patch_size", "n_latents", "center_patches", "shared_pi", "noise")
+MODEL_FIELDS = ("model", "patch_size", "n_latents", "center_patches", "shared_pi", "noise", "context")
 # Fields of learning from scratch: with a model, fine-tuning (finetune=K, --finetune K) takes their place.
 LEARNING_FIELDS = ("epochs", "bsc_pretrain_epochs")
 # The arrays a model file holds besides its meta record.
@@ -177,8 +177,9 @@ class TrainedModel:
     def describe(self) -> str:
         P, c = self.patch_size, self.config
         what = "components" if c.model == "pmm" else "latents"
+        patches = f"{P}x{P} patches" if c.context == 1 else f"{P}x{P} patches of {c.context} slices (3-D context)"
         return (
-            f"{c.model}, {P}x{P} patches, {c.n_latents} {what}, noise {self.noise.kind}, learned from "
+            f"{c.model}, {patches}, {c.n_latents} {what}, noise {self.noise.kind}, learned from "
             f"{self.images} image(s) ({self.n_train} patches, {len(self.history)} epochs) by zeroshot {self.version}"
         )
 
@@ -308,7 +309,7 @@ class TrainedModel:
         config = DenoiseConfig(**{**record, "evo": EvoConfig(**record["evo"])})
         if config.model != kind:
             raise ValueError(f"a {kind} model with a configuration of model {config.model}")
-        problem = parameter_problem(kind, arrays, config.n_latents, config.patch_size)
+        problem = parameter_problem(kind, arrays, config.n_latents, config.patch_size, config.context)
         if problem is not None or config.patch_size is None:
             raise ValueError(problem or "its configuration names no patch size")
         noise = NoiseModel.from_stored(meta["noise"], arrays)
@@ -317,8 +318,9 @@ class TrainedModel:
         whitening = None
         if noise.kind == "correlated":
             L = arrays["whitening_L"]
-            if L.shape != (config.patch_size**2,) * 2:
-                raise ValueError(f"whitening_L has shape {L.shape}, expected ({config.patch_size**2},) * 2")
+            D = config.context * config.patch_size**2
+            if L.shape != (D, D):
+                raise ValueError(f"whitening_L has shape {L.shape}, expected ({D},) * 2")
             whitening = PatchWhitening.from_cholesky(L)
         return cls(
             config=config,
@@ -340,7 +342,7 @@ def pixel_noise_sigma(
     dimensions: that shrinkage of the estimate is undone. With whitened patches σ² is in units of the noise
     covariance, whose pixel variance takes it back."""
     P = config.patch_size or 1
-    D = P * P
+    D = config.context * P * P  # patches of `context` slices (3-D context): all their values are centred
     correction = D / (D - 1) if config.center_patches and D > 1 else 1.0
     unit = 1.0 if whitening is None else whitening.pixel_variance
     return float(np.sqrt(sigma2 * correction * unit) * scaling.scale)

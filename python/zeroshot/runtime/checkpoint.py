@@ -50,8 +50,12 @@ class Checkpoint:
 
 
 def config_record(config: DenoiseConfig) -> dict[str, Any]:
-    """The configuration as plain JSON values (what a checkpoint stores and compares)."""
+    """The configuration as plain JSON values (what a checkpoint stores and compares). context (the slices a
+    patch spans) is recorded only when it is not 1: the records of 2-D runs, and the files made before it
+    existed, are unchanged (a record without it reads back as 1)."""
     record: dict[str, Any] = json.loads(json.dumps(asdict(config), sort_keys=True))
+    if record.get("context") == 1:
+        del record["context"]
     return record
 
 
@@ -110,7 +114,7 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> None:
 def _check_arrays(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], config: DenoiseConfig) -> None:
     """The arrays of the model and the states fit the run: names, dtypes, shapes, the states' bits, and no
     state held twice by a patch."""
-    problem = parameter_problem(meta["model"], arrays, config.n_latents, config.patch_size)
+    problem = parameter_problem(meta["model"], arrays, config.n_latents, config.patch_size, config.context)
     if problem is not None:
         raise _damaged(path, problem)
     for name in ("K", "lpj"):

@@ -9,7 +9,8 @@ is that of one frame.
 
 Symbols (bytes of float64 and uint64 values: 8):
     A = 8 R C            one float64 image              N = (R - P + 1)(C - P + 1)   all patches
-    D = P^2              values per patch               T = min(max_train_patches, N) training patches
+    D = d P^2            values per patch (d = context: the slices a patch spans; 1 for an image)
+    T = min(max_train_patches, N) training patches
     n = ceil(T / ranks)  this rank's training patches   m = ceil(N / ranks) this rank's patches
     c = min(chunk_patches, m)  patches per inference chunk,  x = min(chunk_patches, N) per extraction chunk
     w = ceil(H / 64)     words per packed state         A_b = 8 C * rows of this rank's band of the image
@@ -23,7 +24,9 @@ chunk: its patches 8 c D, states(c), W^T Y 8 c H or the posterior moments 8 c D 
 merger's per-pixel sums: a count A_b, 2 A_b for mean, 3 A_b for gaussian, D A_b for median, and 4 A_b, or
 7 A_b with third moments, for the moments, whose mean then serves as the mean merge); merge (the sums, on
 rank 0 also the whole image's, and the denoised map); moment maps (the count, the moment sums and the maps
-with their temporaries, 7A or 13A); result (the maps returned).
+with their temporaries, 7A or 13A); result (the maps returned). With 3-D context (d > 1) every phase also holds
+the slab's other slices, (d - 1) A, and the prepare's temporary spans the slab; the median's slots per pixel are
+P^2 (one slice's patches are merged).
 """
 
 from __future__ import annotations
@@ -128,6 +131,7 @@ class _Sizes:
     band: int  # A_b
     band_patches: int
     image: int  # A
+    slab: int  # the slab's other slices, (d - 1) A (3-D context)
 
     def states(self, k: int) -> int:
         return F8 * k * self.S * (self.words + 1)
@@ -146,7 +150,7 @@ def _sizes(image_shape: tuple[int, int], config: DenoiseConfig, ranks: int) -> _
         R=grid.R,
         C=grid.C,
         P=grid.P,
-        D=grid.D,
+        D=grid.D * config.context,
         H=config.n_latents,
         S=config.n_states,
         words=-(-config.n_latents // 64),
@@ -159,6 +163,7 @@ def _sizes(image_shape: tuple[int, int], config: DenoiseConfig, ranks: int) -> _
         band=F8 * band.R * band.C,
         band_patches=band.N,
         image=F8 * grid.R * grid.C,
+        slab=F8 * grid.R * grid.C * (config.context - 1),
     )
 
 
@@ -173,7 +178,7 @@ def _merger_sums(z: _Sizes, merge: str, moments: int, area: int, patches: int) -
     (gaussian), or D slots (median); the moments' shift and three sums, three more for third moments."""
     sums = {"merger count": area + patches}
     if _has_estimate_sums(merge, moments):
-        sums["merger sums"] = (z.D if merge == "median" else 3 if merge == "gaussian" else 2) * area
+        sums["merger sums"] = (z.P * z.P if merge == "median" else 3 if merge == "gaussian" else 2) * area
     if moments > 1:
         sums["moment merger sums"] = (7 if moments == 3 else 4) * area
     return sums
@@ -248,7 +253,7 @@ def _phases(
         whole["received bands"] = 2 * sum(sums.values()) + 2 * z.band
     # median: result, counts, sorted rows; otherwise the result, a temporary and a mask
     median = config.merge == "median"
-    denoised_map = 2 * A + 2 * F8 * MEDIAN_ROW_BLOCK * z.C * (D + 1) if median else 2 * A + A // 8
+    denoised_map = 2 * A + 2 * F8 * MEDIAN_ROW_BLOCK * z.C * (z.P * z.P + 1) if median else 2 * A + A // 8
     estimate = _has_estimate_sums(config.merge, moments)
     phases["merge"] = {"image": A, **kept, **sums, **whole, "result maps": denoised_map if estimate else 0}
     if moments > 1:
@@ -262,6 +267,10 @@ def _phases(
             "result maps": (A if estimate else 0) + (12 * A + A // 4 if moments == 3 else 6 * A + A // 8),
         }
     phases["result"] = {"image": A, "result maps": A * (1 + (0 if moments == 1 else 4 if moments == 2 else 6))}
+    if z.slab:  # 3-D context: the slab's other slices beside the image, and the prepare's temporary of them all
+        for terms in phases.values():
+            terms["neighbouring slices"] = z.slab
+        phases["prepare"]["temporary image"] += z.slab
     return phases
 
 
@@ -320,6 +329,7 @@ _KNOBS: dict[str, tuple[str, ...]] = {
     "moment merger sums": (_MOMENTS,),
     "whole moment merger sums": (_MOMENTS,),
     "result maps": (_MOMENTS,),
+    "neighbouring slices": ("context (--context)",),
 }
 
 
