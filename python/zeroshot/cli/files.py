@@ -80,6 +80,14 @@ def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: b
         "the first (default: one model for the whole volume, learned from up to 8 slices spread over it and "
         "applied to every slice: several times faster)",
     )
+    parser.add_argument(
+        "--context",
+        type=int,
+        metavar="D",
+        help="a 3-D input: patches span D slices (odd: the slice and D // 2 on either side, mirrored at the ends), "
+        "so that each slice is denoised with its neighbours; correlated noise is then whitened by a noise "
+        "covariance that spans the slices too (default 1: patches of one slice)",
+    )
     if not keep_dtype:
         parser.set_defaults(keep_dtype=False)
         return

@@ -54,6 +54,8 @@ from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.runtime.comm import Comm
 from zeroshot.train import train
 from zeroshot.variational.em import Callback
+from zeroshot.patches.slab import centre_block
+from zeroshot.pipeline.slab import context_error, slab_of, z_correlation
 from zeroshot.volume import training_slices
 
 
@@ -192,7 +194,23 @@ def plan_job(source: Path, target: Path, options: RunOptions, budget: InputBudge
     except ValueError as problem:
         raise ValueError(f"{source}: {problem}") from None
     _check_render(source, image, options)
+    _check_context(source, image, options.config.context)
     return FileJob(source, image, outputs)
+
+
+def _check_context(source: Path, image: EMImage, context: int) -> None:
+    """With --context d > 1 (or a model file of patches of d slices), every input is a stack of at least d
+    frames: a 2-D image has no neighbouring slices."""
+    if context == 1:
+        return
+    frames = len(image.frames)
+    if not image.is_stack:
+        raise ValueError(f"{source}: {context_error(context)}")
+    if frames < context:
+        raise ValueError(
+            f"{source}: context = {context} spans {context} slices, but the stack has {frames} frames; give "
+            f"--context {frames if frames % 2 else frames - 1} or less"
+        )
 
 
 def plan_jobs(options: RunOptions, ranks: int = 1) -> list[FileJob]:
@@ -329,7 +347,8 @@ def _denoise_frames(
         decided = config.noise != options.config.noise and index > 1
         note = f" (noise {config.noise} was decided on frame 1 for the whole stack; --noise chooses it)"
         with _errors_named(where, frame, note if decided else ""):
-            results.append(_denoise_frame(frame, options, comm, callback=callback, progress=display, **how))
+            slab = slab_of(image.frames, index - 1, config.context)  # the frame itself for context 1
+            results.append(_denoise_frame(slab, options, comm, callback=callback, progress=display, **how))
             _warn_mismatch(results[-1], where, comm)
             config = later_frames_config(config, results[0])
             structure = results[-1].structure
@@ -345,7 +364,8 @@ def _denoise_volume(
     over it (`zeroshot.volume`); progress: the noise model, the training epochs, then one line per frame."""
     frames = job.image.frames
     loud = not options.quiet and comm.rank == 0
-    chosen = training_slices(len(frames))
+    context = options.config.context
+    chosen = training_slices(len(frames), context=context)
     if label and loud:
         print(f"{label}: one model for its {len(frames)} frames", file=sys.stderr)
     display = None
@@ -355,7 +375,7 @@ def _denoise_volume(
     names = [f"{job.source} (frame {z + 1})" for z in chosen]
     with _errors_named(str(job.source), frames[chosen[0]]):
         trained = train(
-            [frames[z] for z in chosen],
+            [slab_of(frames, z, context) for z in chosen],
             config=options.config,
             threads=options.threads,
             callback=callback,
@@ -371,7 +391,7 @@ def _denoise_volume(
     for index, frame in enumerate(frames, start=1):
         where = f"{job.source} (frame {index})"
         with _errors_named(where, frame):
-            results.append(_denoise_frame(frame, options, comm, model=trained))
+            results.append(_denoise_frame(slab_of(frames, index - 1, context), options, comm, model=trained))
         _warn_mismatch(results[-1], where, comm)
         if display is not None:
             display.step(Step("slices", index, len(frames), "frame"))
@@ -399,7 +419,16 @@ def _record(options: RunOptions, results: list[DenoiseResult], image: EMImage, c
             )
         }
     frames = len(results)
-    volume = {"one_model": True, "trained_on_frames": [z + 1 for z in training_slices(frames)]}
+    context = options.config.context
+    volume: dict[str, Any] = {
+        "one_model": True,
+        "trained_on_frames": [z + 1 for z in training_slices(frames, context=context)],
+    }
+    if context > 1:
+        whitening = results[0].whitening if results else None
+        volume["context"] = context
+        if whitening is not None:  # the noise correlation between slices the whitening models
+            volume["noise_z_correlation"] = [round(v, 6) for v in z_correlation(whitening, context)]
     return {
         "settings": {**asdict(options.config), "threads": options.threads, "mpi_ranks": comm.size},
         "model_file": model_file,
@@ -457,13 +486,21 @@ def _stage_report(path: Path, job: FileJob, run: DenoiseResult, options: RunOpti
         variance=variance,
         relief=relief,
         free_energy=run.free_energy,
-        W=run.dictionary,  # in the image's pixels (coloured back for whitened patches)
+        # in the image's pixels (coloured back for whitened patches); of patches of several slices, the centre's
+        W=_centre_rows(run.dictionary, run.config.context),
         patch_size=patch_size,
         usage=run.model.pi,
         noise_acf=_input_noise_acf(run, image.frames[0]),
         title=f"{job.source.name}{frame}: {run.config.model}, noise {run.noise.kind if run.noise else 'white'}, "
         + describe_sigmas([run], options),
     )
+
+
+def _centre_rows(W: np.ndarray, context: int) -> np.ndarray:
+    """The rows of a dictionary W (context P^2, H) of the centre slice of its patches (W itself for context 1)."""
+    block = centre_block(W.T, context)
+    assert block is not None
+    return W if context == 1 else block.T
 
 
 def _stage_outputs(job: FileJob, options: RunOptions, results: list[DenoiseResult], comm: Comm) -> list[StagedFile]:

@@ -25,13 +25,16 @@ OPTION_FIELDS = {
     "seed": "seed",
     "noise": "noise",
     "second_pass": "second_pass",
+    "context": "context",
 }
 
 
 def explicit_options(args: argparse.Namespace) -> dict[str, Any]:
     """The DenoiseConfig fields given on the command line (--model included), and nothing else."""
     given = {
-        field: getattr(args, option) for option, field in OPTION_FIELDS.items() if getattr(args, option) is not None
+        field: getattr(args, option)
+        for option, field in OPTION_FIELDS.items()
+        if getattr(args, option, None) is not None  # --context: denoise and enhance only
     }
     if args.max_train_patches is not None:
         given["max_train_patches"] = args.max_train_patches or None

@@ -74,11 +74,12 @@ def slab_indices(z: int, n_slices: int, context: int) -> list[int]:
 
 
 def slab_of(volume: Any, z: int, context: int) -> np.ndarray:
-    """The slab (context, R, C) around slice z of `volume` (anything with `shape` and `volume[k]`: slices are read
-    one at a time), in the volume's dtype; for context 1 the slice itself (R, C)."""
+    """The slab (context, R, C) around slice z of `volume` (a 3-D array, a memory map or a list of 2-D frames:
+    anything with `len` and `volume[k]`; slices are read one at a time), in the volume's dtype; for context 1 the
+    slice itself (R, C)."""
     if context == 1:
         return np.asarray(volume[z])
-    return np.stack([np.asarray(volume[k]) for k in slab_indices(z, int(volume.shape[0]), context)])
+    return np.stack([np.asarray(volume[k]) for k in slab_indices(z, len(volume), context)])
 
 
 def check_slab(slab: Any, context: int, patch_size: int) -> np.ndarray:
