@@ -11,10 +11,11 @@ Methods (each in its own Python process, so that its peak memory is its own; ``-
   "auto": it decides and estimates the noise itself; blind).
 - zeroshot-volume: ``zeroshot.denoise_volume(noisy, <depth>=d, threads=--threads)`` for each d of ``--depths``
   (default 1 3 5) when the installed zeroshot has ``denoise_volume``; the depth parameter is found by name
-  (depth, d, patch_depth or slices). Until it exists, a STAND-IN, labelled "shared model (train on k slices +
-  apply)": ``zeroshot.train([noisy[z] for k evenly spaced z], threads=...)`` (k = ``--train-slices``, default 4)
-  then ``zeroshot.denoise(noisy[z], model=trained, threads=...)`` on every slice: the volume as one job at d = 1
-  (one model for all slices, learned once). Its time includes the training.
+  (context, the 3-D context of issue 19, or depth, d, patch_depth, slices). Until it exists, a STAND-IN,
+  labelled "shared model (train on k slices + apply)": ``zeroshot.train([noisy[z] for k evenly spaced z],
+  threads=...)`` (k = ``--train-slices``, default 4) then ``zeroshot.denoise(noisy[z], model=trained, threads=...)``
+  on every slice: the volume as one job at d = 1 (one model for all slices, learned once). Its time includes the
+  training.
 - bm3d-psd: ``bm3d.bm3d(noisy[z], sigma_psd=slice_psd)`` on every z-slice (profile "np"), given the TRUE 2-D noise
   PSD of a slice (``SimulatedTomogram.slice_psd()``, bm3d's convention E|fft2(noise)|²). np.trapz is aliased to
   np.trapezoid first (bm3d 4.0.3 under numpy >= 2.4).
@@ -67,7 +68,7 @@ from common import commit, gray_png, machine
 
 BENCH = Path(__file__).resolve().parent
 METHODS = ("zeroshot-volume", "bm3d-psd", "zeroshot-slices", "bm4d-psd")  # run in this order: the slowest last
-DEPTH_NAMES = ("depth", "d", "patch_depth", "slices")
+DEPTH_NAMES = ("context", "depth", "d", "patch_depth", "slices")
 VARIANCE_SPREADS = 4.0  # the noise's variance may differ from the PSD's by 4 standard errors
 SPEED_TARGET = 5.0
 
@@ -340,11 +341,13 @@ def main() -> None:
             outputs[spec["label"]] = out
             results[spec["label"]] = {**measures(clean, out, data_range), **run}
 
-    header = ["method", "PSNR", "PSNR slices", "SSIM", "SSIM slices", "wall s", "CPU s", "peak RSS MB", "rise MB"]
+    header = ["method", "PSNR", "PSNR slices", "SSIM", "SSIM slices", "wall s", "wall s/slice", "CPU s",
+              "peak RSS MB", "rise MB"]  # fmt: skip
     rows = []
     for label, r in results.items():
-        timing = ["-"] * 4 if label == "noisy" else [f"{r['wall_s']:.1f}", f"{r['cpu_s']:.1f}",
-                                                     f"{r['peak_rss_mb']:.0f}", f"{r['rss_rise_mb']:.0f}"]  # fmt: skip
+        timing = ["-"] * 5 if label == "noisy" else [f"{r['wall_s']:.1f}", f"{r['wall_s'] / shape[0]:.2f}",
+                                                     f"{r['cpu_s']:.1f}", f"{r['peak_rss_mb']:.0f}",
+                                                     f"{r['rss_rise_mb']:.0f}"]  # fmt: skip
         rows.append([describe(label), f"{r['psnr']:.2f}", f"{r['psnr_slices']:.2f}", f"{r['ssim']:.4f}",
                      f"{r['ssim_slices']:.4f}", *timing])  # fmt: skip
     print()

@@ -25,8 +25,9 @@ and send them to rank 0, which alone calls `on_slice` (or holds the arrays), in 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ import numpy as np
 from zeroshot.config import DenoiseConfig, integer_at_least, resolve_config
 from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
 from zeroshot.pipeline.progress import RunProgress, Step
-from zeroshot.pipeline.slab import slab_indices, slab_of
+from zeroshot.pipeline.slab import ContextChoice, choose_context, slab_indices, slab_of
 from zeroshot.pipeline.trained import TrainedModel
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.runtime.memory_check import MaxMemory
@@ -79,13 +80,16 @@ class VolumeResult:
     integer volume (None where `on_slice` took the slices, and on ranks other than 0); model: the volume's
     model (None with per_slice); noise_sigma: per slice, the learned noise level on the input's scale (as
     `DenoiseResult.noise_sigma`: the volume model's for every slice); trained_on: the slices the model was
-    learned from (empty with per_slice)."""
+    learned from (empty with per_slice); context: the slices a patch spanned (3-D context), context_choice: why
+    (`choose_context` for "auto")."""
 
     denoised: np.ndarray | None
     variance: np.ndarray | None
     model: TrainedModel | None
     noise_sigma: tuple[float, ...]
     trained_on: tuple[int, ...]
+    context: int = 1
+    context_choice: str = ""
 
 
 def training_slices(n: int, count: int = TRAIN_SLICES, first: int | None = None, context: int = 1) -> list[int]:
@@ -135,6 +139,7 @@ def denoise_volume(
     *,
     model: str | TrainedModel | None = None,
     per_slice: bool = False,
+    context: int | str = "auto",
     train_slices: int = TRAIN_SLICES,
     moments: int = 1,
     config: DenoiseConfig | None = None,
@@ -150,7 +155,10 @@ def denoise_volume(
 
     volume: a 3-D array of any real dtype, or anything with `shape`, `dtype` and `volume[z]` (a memory map).
     model: a model name (the DenoiseConfig field) or a `TrainedModel` (then nothing is learned: every slice is
-    denoised with it). per_slice: a model learned per slice instead. train_slices: how many slices the
+    denoised with it). per_slice: a model learned per slice instead. context: the slices d a patch spans (3-D
+    context, `zeroshot.pipeline.slab`; odd), or "auto" (default): 3 where neighbouring slices share their
+    structure, else 1 (`choose_context`; a config whose context is above 1 keeps it; a model brings its own).
+    train_slices: how many slices the
     volume's model is learned from. moments, threads, max_memory and the options (DenoiseConfig fields) as for
     `zeroshot.denoise`; comm: see the module's docstring. progress: told of the noise model and the training
     epochs of the volume's model, then of every slice (stage "slices"). on_slice(z, result): each slice's
@@ -165,8 +173,11 @@ def denoise_volume(
     if trained is None and model is not None:
         options["model"] = model
     cfg = None if trained is not None else resolve_config(config, dict(options))
-    context = trained.config.context if trained is not None else cfg.context if cfg is not None else 1
+    choice = _context_choice(volume, context, trained, cfg, training_slices(Z, train_slices))
+    context = choice.context
     slab_indices(Z // 2, Z, context)  # a volume of fewer slices than the context: refused before any work
+    if cfg is not None:
+        cfg = replace(cfg, context=context)
     own = SerialComm()  # the training is repeated on every rank: see the module's docstring
     chosen: list[int] = []
     if trained is None and not per_slice:
@@ -234,4 +245,33 @@ def denoise_volume(
         model=None if per_slice else trained,
         noise_sigma=tuple(sigmas),
         trained_on=tuple(chosen),
+        context=context,
+        context_choice=choice.reason,
     )
+
+
+def _context_choice(
+    volume: Any, context: int | str, trained: TrainedModel | None, cfg: DenoiseConfig | None, slices: list[int]
+) -> ContextChoice:
+    """The context of a volume's run: a trained model's (another one asked for is refused), the one asked for, a
+    config's above 1, or for "auto" `choose_context`'s."""
+    asked: int | None = None
+    if isinstance(context, (int, np.integer)) and not isinstance(context, bool):
+        asked = int(context)
+    elif context != "auto":
+        raise ValueError(f"context must be 'auto' or an odd number of slices (1, 3, 5, ...), got {context!r}")
+    if trained is not None:
+        own = trained.config.context
+        if asked not in (None, own):
+            raise ValueError(
+                f"the model was learned with context = {own} (patches of {own} slices), but context = {asked} was "
+                "asked; leave context out, or learn another model"
+            )
+        return ContextChoice(own, math.nan, f"context {own}: the model's")
+    assert cfg is not None
+    if asked is not None:
+        replace(cfg, context=asked)  # validated as a DenoiseConfig field
+        return ContextChoice(asked, math.nan, f"context {asked}: as asked")
+    if cfg.context > 1:
+        return ContextChoice(cfg.context, math.nan, f"context {cfg.context}: the configuration's")
+    return choose_context(volume, slices)

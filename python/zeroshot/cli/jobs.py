@@ -15,7 +15,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from zeroshot.cli.options import RunOptions
 from zeroshot.cli.progress import RunDisplay, sigma_text
 from zeroshot.cli.report import stage_report
 from zeroshot.cli.sidecar import sidecar_path
+from zeroshot.config import DenoiseConfig
 from zeroshot.denoise import DenoiseResult, check_threads, denoise, later_frames_config
 from zeroshot.enhance import RenderSettings, render_kind
 from zeroshot.extras import install_hint
@@ -47,15 +48,15 @@ from zeroshot.io import EMImage, read_em
 from zeroshot.io.atomic import StagedFile, replace_together
 from zeroshot.maps.render import to_uint8
 from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
+from zeroshot.patches.slab import centre_block
 from zeroshot.pipeline.progress import Step
 from zeroshot.pipeline.scaling import check_moments_fit
+from zeroshot.pipeline.slab import choose_context, context_error, slab_of, z_correlation
 from zeroshot.pipeline.trained import ModelMismatchWarning
 from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.runtime.comm import Comm
 from zeroshot.train import train
 from zeroshot.variational.em import Callback
-from zeroshot.patches.slab import centre_block
-from zeroshot.pipeline.slab import context_error, slab_of, z_correlation
 from zeroshot.volume import training_slices
 
 
@@ -326,11 +327,11 @@ def _denoise_frames(
     for the epochs, instead of the progress display. The noise model of a stack is decided once, on its first
     frame (`later_frames_config`)."""
     image = job.image
+    config = replace(options.config, context=_job_context(job, options, comm))
     if options.one_model(len(image.frames)):
-        return _denoise_volume(job, options, comm, label, callback)
+        return _denoise_volume(job, options, comm, label, config, callback)
     results: list[DenoiseResult] = []
     loud = not options.quiet and comm.rank == 0
-    config = options.config
     for index, frame in enumerate(image.frames, start=1):
         if label and loud:
             frame_note = f" frame {index}/{len(image.frames)}" if image.is_stack else ""
@@ -357,14 +358,31 @@ def _denoise_frames(
     return results
 
 
+def _job_context(job: FileJob, options: RunOptions, comm: Comm) -> int:
+    """The slices a patch spans for the job: --context or the model file's, 1 for an image, and for a stack without
+    them the `choose_context` of its frames (said unless -q)."""
+    image = job.image
+    if options.trained is not None or "context" in options.overrides or not image.is_stack:
+        return options.config.context
+    choice = choose_context(image.frames, training_slices(len(image.frames)))
+    if not options.quiet and comm.rank == 0:
+        print(f"{job.source}: {choice.reason}", file=sys.stderr)
+    return choice.context
+
+
 def _denoise_volume(
-    job: FileJob, options: RunOptions, comm: Comm, label: str, callback: Callback | None = None
+    job: FileJob,
+    options: RunOptions,
+    comm: Comm,
+    label: str,
+    config: DenoiseConfig,
+    callback: Callback | None = None,
 ) -> list[DenoiseResult]:
     """The frames of a volume or stack denoised with one model, learned from up to TRAIN_SLICES of them spread
     over it (`zeroshot.volume`); progress: the noise model, the training epochs, then one line per frame."""
     frames = job.image.frames
     loud = not options.quiet and comm.rank == 0
-    context = options.config.context
+    context = config.context
     chosen = training_slices(len(frames), context=context)
     if label and loud:
         print(f"{label}: one model for its {len(frames)} frames", file=sys.stderr)
@@ -376,7 +394,7 @@ def _denoise_volume(
     with _errors_named(str(job.source), frames[chosen[0]]):
         trained = train(
             [slab_of(frames, z, context) for z in chosen],
-            config=options.config,
+            config=config,
             threads=options.threads,
             callback=callback,
             comm=comm,
@@ -419,7 +437,7 @@ def _record(options: RunOptions, results: list[DenoiseResult], image: EMImage, c
             )
         }
     frames = len(results)
-    context = options.config.context
+    context = results[0].config.context if results else options.config.context
     volume: dict[str, Any] = {
         "one_model": True,
         "trained_on_frames": [z + 1 for z in training_slices(frames, context=context)],
@@ -430,7 +448,7 @@ def _record(options: RunOptions, results: list[DenoiseResult], image: EMImage, c
         if whitening is not None:  # the noise correlation between slices the whitening models
             volume["noise_z_correlation"] = [round(v, 6) for v in z_correlation(whitening, context)]
     return {
-        "settings": {**asdict(options.config), "threads": options.threads, "mpi_ranks": comm.size},
+        "settings": {**asdict(options.config), "context": context, "threads": options.threads, "mpi_ranks": comm.size},
         "model_file": model_file,
         "volume": volume if options.one_model(frames) else None,
         "results": {

@@ -26,13 +26,13 @@ import numpy as np
 from zeroshot.config import DenoiseConfig, training_patch_limit
 from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
 from zeroshot.noise.whitening import PatchWhitening
-from zeroshot.patches.slab import centre_slice, slab_patches_at
 from zeroshot.patches.grid import PatchGrid, draw_training_rows
+from zeroshot.patches.slab import centre_slice, slab_patches_at
 from zeroshot.pipeline.run import (
     CheckpointPlan,
     check_counts,
-    check_values,
     check_same_run,
+    check_values,
     checkpoint_plan,
     correlated_whitening,
     learned_patches,
