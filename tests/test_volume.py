@@ -13,8 +13,10 @@ from thread_comm import run_ranks
 from zeroshot.cli.main import main
 from zeroshot.volume import SliceResult, training_slices
 
-OPTIONS = {"n_latents": 16, "n_states": 8, "epochs": 3, "patch_size": 5, "threads": 1}
-FAST = ["--latents", "16", "--states", "8", "--epochs", "3", "--patch-size", "5", "--threads", "1"]
+# context 1: these tests are of patches of one slice (the default "auto" takes 3 for these volumes, whose
+# neighbouring slices share their structure; 3-D context: tests/test_context.py).
+OPTIONS = {"n_latents": 16, "n_states": 8, "epochs": 3, "patch_size": 5, "threads": 1, "context": 1}
+FAST = ["--latents", "16", "--states", "8", "--epochs", "3", "--patch-size", "5", "--threads", "1", "--context", "1"]
 
 
 def volume(slices: int = 5, size: int = 32, sigma: float = 0.1, seed: int = 0) -> np.ndarray:
