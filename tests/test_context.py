@@ -279,6 +279,8 @@ def test_auto_takes_3_where_neighbouring_slices_share_their_signal():
     result = zeroshot.denoise_volume(noisy, **OPTIONS)
     assert result.context == 3 and "neighbouring slices share" in result.context_choice
     assert result.model is not None and result.model.config.context == 3
+    per_slice = zeroshot.denoise_volume(noisy[:3], per_slice=True, **OPTIONS)  # each slice learned as an image
+    assert per_slice.context == 1 and "a model per slice" in per_slice.context_choice
 
 
 # -------------------------------------------------------------------------------------------------- the CLI

@@ -157,7 +157,8 @@ def denoise_volume(
     model: a model name (the DenoiseConfig field) or a `TrainedModel` (then nothing is learned: every slice is
     denoised with it). per_slice: a model learned per slice instead. context: the slices d a patch spans (3-D
     context, `zeroshot.pipeline.slab`; odd), or "auto" (default): 3 where neighbouring slices share their
-    structure, else 1 (`choose_context`; a config whose context is above 1 keeps it; a model brings its own).
+    structure, else 1 (`choose_context`; 1 with per_slice; a config whose context is above 1 keeps it; a model
+    brings its own).
     train_slices: how many slices the
     volume's model is learned from. moments, threads, max_memory and the options (DenoiseConfig fields) as for
     `zeroshot.denoise`; comm: see the module's docstring. progress: told of the noise model and the training
@@ -173,7 +174,7 @@ def denoise_volume(
     if trained is None and model is not None:
         options["model"] = model
     cfg = None if trained is not None else resolve_config(config, dict(options))
-    choice = _context_choice(volume, context, trained, cfg, training_slices(Z, train_slices))
+    choice = _context_choice(volume, context, trained, cfg, training_slices(Z, train_slices), per_slice)
     context = choice.context
     slab_indices(Z // 2, Z, context)  # a volume of fewer slices than the context: refused before any work
     if cfg is not None:
@@ -251,10 +252,15 @@ def denoise_volume(
 
 
 def _context_choice(
-    volume: Any, context: int | str, trained: TrainedModel | None, cfg: DenoiseConfig | None, slices: list[int]
+    volume: Any,
+    context: int | str,
+    trained: TrainedModel | None,
+    cfg: DenoiseConfig | None,
+    slices: list[int],
+    per_slice: bool,
 ) -> ContextChoice:
     """The context of a volume's run: a trained model's (another one asked for is refused), the one asked for, a
-    config's above 1, or for "auto" `choose_context`'s."""
+    config's above 1, or for "auto" `choose_context`'s (1 per slice: each slice then learns as an image)."""
     asked: int | None = None
     if isinstance(context, (int, np.integer)) and not isinstance(context, bool):
         asked = int(context)
@@ -274,4 +280,6 @@ def _context_choice(
         return ContextChoice(asked, math.nan, f"context {asked}: as asked")
     if cfg.context > 1:
         return ContextChoice(cfg.context, math.nan, f"context {cfg.context}: the configuration's")
+    if per_slice:
+        return ContextChoice(1, math.nan, "context 1: a model per slice, each slice learned as an image")
     return choose_context(volume, slices)

@@ -86,7 +86,8 @@ def add_file_arguments(parser: argparse.ArgumentParser, verb: str, keep_dtype: b
         metavar="D",
         help="a 3-D input: patches span D slices (odd: the slice and D // 2 on either side, mirrored at the ends), "
         "so that each slice is denoised with its neighbours; correlated noise is then whitened by a noise "
-        "covariance that spans the slices too (default 1: patches of one slice)",
+        "covariance that spans the slices too (default: 3 where neighbouring frames share their structure, as "
+        "in a tomogram, else 1; 1 with --per-slice)",
     )
     if not keep_dtype:
         parser.set_defaults(keep_dtype=False)

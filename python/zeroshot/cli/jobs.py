@@ -359,10 +359,10 @@ def _denoise_frames(
 
 
 def _job_context(job: FileJob, options: RunOptions, comm: Comm) -> int:
-    """The slices a patch spans for the job: --context or the model file's, 1 for an image, and for a stack without
-    them the `choose_context` of its frames (said unless -q)."""
+    """The slices a patch spans for the job: --context or the model file's, 1 for an image and with --per-slice,
+    and for a stack without them the `choose_context` of its frames (said unless -q)."""
     image = job.image
-    if options.trained is not None or "context" in options.overrides or not image.is_stack:
+    if options.trained is not None or "context" in options.overrides or not image.is_stack or options.per_slice:
         return options.config.context
     choice = choose_context(image.frames, training_slices(len(image.frames)))
     if not options.quiet and comm.rank == 0:
