@@ -61,13 +61,20 @@ def relative_noise(image: np.ndarray, noise_sigma: float | None = None) -> float
 
 
 def choose_patch_size(
-    image: np.ndarray, model: str = "bsc", noise_sigma: float | None = None, correlated: bool = False
+    image: np.ndarray,
+    model: str = "bsc",
+    noise_sigma: float | None = None,
+    correlated: bool = False,
+    averaging: float = 1.0,
 ) -> int:
     """The patch size for `model` from the image's relative noise (see the constants above), never
     more than the image's smaller side. noise_sigma: the noise's sigma when known (1 after the Anscombe
     transform; correlated noise: from its ACF), else estimated; correlated: the noise is correlated (BSC's rule
-    for it)."""
+    for it). averaging: the share of the noise variance left where the patches span several slices (3-D context,
+    `zeroshot.pipeline.slab.noise_averaging`); the relative noise is taken times its square root."""
     r = relative_noise(image, noise_sigma)
+    if averaging != 1.0:
+        r *= float(np.sqrt(averaging))
     if model == "es3c":
         low, high = ES3C_P_RANGE
         size = int(np.clip(round(ES3C_P0 + ES3C_P_SLOPE * r), low, high))

@@ -80,6 +80,10 @@ class SlabNoiseACF:
         """The ACF within a slice (Δz = 0)."""
         return NoiseACF(self.cov[0], self.block, self.halves)
 
+    def scaled(self, factor: float) -> SlabNoiseACF:
+        """The ACF of the values times `factor` (the covariances times its square)."""
+        return SlabNoiseACF(self.cov * (factor * factor), self.block, self.halves)
+
     @property
     def z_correlation(self) -> np.ndarray:
         """ρ at lags 0..Lz along z (zeros if the variance is 0)."""

@@ -39,7 +39,7 @@ from zeroshot.pipeline.run import (
     patch_size_for,
 )
 from zeroshot.pipeline.scaling import ImageScaling
-from zeroshot.pipeline.slab import context_error
+from zeroshot.pipeline.slab import context_error, input_slab_acf, noise_averaging
 from zeroshot.runtime.checkpoint import config_record, image_hash
 from zeroshot.runtime.comm import Comm, block_range
 from zeroshot.runtime.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
@@ -130,7 +130,8 @@ def prepare_training(
     first = _checked(images[0], labels[0], config)
     noise = native_poisson(config.noise) if config.model == "pmm" else decide_noise(centre_slice(first), config.noise)
     first = noise.forward(first)
-    P = patch_size_for(centre_slice(first), config, noise)
+    slab_acf = input_slab_acf(first, noise, config.patch_size is None)
+    P = patch_size_for(centre_slice(first), config, noise, noise_averaging(config.context, slab_acf, noise))
     config = replace(config, patch_size=P)
     shapes = [np.shape(image)[-2:] for image in images]
     for index, shape in enumerate(shapes):
@@ -147,7 +148,7 @@ def prepare_training(
         largest, config, moments=1, threads=n_threads, checkpoint=plan is not None, comm=comm, max_memory=memory_limit
     )
     scaling = ImageScaling(1.0, 0.0, 1.0) if config.model == "pmm" else ImageScaling.normalise(first)
-    whitening = correlated_whitening(noise, first, scaling, P) if noise.kind == "correlated" else None
+    whitening = correlated_whitening(noise, first, scaling, P, slab_acf) if noise.kind == "correlated" else None
     grids = [PatchGrid.of(shape, P) for shape in shapes]
     offsets = np.cumsum([0] + [grid.N for grid in grids])
     rows = draw_training_rows(int(offsets[-1]), training_patch_limit(config, noise.kind), config.seed)

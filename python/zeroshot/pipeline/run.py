@@ -16,13 +16,14 @@ import numpy as np
 from zeroshot.config import DenoiseConfig, training_patch_limit
 from zeroshot.noise import choose_patch_size
 from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
+from zeroshot.noise.slab import SlabNoiseACF
 from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.extract import center
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.patches.slab import centre_slice, slab_patches_at
 from zeroshot.pipeline.scaling import ImageScaling, check_moments_fit
-from zeroshot.pipeline.slab import check_slab, slab_whitening
+from zeroshot.pipeline.slab import check_slab, input_slab_acf, noise_averaging, slab_whitening
 from zeroshot.pipeline.trained import TrainedModel
 from zeroshot.runtime.checkpoint import config_record, image_hash
 from zeroshot.runtime.comm import Comm, any_rank, block_range
@@ -110,7 +111,8 @@ def prepare(
     else:
         noise = native_poisson(config.noise) if counts else decide_noise(centre_slice(values), config.noise)
     values = noise.forward(values)  # in place; the identity for white noise
-    P = patch_size_for(centre_slice(values), config, noise)
+    slab_acf = input_slab_acf(values, noise, trained is None and config.patch_size is None)
+    P = patch_size_for(centre_slice(values), config, noise, noise_averaging(config.context, slab_acf, noise))
     train_limit = training_patch_limit(config, noise.kind)
     config = replace(config, patch_size=P, max_train_patches=train_limit)
     input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
@@ -148,23 +150,26 @@ def prepare(
     if trained is not None:
         whitening = trained.whitening
     elif noise.kind == "correlated":
-        whitening = correlated_whitening(noise, values, scaling, P)
+        whitening = correlated_whitening(noise, values, scaling, P, slab_acf)
     run = Run(config, chunk, moments, comm, n_threads, grid, rows, block, plan, scaling, noise, whitening)
     return run, values
 
 
-def patch_size_for(values: np.ndarray, config: DenoiseConfig, noise: NoiseModel) -> int:
+def patch_size_for(values: np.ndarray, config: DenoiseConfig, noise: NoiseModel, averaging: float = 1.0) -> int:
     """The configuration's patch size, or the one chosen for the image (in the noise model's domain) by its
     relative noise, with the noise sigma taken as known where the noise model knows it: 1 after the Anscombe
     transform (its purpose), the ACF's sigma for correlated noise (the white estimate sees only its high
-    frequencies)."""
+    frequencies). averaging: for patches of several slices, the share of the noise variance their slices leave
+    (`zeroshot.pipeline.slab.noise_averaging`; 1 for an image)."""
     if config.patch_size is not None:
         return config.patch_size
     if noise.kind == "poisson":
-        return choose_patch_size(values, config.model, noise_sigma=1.0)
+        return choose_patch_size(values, config.model, noise_sigma=1.0, averaging=averaging)
     if noise.kind == "correlated" and noise.acf is not None:
-        return choose_patch_size(values, config.model, noise_sigma=noise.acf.sigma, correlated=True)
-    return choose_patch_size(values, config.model)
+        return choose_patch_size(
+            values, config.model, noise_sigma=noise.acf.sigma, correlated=True, averaging=averaging
+        )
+    return choose_patch_size(values, config.model, averaging=averaging)
 
 
 def learned_patches(
@@ -184,14 +189,16 @@ def patches_as_learned(run: Run, scaled: np.ndarray, rows: np.ndarray) -> np.nda
     return learned_patches(patches, run.config.center_patches, run.whitening)[0]
 
 
-def correlated_whitening(noise: NoiseModel, scaled: np.ndarray, scaling: ImageScaling, P: int) -> PatchWhitening:
+def correlated_whitening(
+    noise: NoiseModel, scaled: np.ndarray, scaling: ImageScaling, P: int, slab_acf: SlabNoiseACF | None = None
+) -> PatchWhitening:
     """The whitening of the P x P patches of the scaled image for correlated noise: the noise model's ACF, estimated
     on the input, in the scaled image's units (the estimate is scale-equivariant and ignores offsets); estimated on
     the scaled image where the noise model has none (values too large to square). For a slab (d, R, C) of a volume
     (3-D context), the whitening of its patches of d slices by the noise covariance spanning z
-    (`zeroshot.pipeline.slab.slab_whitening`)."""
+    (`zeroshot.pipeline.slab.slab_whitening`; slab_acf: its noise ACF estimated on the input, if it was)."""
     if scaled.ndim == 3:
-        return slab_whitening(scaled, P)
+        return slab_whitening(scaled, P, None if slab_acf is None else slab_acf.scaled(1.0 / scaling.scale))
     if noise.acf is None:
         return PatchWhitening.from_acf(estimate_noise_acf(scaled), P)
     unit = scaling.scale * scaling.scale

@@ -15,6 +15,13 @@ it, and the model would read noise repeated in z as structure).
   (lags along z too) estimated from the flattest regions of the first training slab
   (`zeroshot.noise.slab.estimate_slab_noise_acf`); a reconstructed tomogram's noise is correlated between
   neighbouring slices. The Wiener pass after the model stays 2-D, on the centre slice.
+- Patch size: chosen from the centre slice by the 2-D rule (`zeroshot.noise.choose_patch_size`), with the
+  relative noise r taken times √a, a = (1 + 2 Σ_k (1 − k/d) ρ_z(k)) / d the share of the noise variance left in the
+  mean of the d slices (ρ_z: the noise's correlation between slices; 0 for white and Poisson noise): the slices of
+  a patch see the same structure under noise that partly averages out, so the patch needs the size the 2-D rule
+  gives at that lower noise. Measured on the simulated tomogram (r 1.02-1.10, ρ_z(1) 0.5, so a = 0.57 at d = 3 and
+  0.37 at d = 5: P 8 → 6): the 2-D rule's P = 8 at d = 3 gave 24.29 dB against d = 1's 24.70 (32 × 192², six
+  slices), P = 6 24.87 (bench/RESULTS.md).
 - Write-back: of each patch's posterior moments (mean, and the per-pixel variance and third moment) the centre
   slice's P × P block is merged into slice z exactly as a 2-D patch's are (all blocks are computed; only the
   centre's is kept).
@@ -41,7 +48,8 @@ from typing import Any
 
 import numpy as np
 
-from zeroshot.noise.slab import estimate_slab_noise_acf, slab_noise_covariance
+from zeroshot.noise.model import NoiseModel
+from zeroshot.noise.slab import SlabNoiseACF, estimate_slab_noise_acf, slab_noise_covariance
 from zeroshot.noise.whitening import PatchWhitening
 
 __all__ = [
@@ -138,11 +146,42 @@ def check_slab(slab: Any, context: int, patch_size: int) -> np.ndarray:
     return values
 
 
-def slab_whitening(scaled: np.ndarray, P: int) -> PatchWhitening:
-    """The whitening of the patches of d slices of the scaled slab (d, R, C) by the noise covariance estimated
-    from it (lags along z too; see the module's docstring)."""
-    acf = estimate_slab_noise_acf(scaled, SLAB_ACF_LAGS)
+def slab_whitening(scaled: np.ndarray, P: int, acf: SlabNoiseACF | None = None) -> PatchWhitening:
+    """The whitening of the patches of d slices of the scaled slab (d, R, C) by the noise covariance of `acf` (the
+    slab's noise ACF in the scaled values), or else estimated from it (lags along z too; module docstring)."""
+    if acf is None:
+        acf = estimate_slab_noise_acf(scaled, SLAB_ACF_LAGS)
     return PatchWhitening.from_cholesky(np.linalg.cholesky(slab_noise_covariance(acf, P, scaled.shape[0])))
+
+
+def input_slab_acf(values: np.ndarray, noise: NoiseModel, needed: bool) -> SlabNoiseACF | None:
+    """The noise ACF of a slab (d, R, C) in the noise model's domain, where the noise is correlated and `needed`
+    (for the patch size); the whitening then takes it to the scaled values. None for an image, other noise, or a
+    slab whose slices are too small for it."""
+    if values.ndim != 3 or noise.kind != "correlated" or not needed:
+        return None
+    try:
+        return estimate_slab_noise_acf(values, SLAB_ACF_LAGS)
+    except ValueError:
+        return None
+
+
+def noise_averaging(context: int, acf: SlabNoiseACF | None, noise: NoiseModel) -> float:
+    """The share of the noise variance of one slice left in the mean of `context` slices (module docstring, "Patch
+    size"): (1 + 2 Σ_k (1 − k/d) ρ_z(k)) / d with the noise's correlation ρ_z between slices (0 for white and
+    Poisson noise, the slab ACF's for correlated noise; 1 for an image). Correlated noise whose ACF is unknown is
+    taken as fully correlated (1: the 2-D rule)."""
+    if context == 1:
+        return 1.0
+    if noise.kind == "correlated":
+        if acf is None:
+            return 1.0
+        rho = acf.z_correlation
+    else:
+        rho = np.zeros(context)
+    d = context
+    total = 1.0 + 2.0 * sum((1.0 - k / d) * float(rho[k]) for k in range(1, min(d, rho.size)))
+    return float(min(max(total / d, 1.0 / d), 1.0))
 
 
 def z_correlation(whitening: PatchWhitening, context: int) -> list[float]:
