@@ -313,3 +313,33 @@ def test_the_cli_refuses_context_for_an_image_and_a_short_stack(tmp_path, capsys
     assert "context = 5 spans 5 slices, but the stack has 3 frames; give --context 3 or less" in capsys.readouterr().err
     assert main(["denoise", str(stack), "-o", str(tmp_path / "c.npy"), "--context", "2", *FAST]) != 0
     assert "must be odd" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------ the patch size
+
+
+def test_the_noise_left_in_the_mean_of_the_slices():
+    from zeroshot.noise.model import NoiseModel
+    from zeroshot.pipeline.slab import noise_averaging
+
+    white = NoiseModel("white", "white", "white")
+    correlated = NoiseModel("correlated", "correlated", "correlated")
+    cov = np.zeros((3, 3, 3))
+    cov[:, 1, 1] = (2.0, 1.0, 0.1)  # ρ_z = 1, 0.5, 0.05
+    acf = SlabNoiseACF(cov, 32, 10)
+    assert noise_averaging(1, acf, correlated) == 1.0
+    assert noise_averaging(3, None, white) == pytest.approx(1 / 3)
+    assert noise_averaging(5, None, white) == pytest.approx(1 / 5)
+    assert noise_averaging(3, acf, correlated) == pytest.approx((1 + 2 * (2 / 3 * 0.5 + 1 / 3 * 0.05)) / 3)
+    assert noise_averaging(3, None, correlated) == 1.0  # unknown: the 2-D rule
+
+
+def test_patches_of_several_slices_take_the_patch_size_of_the_noise_left():
+    from zeroshot.noise.patch_size import choose_patch_size, relative_noise
+
+    rng = np.random.default_rng(0)
+    image = pattern(96) + 0.25 * rng.standard_normal((96, 96))
+    r = relative_noise(image)
+    assert 0.9 < r < 1.2
+    assert choose_patch_size(image) >= 8  # the high-noise rule: round(3 + 6 r)
+    assert choose_patch_size(image, averaging=1 / 3) == 5  # r / sqrt(3) < 0.7
