@@ -37,7 +37,9 @@ def train(
     **options: object,
 ) -> TrainedModel:
     """Learn one model from the patches of `images`: a 2-D image, a stack (F, R, C) or a list of 2-D images
-    of one specimen on one instrument (any real dtypes and shapes, each at least the patch size).
+    of one specimen on one instrument (any real dtypes and shapes, each at least the patch size). With context d > 1
+    (3-D context, `zeroshot.pipeline.slab`): slabs (d, R, C) of a volume instead, each the slices around a training
+    slice (`zeroshot.denoise_volume` makes them), or a 4-D array (F, d, R, C) of them; a 2-D image is refused.
 
     Options and config as for `zeroshot.denoise` (the DenoiseConfig fields). The first image decides the noise
     model (noise="auto"), its parameters, the patch size (when not given) and the value scaling, and every image
