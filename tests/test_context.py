@@ -343,3 +343,13 @@ def test_patches_of_several_slices_take_the_patch_size_of_the_noise_left():
     assert 0.9 < r < 1.2
     assert choose_patch_size(image) >= 8  # the high-noise rule: round(3 + 6 r)
     assert choose_patch_size(image, averaging=1 / 3) == 5  # r / sqrt(3) < 0.7
+
+
+def test_ranks_share_the_slices_of_a_volume_with_context():
+    from thread_comm import run_ranks
+
+    _, noisy = copies(5)
+    one = zeroshot.denoise_volume(noisy, context=3, **OPTIONS)
+    ranks = run_ranks(2, lambda comm: zeroshot.denoise_volume(noisy, context=3, comm=comm, **OPTIONS))
+    assert one.denoised is not None and ranks[0].denoised is not None and ranks[1].denoised is None
+    np.testing.assert_array_equal(ranks[0].denoised, one.denoised)
