@@ -22,6 +22,7 @@ from zeroshot.config import MERGE_METHODS, MODELS, NOISE_MODELS, SECOND_PASSES, 
 from zeroshot.denoise import check_threads
 from zeroshot.enhance import KINDS, DetailSettings, ReliefSettings
 from zeroshot.errors import error_message
+from zeroshot.models.family import FAMILIES
 from zeroshot.runtime.comm import Comm
 from zeroshot.runtime.interrupt import TrainingInterrupted
 from zeroshot.runtime.memory import parse_size
@@ -87,9 +88,10 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--model",
         choices=MODELS,
-        help=f"{_DEFAULTS.model} (default): binary sparse coding (faster); es3c: spike-and-slab (better); pmm: "
-        "Poisson mixture model (non-negative counts on their own scale; --latents is its number of components, "
-        "--states the components kept per patch)",
+        help="; ".join(
+            f"{name}{' (default)' if name == _DEFAULTS.model else ''}: {family.description}"
+            for name, family in FAMILIES.items()
+        ),
     )
     g.add_argument(
         "--noise",

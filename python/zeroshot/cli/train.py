@@ -49,7 +49,7 @@ def run_train(args: argparse.Namespace, comm: Comm) -> int:
     loud = comm.rank == 0 and not args.quiet
     if loud:
         print(f"learning from {len(frames)} image(s) of {len(inputs)} file(s)", file=sys.stderr)
-    sigma_scale = 1.0 if config.model == "pmm" else float(np.std(frames[0])) or 1.0
+    sigma_scale = 1.0 if config.family.counts else float(np.std(frames[0])) or 1.0
     callback = EpochProgress(total_epochs(config), sigma_scale=sigma_scale, stream=sys.stderr) if loud else None
     model = train(
         frames,

@@ -99,8 +99,9 @@ def prepare_training(
     n_threads = check_threads(threads)
     memory_limit = check_max_memory(max_memory)
     labels = _labels(len(images), names)
-    first = _checked(images[0], labels[0], config.patch_size or 1, config.model)
-    noise = native_poisson(config.noise) if config.model == "pmm" else decide_noise(first, config.noise)
+    counts = config.family.counts
+    first = _checked(images[0], labels[0], config.patch_size or 1, counts)
+    noise = native_poisson(config.noise) if counts else decide_noise(first, config.noise)
     first = noise.forward(first)
     P = patch_size_for(first, config, noise)
     config = replace(config, patch_size=P)
@@ -118,7 +119,7 @@ def prepare_training(
     chunk = fit_chunk_patches(
         largest, config, moments=1, threads=n_threads, checkpoint=plan is not None, comm=comm, max_memory=memory_limit
     )
-    scaling = ImageScaling(1.0, 0.0, 1.0) if config.model == "pmm" else ImageScaling.normalise(first)
+    scaling = ImageScaling(1.0, 0.0, 1.0) if counts else ImageScaling.normalise(first)
     whitening = correlated_whitening(noise, first, scaling, P) if noise.kind == "correlated" else None
     grids = [PatchGrid.of(shape, P) for shape in shapes]
     offsets = np.cumsum([0] + [grid.N for grid in grids])
@@ -129,7 +130,7 @@ def prepare_training(
     local = rows[block[0] : block[1]]
     Y = np.empty((local.size, P * P))
     for index, grid in enumerate(grids):
-        values = first if index == 0 else _checked(images[index], labels[index], P, config.model)
+        values = first if index == 0 else _checked(images[index], labels[index], P, counts)
         if index > 0:
             values = _scaled(noise.forward(values), scaling, labels[index])
         lo, hi = np.searchsorted(local, offsets[index : index + 2])
@@ -150,11 +151,12 @@ def _labels(count: int, names: Sequence[str] | None) -> list[str]:
     return [""] if count == 1 else [f"image {index}: " for index in range(count)]
 
 
-def _checked(image: np.ndarray, label: str, patch_size: int, model: str) -> np.ndarray:
-    """check_image's float64 copy of the image (and check_counts for the PMM), its errors prefixed by `label`."""
+def _checked(image: np.ndarray, label: str, patch_size: int, counts: bool) -> np.ndarray:
+    """check_image's float64 copy of the image (and check_counts for a family of counts), its errors prefixed by
+    `label`."""
     try:
         values = check_image(image, patch_size)
-        if model == "pmm":
+        if counts:
             check_counts(values)
     except ValueError as error:
         raise ValueError(f"{label}{error}") from None
