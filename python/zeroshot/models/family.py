@@ -250,8 +250,15 @@ _PMM = ModelFamily(
     latent_noun="components",
 )
 
-# The model families by name: the one list of the models.
-FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (_BSC, _ES3C, _PMM)}
+# The model families by name: the one list of the models (a new dictionary model: one dictionary_family line).
+FAMILIES: dict[str, ModelFamily] = {
+    family.name: family
+    for family in (
+        _BSC,
+        _ES3C,
+        _PMM,
+    )
+}
 
 
 def family_named(name: object) -> ModelFamily:
