@@ -287,10 +287,10 @@ class _TiffReader(_Reader):
 # -------------------------------------------------------------------------------------------- MRC
 
 
-def _mrc_header(path: Path, raw: bytes) -> Any:
+def _mrc_header(raw: bytes) -> tuple[Any, str]:
     """The 1024-byte header as an mrcfile header record, in the byte order of its machine stamp (0x44 0x44 or
     0x44 0x41: little-endian, 0x11 0x11: big-endian; with no known stamp, the order in which the mode is a
-    known mode)."""
+    known mode), and that byte order ("<" or ">")."""
     from mrcfile.dtypes import HEADER_DTYPE
 
     stamp = raw[212:214]
@@ -301,7 +301,7 @@ def _mrc_header(path: Path, raw: bytes) -> Any:
     else:
         little = int(np.frombuffer(raw, "<i4", count=1, offset=12)[0])
         order = "<" if little in MRC_MODES or little in _MRC_UNREAD_MODES else ">"
-    return np.frombuffer(raw, dtype=HEADER_DTYPE.newbyteorder(order))[0].view(np.recarray)
+    return np.frombuffer(raw, dtype=HEADER_DTYPE.newbyteorder(order))[0].view(np.recarray), order
 
 
 def _open_mrc(path: Path) -> VolumeSource:
@@ -315,7 +315,7 @@ def _open_mrc(path: Path) -> VolumeSource:
         raise ValueError(
             f"{path}: not an MRC file: {size} bytes, shorter than the {MRC_HEADER_BYTES}-byte header of every MRC file"
         )
-    header = _mrc_header(path, raw)
+    header, order = _mrc_header(raw)
     nx, ny, nz, mode = (int(header[name]) for name in ("nx", "ny", "nz", "mode"))
     nsymbt, ispg, mz = int(header.nsymbt), int(header.ispg), int(header.mz)
     if mode in _MRC_UNREAD_MODES:
@@ -343,7 +343,7 @@ def _open_mrc(path: Path) -> VolumeSource:
             f"{path}: holds a stack of {nz // mz} volumes of {mz} sections (space group {ispg}); zeroshot reads "
             "one volume at a time: save each volume to a file of its own"
         )
-    stored = MRC_MODES[mode].newbyteorder(header.mode.dtype.byteorder)
+    stored = MRC_MODES[mode].newbyteorder(">" if order == ">" else "<")
     data_offset = MRC_HEADER_BYTES + nsymbt
     if nsymbt < 0 or data_offset > size:
         raise ValueError(
@@ -469,11 +469,13 @@ def _open_tiff(path: Path) -> VolumeSource:
             raise
         except Exception as exc:
             raise ValueError(f"{path}: not a readable TIFF file ({type(exc).__name__}: {exc})") from exc
-        volume = _tiff_volume(path, axes, shape, dtype, tuple(int(n) for n in keyframe.shape), len(pages))
-        voxel = None if pixel_size is None else VoxelSize.of_pixel_size(pixel_size, spacing)
-        stored = dtype.newbyteorder(tif.byteorder)
         plain = keyframe.compression == 1 and keyframe.bitspersample == 8 * dtype.itemsize
         offset = int(found) if found is not None and plain else -1  # -1: decoded page by page
+        # sections stored one after the other need no page of their own (ImageJ's files over 4 GiB index the first)
+        pages_needed = None if offset >= 0 else len(pages)
+        volume = _tiff_volume(path, axes, shape, dtype, tuple(int(n) for n in keyframe.shape), pages_needed)
+        voxel = None if pixel_size is None else VoxelSize.of_pixel_size(pixel_size, spacing)
+        stored = dtype.newbyteorder(tif.byteorder)
         if offset >= 0:
             declared = math.prod(volume) * dtype.itemsize
             _check_size(path, "TIFF", size, offset, declared, f"shape {volume} {dtype}", exact=False)
@@ -491,9 +493,10 @@ def _open_tiff(path: Path) -> VolumeSource:
 
 
 def _tiff_volume(
-    path: Path, axes: str, shape: tuple[int, ...], dtype: np.dtype, page: tuple[int, ...], pages: int
+    path: Path, axes: str, shape: tuple[int, ...], dtype: np.dtype, page: tuple[int, ...], pages: int | None
 ) -> tuple[int, int, int]:
-    """(Z, Y, X) of a series of one page per section; ValueError for colour, non-real and other layouts."""
+    """(Z, Y, X) of a series of sections of the page's shape, one page each unless `pages` is None; ValueError for
+    colour, non-real and other layouts."""
     if "S" in axes and shape[axes.index("S")] > 1:
         raise ValueError(
             f"{path}: is a colour or multi-sample TIFF (axes {axes}, shape {shape}); zeroshot reads one channel"
@@ -504,9 +507,14 @@ def _tiff_volume(
     plane = tuple(n for n in page if n != 1)
     if len(kept) == 2:
         kept = (1, *kept)
-    if len(kept) != 3 or len(plane) != 2 or kept[1:] != plane or kept[0] != pages:
+    if len(kept) == 3 and len(plane) == 2 and kept[1:] == plane and pages is not None and 0 < pages < kept[0]:
         raise ValueError(
-            f"{path}: holds an image of axes {axes} and shape {shape} in {pages} page(s) of shape {page}; zeroshot "
+            f"{path}: truncated or damaged TIFF file: it declares {kept[0]} sections of shape {plane} {dtype}, but "
+            f"holds {pages} page(s)"
+        )
+    if len(kept) != 3 or len(plane) != 2 or kept[1:] != plane or kept[0] != (kept[0] if pages is None else pages):
+        raise ValueError(
+            f"{path}: holds an image of axes {axes} and shape {shape} in pages of shape {page}; zeroshot "
             "reads a volume slice by slice from a TIFF of one page per section (Z, Y, X)"
         )
     return (kept[0], kept[1], kept[2])

@@ -93,6 +93,33 @@ def record_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.zs-partial.json")
 
 
+def remove_partial(path: PathLike) -> bool:
+    """Removes the resumable output of `path` a killed run left staged (and its record), unless a process is
+    writing it now; returns whether anything was removed."""
+    target = Path(path)
+    partial, record_file = partial_path(target), record_path(target)
+    removed = False
+    try:
+        fd = os.open(partial, os.O_RDWR | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        fd = -1
+    except OSError as exc:
+        raise ValueError(f"{target}: cannot remove the staged output {partial} ({exc.strerror or exc})") from exc
+    try:
+        if fd >= 0:
+            _lock(fd, target, partial)
+            os.unlink(partial)
+            removed = True
+        if record_file.exists():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(record_file)
+                removed = True
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return removed
+
+
 class VolumeSink:
     """A volume being written (`create_volume_output` makes one). Not for use by several threads at once."""
 
@@ -183,9 +210,10 @@ class VolumeSink:
         if self._finite_only:
             check_finite(arr, f"{self.target}: sections {z0}..{z0 + arr.shape[0] - 1}")
         try:
-            stored = np.ascontiguousarray(to_dtype_like(arr, self.dtype), dtype=self._stored)
+            converted = arr if arr.dtype == self.dtype else to_dtype_like(arr, self.dtype)
         except ValueError as exc:
             raise ValueError(f"{self.target}: sections {z0}..{z0 + arr.shape[0] - 1}: {exc}") from exc
+        stored = np.ascontiguousarray(converted, dtype=self._stored)
         stats = [_slice_stats(section) for section in stored]
         offset = self._layout.data_offset + z0 * rows * cols * self._stored.itemsize
         try:
