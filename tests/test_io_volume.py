@@ -476,6 +476,12 @@ def test_a_staged_output_of_another_run_is_refused(tmp_path):
         create_volume_output(target, SHAPE, resume="run-1")
     with create_volume_output(target, SHAPE, resume="run-2", restart=True) as fresh:
         assert fresh.missing() == [(0, 9)]
+        fresh.write(3, section(3))
+    with create_volume_output(target, SHAPE, resume="run-2") as again:
+        assert again.missing() == [(0, 3), (4, 9)]
+    with create_volume_output(target, SHAPE, resume="run-2", restart=True) as fresh:  # its own, too
+        assert fresh.missing() == [(0, 9)]
+        fresh.write(3, section(3))
     record.unlink()  # a staged file without a record holds nothing known to be written
     with create_volume_output(target, SHAPE, resume="run-2") as fresh:
         assert fresh.missing() == [(0, 9)]

@@ -19,6 +19,7 @@ sections are not contiguous, is the exception: it is read through a memory map, 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -47,6 +48,8 @@ _MRC_UNREAD_MODES = {
     4: "complex 32-bit floats (mode 4)",
     101: "packed 4-bit integers (mode 101)",
 }
+# Where os.preadv is missing, reads seek first; one at a time.
+_SEEK_LOCK = threading.Lock()
 # Space groups 401-630: a stack of volumes (nz / mz volumes of mz sections each).
 _VOLUME_STACKS = range(401, 631)
 
@@ -214,7 +217,6 @@ class _RawReader(_Reader):
     def __init__(self, path: Path, offset: int, shape: tuple[int, int, int], stored: np.dtype) -> None:
         self.path, self.offset, self.shape, self.stored = path, offset, shape, stored
         self.fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        self.lock = threading.Lock()  # for the seek-and-read fallback where os.preadv is missing
 
     def read(self, z0: int, z1: int) -> np.ndarray:
         rows, cols = self.shape[1], self.shape[2]
@@ -225,7 +227,13 @@ class _RawReader(_Reader):
         return data if native == self.stored else data.astype(native)
 
     def close(self) -> None:
-        os.close(self.fd)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 def read_at(fd: int, out: np.ndarray, offset: int, path: Path) -> None:
@@ -238,8 +246,11 @@ def read_at(fd: int, out: np.ndarray, offset: int, path: Path) -> None:
             if hasattr(os, "preadv"):
                 count = os.preadv(fd, [view[done:]], offset + done)
             else:  # pragma: no cover - Windows
-                os.lseek(fd, offset + done, os.SEEK_SET)
-                count = os.readv(fd, [view[done:]])
+                with _SEEK_LOCK:
+                    os.lseek(fd, offset + done, os.SEEK_SET)
+                    chunk = os.read(fd, min(len(view) - done, 1 << 30))
+                view[done : done + len(chunk)] = chunk
+                count = len(chunk)
         except OSError as exc:
             raise ValueError(f"{path}: cannot be read at byte {offset + done} ({exc})") from exc
         if count == 0:

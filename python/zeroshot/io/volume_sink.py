@@ -25,7 +25,8 @@ layout, and the statistics of every section written, rewritten atomically after 
 sections are on disk (fsync). A run killed at any moment (SIGTERM, SIGKILL, a power cut) leaves them; the next
 `create_volume_output` with the same key and layout continues where it stopped (`done_slices`, `missing`), and
 the committed file is byte for byte the one an uninterrupted run writes. A staged file of another key or
-layout is refused (ValueError naming it) unless `restart=True`, which discards it. While a writer holds it,
+layout is refused (ValueError naming it); `restart=True` discards any staged output and begins afresh (so does
+`remove_partial`). While a writer holds it,
 the staged file is locked (flock): a second writer of the same target is refused.
 """
 
@@ -242,21 +243,23 @@ class VolumeSink:
             )
         try:
             if self._layout.name == "TIFF":
-                staged = self._stage_tiff(fd)
+                staged: StagedFile = self._stage_tiff(fd)
             else:
                 final = self._layout.header(self.statistics())
                 _write_at(fd, np.frombuffer(final, np.uint8), 0)
                 os.fsync(fd)
-                staged = _adopt(self.target, self.staged)
+                staged = _Finished(self.target, self.staged, fd)
         except OSError as error:
             raise _write_error(error, self.target) from error
-        self._release()
         if self.resumable:  # the record first: a staged file without one is begun afresh, never trusted
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(record_path(self.target))
-        if staged.tmp != self.staged:
+        if isinstance(staged, _Finished):
+            self._fd = None  # the lock stays held by the finished file until it is renamed or discarded
+        else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.staged)
+            self._release()
         return staged
 
     def commit(self) -> None:
@@ -289,6 +292,10 @@ class VolumeSink:
 
     def __enter__(self) -> VolumeSink:
         return self
+
+    def __del__(self) -> None:  # dropped without `close`: as `close`
+        with contextlib.suppress(Exception):
+            self.close()
 
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
@@ -363,8 +370,8 @@ def create_volume_output(
     known, is the header's section spacing or else x. header: MRC header fields to keep (an input's
     `VolumeSource.header`); None writes a volume (space group 1). label: added to the header's labels.
     resume: the key of the run (see the module's docstring): staged to be continued after a kill; restart:
-    discard a staged output of another key or layout instead of refusing it. finite_only: refuse NaN and Inf
-    (otherwise floats store them and the MRC statistics say "not determined").
+    begin afresh, discarding whatever output of `path` a run left staged (of this key or another).
+    finite_only: refuse NaN and Inf (otherwise floats store them and the MRC statistics say "not determined").
     """
     target = Path(path)
     dims = _shape(target, shape)
@@ -401,7 +408,10 @@ def _shape(target: Path, shape: Sequence[int]) -> tuple[int, int, int]:
 def _fresh_sink(
     target: Path, shape: tuple[int, int, int], stored: np.dtype, layout: _Layout, finite_only: bool
 ) -> VolumeSink:
-    staged = StagedFile(target)
+    try:
+        staged = StagedFile(target)
+    except OSError as exc:
+        raise ValueError(f"{target}: cannot stage the output in {target.parent} ({exc.strerror or exc})") from exc
     try:
         fd = os.open(staged.tmp, os.O_RDWR | getattr(os, "O_BINARY", 0))
         try:
@@ -433,9 +443,9 @@ def _resumable_sink(
     try:
         _lock(fd, target, partial)
         done: dict[int, SliceStats] | None = None
-        if record_file.exists():  # a staged file without a record holds no section known to be written
+        if record_file.exists() and not restart:  # a staged file without a record holds no section known written
             done, problem = _read_record(record_file, key, layout, shape[0])
-            if problem is not None and not restart:
+            if problem is not None:
                 raise ValueError(
                     f"{target}: a partly written output is staged in {partial} and {record_file.name}, but {problem}; "
                     "continue that run, or start over (restart=True), which discards it"
@@ -504,7 +514,7 @@ def _write_at(fd: int, data: np.ndarray, offset: int) -> None:
     while done < len(view):
         if hasattr(os, "pwritev"):
             count = os.pwritev(fd, [view[done:]], offset + done)
-        else:  # pragma: no cover - Windows
+        else:  # pragma: no cover - Windows (a sink is written by one thread)
             os.lseek(fd, offset + done, os.SEEK_SET)
             count = os.write(fd, view[done:])
         if count == 0:
@@ -512,11 +522,33 @@ def _write_at(fd: int, data: np.ndarray, offset: int) -> None:
         done += count
 
 
-def _adopt(target: Path, staged: Path) -> StagedFile:
-    """A StagedFile of `target` whose temporary file is the finished `staged` file."""
-    adopted = StagedFile.__new__(StagedFile)
-    adopted.target, adopted.tmp = target, staged
-    return adopted
+class _Finished(StagedFile):
+    """The finished staged file of a sink as a StagedFile of `target`, holding the sink's descriptor (and lock)
+    until it is renamed (`commit`), discarded, or dropped after `atomic.replace_together` renamed it."""
+
+    def __init__(self, target: Path, tmp: Path, fd: int) -> None:  # no new temporary file: `tmp` is the one
+        self.target, self.tmp, self._fd = target, tmp, fd
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.release()
+
+    def discard(self) -> None:
+        try:
+            super().discard()
+        finally:
+            self.release()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.release()
 
 
 # --------------------------------------------------------------------------------------- statistics
