@@ -522,3 +522,48 @@ def test_memory_stays_within_a_slab(tmp_path):
     assert peak < 5 * slab_bytes < volume_bytes / 3, peak
     with open_volume(target) as back:
         assert back.section(63)[0, 0] == 126.0
+
+
+def test_rewritten_sections_and_indices(tmp_path):
+    target = tmp_path / "out.npy"
+    sink = create_volume_output(target, SHAPE, resume="k")
+    sink.write(np.int64(0), section(0) + 1)
+    sink.write(0, section(0))  # the last write counts
+    with pytest.raises(ValueError, match=r"from z = 2.0 are not within"):
+        sink.write(2.0, section(2))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"from z = True are not within"):
+        sink.write(True, section(1))  # type: ignore[arg-type]
+    sink.close()
+    with create_volume_output(target, SHAPE, resume="k") as again:
+        assert again.missing() == [(1, 9)]
+        for z in range(1, 9):
+            again.write(z, section(z))
+        again.commit()
+    np.testing.assert_array_equal(np.load(target), np.stack([section(z) for z in range(9)]))
+    with open_volume(target) as source:
+        np.testing.assert_array_equal(source.slab(np.int32(8), np.int64(9))[0], section(8))
+        with pytest.raises(ValueError, match="not within the volume"):
+            source.slab(1.0, 3)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="slab depth must be a positive number"):
+            next(source.slabs(0))
+
+
+def test_leftovers_of_an_abandoned_run(tmp_path):
+    target = tmp_path / "out.mrc"
+    assert not remove_partial(target)
+    sink = create_volume_output(target, SHAPE, resume="run-1")
+    sink.write(0, section(0))
+    sink.close()
+    partial_path(target).unlink()  # killed while abandoning: the record is left alone
+    with create_volume_output(target, SHAPE, resume="run-2") as fresh:  # nothing staged to keep: no refusal
+        assert fresh.missing() == [(0, 9)]
+
+
+def test_no_room_on_the_disk(tmp_path, monkeypatch):
+    import zeroshot.io.volume_sink as volume_sink
+
+    monkeypatch.setattr(volume_sink, "_free_bytes", lambda folder: 1000)
+    for resume in (None, "k"):
+        with pytest.raises(ValueError, match=r"out.mrc: needs 5.22 KiB \(5344 bytes\), but .* has 1000 B free"):
+            create_volume_output(tmp_path / "out.mrc", SHAPE, resume=resume)
+        assert list(tmp_path.iterdir()) == []

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 import os
 import threading
 from collections.abc import Iterator
@@ -137,12 +138,13 @@ class VolumeSource:
         if reader is None:
             raise ValueError(f"{self.path}: the volume was closed")
         depth = self.shape[0]
-        if isinstance(z0, bool) or isinstance(z1, bool) or not (0 <= int(z0) < int(z1) <= depth):
+        start, stop = _index(z0), _index(z1)
+        if start is None or stop is None or not (0 <= start < stop <= depth):
             raise ValueError(
-                f"{self.path}: sections {z0}..{z1} (z0 to z1, z1 excluded) are not within the volume of "
+                f"{self.path}: sections {z0!r}..{z1!r} (z0 to z1, z1 excluded) are not within the volume of "
                 f"shape {self.shape} (0 <= z0 < z1 <= {depth})"
             )
-        data = reader.read(int(z0), int(z1))
+        data = reader.read(start, stop)
         if dtype is not None:
             target = real_dtype(dtype, f"{self.path}: slab dtype")
             if target != data.dtype:
@@ -152,15 +154,17 @@ class VolumeSource:
 
     def section(self, z: int, dtype: DTypeLike | None = None) -> np.ndarray:
         """Section z (Y, X); see `slab`."""
-        section: np.ndarray = self.slab(z, int(z) + 1, dtype)[0]
+        index = _index(z)
+        section: np.ndarray = self.slab(z, z if index is None else index + 1, dtype)[0]
         return section
 
     def slabs(self, depth: int, dtype: DTypeLike | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(z0, slab) of `depth` sections each (the last may be shorter), from the first section to the last."""
-        if isinstance(depth, bool) or int(depth) < 1:
+        step = _index(depth)
+        if step is None or step < 1:
             raise ValueError(f"{self.path}: slab depth must be a positive number of sections, got {depth!r}")
-        for z0 in range(0, self.shape[0], int(depth)):
-            yield z0, self.slab(z0, min(z0 + int(depth), self.shape[0]), dtype)
+        for z0 in range(0, self.shape[0], step):
+            yield z0, self.slab(z0, min(z0 + step, self.shape[0]), dtype)
 
     def close(self) -> None:
         if self._reader is not None:
@@ -177,6 +181,16 @@ class VolumeSource:
 
     def __repr__(self) -> str:
         return f"VolumeSource({str(self.path)!r}, {self.format}, shape={self.shape}, dtype={self.dtype})"
+
+
+def _index(value: Any) -> int | None:
+    """An integer (Python's or NumPy's, not a bool) as an int; None for anything else."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 def open_volume(path: PathLike) -> VolumeSource:

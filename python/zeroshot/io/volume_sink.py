@@ -55,7 +55,7 @@ from zeroshot.io.dtypes import check_finite, to_dtype_like
 from zeroshot.io.formats import format_of
 from zeroshot.io.mrc import MrcHeader, _write_fields
 from zeroshot.io.pixelsize import PixelSize
-from zeroshot.io.volume import MRC_HEADER_BYTES, VoxelSize, read_at
+from zeroshot.io.volume import MRC_HEADER_BYTES, VoxelSize, _index, read_at
 from zeroshot.runtime.memory import format_bytes
 
 try:  # POSIX; elsewhere a staged file is not locked
@@ -200,12 +200,13 @@ class VolumeSink:
                 f"{self.target}: sections to write must have shape (n, {rows}, {cols}) or ({rows}, {cols}), got "
                 f"{arr.shape}"
             )
-        if isinstance(z0, bool) or not (int(z0) >= 0 and int(z0) + arr.shape[0] <= depth):
+        start = _index(z0)
+        if start is None or not (start >= 0 and start + arr.shape[0] <= depth):
             raise ValueError(
-                f"{self.target}: {arr.shape[0]} section(s) from z = {z0} are not within the volume of shape "
+                f"{self.target}: {arr.shape[0]} section(s) from z = {z0!r} are not within the volume of shape "
                 f"{self.shape}"
             )
-        z0 = int(z0)
+        z0 = start
         if arr.dtype.kind not in "uifb":
             raise ValueError(f"{self.target}: sections of dtype {arr.dtype} are not real numbers")
         if self._finite_only:
@@ -217,6 +218,11 @@ class VolumeSink:
         stored = np.ascontiguousarray(converted, dtype=self._stored)
         stats = [_slice_stats(section) for section in stored]
         offset = self._layout.data_offset + z0 * rows * cols * self._stored.itemsize
+        again = [z for z in range(z0, z0 + len(stored)) if z in self._done]
+        if again and self.resumable:  # no longer recorded as done while they are rewritten
+            for z in again:
+                del self._done[z]
+            self._save_record()
         try:
             _write_at(fd, stored, offset)
             if self.resumable:
@@ -273,12 +279,12 @@ class VolumeSink:
 
     def abandon(self) -> None:
         """Removes the staged file (and a resumable sink's progress record): nothing is left of this output."""
-        self._release()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.staged)
         if self.resumable:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(record_path(self.target))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.staged)
+        self._release()
 
     def close(self) -> None:
         """Ends writing without committing: a resumable sink keeps its staged file and record for a later run to
@@ -443,28 +449,32 @@ def _resumable_sink(
     try:
         _lock(fd, target, partial)
         done: dict[int, SliceStats] | None = None
-        if record_file.exists() and not restart:  # a staged file without a record holds no section known written
+        size = os.fstat(fd).st_size
+        # An empty staged file (just made) holds nothing to keep, and one without a record no section known written.
+        if size > 0 and record_file.exists() and not restart:
             done, problem = _read_record(record_file, key, layout, shape[0])
             if problem is not None:
                 raise ValueError(
                     f"{target}: a partly written output is staged in {partial} and {record_file.name}, but {problem}; "
                     "continue that run, or start over (restart=True), which discards it"
                 )
-            if os.fstat(fd).st_size != layout.size:
+            if size != layout.size:
                 done = None  # the staged file is not the one recorded
-        if done is None:  # begun afresh: an empty, new or foreign staged file
-            done = {}
+    except BaseException:
+        os.close(fd)
+        raise
+    sink = VolumeSink(target, shape, stored, layout, partial, fd, key, done or {}, finite_only)
+    if done is None:  # begun afresh
+        try:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(record_file)
             os.ftruncate(fd, 0)
             _begin(target, fd, layout)
-            sink = VolumeSink(target, shape, stored, layout, partial, fd, key, done, finite_only)
             sink._save_record()
-            return sink
-    except BaseException:
-        os.close(fd)
-        raise
-    return VolumeSink(target, shape, stored, layout, partial, fd, key, done, finite_only)
+        except BaseException:
+            sink.abandon()
+            raise
+    return sink
 
 
 def _lock(fd: int, target: Path, partial: Path) -> None:
