@@ -145,6 +145,14 @@ def test_slabs_at_the_volume_ends(tmp_path):
         for z0, z1 in [(-1, 2), (3, 3), (5, 2), (0, SHAPE[0] + 1)]:
             with pytest.raises(ValueError, match=r"not within the volume of shape \(9, 12, 10\)"):
                 source.slab(z0, z1)
+        assert len(source) == SHAPE[0] and source.ndim == 3
+        np.testing.assert_array_equal(source[-1], data[-1])
+        np.testing.assert_array_equal(source[2], data[2])
+        np.testing.assert_array_equal(source[7:], data[7:])
+        with pytest.raises(ValueError, match="not a slab"):
+            source[::2]
+        with pytest.raises(ValueError, match="not within the volume"):
+            source[SHAPE[0]]
     with pytest.raises(ValueError, match="closed"):
         source.slab(0, 1)
 

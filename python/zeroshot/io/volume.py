@@ -158,6 +158,27 @@ class VolumeSource:
         section: np.ndarray = self.slab(z, z if index is None else index + 1, dtype)[0]
         return section
 
+    @property
+    def ndim(self) -> int:
+        return 3
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        """volume[z]: section z (negative z counts from the end); volume[z0:z1]: `slab` (a step of 1 only). With
+        `shape`, `dtype` and `ndim`, what an array-taking function that reads one section at a time (e.g.
+        `zeroshot.denoise_volume`) needs."""
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.shape[0])
+            if step != 1 or stop <= start:
+                raise ValueError(f"{self.path}: sections [{key.start}:{key.stop}:{key.step}] are not a slab (z0 < z1)")
+            return self.slab(start, stop)
+        index = _index(key)
+        if index is not None and -self.shape[0] <= index < 0:
+            index += self.shape[0]
+        return self.section(key if index is None else index)
+
     def slabs(self, depth: int, dtype: DTypeLike | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(z0, slab) of `depth` sections each (the last may be shorter), from the first section to the last."""
         step = _index(depth)
