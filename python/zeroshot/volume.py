@@ -19,6 +19,7 @@ and send them to rank 0, which alone calls `on_slice` (or holds the arrays), in 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -134,19 +135,23 @@ def denoise_volume(
     on_slice: SliceHandler | None = None,
     skip: Sequence[int] = (),
     max_memory: MaxMemory = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 10,
+    resume: bool = False,
     **options: Any,
 ) -> VolumeResult:
     """Denoise a volume (Z, R, C) as one job (see the module's docstring).
 
     volume: a 3-D array of any real dtype, or anything with `shape`, `dtype` and `volume[z]` (a memory map).
     model: a model name (the DenoiseConfig field) or a `TrainedModel` (then nothing is learned: every slice is
-    denoised with it). per_slice: a model learned per slice instead. train_slices: how many slices the
-    volume's model is learned from. moments, threads, max_memory and the options (DenoiseConfig fields) as for
-    `zeroshot.denoise`; comm: see the module's docstring. progress: told of the noise model and the training
-    epochs of the volume's model, then of every slice (stage "slices"). on_slice(z, result): each slice's
-    result, in slice order, on rank 0 (the arrays are then not collected). skip: slices not to denoise (done
-    by an earlier run that was stopped; resuming with the same options gives the same results for the
-    others)."""
+    denoised with it, the options being those of its inference: merge, n_states, seed, ...). per_slice: a model
+    learned per slice instead. train_slices: how many slices the volume's model is learned from. moments,
+    threads, max_memory and the options (DenoiseConfig fields) as for `zeroshot.denoise`; comm: see the module's
+    docstring. progress: told of the noise model and the training epochs of the volume's model, then of every slice
+    (stage "slices"). on_slice(z, result): each slice's result, in slice order, on rank 0 (the arrays are then not
+    collected). skip: slices not to denoise (done by an earlier run that was stopped; resuming with the same options
+    gives the same results for the others). checkpoint, checkpoint_every, resume: of the training of the volume's
+    model, as for `zeroshot.train` (per_slice or a trained model: not taken)."""
     Z, R, C = _check_volume(volume)
     comm = comm if comm is not None else SerialComm()
     train_slices = integer_at_least("train_slices", train_slices, minimum=1)
@@ -154,7 +159,11 @@ def denoise_volume(
     trained = model if isinstance(model, TrainedModel) else None
     if trained is None and model is not None:
         options["model"] = model
+    # With a trained model the options are its inference's (TrainedModel.config_for checks them).
+    inference = options if trained is not None else {}
     cfg = None if trained is not None else resolve_config(config, dict(options))
+    if checkpoint is not None and (per_slice or trained is not None):
+        raise ValueError("checkpoint= checkpoints the training of a volume's model: not with per_slice or a model")
     own = SerialComm()  # the training is repeated on every rank: see the module's docstring
     chosen: list[int] = []
     if trained is None and not per_slice:
@@ -167,6 +176,9 @@ def denoise_volume(
             max_memory=max_memory,
             names=[f"slice {z}" for z in chosen],
             progress=progress,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
         )
     todo = [z for z in range(Z) if z not in skipped]
     steps = _SliceSteps(progress if comm.rank == 0 else None, len(todo))
@@ -191,7 +203,7 @@ def denoise_volume(
         nonlocal slice_config
         image = _slice(volume, z)
         if trained is not None:
-            result = denoise(image, model=trained, moments=moments, threads=threads, max_memory=max_memory)
+            result = denoise(image, model=trained, moments=moments, threads=threads, max_memory=max_memory, **inference)
         else:
             assert slice_config is not None
             result = denoise(

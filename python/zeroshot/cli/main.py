@@ -24,7 +24,7 @@ from zeroshot.enhance import KINDS, DetailSettings, ReliefSettings
 from zeroshot.errors import error_message
 from zeroshot.models.family import FAMILIES
 from zeroshot.runtime.comm import Comm
-from zeroshot.runtime.interrupt import TrainingInterrupted
+from zeroshot.runtime.interrupt import SlicesInterrupted, TrainingInterrupted
 from zeroshot.runtime.memory import parse_size
 from zeroshot.runtime.mpi import MPIComm, world_comm
 from zeroshot.version import package_version
@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         if comm.size > 1:
             _log_ranks(comm, args.threads, args.quiet)
         return int(args.run(args, comm))
-    except TrainingInterrupted as stop:  # every rank stopped after the same epoch
+    except (TrainingInterrupted, SlicesInterrupted) as stop:  # every rank stopped after the same epoch
         if comm.rank == 0:
             print(f"zeroshot {args.command}: interrupted: {stop}", file=sys.stderr)
         return 130
