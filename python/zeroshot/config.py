@@ -70,7 +70,7 @@ def _as_python_ints(config: Any, *names: str) -> None:
 
 @dataclass(frozen=True)
 class EvoConfig:
-    """The evolutionary E-step (SPEC "The truncated E-step").
+    """The evolutionary E-step (Guiraud, Drefs & Lücke, GECCO 2018; Drefs et al., JMLR 2022).
 
     Per generation, ``n_parents`` parents are selected from K_n (first generation) or from the previous
     generation's children; each makes ``n_children`` mutants (or, with ``crossover``, one child per ordered

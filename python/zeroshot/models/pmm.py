@@ -1,4 +1,4 @@
-"""The Poisson mixture model (SPEC "Poisson mixture model (PMM)"): each patch y (D,) of counts from one of
+"""The Poisson mixture model (Salwig, Drefs & Lücke, PLOS Comput. Biol. 2024): each patch y (D,) of counts from one of
 C components, p(c) = pi_c, p(y | c) = prod_d Poisson(y_d; Lambda_cd).
 
 Truncated EM over the S best components per patch (`zeroshot.variational.topk.TopKEStep`; states

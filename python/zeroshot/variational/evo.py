@@ -74,9 +74,9 @@ class EStep(Protocol):
 
 
 class EvoEStep:
-    """EVO (SPEC "The truncated E-step"): per patch, generations of children of parents selected from
-    K_n, keeping the best S states. Random streams are keyed by (seed, epoch, global patch index), so
-    results depend neither on the thread count nor on how patches are split over ranks or chunks."""
+    """EVO (Guiraud, Drefs & Lücke, GECCO 2018; Drefs et al., JMLR 2022): per patch, generations of children of
+    parents selected from K_n, keeping the best S states. Random streams are keyed by (seed, epoch, global patch
+    index), so results depend neither on the thread count nor on how patches are split over ranks or chunks."""
 
     def __init__(self, config: EvoConfig, seed: int = 0) -> None:
         if not isinstance(getattr(config, "core", None), CoreEvoConfig):
