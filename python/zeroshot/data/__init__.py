@@ -1,9 +1,10 @@
-"""Sample images: one real cryo-ET slice of SARS-CoV-2 virions shipped with the package, and the simulated
-micrograph of virus particles made in code.
+"""Sample images: one real cryo-ET slice of SARS-CoV-2 virions shipped with the package, the simulated
+micrograph of virus particles and a simulated tomogram (a volume with its clean truth), both made in code.
 
     image = zeroshot.data.sarscov2()            # EMImage: data (928, 960) uint8, pixel_size None
     print(zeroshot.data.sarscov2_provenance())  # where it comes from and its licence (CC0 upstream, MIT)
     clean, noisy = zeroshot.data.simulated_virus(256)   # SIMULATED (not real) image and a noisy version
+    tomo = zeroshot.data.simulated_tomogram((64, 256, 256))   # SIMULATED volume: .clean, .noisy, .noise_psd()
 
 The real slice is the whole 960 x 928 slice 133 of tomogram TS_001 of the CZ CryoET Data Portal's dataset 10006
 (Ke et al., Nature 2020), as repackaged by the MIT-licensed R package cryoCompare; its pixels are unchanged,
@@ -17,16 +18,19 @@ from typing import NamedTuple
 
 import numpy as np
 
+from zeroshot.data.tomogram import SimulatedTomogram, simulated_tomogram
 from zeroshot.io import EMImage, read_em
 from zeroshot.simulate import add_tem_noise, simulated_micrograph
 
 __all__ = [
     "SARSCOV2_BACKGROUND",
     "SARSCOV2_VIRIONS",
+    "SimulatedTomogram",
     "SimulatedVirus",
     "crop_around",
     "sarscov2",
     "sarscov2_provenance",
+    "simulated_tomogram",
     "simulated_virus",
 ]
 
