@@ -20,6 +20,7 @@ and send them to rank 0, which alone calls `on_slice` (or holds the arrays), in 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ import numpy as np
 from zeroshot.config import DenoiseConfig, integer_at_least, resolve_config
 from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
 from zeroshot.pipeline.progress import RunProgress, Step
-from zeroshot.pipeline.trained import TrainedModel
+from zeroshot.pipeline.trained import ModelMismatchWarning, TrainedModel
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.runtime.memory_check import MaxMemory
 from zeroshot.train import train
@@ -166,7 +167,8 @@ def denoise_volume(
         raise ValueError("checkpoint= checkpoints the training of a volume's model: not with per_slice or a model")
     own = SerialComm()  # the training is repeated on every rank: see the module's docstring
     chosen: list[int] = []
-    if trained is None and not per_slice:
+    own_model = trained is None and not per_slice
+    if own_model:
         chosen = training_slices(Z, train_slices)
         trained = train(
             [_slice(volume, z) for z in chosen],
@@ -203,7 +205,12 @@ def denoise_volume(
         nonlocal slice_config
         image = _slice(volume, z)
         if trained is not None:
-            result = denoise(image, model=trained, moments=moments, threads=threads, max_memory=max_memory, **inference)
+            with warnings.catch_warnings():
+                if own_model:  # learned from this volume: its frames' noise is the model's by construction
+                    warnings.simplefilter("ignore", ModelMismatchWarning)
+                result = denoise(
+                    image, model=trained, moments=moments, threads=threads, max_memory=max_memory, **inference
+                )
         else:
             assert slice_config is not None
             result = denoise(

@@ -352,9 +352,8 @@ def _denoise_volume(
     results: list[DenoiseResult] = []
     for index, frame in enumerate(frames, start=1):
         where = f"{job.source} (frame {index})"
-        with _errors_named(where, frame):
+        with _errors_named(where, frame):  # no mismatch to warn of: the model is learned from these frames
             results.append(_denoise_frame(frame, options, comm, model=trained))
-        _warn_mismatch(results[-1], where, comm)
         if display is not None:
             display.step(Step("slices", index, len(frames), "frame"))
     return results

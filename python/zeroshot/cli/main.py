@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from zeroshot.cli.demo import REAL_SIZE, SIMULATED_SIZE, run_demo
+from zeroshot.cli.demo_volume import VOLUME_FRAMES, VOLUME_SIZE, run_volume_demo
 from zeroshot.cli.errors import AgreedError
 from zeroshot.cli.files import add_file_arguments
 from zeroshot.cli.jobs import run_jobs
@@ -245,6 +246,21 @@ def _cmd_train(args: argparse.Namespace, comm: Comm) -> int:
 def _cmd_demo(args: argparse.Namespace, comm: Comm) -> int:
     if comm.size > 1:
         raise ValueError("zeroshot demo runs in one process; start it without mpiexec")
+    if args.volume:
+        if args.real:
+            raise ValueError("--volume and --real: the volume demo is simulated; give one of them")
+        run_volume_demo(
+            Path(args.output),
+            config_from_args(args),
+            size=args.size,
+            frames=args.frames,
+            threads=args.threads,
+            quiet=args.quiet,
+            verbose=args.verbose,
+        )
+        return 0
+    if args.frames is not None:
+        raise ValueError("--frames is the volume demo's: give --volume")
     run_demo(
         Path(args.output),
         config_from_args(args),
@@ -364,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser(
         "demo",
         help="denoise a simulated TEM image of virus particles (made in code), or with --real a real cryo-ET "
-        "slice of SARS-CoV-2 virions shipped with zeroshot",
+        "slice of SARS-CoV-2 virions shipped with zeroshot, or with --volume a simulated tomogram",
         description="Denoise a simulated TEM image of virus particles (made in code) and compare it with the "
         "truth, or (--real) the real cryo-ET slice of SARS-CoV-2 virions shipped with zeroshot "
         "(zeroshot.data.sarscov2(); CZ CryoET Data Portal dataset 10006). Writes noisy.png, denoised.png, "
@@ -378,12 +394,21 @@ def build_parser() -> argparse.ArgumentParser:
         "18 CPU-seconds)",
     )
     d.add_argument(
+        "--volume",
+        action="store_true",
+        help=f"denoise a SIMULATED tomogram as one volume instead ({VOLUME_FRAMES} sections of {VOLUME_SIZE}x"
+        f"{VOLUME_SIZE}, noise correlated in x, y and z): writes noisy.mrc, denoised.mrc, variance.mrc and "
+        "sections.png (orthogonal sections)",
+    )
+    d.add_argument(
         "--size",
         type=int,
         default=None,
         help=f"side of the simulated image in pixels (default {SIMULATED_SIZE}); with --real, of the crop "
-        f"around the virions (default {REAL_SIZE}; 960: the whole 960x928 slice)",
+        f"around the virions (default {REAL_SIZE}; 960: the whole 960x928 slice); with --volume, of its sections "
+        f"(default {VOLUME_SIZE})",
     )
+    d.add_argument("--frames", type=int, default=None, help=f"with --volume: its sections (default {VOLUME_FRAMES})")
     _add_training_options(d)
     d.set_defaults(run=_cmd_demo)
     return parser
