@@ -111,10 +111,10 @@ def _slice(volume: Any, z: int) -> np.ndarray:
 
 
 class _SliceSteps:
-    """Tells `progress` of each slice done (stage "slices")."""
+    """Tells `progress` of each slice done (stage "slices"), counting from the slices an earlier run did."""
 
-    def __init__(self, progress: RunProgress | None, total: int) -> None:
-        self.progress, self.total, self.done = progress, total, 0
+    def __init__(self, progress: RunProgress | None, total: int, done: int = 0) -> None:
+        self.progress, self.total, self.done = progress, total, done
 
     def slice_done(self) -> None:
         self.done += 1
@@ -183,7 +183,7 @@ def denoise_volume(
             resume=resume,
         )
     todo = [z for z in range(Z) if z not in skipped]
-    steps = _SliceSteps(progress if comm.rank == 0 else None, len(todo))
+    steps = _SliceSteps(progress if comm.rank == 0 else None, Z, Z - len(todo))
     out_dtype = np.result_type(np.dtype(volume.dtype), np.float32)
     collect = on_slice is None and comm.rank == 0
     denoised = np.zeros((Z, R, C), out_dtype) if collect else None

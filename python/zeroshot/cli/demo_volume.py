@@ -13,13 +13,15 @@ from zeroshot.cli.demo import MIN_SIZE
 from zeroshot.cli.progress import RunDisplay, sigma_text
 from zeroshot.config import DenoiseConfig
 from zeroshot.data.tomogram import simulated_tomogram
-from zeroshot.io import write_em, write_image
+from zeroshot.io import PixelSize, write_em, write_image
 from zeroshot.metrics import psnr
 from zeroshot.volume import denoise_volume
 
 # The default volume: 32 sections of 256 x 256 voxels (8 virions and the cell's edge in the middle section).
 VOLUME_SIZE = 256
 VOLUME_FRAMES = 32
+# The simulated voxel's nominal size (zeroshot.data.tomogram), written into the MRC headers.
+NOMINAL_VOXEL = PixelSize(1.0, 1.0)
 # Pixels between the panels of the section figure.
 _GAP = 4
 
@@ -86,9 +88,8 @@ def run_volume_demo(
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: output_dir / f"{name}.mrc" for name in ("noisy", "denoised", "variance")}
-    write_em(paths["noisy"], tomogram.noisy.astype(np.float32))
-    write_em(paths["denoised"], result.denoised.astype(np.float32))
-    write_em(paths["variance"], result.variance.astype(np.float32))
+    for name, values in (("noisy", tomogram.noisy), ("denoised", result.denoised), ("variance", result.variance)):
+        write_em(paths[name], values.astype(np.float32), pixel_size=NOMINAL_VOXEL)
     low, high = (float(p) for p in np.percentile(tomogram.noisy, [0.5, 99.5]))
     spread = np.sqrt(np.maximum(result.variance, 0.0))
     top = float(np.percentile(spread, 99.5)) or 1.0

@@ -18,6 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,7 @@ from zeroshot.io.formats import format_of
 from zeroshot.io.mrc import MrcHeader
 from zeroshot.io.volume import VolumeSource, open_volume
 from zeroshot.io.volume_sink import VolumeSink, create_volume_output
+from zeroshot.pipeline.trained import ModelMismatchWarning
 from zeroshot.runtime.checkpoint import config_record
 from zeroshot.runtime.comm import Comm
 from zeroshot.runtime.interrupt import SlicesInterrupted, stop_on_signals
@@ -197,16 +201,33 @@ def run_volume_job(job: VolumeJob, options: RunOptions, comm: Comm, label: str =
     whose = "learned noise sigma" if options.trained is None else "the model's noise sigma"
     return (
         f"{job.source} -> {out.image}{extra}: {whose} {sigma_text(sigmas[0])} (one model for the {depth} frames); "
-        f"voxel size {_voxel_text(volume)}"
+        f"pixel size {volume.pixel_size or 'unknown'}{_spacing_text(volume)}"
     )
 
 
-def _voxel_text(volume: VolumeSource) -> str:
+def _spacing_text(volume: VolumeSource) -> str:
     size = volume.voxel_size
-    if size is None:
-        return "unknown"
-    z = "?" if size.z is None else f"{size.z:g}"
-    return f"{size.x:g} x {size.y:g} x {z} Å"
+    return "" if size is None or size.z is None else f", section spacing {size.z / 10:g} nm"
+
+
+@contextmanager
+def _mismatch_said_once(source: Path, comm: Comm) -> Iterator[None]:
+    """A model file's `ModelMismatchWarning` said once, on rank 0, as the command line says warnings (also with
+    -q: the result may be poor), with how many frames it was given for at the end."""
+    frames = 0
+
+    def show(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        nonlocal frames
+        frames += 1
+        if frames == 1 and comm.rank == 0:
+            print(f"zeroshot: warning: {source}: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ModelMismatchWarning)
+        warnings.showwarning = show
+        yield
+    if frames > 1 and comm.rank == 0:
+        print(f"zeroshot: warning: {source}: {frames} frames are that far from the model", file=sys.stderr)
 
 
 def _denoise(
@@ -249,18 +270,19 @@ def _denoise(
                 "resume": options.resume and options.checkpoint.exists(),
             }
         try:
-            denoise_volume(
-                job.volume,
-                moments=options.moments,
-                threads=options.threads,
-                comm=comm,
-                progress=display,
-                on_slice=write,
-                skip=skip,
-                max_memory=options.max_memory,
-                **checkpoint,
-                **how,
-            )
+            with _mismatch_said_once(job.source, comm):
+                denoise_volume(
+                    job.volume,
+                    moments=options.moments,
+                    threads=options.threads,
+                    comm=comm,
+                    progress=display,
+                    on_slice=write,
+                    skip=skip,
+                    max_memory=options.max_memory,
+                    **checkpoint,
+                    **how,
+                )
         except (OverflowError, FloatingPointError) as error:
             raise ValueError(
                 f"{job.source}: values too large to compute with ({type(error).__name__}: {error}); scale the "
