@@ -1,8 +1,8 @@
 """Plain numpy reference of the BSC model and its truncated E-/M-step (the executable specification).
 
-Written from SPEC.md ("Models", "BSC"), not from the compiled core: direct formulas, dense (N, S, H)
-0/1 state arrays, no fast forms, no packing. Everything here is O(N S H D) or O(2^H) and meant for the
-small problems of the tests.
+Written from the published formulas (Drefs, Guiraud & Lücke, JMLR 2022: BSC), not from the compiled core: direct
+formulas, dense (N, S, H) 0/1 state arrays, no fast forms, no packing. Everything here is O(N S H D) or O(2^H) and
+meant for the small problems of the tests.
 
 Shapes: Y (N, D), W (D, H), pi (H,), sigma2 > 0, states (N, S, H) of 0/1, lpj (N, S).
 """

@@ -1,8 +1,8 @@
 """Plain numpy reference of the SSSC slab posterior and of the posterior moments of the noise-free patch.
 
-Written from SPEC.md ("Models", "SSSC"), not from the compiled core: Gaussian conditioning with the full
-D x D covariance C_s = sigma2 I + W_a Psi_a W_a^T and the full D x D conditional covariance of the patch
-W_a Lambda_s W_a^T. Meant for the small problems of the tests.
+Written from the published formulas (Sheikh, Shelton & Lücke, JMLR 2014: SSSC), not from the compiled core: Gaussian
+conditioning with the full D x D covariance C_s = sigma2 I + W_a Psi_a W_a^T and the full D x D conditional
+covariance of the patch W_a Lambda_s W_a^T. Meant for the small problems of the tests.
 
 Shapes: Y (N, D), W (D, H), mu, psi (H,), sigma2 > 0, states (N, S, H) of 0/1, lpj (N, S).
 """

@@ -4,6 +4,7 @@ model file is never overwritten and options that conflict with it are refused be
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -42,7 +43,10 @@ def test_train_writes_the_model_of_the_python_api(files, tmp_path, capsys):
     assert main(["train", str(a), str(b), "-o", str(model), "--epochs", "5", *FLAGS]) == 0
     captured = capsys.readouterr()
     assert f"{model}: bsc, 5x5 patches, 12 latents" in captured.out and "learned from 2 image(s)" in captured.out
-    assert "epoch 5/5" in captured.err and "noise model (from " in captured.err
+    assert "epoch 5/5" in captured.err and "noise: " in captured.err and f"(decided on {a})" in captured.err
+    # one sigma: the last epoch's is the model file's
+    shown = re.findall(r"epoch 5/5, noise sigma ([\d.e+-]+) ", captured.err)[0]
+    assert f"learned noise sigma {shown} " in captured.out
     loaded = TrainedModel.load(model)
     want = train([np.load(a), np.load(b)], **OPTIONS)
     np.testing.assert_array_equal(loaded.model.W, want.model.W)

@@ -1,4 +1,4 @@
-"""Truncated EM with BSC (SPEC "How correctness is judged").
+"""Truncated EM with BSC: F never decreases, parameters are recovered from data the model generated.
 
 1. Exact EM at small H (S = 2^H, every state in every K_n): the F that `EMTrainer.fit` reports for an
    epoch equals the exact log-likelihood under the parameters *before* that epoch's M-step, computed

@@ -1,4 +1,4 @@
-"""The evolutionary E-step (SPEC "The truncated E-step with evolutionary optimisation"): initial state
+"""The evolutionary E-step (Guiraud, Drefs & Lücke, GECCO 2018): initial state
 sets, parent selection frequencies, mutation and crossover operators, the EVO step on BSC against the
 numpy reference, and independence of the results from the thread count and the patch partition.
 

@@ -152,6 +152,23 @@ def test_cli_under_mpiexec_writes_one_output(tmp_path):
     np.testing.assert_allclose(np.load(target), want, rtol=0, atol=RTOL * np.abs(want).max())
 
 
+def test_a_streamed_volume_under_mpiexec_is_bitwise_that_of_one_process(tmp_path):
+    """The ranks share a volume's frames (each learns the same model): the same bytes as one process."""
+    rng = np.random.default_rng(3)
+    frames = np.stack([noisy_image() + 0.02 * rng.standard_normal((34, 38)) for _ in range(5)])
+    source = tmp_path / "vol.npy"
+    np.save(source, frames.astype(np.float32))
+    parallel, serial = tmp_path / "parallel.npy", tmp_path / "serial.npy"
+    flags = [f for f in CLI_FLAGS if f != "--keep-dtype"]
+    run = mpiexec(
+        sys.executable, "-m", "mpi4py", "-m", "zeroshot.cli", "denoise", str(source), "-o", str(parallel), *flags
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("(one model for the 5 frames)") == 1
+    assert main(["denoise", str(source), "-o", str(serial), "-q", *flags]) == 0
+    np.testing.assert_array_equal(np.load(parallel), np.load(serial))
+
+
 def test_a_failing_rank_ends_the_whole_job(tmp_path):
     source = tmp_path / "in.npy"
     np.save(source, noisy_image())

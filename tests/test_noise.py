@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from zeroshot.noise import LARGE_PATCH, SMALL_PATCH, choose_patch_size, estimate_noise_sigma, relative_noise
+from zeroshot.noise import (
+    LARGE_PATCH,
+    SMALL_PATCH,
+    choose_patch_size,
+    es3c_patch_size,
+    estimate_noise_sigma,
+    relative_noise,
+)
 from zeroshot.noise.patch_size import CORRELATED_SMALL_PATCH
 
 
@@ -55,7 +62,7 @@ def test_patches_keep_growing_at_high_noise():
     assert choose_patch_size(noisy, noise_sigma=r2) == 15
     assert choose_patch_size(noisy, noise_sigma=2.0 * spread) == 16
     assert choose_patch_size(noisy[:12, :40], noise_sigma=2.0 * spread) == 12
-    assert choose_patch_size(noisy, "es3c", noise_sigma=2.0 * spread) == 10  # ES3C keeps its own rule
+    assert choose_patch_size(noisy, es3c_patch_size, noise_sigma=2.0 * spread) == 10  # ES3C keeps its own rule
 
 
 def test_too_small_image_is_a_clear_error():
@@ -66,9 +73,12 @@ def test_too_small_image_is_a_clear_error():
 def test_es3c_patch_size_grows_with_relative_noise():
     rng = np.random.default_rng(4)
     clean = smooth_image()
-    sizes = [choose_patch_size(clean + sigma * rng.standard_normal(clean.shape), "es3c") for sigma in (2, 20, 60, 200)]
+    sizes = [
+        choose_patch_size(clean + sigma * rng.standard_normal(clean.shape), es3c_patch_size)
+        for sigma in (2, 20, 60, 200)
+    ]
     assert sizes == sorted(sizes) and sizes[0] == 5 and sizes[-1] == 10
-    assert choose_patch_size(rng.standard_normal((4, 50)), "es3c") == 4
+    assert choose_patch_size(rng.standard_normal((4, 50)), es3c_patch_size) == 4
 
 
 @pytest.mark.parametrize("scale", [1e155, 1e200, 1e305])

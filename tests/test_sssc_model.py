@@ -127,16 +127,23 @@ def test_es3c_after_bsc_pretraining():
 
 
 def test_es3c_named_in_the_options_brings_its_own_defaults():
-    from zeroshot.config import MODEL_DEFAULTS, DenoiseConfig
-    from zeroshot.noise import choose_patch_size
+    from zeroshot.config import DenoiseConfig
+    from zeroshot.models.family import FAMILIES
+    from zeroshot.noise import bsc_patch_size, choose_patch_size, es3c_patch_size
 
     rng = np.random.default_rng(8)
     r, c = np.mgrid[:40, :40]
     noisy = 100.0 * ((r // 10 + c // 10) % 2) + 60.0 * rng.standard_normal((40, 40))
     result = denoise(noisy, model="es3c", n_latents=6, n_states=6, epochs=1, threads=1)
     expected = DenoiseConfig.for_model("es3c", n_latents=6, n_states=6, epochs=1)
-    assert result.config == replace(expected, patch_size=choose_patch_size(noisy, "es3c"), max_train_patches=262144)
-    assert result.config.patch_size == choose_patch_size(noisy, "es3c") != choose_patch_size(noisy, "bsc")
-    for model, overrides in MODEL_DEFAULTS.items():
+    assert result.config == replace(
+        expected, patch_size=choose_patch_size(noisy, es3c_patch_size), max_train_patches=262144
+    )
+    assert (
+        result.config.patch_size
+        == choose_patch_size(noisy, es3c_patch_size)
+        != choose_patch_size(noisy, bsc_patch_size)
+    )
+    for model, family in FAMILIES.items():
         config = DenoiseConfig.for_model(model)
-        assert config.model == model and all(getattr(config, k) == v for k, v in overrides.items())
+        assert config.model == model and all(getattr(config, k) == v for k, v in family.defaults.items())

@@ -11,11 +11,14 @@ import numpy as np
 
 from zeroshot._core import MAX_EVO_CHILDREN
 from zeroshot._core import EvoConfig as CoreEvoConfig
+from zeroshot.models.family import FAMILIES, ModelFamily, family_named
+from zeroshot.variational.evo import MAX_SEED as MAX_SEED  # seeds key the E-step's counter streams
 
 _SELECTIONS = ("uniform", "fitness")
 _MUTATIONS = ("none", "randflip", "sparseflip")
 MERGE_METHODS = ("mean", "median", "gaussian")
-MODELS = ("bsc", "es3c", "pmm")
+# The model names: a view of zeroshot.models.family.FAMILIES, the one list of the models.
+MODELS = FAMILIES.keys()
 # The noise models (zeroshot.noise.model.NOISE_MODELS; listed here so that the config imports no numerics).
 NOISE_MODELS = ("auto", "white", "poisson", "correlated")
 # After the model's posterior mean, for correlated noise: "wiener" (zeroshot.patches.wiener) or "none".
@@ -41,8 +44,6 @@ def _require(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
-# Seeds key 64-bit counter streams, and inference draws its states from seed + 1.
-MAX_SEED = 2**63 - 1
 # E-steps of inference: 1 and 10 give the same result (bench/RESULTS.md); far more is a mistake (a model file's
 # 10^7 would run for days without a word).
 MAX_INFERENCE_EPOCHS = 100
@@ -72,7 +73,7 @@ def _as_python_ints(config: Any, *names: str) -> None:
 
 @dataclass(frozen=True)
 class EvoConfig:
-    """The evolutionary E-step (SPEC "The truncated E-step").
+    """The evolutionary E-step (Guiraud, Drefs & Lücke, GECCO 2018; Drefs et al., JMLR 2022).
 
     Per generation, ``n_parents`` parents are selected from K_n (first generation) or from the previous
     generation's children; each makes ``n_children`` mutants (or, with ``crossover``, one child per ordered
@@ -201,7 +202,7 @@ class DenoiseConfig:
     context: int = 1
 
     def __post_init__(self) -> None:
-        _require(self.model in MODELS, f"model must be one of {MODELS}, got {self.model!r}")
+        family = family_named(self.model)  # an unknown model is an error, never another model
         if self.patch_size is not None:
             _positive_int("patch_size", self.patch_size)
         _positive_int("n_latents", self.n_latents)
@@ -254,54 +255,19 @@ class DenoiseConfig:
             "seed",
             "context",
         )
-        if self.model == "pmm":
-            _require(
-                self.n_states <= self.n_latents,
-                f"model pmm keeps n_states S = {self.n_states} of its n_latents C = {self.n_latents} components "
-                "per patch: S must be at most C",
-            )
-            _require(
-                not self.center_patches,
-                "model pmm learns counts on their own scale: center_patches must be False "
-                "(DenoiseConfig.for_model('pmm') sets it)",
-            )
-            _require(
-                self.noise in ("auto", "poisson"),
-                f"model pmm is the Poisson noise model itself: noise must be 'auto' or 'poisson', got {self.noise!r}",
-            )
-        elif self.n_latents < 62:
-            _require(
-                self.n_states <= 2**self.n_latents,
-                f"n_states S = {self.n_states} exceeds the 2^H = {2**self.n_latents} distinct states "
-                f"of n_latents H = {self.n_latents}",
-            )
+        problem = family.config_problem(self)
+        _require(problem is None, str(problem))
+
+    @property
+    def family(self) -> ModelFamily:
+        """The family of `model` (`zeroshot.models.family`): what the pipeline does for this model."""
+        return family_named(self.model)
 
     @classmethod
     def for_model(cls, model: str = "bsc", **overrides: Any) -> DenoiseConfig:
-        """The measured default configuration of `model` (see MODEL_DEFAULTS), with overrides."""
-        _require(model in MODELS, f"model must be one of {MODELS}, got {model!r}")
-        return cls(model=model, **{**MODEL_DEFAULTS[model], **overrides})
-
-
-# Where a model's defaults differ from the DenoiseConfig field defaults (chosen by bench/denoise_quality.py,
-# recorded in bench/RESULTS.md).
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "bsc": {},
-    # ES3C's continuous amplitudes keep learning longer: at 10 epochs Cameraman σ 15 / 25 lost 0.25 / 0.12 dB
-    # against 60 epochs, at 20 epochs 0.10 / 0.05.
-    "es3c": {"epochs": 20},
-    # The published SARS-CoV-2 runs (salwig/pmm): 6 x 6 patches, C = 1000... see bench/RESULTS.md; one E-step
-    # of the PMM is exact for its truncation, so inference needs one.
-    "pmm": {
-        "patch_size": 6,
-        "n_latents": 1000,
-        "n_states": 10,
-        "epochs": 50,
-        "inference_epochs": 1,
-        "center_patches": False,
-        "merge": "median",
-    },
-}
+        """The measured default configuration of `model` (its family's defaults, chosen by
+        bench/denoise_quality.py and recorded in bench/RESULTS.md), with overrides."""
+        return cls(model=model, **{**family_named(model).defaults, **overrides})
 
 
 def resolve_config(config: DenoiseConfig | None, options: dict[str, Any]) -> DenoiseConfig:
@@ -329,4 +295,4 @@ def training_patch_limit(config: DenoiseConfig, noise_kind: str | None) -> int |
 
 def total_epochs(config: DenoiseConfig) -> int:
     """Training epochs of a run, BSC pre-training included (for progress displays)."""
-    return config.epochs + (config.bsc_pretrain_epochs if config.model == "es3c" else 0)
+    return config.epochs + config.family.pretrain_epochs(config)

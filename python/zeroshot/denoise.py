@@ -9,8 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from zeroshot.config import MODELS, DenoiseConfig, integer_at_least, resolve_config, total_epochs
-from zeroshot.models.base import Model
-from zeroshot.models.pmm import PMM
+from zeroshot.models.base import PatchModel
 from zeroshot.noise.model import NoiseModel
 from zeroshot.noise.patch_size import estimate_noise_sigma
 from zeroshot.noise.statistics import estimate_noise_acf
@@ -28,9 +27,8 @@ from zeroshot.pipeline.training import train
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.runtime.memory_check import MaxMemory
 from zeroshot.runtime.threads import check_threads, thread_count
-from zeroshot.variational.components import ComponentStates
 from zeroshot.variational.em import Callback, EpochLog
-from zeroshot.variational.states import TruncatedStates
+from zeroshot.variational.states import States
 
 __all__ = [
     "Callback",
@@ -63,7 +61,7 @@ class DenoiseResult:
     noise_sigma: float
     free_energy: list[float]
     history: list[EpochLog]
-    model: Model | PMM
+    model: PatchModel
     config: DenoiseConfig
     moments: PixelMoments | None = None
     noise: NoiseModel | None = None
@@ -180,7 +178,7 @@ def denoise(
     with thread_count(run.threads):
         # The guard judges the image before learning from it (not with a model file: that model was learned).
         structure = check_structure(run, scaled) if run.config.structure_guard and trained is None else None
-        learned: Model | PMM
+        learned: PatchModel
         if structure is not None and not structure.found:
             learned, history = structure.model, structure.history
             denoised, pixel_moments = smooth_estimate(structure, scaled, run.moments)
@@ -231,7 +229,7 @@ def trained_model(
     if isinstance(model, os.PathLike) or (isinstance(model, str) and os.path.lexists(model)):
         return TrainedModel.load(model, max_memory)
     raise ValueError(
-        f"model must be one of {MODELS}, a TrainedModel or the path of a model file, got {model!r}"
+        f"model must be one of {tuple(MODELS)}, a TrainedModel or the path of a model file, got {model!r}"
         + (" (no such file)" if isinstance(model, str) else "")
     )
 
@@ -271,9 +269,9 @@ def _epoch_reports(run: Run, callback: Callback | None, progress: RunProgress | 
 
 def _infer_and_filter(
     run: Run,
-    model: Model | PMM,
+    model: PatchModel,
     scaled: np.ndarray,
-    trained: TruncatedStates | ComponentStates | None,
+    trained: States | None,
     progress: RunProgress | None,
 ) -> tuple[np.ndarray, PixelMoments | None]:
     """Inference and the second pass (scaled units), `progress` told of each chunk and of the pass."""
@@ -293,7 +291,7 @@ def _infer_and_filter(
 
 def _learn(
     run: Run, scaled: np.ndarray, callback: Callback | None, trained: TrainedModel | None
-) -> tuple[Model | PMM, TruncatedStates | ComponentStates | None, list[EpochLog]]:
+) -> tuple[PatchModel, States | None, list[EpochLog]]:
     """(the model, this rank's training states, the history): learned from scratch; or a trained model as it
     is (no epochs: pure inference), or fine-tuned by the run's epochs starting from it."""
     if trained is not None and run.config.epochs == 0:
@@ -308,6 +306,6 @@ def training_patches(run: Run, scaled: np.ndarray) -> np.ndarray:
     return patches_as_learned(run, scaled, run.local_training_rows)
 
 
-def noise_sigma(run: Run, model: Model | PMM) -> float:
+def noise_sigma(run: Run, model: PatchModel) -> float:
     """The learned noise level (of one pixel) on the input's scale (see `pixel_noise_sigma`)."""
     return pixel_noise_sigma(model.sigma2, run.config, run.whitening, run.scaling)

@@ -26,6 +26,8 @@ and send them to rank 0, which alone calls `on_slice` (or holds the arrays), in 
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -36,7 +38,7 @@ from zeroshot.config import DenoiseConfig, integer_at_least, resolve_config
 from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
 from zeroshot.pipeline.progress import RunProgress, Step
 from zeroshot.pipeline.slab import ContextChoice, choose_context, slab_indices, slab_of
-from zeroshot.pipeline.trained import TrainedModel
+from zeroshot.pipeline.trained import ModelMismatchWarning, TrainedModel
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.runtime.memory_check import MaxMemory
 from zeroshot.train import train
@@ -123,10 +125,10 @@ def _check_volume(volume: Any) -> tuple[int, int, int]:
 
 
 class _SliceSteps:
-    """Tells `progress` of each slice done (stage "slices")."""
+    """Tells `progress` of each slice done (stage "slices"), counting from the slices an earlier run did."""
 
-    def __init__(self, progress: RunProgress | None, total: int) -> None:
-        self.progress, self.total, self.done = progress, total, 0
+    def __init__(self, progress: RunProgress | None, total: int, done: int = 0) -> None:
+        self.progress, self.total, self.done = progress, total, done
 
     def slice_done(self) -> None:
         self.done += 1
@@ -149,23 +151,26 @@ def denoise_volume(
     on_slice: SliceHandler | None = None,
     skip: Sequence[int] = (),
     max_memory: MaxMemory = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 10,
+    resume: bool = False,
     **options: Any,
 ) -> VolumeResult:
     """Denoise a volume (Z, R, C) as one job (see the module's docstring).
 
     volume: a 3-D array of any real dtype, or anything with `shape`, `dtype` and `volume[z]` (a memory map).
     model: a model name (the DenoiseConfig field) or a `TrainedModel` (then nothing is learned: every slice is
-    denoised with it). per_slice: a model learned per slice instead. context: the slices d a patch spans (3-D
-    context, `zeroshot.pipeline.slab`; odd), or "auto" (default): 3 where neighbouring slices share their
-    structure, else 1 (`choose_context`; 1 with per_slice; a config whose context is above 1 keeps it; a model
-    brings its own).
-    train_slices: how many slices the
-    volume's model is learned from. moments, threads, max_memory and the options (DenoiseConfig fields) as for
-    `zeroshot.denoise`; comm: see the module's docstring. progress: told of the noise model and the training
-    epochs of the volume's model, then of every slice (stage "slices"). on_slice(z, result): each slice's
-    result, in slice order, on rank 0 (the arrays are then not collected). skip: slices not to denoise (done
-    by an earlier run that was stopped; resuming with the same options gives the same results for the
-    others)."""
+    denoised with it, the options being those of its inference: merge, n_states, seed, ...). per_slice: a model
+    learned per slice instead. context: the slices d a patch spans (3-D context, `zeroshot.pipeline.slab`; odd),
+    or "auto" (default): 3 where neighbouring slices share their structure, else 1 (`choose_context`; 1 with
+    per_slice; a config whose context is above 1 keeps it; a model brings its own). train_slices: how many slices
+    the volume's model is learned from. moments, threads, max_memory and the options (DenoiseConfig fields) as for
+    `zeroshot.denoise`; comm: see the module's docstring. progress: told of the noise model and the training epochs
+    of the volume's model, then of every slice (stage "slices"). on_slice(z, result): each slice's result, in
+    slice order, on rank 0 (the arrays are then not collected). skip: slices not to denoise (done by an earlier run
+    that was stopped; resuming with the same options gives the same results for the others). checkpoint,
+    checkpoint_every, resume: of the training of the volume's model, as for `zeroshot.train` (per_slice or a
+    trained model: not taken)."""
     Z, R, C = _check_volume(volume)
     comm = comm if comm is not None else SerialComm()
     train_slices = integer_at_least("train_slices", train_slices, minimum=1)
@@ -173,15 +178,20 @@ def denoise_volume(
     trained = model if isinstance(model, TrainedModel) else None
     if trained is None and model is not None:
         options["model"] = model
+    # With a trained model the options are its inference's (TrainedModel.config_for checks them).
+    inference = options if trained is not None else {}
     cfg = None if trained is not None else resolve_config(config, dict(options))
     choice = _context_choice(volume, context, trained, cfg, training_slices(Z, train_slices), per_slice)
     context = choice.context
     slab_indices(Z // 2, Z, context)  # a volume of fewer slices than the context: refused before any work
     if cfg is not None:
         cfg = replace(cfg, context=context)
+    if checkpoint is not None and (per_slice or trained is not None):
+        raise ValueError("checkpoint= checkpoints the training of a volume's model: not with per_slice or a model")
     own = SerialComm()  # the training is repeated on every rank: see the module's docstring
     chosen: list[int] = []
-    if trained is None and not per_slice:
+    own_model = trained is None and not per_slice
+    if own_model:
         chosen = training_slices(Z, train_slices, context=context)
         trained = train(
             [slab_of(volume, z, context) for z in chosen],
@@ -191,9 +201,12 @@ def denoise_volume(
             max_memory=max_memory,
             names=[f"slice {z}" for z in chosen],
             progress=progress,
+            checkpoint=checkpoint,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
         )
     todo = [z for z in range(Z) if z not in skipped]
-    steps = _SliceSteps(progress if comm.rank == 0 else None, len(todo))
+    steps = _SliceSteps(progress if comm.rank == 0 else None, Z, Z - len(todo))
     out_dtype = np.result_type(np.dtype(volume.dtype), np.float32)
     collect = on_slice is None and comm.rank == 0
     denoised = np.zeros((Z, R, C), out_dtype) if collect else None
@@ -215,7 +228,12 @@ def denoise_volume(
         nonlocal slice_config
         image = slab_of(volume, z, context)
         if trained is not None:
-            result = denoise(image, model=trained, moments=moments, threads=threads, max_memory=max_memory)
+            with warnings.catch_warnings():
+                if own_model:  # learned from this volume: its frames' noise is the model's by construction
+                    warnings.simplefilter("ignore", ModelMismatchWarning)
+                result = denoise(
+                    image, model=trained, moments=moments, threads=threads, max_memory=max_memory, **inference
+                )
         else:
             assert slice_config is not None
             result = denoise(

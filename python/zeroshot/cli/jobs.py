@@ -37,9 +37,10 @@ from zeroshot.cli.files import (
     stage_result,
 )
 from zeroshot.cli.options import RunOptions
+from zeroshot.cli.outputs import Outputs
 from zeroshot.cli.progress import RunDisplay, sigma_text
 from zeroshot.cli.report import stage_report
-from zeroshot.cli.sidecar import sidecar_path
+from zeroshot.cli.volume_job import VolumeJob, open_streamed, plan_volume_job, run_volume_job
 from zeroshot.config import DenoiseConfig
 from zeroshot.denoise import DenoiseResult, check_threads, denoise, later_frames_config
 from zeroshot.enhance import RenderSettings, render_kind
@@ -58,36 +59,6 @@ from zeroshot.runtime.comm import Comm
 from zeroshot.train import train
 from zeroshot.variational.em import Callback
 from zeroshot.volume import training_slices
-
-
-@dataclass(frozen=True)
-class Outputs:
-    """The files one input's run writes.
-
-    image: the denoised image (denoise) or the map (enhance), written in `dtype` (None: stretched onto
-    16 bits); variance: NAME_variance beside it (--also-variance), in variance_dtype; report: the PNG
-    figure; checkpoints: --checkpoint, one per frame for a stack (PATH_frameK). Images get sidecars.
-    """
-
-    image: Path
-    dtype: np.dtype | None
-    variance: Path | None = None
-    variance_dtype: np.dtype | None = None
-    report: Path | None = None
-    checkpoints: tuple[Path, ...] = ()
-
-    def written(self, source: Path) -> list[Written]:
-        """Every file of this input's run, for the check that no two are the same and none an input."""
-        items = [Written(self.image, "the output", source), Written(sidecar_path(self.image), "the sidecar", source)]
-        if self.variance is not None:
-            items += [
-                Written(self.variance, "the variance map", source),
-                Written(sidecar_path(self.variance), "the sidecar of the variance map", source),
-            ]
-        if self.report is not None:
-            items.append(Written(self.report, "the report", source))
-        items += [Written(path, "the checkpoint", source) for path in self.checkpoints]
-        return items
 
 
 @dataclass(frozen=True)
@@ -166,7 +137,18 @@ def _side_outputs(target: Path, options: RunOptions) -> tuple[Path | None, Path 
     return variance, report
 
 
-def plan_job(source: Path, target: Path, options: RunOptions, budget: InputBudget, min_side: int) -> FileJob:
+def plan_job(
+    source: Path, target: Path, options: RunOptions, budget: InputBudget, min_side: int
+) -> FileJob | VolumeJob:
+    """The job of one input: a volume streamed section by section (`zeroshot.cli.volume_job`), or else the input
+    read whole, with every check of its outputs."""
+    volume = open_streamed(source, target, options)
+    if volume is not None:
+        try:
+            return plan_volume_job(source, target, volume, options, min_side)
+        except BaseException:
+            volume.close()
+            raise
     image = read_em(source, check=budget.check(source))
     rows, cols = image.data.shape[-2:]
     if min(rows, cols) < min_side:
@@ -214,7 +196,7 @@ def _check_context(source: Path, image: EMImage, context: int) -> None:
         )
 
 
-def plan_jobs(options: RunOptions, ranks: int = 1) -> list[FileJob]:
+def plan_jobs(options: RunOptions, ranks: int = 1) -> list[FileJob | VolumeJob]:
     """One job per input, every input read and every output checked (see the module's docstring); makes
     a missing output folder last. Raises ValueError naming the file at the first problem; nothing is
     written then."""
@@ -408,9 +390,8 @@ def _denoise_volume(
     results: list[DenoiseResult] = []
     for index, frame in enumerate(frames, start=1):
         where = f"{job.source} (frame {index})"
-        with _errors_named(where, frame):
+        with _errors_named(where, frame):  # no mismatch to warn of: the model is learned from these frames
             results.append(_denoise_frame(slab_of(frames, index - 1, context), options, comm, model=trained))
-        _warn_mismatch(results[-1], where, comm)
         if display is not None:
             display.step(Step("slices", index, len(frames), "frame"))
     return results
@@ -546,12 +527,17 @@ def _stage_outputs(job: FileJob, options: RunOptions, results: list[DenoiseResul
 
 
 def run_job(
-    job: FileJob, options: RunOptions, comm: Comm, label: str = "", callback: Callback | None = None
+    job: FileJob | VolumeJob, options: RunOptions, comm: Comm, label: str = "", callback: Callback | None = None
 ) -> str | None:
     """Learns the model of each frame of the job's image (every rank); then rank 0 writes every output (the
     images with their sidecars, the report) to temporary files and, when all are complete, moves them into
     place together. Returns the summary line on rank 0 (None on the others). callback: for the epochs,
     instead of the progress display."""
+    if isinstance(job, VolumeJob):
+        try:
+            return run_volume_job(job, options, comm, label)
+        finally:
+            job.volume.close()
     results = _denoise_frames(job, options, comm, label, callback)
     if comm.rank != 0:  # every rank has the results; rank 0 writes and reports them
         return None
@@ -570,7 +556,8 @@ def describe_sigmas(results: list[DenoiseResult], options: RunOptions) -> str:
     --finetune epochs) with the image's own estimate beside it."""
     transformed = any(r.noise is not None and r.noise.transforms for r in results)
     if options.one_model(len(results)):
-        return f"learned noise sigma {sigma_text(results[0].noise_sigma, transformed)} (one model for the frames)"
+        one = sigma_text(results[0].noise_sigma, transformed)
+        return f"learned noise sigma {one} (one model for the {len(results)} frames)"
     per = " per frame" if len(results) > 1 else ""
     sigmas = sigma_text([r.noise_sigma for r in results], transformed)
     if options.trained is None:
@@ -596,7 +583,8 @@ def run_jobs(options: RunOptions, comm: Comm) -> int:
     total = len(jobs)
     for number in range(1, total + 1):
         job = jobs.pop(0)
-        label = f"[{number}/{total}] {job.source}" if total > 1 or job.image.is_stack else ""
+        stack = isinstance(job, VolumeJob) or job.image.is_stack
+        label = f"[{number}/{total}] {job.source}" if total > 1 or stack else ""
         line = run_job(job, options, comm, label)
         if line is not None:
             print(line)

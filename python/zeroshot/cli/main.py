@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from zeroshot.cli.demo import REAL_SIZE, SIMULATED_SIZE, run_demo
+from zeroshot.cli.demo_volume import VOLUME_FRAMES, VOLUME_SIZE, run_volume_demo
 from zeroshot.cli.errors import AgreedError
 from zeroshot.cli.files import add_file_arguments
 from zeroshot.cli.jobs import run_jobs
@@ -22,8 +23,9 @@ from zeroshot.config import MERGE_METHODS, MODELS, NOISE_MODELS, SECOND_PASSES, 
 from zeroshot.denoise import check_threads
 from zeroshot.enhance import KINDS, DetailSettings, ReliefSettings
 from zeroshot.errors import error_message
+from zeroshot.models.family import FAMILIES
 from zeroshot.runtime.comm import Comm
-from zeroshot.runtime.interrupt import TrainingInterrupted
+from zeroshot.runtime.interrupt import SlicesInterrupted, TrainingInterrupted
 from zeroshot.runtime.memory import parse_size
 from zeroshot.runtime.mpi import MPIComm, world_comm
 from zeroshot.version import package_version
@@ -87,9 +89,10 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--model",
         choices=MODELS,
-        help=f"{_DEFAULTS.model} (default): binary sparse coding (faster); es3c: spike-and-slab (better); pmm: "
-        "Poisson mixture model (non-negative counts on their own scale; --latents is its number of components, "
-        "--states the components kept per patch)",
+        help="; ".join(
+            f"{name}{' (default)' if name == _DEFAULTS.model else ''}: {family.description}"
+            for name, family in FAMILIES.items()
+        ),
     )
     g.add_argument(
         "--noise",
@@ -243,6 +246,21 @@ def _cmd_train(args: argparse.Namespace, comm: Comm) -> int:
 def _cmd_demo(args: argparse.Namespace, comm: Comm) -> int:
     if comm.size > 1:
         raise ValueError("zeroshot demo runs in one process; start it without mpiexec")
+    if args.volume:
+        if args.real:
+            raise ValueError("--volume and --real: the volume demo is simulated; give one of them")
+        run_volume_demo(
+            Path(args.output),
+            config_from_args(args),
+            size=args.size,
+            frames=args.frames,
+            threads=args.threads,
+            quiet=args.quiet,
+            verbose=args.verbose,
+        )
+        return 0
+    if args.frames is not None:
+        raise ValueError("--frames is the volume demo's: give --volume")
     run_demo(
         Path(args.output),
         config_from_args(args),
@@ -362,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser(
         "demo",
         help="denoise a simulated TEM image of virus particles (made in code), or with --real a real cryo-ET "
-        "slice of SARS-CoV-2 virions shipped with zeroshot",
+        "slice of SARS-CoV-2 virions shipped with zeroshot, or with --volume a simulated tomogram",
         description="Denoise a simulated TEM image of virus particles (made in code) and compare it with the "
         "truth, or (--real) the real cryo-ET slice of SARS-CoV-2 virions shipped with zeroshot "
         "(zeroshot.data.sarscov2(); CZ CryoET Data Portal dataset 10006). Writes noisy.png, denoised.png, "
@@ -376,12 +394,21 @@ def build_parser() -> argparse.ArgumentParser:
         "18 CPU-seconds)",
     )
     d.add_argument(
+        "--volume",
+        action="store_true",
+        help=f"denoise a SIMULATED tomogram as one volume instead ({VOLUME_FRAMES} sections of {VOLUME_SIZE}x"
+        f"{VOLUME_SIZE}, noise correlated in x, y and z): writes noisy.mrc, denoised.mrc, variance.mrc and "
+        "sections.png (orthogonal sections)",
+    )
+    d.add_argument(
         "--size",
         type=int,
         default=None,
         help=f"side of the simulated image in pixels (default {SIMULATED_SIZE}); with --real, of the crop "
-        f"around the virions (default {REAL_SIZE}; 960: the whole 960x928 slice)",
+        f"around the virions (default {REAL_SIZE}; 960: the whole 960x928 slice); with --volume, of its sections "
+        f"(default {VOLUME_SIZE})",
     )
+    d.add_argument("--frames", type=int, default=None, help=f"with --volume: its sections (default {VOLUME_FRAMES})")
     _add_training_options(d)
     d.set_defaults(run=_cmd_demo)
     return parser
@@ -406,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         if comm.size > 1:
             _log_ranks(comm, args.threads, args.quiet)
         return int(args.run(args, comm))
-    except TrainingInterrupted as stop:  # every rank stopped after the same epoch
+    except (TrainingInterrupted, SlicesInterrupted) as stop:  # every rank stopped after the same epoch
         if comm.rank == 0:
             print(f"zeroshot {args.command}: interrupted: {stop}", file=sys.stderr)
         return 130

@@ -13,7 +13,6 @@ from typing import Callable, TextIO
 from zeroshot.noise.model import NATIVE_POISSON, NoiseModel
 from zeroshot.pipeline.progress import RunProgress, Step
 from zeroshot.runtime.comm import Comm
-from zeroshot.variational.em import EpochLog
 
 BAR_WIDTH = 24
 # Without a terminal (a log file), the inference line is printed at every tenth of its chunks, not at each.
@@ -137,22 +136,6 @@ class RunDisplay(RunProgress):
         self._end_line()
         self.stream.write(line + "\n")
         self.stream.flush()
-
-
-class EpochProgress:
-    """An epoch callback for a run that trains without `zeroshot.denoise` (`zeroshot train`): each epoch's log
-    shown by a `RunDisplay`, its sigma times `sigma_scale`."""
-
-    def __init__(
-        self, total_epochs: int, sigma_scale: float = 1.0, stream: TextIO | None = None, verbose: bool = False
-    ) -> None:
-        self.total = total_epochs
-        self.sigma_scale = sigma_scale
-        self.display = RunDisplay(stream, verbose=verbose, announce=False)
-
-    def __call__(self, log: EpochLog) -> None:
-        sigma = log.sigma * self.sigma_scale
-        self.display.step(Step("training", log.epoch + 1, self.total, "epoch", sigma=sigma, epoch=log))
 
 
 @dataclass(frozen=True)

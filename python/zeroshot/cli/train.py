@@ -13,8 +13,7 @@ from zeroshot.cli.budget import InputBudget
 from zeroshot.cli.errors import AgreedError, agreed
 from zeroshot.cli.files import Written, check_distinct, check_folder
 from zeroshot.cli.options import config_from_args
-from zeroshot.cli.progress import EpochProgress
-from zeroshot.config import total_epochs
+from zeroshot.cli.progress import RunDisplay, sigma_text
 from zeroshot.denoise import check_threads
 from zeroshot.io import read_em
 from zeroshot.runtime.available_memory import memory_limit
@@ -49,13 +48,13 @@ def run_train(args: argparse.Namespace, comm: Comm) -> int:
     loud = comm.rank == 0 and not args.quiet
     if loud:
         print(f"learning from {len(frames)} image(s) of {len(inputs)} file(s)", file=sys.stderr)
-    sigma_scale = 1.0 if config.model == "pmm" else float(np.std(frames[0])) or 1.0
-    callback = EpochProgress(total_epochs(config), sigma_scale=sigma_scale, stream=sys.stderr) if loud else None
+    # The noise model in plain words before the first epoch, then the epochs with the sigma the model file records.
+    display = RunDisplay(sys.stderr, verbose=args.verbose, note=f" (decided on {names[0]})") if loud else None
     model = train(
         frames,
         config=config,
         threads=threads,
-        callback=callback,
+        progress=display,
         comm=comm,
         checkpoint=checkpoint,
         checkpoint_every=args.checkpoint_every,
@@ -64,8 +63,6 @@ def run_train(args: argparse.Namespace, comm: Comm) -> int:
         names=names,
     )
     del frames
-    if loud and model.noise.asked == "auto":
-        print(f"noise model (from {names[0]}): {model.noise.description}", file=sys.stderr)
     problem = None
     if comm.rank == 0:
         try:
@@ -77,8 +74,8 @@ def run_train(args: argparse.Namespace, comm: Comm) -> int:
     if problem is not None:
         raise AgreedError(problem)
     if comm.rank == 0:
-        scale = "in the Anscombe-transformed domain" if model.noise.transforms else "on the inputs' value scale"
-        print(f"{output}: {model.describe()}; estimated noise sigma {model.noise_sigma:.4g} ({scale})")
+        sigma = sigma_text(model.noise_sigma, model.noise.transforms)
+        print(f"{output}: {model.describe()}; learned noise sigma {sigma}")
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Any, Protocol, Union
 
 import numpy as np
 
@@ -32,31 +32,70 @@ class PosteriorMoments:
                 raise ValueError(f"{name} has shape {value.shape}, expected the mean's {self.mean.shape}")
 
 
-class Model(Protocol):
-    """Theta, log-joints, statistics, F, M-step and posterior moments of a model; the E-step that
-    updates the states is a separate strategy (zeroshot.variational.evo.EvoEStep)."""
+class PatchModel(Protocol):
+    """What the pipeline asks of the model of every family (`zeroshot.models.family`): its parameters as named
+    arrays, the statistics of its own states type (summable over ranks), F, the M-step and the posterior moments.
+    How its states start and are updated (the E-step) is the family's."""
 
-    D: int
-    H: int
     shared_pi: bool
 
     @property
     def name(self) -> str:
-        """The model's name in configurations ("bsc", "es3c")."""
+        """The model's name in configurations, its family's."""
         ...
 
     @property
-    def sigma2(self) -> float: ...
+    def sigma2(self) -> float:
+        """The noise variance per pixel (the mean one for the PMM's Poisson noise)."""
+        ...
 
     @property
     def W(self) -> np.ndarray:
-        """The dictionary (D, H)."""
+        """The model's elements as columns (D, H): a dictionary's atoms, a mixture's component rates."""
         ...
 
     @property
     def pi(self) -> np.ndarray:
-        """Prior activation probabilities (H,)."""
+        """The elements' prior probabilities (H,)."""
         ...
+
+    @property
+    def moments_need_products(self) -> bool:
+        """Whether posterior_moments reads the patches' dense products (SSSC's slab posteriors do; BSC's
+        moments depend on the patches only through lpj)."""
+        ...
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The parameters by name (scalars as 0-d arrays), as model files and checkpoints store them."""
+        ...
+
+    def accumulate(self, Y: np.ndarray, states: Any, products: Any = None) -> np.ndarray:
+        """The statistics of the patches Y (N, D) as one float64 vector, summable over data shards, the free
+        energy under this model's parameters included."""
+        ...
+
+    def free_energy(self, stats: np.ndarray) -> float:
+        """F = sum_n log sum_{s in K_n} p(s, y_n) under the parameters the statistics were taken with."""
+        ...
+
+    def m_step(self, stats: np.ndarray) -> PatchModel:
+        """A new model with the parameters maximising F for the summed statistics."""
+        ...
+
+    def posterior_moments(self, states: Any, order: int = 1, products: Any = None) -> PosteriorMoments:
+        """Posterior moments of the noise-free patches of the states, up to `order` (1: mean; 2: + variance;
+        3: + third central moment), each (N, D). products: the patches' dense products, required when
+        `moments_need_products`."""
+        ...
+
+
+class Model(PatchModel, Protocol):
+    """A dictionary model (y = W x + eps; BSC, SSSC): theta, log-joints, statistics, F, M-step and posterior
+    moments of binary states; the E-step that updates the states is a separate strategy
+    (zeroshot.variational.evo.EvoEStep)."""
+
+    D: int
+    H: int
 
     @property
     def core(self) -> CoreParams:
@@ -74,28 +113,11 @@ class Model(Protocol):
         ...
 
     def accumulate(self, Y: np.ndarray, states: TruncatedStates, products: DenseProducts | None = None) -> np.ndarray:
-        """The statistics of the patches Y (N, D) as one float64 vector, summable over data shards (fields:
-        `stats_layout`), the free energy under this model's parameters included."""
+        """The statistics (fields: `stats_layout`), F included."""
         ...
 
-    def free_energy(self, stats: np.ndarray) -> float:
-        """F = sum_n log sum_{s in K_n} p(s, y_n) under the parameters the statistics were taken with."""
-        ...
-
-    def m_step(self, stats: np.ndarray) -> Model:
-        """A new model with the parameters maximising F for the summed statistics."""
-        ...
-
-    @property
-    def moments_need_products(self) -> bool:
-        """Whether posterior_moments reads the patches' dense products (SSSC's slab posteriors do; BSC's
-        moments depend on the patches only through lpj)."""
-        ...
+    def m_step(self, stats: np.ndarray) -> Model: ...
 
     def posterior_moments(
         self, states: TruncatedStates, order: int = 1, products: DenseProducts | None = None
-    ) -> PosteriorMoments:
-        """Posterior moments of the noise-free patches of the states, up to `order` (1: mean; 2: + variance;
-        3: + third central moment), each (N, D). products: the patches' dense products with W, required
-        when `moments_need_products`."""
-        ...
+    ) -> PosteriorMoments: ...

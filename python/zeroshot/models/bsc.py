@@ -1,4 +1,5 @@
-"""Binary sparse coding (SPEC "BSC"): y = W s + eps, s_h ~ Bernoulli(pi_h), eps ~ N(0, sigma2 I)."""
+"""Binary sparse coding (Drefs, Guiraud & Lücke, JMLR 2022, "EBSC"): y = W s + eps, s_h ~ Bernoulli(pi_h),
+eps ~ N(0, sigma2 I)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ A model adds its parameter dataclass and a `CoreKernels` table of its compiled f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Callable, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
@@ -129,6 +130,22 @@ class DictionaryModel(Generic[P]):
     def from_core(cls: type[M], core: CoreParams, shared_pi: bool = False) -> M:
         values = {f.name: getattr(core, f.name) for f in fields(cls.params_type)}
         return cls(cls.params_type(**values), shared_pi, core)
+
+    @classmethod
+    def parameter_names(cls) -> tuple[str, ...]:
+        """The names of the parameter arrays: the parameter dataclass's fields."""
+        return tuple(f.name for f in fields(cls.params_type))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: np.asarray(getattr(self.params, name)) for name in self.parameter_names()}
+
+    @classmethod
+    def from_arrays(cls: type[M], arrays: Mapping[str, np.ndarray], shared_pi: bool = False) -> M:
+        """The model of the named arrays (sigma2 a single value); the parameter class checks the values
+        (ValueError; KeyError for a missing array)."""
+        values: dict[str, Any] = {name: arrays[name] for name in cls.parameter_names()}
+        values["sigma2"] = float(values["sigma2"])
+        return cls(cls.params_type(**values), shared_pi)
 
     @property
     def core(self) -> CoreParams:

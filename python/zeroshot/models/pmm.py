@@ -1,4 +1,4 @@
-"""The Poisson mixture model (SPEC "Poisson mixture model (PMM)"): each patch y (D,) of counts from one of
+"""The Poisson mixture model (Salwig, Drefs & Lücke, PLOS Comput. Biol. 2024): each patch y (D,) of counts from one of
 C components, p(c) = pi_c, p(y | c) = prod_d Poisson(y_d; Lambda_cd).
 
 Truncated EM over the S best components per patch (`zeroshot.variational.topk.TopKEStep`; states
@@ -12,6 +12,7 @@ pi_c = sum_n q_n(c) / N and Lambda_c = sum_n q_n(c) y_n / sum_n q_n(c), with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,12 +58,11 @@ class PMM:
 
     name = "pmm"
     moments_need_products = False
-    shared_pi = False
+    shared_pi = False  # pi are the mixture's weights, one per component
 
     def __init__(self, params: PMMParams) -> None:
         self.params = params
         self.C, self.D = params.Lambda.shape
-        self.H = self.C
         self.log_Lambda = np.log(params.Lambda)
         self.offset = np.log(params.pi) - params.Lambda.sum(axis=1)  # (C,): log pi_c - sum_d Lambda_cd
 
@@ -73,6 +73,18 @@ class PMM:
     @property
     def pi(self) -> np.ndarray:
         return self.params.pi
+
+    @staticmethod
+    def parameter_names() -> tuple[str, ...]:
+        return ("Lambda", "pi")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"Lambda": self.Lambda, "pi": self.pi}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], shared_pi: bool = False) -> PMM:
+        """The model of the named arrays (shared_pi has no meaning for it); PMMParams checks the values."""
+        return cls(PMMParams(arrays["Lambda"], arrays["pi"]))
 
     @property
     def W(self) -> np.ndarray:

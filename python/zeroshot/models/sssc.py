@@ -1,4 +1,4 @@
-"""Spike-and-slab sparse coding (SPEC "SSSC"; "ES3C" when trained with the evolutionary E-step):
+"""Spike-and-slab sparse coding (Sheikh, Shelton & Lücke, JMLR 2014; "ES3C" when trained with the evolutionary E-step):
 s_h ~ Bernoulli(pi_h), z ~ N(mu, diag(psi)), y = W (s * z) + eps, eps ~ N(0, sigma2 I)."""
 
 from __future__ import annotations

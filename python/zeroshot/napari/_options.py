@@ -81,7 +81,7 @@ def denoise_kwargs(options: WidgetOptions) -> dict[str, Any]:
     """The keyword arguments of `zeroshot.denoise` for these options (config, threads, moments), checked: a
     ValueError says what is wrong in the words of `DenoiseConfig`."""
     if options.model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {options.model!r}")
+        raise ValueError(f"model must be one of {tuple(MODELS)}, got {options.model!r}")
     if options.noise not in NOISE_MODELS:
         raise ValueError(f"noise must be one of {NOISE_MODELS}, got {options.noise!r}")
     if options.frames not in FRAMES:

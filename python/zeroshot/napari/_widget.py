@@ -70,7 +70,7 @@ class DenoiseWidget(Container[Widget]):
         self.viewer = napari_viewer
         defaults = WidgetOptions.defaults()
         self.image = ComboBox(label="image", choices=self._image_layers, nullable=True)
-        self.model = ComboBox(label="model", choices=MODELS, value=defaults.model)
+        self.model = ComboBox(label="model", choices=tuple(MODELS), value=defaults.model)
         self.noise = ComboBox(label="noise model", choices=NOISE_MODELS, value=defaults.noise)
         self.patch_size = SpinBox(label="patch size (0: auto)", min=0, max=64, value=defaults.patch_size)
         self.patch_size.tooltip = "patches are P x P pixels; 0: chosen from the image's noise level"

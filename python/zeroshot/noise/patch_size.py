@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 # Relative noise (sigma over the signal's standard deviation) above which larger patches denoise
@@ -60,29 +62,40 @@ def relative_noise(image: np.ndarray, noise_sigma: float | None = None) -> float
     return float(sigma / np.sqrt(signal_var))
 
 
+# A model family's patch size from the relative noise r and whether the noise is correlated
+# (`zeroshot.models.family`: each family names its rule).
+PatchRule = Callable[[float, bool], int]
+
+
+def bsc_patch_size(r: float, correlated: bool = False) -> int:
+    """BSC's patch size at relative noise r (see the constants above)."""
+    if correlated:  # larger patches learn the whitened noise's errors: House σ 50, P 11: 21.73 dB, P 8: 22.92
+        return LARGE_PATCH if r > CORRELATED_LARGE_RELATIVE_NOISE else CORRELATED_SMALL_PATCH
+    if r > LARGE_PATCH_RELATIVE_NOISE:
+        low, high = HIGH_P_RANGE
+        return int(np.clip(round(HIGH_P0 + HIGH_P_SLOPE * min(r, 1e6)), low, high))
+    return SMALL_PATCH
+
+
+def es3c_patch_size(r: float, correlated: bool = False) -> int:
+    """ES3C's patch size at relative noise r, growing steadily with it (correlated noise or not)."""
+    low, high = ES3C_P_RANGE
+    return int(np.clip(round(ES3C_P0 + ES3C_P_SLOPE * r), low, high))
+
+
 def choose_patch_size(
     image: np.ndarray,
-    model: str = "bsc",
+    rule: PatchRule = bsc_patch_size,
     noise_sigma: float | None = None,
     correlated: bool = False,
     averaging: float = 1.0,
 ) -> int:
-    """The patch size for `model` from the image's relative noise (see the constants above), never
-    more than the image's smaller side. noise_sigma: the noise's sigma when known (1 after the Anscombe
-    transform; correlated noise: from its ACF), else estimated; correlated: the noise is correlated (BSC's rule
-    for it). averaging: the share of the noise variance left where the patches span several slices (3-D context,
-    `zeroshot.pipeline.slab.noise_averaging`); the relative noise is taken times its square root."""
+    """The patch size by a model family's `rule` from the image's relative noise, never more than the image's
+    smaller side. noise_sigma: the noise's sigma when known (1 after the Anscombe transform; correlated noise: from
+    its ACF), else estimated; correlated: the noise is correlated. averaging: the share of the noise variance left
+    where the patches span several slices (3-D context, `zeroshot.pipeline.slab.noise_averaging`); the relative
+    noise is taken times its square root."""
     r = relative_noise(image, noise_sigma)
     if averaging != 1.0:
         r *= float(np.sqrt(averaging))
-    if model == "es3c":
-        low, high = ES3C_P_RANGE
-        size = int(np.clip(round(ES3C_P0 + ES3C_P_SLOPE * r), low, high))
-    elif correlated:  # larger patches learn the whitened noise's errors: House σ 50, P 11: 21.73 dB, P 8: 22.92
-        size = LARGE_PATCH if r > CORRELATED_LARGE_RELATIVE_NOISE else CORRELATED_SMALL_PATCH
-    elif r > LARGE_PATCH_RELATIVE_NOISE:
-        low, high = HIGH_P_RANGE
-        size = int(np.clip(round(HIGH_P0 + HIGH_P_SLOPE * min(r, 1e6)), low, high))
-    else:
-        size = SMALL_PATCH
-    return int(min(size, *np.shape(image)))
+    return int(min(rule(r, correlated), *np.shape(image)))

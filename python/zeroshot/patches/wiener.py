@@ -6,7 +6,8 @@ n_k), n_k = d_kᵀ Σ d_k the noise variance of coefficient k (d_k its basis vec
 patches); the patch's mean (k = 0) is the pilot's. Such a weight is the Wiener filter given the pilot as the clean
 signal's power (the second step of BM3D, Dabov et al. 2007, without the grouping of similar patches); the DCT nearly
 diagonalises a stationary Σ. Each filtered patch is added back with the weight 1 / Σ_k w_k² n_k (the inverse of its
-remaining noise variance), and the sums are divided by the summed weights.
+remaining noise variance) times a window tapering its edges (`patch_window`), and the sums are divided by the summed
+weights.
 
 Why after the model: the patch model's posterior mean leaves low-frequency noise that is correlated beyond its
 6 × 6 patches and smooths the finest detail (a membrane's two leaflets); the 16 × 16 pass, given the noise
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["WIENER_PATCH", "WIENER_STEP", "dct_basis", "wiener_pass"]
+__all__ = ["WIENER_PATCH", "WIENER_STEP", "dct_basis", "patch_window", "wiener_pass"]
 
 WIENER_PATCH = 16
 # Patches every 4 px: as good as every 2 (the prototype on the SARS-CoV-2 crop: region SNR 13.97 against 13.93 dB)
@@ -64,6 +65,7 @@ def wiener_pass(
     rows, cols = _corners(y.shape[0], P, step), _corners(y.shape[1], P, step)
     noisy_view = np.lib.stride_tricks.sliding_window_view(y, (P, P))
     pilot_view = np.lib.stride_tricks.sliding_window_view(p, (P, P))
+    window = patch_window(P)
     band = max(1, _BAND_VALUES // (len(cols) * P * P))  # rows of patches at a time: bounded memory
     for start in range(0, len(rows), band):
         r = rows[start : start + band]
@@ -79,10 +81,18 @@ def wiener_pass(
         for i in range(P):  # rows and cols are distinct: each pixel is hit once per offset (i, j)
             for j in range(P):
                 at = np.ix_(r + i, cols + j)
-                out[at] += estimates[:, :, i, j]
-                weight[at] += patch_weight
+                out[at] += estimates[:, :, i, j] * window[i, j]
+                weight[at] += patch_weight * window[i, j]
     result: np.ndarray = out / weight
     return result
+
+
+def patch_window(P: int) -> np.ndarray:
+    """(P, P): the separable sine-squared window each filtered patch is added back with, tapering its edges. With
+    a flat weight the patches' edges, every `step` px, left a grid of 4-px steps in flat ice (the real slice's
+    result changed 1.33x more across every 4th column than elsewhere); the taper spreads each edge over the patch."""
+    taper = np.sin(np.pi * (np.arange(P) + 0.5) / P) ** 2
+    return np.asarray(np.outer(taper, taper))
 
 
 def _corners(length: int, P: int, step: int) -> np.ndarray:

@@ -127,8 +127,9 @@ def prepare_training(
     n_threads = check_threads(threads)
     memory_limit = check_max_memory(max_memory)
     labels = _labels(len(images), names)
+    counts = config.family.counts
     first = _checked(images[0], labels[0], config)
-    noise = native_poisson(config.noise) if config.model == "pmm" else decide_noise(centre_slice(first), config.noise)
+    noise = native_poisson(config.noise) if counts else decide_noise(centre_slice(first), config.noise)
     first = noise.forward(first)
     slab_acf = input_slab_acf(first, noise, config.patch_size is None)
     P = patch_size_for(centre_slice(first), config, noise, noise_averaging(config.context, slab_acf, noise))
@@ -147,7 +148,7 @@ def prepare_training(
     chunk = fit_chunk_patches(
         largest, config, moments=1, threads=n_threads, checkpoint=plan is not None, comm=comm, max_memory=memory_limit
     )
-    scaling = ImageScaling(1.0, 0.0, 1.0) if config.model == "pmm" else ImageScaling.normalise(first)
+    scaling = ImageScaling(1.0, 0.0, 1.0) if counts else ImageScaling.normalise(first)
     whitening = correlated_whitening(noise, first, scaling, P, slab_acf) if noise.kind == "correlated" else None
     grids = [PatchGrid.of(shape, P) for shape in shapes]
     offsets = np.cumsum([0] + [grid.N for grid in grids])
@@ -180,11 +181,11 @@ def _labels(count: int, names: Sequence[str] | None) -> list[str]:
 
 
 def _checked(image: np.ndarray, label: str, config: DenoiseConfig) -> np.ndarray:
-    """check_values's float64 copy of the image (or slab, with 3-D context; check_counts for the PMM), its errors
-    prefixed by `label`."""
+    """check_values's float64 copy of the image (or slab, with 3-D context; check_counts for a family of counts),
+    its errors prefixed by `label`."""
     try:
         values = check_values(image, config)
-        if config.model == "pmm":
+        if config.family.counts:
             check_counts(values)
     except ValueError as error:
         raise ValueError(f"{label}{error}") from None

@@ -13,8 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from zeroshot.config import EvoConfig
-from zeroshot.models.base import Model, PosteriorMoments
-from zeroshot.models.pmm import PMM
+from zeroshot.models.base import PatchModel, PosteriorMoments
 from zeroshot.patches.estimates import estimate_accumulator
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.patches.merge import Accumulator, Merger, merge_over_ranks
@@ -22,10 +21,7 @@ from zeroshot.patches.moments import MomentAccumulator, PixelMoments
 from zeroshot.patches.slab import centre_block, slab_patch_range
 from zeroshot.pipeline.run import Run, learned_patches
 from zeroshot.runtime.comm import block_range
-from zeroshot.variational.components import ComponentStates
-from zeroshot.variational.evo import EvoEStep
-from zeroshot.variational.states import TruncatedStates, initial_activation
-from zeroshot.variational.topk import TopKEStep
+from zeroshot.variational.states import States
 
 
 def pixel_accumulators(grid: PatchGrid, merge: str, order: int) -> list[Accumulator]:
@@ -56,46 +52,36 @@ def chunk_count(run: Run) -> int:
 
 def infer(
     run: Run,
-    model: Model | PMM,
+    model: PatchModel,
     image: np.ndarray,
-    trained: TruncatedStates | ComponentStates | None = None,
+    trained: States | None = None,
     chunk_done: ChunkDone | None = None,
 ) -> tuple[np.ndarray, PixelMoments | None]:
     """(merged posterior mean (R, C), per-pixel moments if order > 1) of the image, on every rank.
 
     Every rank takes its block of the patches (`block_range`). trained: when the model was learned on
     all patches, this rank's training states, which cover the same block (one more E-step each);
-    otherwise every patch starts from random states and gets `inference_epochs` E-steps. The PMM's
-    E-step is exact for its truncation: one E-step from no states at all, whatever `trained` holds.
+    otherwise every patch starts from fresh states and gets `inference_epochs` E-steps. A family whose E-step is
+    exact for its truncation (the PMM's) takes one E-step from fresh states, whatever `trained` holds.
     chunk_done: told the number of chunks done after each (`chunk_count` in all).
     """
-    if isinstance(model, PMM):
-        return _infer_pmm(run, model, image, chunk_done)
-    if isinstance(trained, ComponentStates):
-        raise TypeError("component states belong to a PMM, not to a dictionary model")
     config, grid, comm, order = run.config, run.grid, run.comm, run.moments
+    family = config.family
     lo, hi = block_range(grid.N, comm.rank, comm.size)
     band = grid.band(lo, hi)  # the image rows this rank's patches cover
     merger = Merger(band.grid, pixel_accumulators(band.grid, config.merge, order))
-    estep = EvoEStep(inference_evo(config.evo), seed=config.seed)
+    estep = family.e_step(inference_evo(config.evo), config.seed)
+    kept = None if family.exact_e_step else trained  # an exact E-step needs no start
+    rounds = 1 if kept is not None or family.exact_e_step else max(1, config.inference_epochs)
     # The moments of the noise-free patches in the image's own pixels: with whitened patches, the model's
     # dictionary coloured back (zeroshot.noise.whitening).
     pixel_model = model if run.whitening is None else run.whitening.colour(model)
     for done, (start, stop) in enumerate(grid.chunks(lo, hi, run.chunk_patches), start=1):
         Yc, dc = learned_patches(slab_patch_range(image, grid, start, stop), config.center_patches, run.whitening)
-        if trained is not None:
-            chunk_states = trained.subset(slice(start - lo, stop - lo), first_index=start)
-            rounds = 1
+        if kept is not None:
+            chunk_states = kept.subset(slice(start - lo, stop - lo), first_index=start)
         else:
-            chunk_states = TruncatedStates.random(
-                stop - start,
-                config.n_latents,
-                config.n_states,
-                initial_activation(config.n_latents),
-                config.seed + 1,
-                first_index=start,
-            )
-            rounds = max(1, config.inference_epochs)
+            chunk_states = family.states.fresh(stop - start, config.n_latents, config.n_states, config.seed + 1, start)
         for r in range(rounds):
             estep.update(model, Yc, chunk_states, config.epochs + r)
         products = estep.workspace.products(model, Yc) if model.moments_need_products else None
@@ -109,30 +95,6 @@ def infer(
         del variance, third
         # Freed before the next chunk is made: otherwise two chunks' arrays would be alive at once.
         del Yc, dc, chunk_states, patch_moments, mean, products
-        if chunk_done is not None:
-            chunk_done(done)
-    return _merged(run, merger, band.row0)
-
-
-def _infer_pmm(
-    run: Run, model: PMM, image: np.ndarray, chunk_done: ChunkDone | None
-) -> tuple[np.ndarray, PixelMoments | None]:
-    """infer() for the PMM: per chunk, one top-S E-step and the posterior moments of the rates."""
-    config, grid, comm, order = run.config, run.grid, run.comm, run.moments
-    lo, hi = block_range(grid.N, comm.rank, comm.size)
-    band = grid.band(lo, hi)
-    merger = Merger(band.grid, pixel_accumulators(band.grid, config.merge, order))
-    estep = TopKEStep()
-    for done, (start, stop) in enumerate(grid.chunks(lo, hi, run.chunk_patches), start=1):
-        Yc = slab_patch_range(image, grid, start, stop)
-        chunk_states = ComponentStates.empty(stop - start, model.C, config.n_states, first_index=start)
-        estep.update(model, Yc, chunk_states, config.epochs)
-        patch_moments = model.posterior_moments(chunk_states, order=order)
-        mean, variance, third = (centre_block(m, config.context) for m in _moment_arrays(patch_moments))
-        assert mean is not None
-        merger.add(start - band.first_patch, mean, variance, third)
-        del mean, variance, third
-        del Yc, chunk_states, patch_moments
         if chunk_done is not None:
             chunk_done(done)
     return _merged(run, merger, band.row0)

@@ -102,7 +102,7 @@ def prepare(
     n_threads = check_threads(threads)
     memory_limit = check_max_memory(max_memory)
     values = check_values(image, config)
-    counts = config.model == "pmm"  # the Poisson mixture model: counts on their own scale, no transform
+    counts = config.family.counts  # the Poisson mixture model: counts on their own scale, no transform
     if counts:
         check_counts(values)
     # The noise model is the same on every rank: it depends on the image alone (or is the trained model's).
@@ -164,12 +164,12 @@ def patch_size_for(values: np.ndarray, config: DenoiseConfig, noise: NoiseModel,
     if config.patch_size is not None:
         return config.patch_size
     if noise.kind == "poisson":
-        return choose_patch_size(values, config.model, noise_sigma=1.0, averaging=averaging)
+        return choose_patch_size(values, config.family.patch_rule, noise_sigma=1.0, averaging=averaging)
     if noise.kind == "correlated" and noise.acf is not None:
         return choose_patch_size(
-            values, config.model, noise_sigma=noise.acf.sigma, correlated=True, averaging=averaging
+            values, config.family.patch_rule, noise_sigma=noise.acf.sigma, correlated=True, averaging=averaging
         )
-    return choose_patch_size(values, config.model, averaging=averaging)
+    return choose_patch_size(values, config.family.patch_rule, averaging=averaging)
 
 
 def learned_patches(
@@ -236,7 +236,7 @@ def check_image(image: np.ndarray, patch_size: int) -> np.ndarray:
 
 
 def check_counts(values: np.ndarray) -> None:
-    """Model pmm learns Poisson counts: every value must be >= 0 (non-integer values are allowed; the
+    """A family of counts (pmm) learns Poisson counts: every value must be >= 0 (non-integer values are allowed; the
     likelihood takes lgamma(y + 1)). A ValueError names the first negative pixel."""
     if np.any(values < 0):
         bad = tuple(int(i) for i in np.argwhere(values < 0)[0])

@@ -80,9 +80,9 @@ class StructureCheck:
 
 def check_structure(run: Run, scaled: np.ndarray) -> StructureCheck | None:
     """The guard's verdict on the scaled image (the same on every rank: each computes it alone, bitwise alike),
-    or None for a model that is not a dictionary model or an image too small to judge."""
+    or None for a family of counts (pmm: no scaled, centred patches to judge) or an image too small to judge."""
     config = run.config
-    if config.model == "pmm":
+    if config.family.counts:
         return None
     train_rows, held_rows = split_patches(scaled.shape, run.grid.P, config.seed)
     if train_rows.size < MIN_TRAIN or held_rows.size < MIN_HELD_OUT:

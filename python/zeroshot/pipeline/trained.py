@@ -29,9 +29,8 @@ from typing import Any
 import numpy as np
 
 from zeroshot.config import DenoiseConfig, EvoConfig, integer_at_least
-from zeroshot.models.arrays import PARAMETER_ARRAYS, PARAMETER_NAMES, model_arrays, model_from_arrays, parameter_problem
-from zeroshot.models.base import Model
-from zeroshot.models.pmm import PMM
+from zeroshot.models.base import PatchModel
+from zeroshot.models.family import FAMILIES, parameter_names
 from zeroshot.noise.model import NATIVE_POISSON, NoiseModel
 from zeroshot.noise.patch_size import estimate_noise_sigma
 from zeroshot.noise.statistics import estimate_noise_acf
@@ -59,8 +58,8 @@ NOUN = "model file"
 MODEL_FIELDS = ("model", "patch_size", "n_latents", "center_patches", "shared_pi", "noise", "context")
 # Fields of learning from scratch: with a model, fine-tuning (finetune=K, --finetune K) takes their place.
 LEARNING_FIELDS = ("epochs", "bsc_pretrain_epochs")
-# The arrays a model file holds besides its meta record.
-MEMBERS = PARAMETER_NAMES | {"checksum", "noise_acf", "whitening_L"}
+# The arrays a model file holds besides its meta record and its model's parameters.
+MEMBERS = frozenset({"checksum", "noise_acf", "whitening_L"})
 # What a model file is not, by the format its meta record names.
 OTHER_FORMATS = {CHECKPOINT_FORMAT: "it is a training checkpoint; `zeroshot train -o` writes model files"}
 
@@ -141,7 +140,7 @@ class TrainedModel:
     file holds it)."""
 
     config: DenoiseConfig
-    model: Model | PMM
+    model: PatchModel
     noise: NoiseModel
     scaling: ImageScaling
     whitening: PatchWhitening | None = None
@@ -176,10 +175,9 @@ class TrainedModel:
 
     def describe(self) -> str:
         P, c = self.patch_size, self.config
-        what = "components" if c.model == "pmm" else "latents"
         patches = f"{P}x{P} patches" if c.context == 1 else f"{P}x{P} patches of {c.context} slices (3-D context)"
         return (
-            f"{c.model}, {patches}, {c.n_latents} {what}, noise {self.noise.kind}, learned from "
+            f"{c.model}, {patches}, {c.n_latents} {c.family.latent_noun}, noise {self.noise.kind}, learned from "
             f"{self.images} image(s) ({self.n_train} patches, {len(self.history)} epochs) by zeroshot {self.version}"
         )
 
@@ -187,9 +185,9 @@ class TrainedModel:
 
     def fit_of(self, scaled: np.ndarray) -> ModelFit | None:
         """How an image compares with this model's training images (`ModelFit`); scaled: the image taken through
-        the model's transforms (noise model, value scaling: `pipeline.run.prepare`). None for model pmm, whose
-        counts have no such scale."""
-        if self.config.model == "pmm":
+        the model's transforms (noise model, value scaling: `pipeline.run.prepare`). None for a model of counts
+        (pmm), which have no such scale."""
+        if self.config.family.counts:
             return None
         unit = self.scaling.scale
         try:
@@ -253,7 +251,8 @@ class TrainedModel:
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"no model file at {path}" + (" (it is a folder)" if path.is_dir() else ""))
-        text, arrays = read_archive(path, NOUN, MEMBERS, memory_limit(check_max_memory(max_memory)))
+        members = MEMBERS | parameter_names()
+        text, arrays = read_archive(path, NOUN, members, memory_limit(check_max_memory(max_memory)))
         meta = parse_meta(path, NOUN, text, FORMAT, OTHER_FORMATS)
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(
@@ -295,7 +294,7 @@ class TrainedModel:
             "images": self.images,
             "n_train": self.n_train,
         }
-        arrays = {**model_arrays(self.model), **noise_arrays}
+        arrays = {**self.model.arrays(), **noise_arrays}
         if self.whitening is not None:
             arrays["whitening_L"] = self.whitening.L
         return json.dumps(meta, sort_keys=True, allow_nan=False), arrays
@@ -303,13 +302,14 @@ class TrainedModel:
     @classmethod
     def _from_contents(cls, path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> TrainedModel:
         kind = meta["model"]
-        if kind not in PARAMETER_ARRAYS:
+        if kind not in FAMILIES:
             raise ValueError(f"unknown model {kind!r}")
+        family = FAMILIES[kind]
         record = dict(meta["config"])
         config = DenoiseConfig(**{**record, "evo": EvoConfig(**record["evo"])})
         if config.model != kind:
             raise ValueError(f"a {kind} model with a configuration of model {config.model}")
-        problem = parameter_problem(kind, arrays, config.n_latents, config.patch_size, config.context)
+        problem = family.parameter_problem(arrays, config.n_latents, config.patch_size, config.context)
         if problem is not None or config.patch_size is None:
             raise ValueError(problem or "its configuration names no patch size")
         noise = NoiseModel.from_stored(meta["noise"], arrays)
@@ -324,7 +324,7 @@ class TrainedModel:
             whitening = PatchWhitening.from_cholesky(L)
         return cls(
             config=config,
-            model=model_from_arrays(kind, meta["shared_pi"], arrays),
+            model=family.from_arrays(arrays, meta["shared_pi"]),
             noise=noise,
             scaling=_scaling_from(meta["scaling"]),
             whitening=whitening,

@@ -1,5 +1,6 @@
-"""Learning the model of the training patches: BSC pre-training for es3c, EM, checkpoints and resuming,
-on one process or on the ranks of a `Comm` (each with its own block of the training patches)."""
+"""Learning the model of the training patches: the family's start (and pretraining: BSC for es3c), EM,
+checkpoints and resuming, on one process or on the ranks of a `Comm` (each with its own block of the training
+patches)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,13 @@ from typing import Protocol
 import numpy as np
 
 from zeroshot.config import DenoiseConfig
-from zeroshot.models import BSC, SSSC
-from zeroshot.models.base import Model
-from zeroshot.models.pmm import PMM
+from zeroshot.models.base import PatchModel
 from zeroshot.pipeline.run import CheckpointPlan
 from zeroshot.runtime.checkpoint import Checkpoint, config_record, load_checkpoint, save_checkpoint
 from zeroshot.runtime.comm import Comm, any_rank, block_range
 from zeroshot.runtime.interrupt import StopRequest, TrainingInterrupted, stop_on_signals
-from zeroshot.variational.components import ComponentStates
 from zeroshot.variational.em import Callback, EMTrainer, EpochLog
-from zeroshot.variational.evo import EvoEStep
-from zeroshot.variational.states import TruncatedStates, initial_activation
-from zeroshot.variational.topk import TopKEStep
+from zeroshot.variational.states import States
 
 
 class Learning(Protocol):
@@ -44,37 +40,31 @@ class Learning(Protocol):
 
 
 def train(
-    run: Learning, Y: np.ndarray, callback: Callback | None = None, start: Model | PMM | None = None
-) -> tuple[Model | PMM, TruncatedStates | ComponentStates, list[EpochLog]]:
+    run: Learning, Y: np.ndarray, callback: Callback | None = None, start: PatchModel | None = None
+) -> tuple[PatchModel, States, list[EpochLog]]:
     """Trains on this rank's training patches Y (N, D), its block of the run's training patches; returns
     (model, this rank's states, history of every epoch). start: the parameters to start from (fine-tuning a
-    trained model: no BSC pre-training then), else the model is initialised from the data. Raises
-    TrainingInterrupted after writing a checkpoint when a signal asked to stop."""
+    trained model: no pretraining then), else the family's start from the data. Raises TrainingInterrupted after
+    writing a checkpoint when a signal asked to stop."""
     config, comm, plan, n_train = run.config, run.comm, run.checkpoint, run.n_train
-    first_index = run.block[0]
-    pretrain = config.bsc_pretrain_epochs if config.model == "es3c" and start is None else 0
+    family, first_index = config.family, run.block[0]
+    pretrain = family.pretrain_epochs(config) if start is None else 0
     total = pretrain + config.epochs
     history: list[EpochLog] = []
-    model: Model | PMM
-    states: TruncatedStates | ComponentStates
+    model: PatchModel
+    states: States
     if plan is not None and plan.resume:
         model, states, history = _restore(plan, config, Y.shape[0], first_index, n_train, comm)
-    elif start is not None:
-        model = start
-        states = _fresh_states(config, Y.shape[0], first_index)
-    elif config.model == "pmm":  # k-means++ start; the first E-step fills the states
-        model = PMM.from_data(Y, config.n_latents, config.seed, comm=comm)
-        states = _fresh_states(config, Y.shape[0], first_index)
     else:
-        model = _initial_model(config, Y, comm, pretrain > 0)
-        states = _fresh_states(config, Y.shape[0], first_index)
+        model = start if start is not None else family.starting_family(config).initial(Y, config, comm)
+        states = family.states.fresh(Y.shape[0], config.n_latents, config.n_states, config.seed, first_index)
 
     def record(log: EpochLog) -> None:
         history.append(log)
         if callback is not None:
             callback(log)
 
-    def after_epoch(epoch: int, trained: Model | PMM, stopping: bool) -> None:
+    def after_epoch(epoch: int, trained: PatchModel, stopping: bool) -> None:
         done = epoch + 1
         if plan is not None and (stopping or done % plan.every == 0 or done == total):
             _save(plan, config, done, trained, states, history, n_train, comm)
@@ -84,7 +74,7 @@ def train(
     )
     with stop_signals as stop_requested:
         trainer = EMTrainer(
-            TopKEStep() if config.model == "pmm" else EvoEStep(config.evo, seed=config.seed),
+            family.e_step(config.evo, config.seed),
             comm=comm,
             callback=record,
             stop_requested=stop_requested,
@@ -95,24 +85,12 @@ def train(
                 model, _ = trainer.fit(model, Y, states, phase_end - len(history), first_epoch=len(history))
                 if trainer.stopped:
                     raise _interrupted(stop_requested, len(history), total, plan)
-            if isinstance(model, BSC) and config.model == "es3c":
-                # BSC first (binary amplitudes are quicker to settle), then SSSC from it on the same states.
-                model = SSSC.from_bsc(model)
+            model = family.adopt(model)  # the pretraining's model continues as this family's
         # A signal after the last epoch's check (statistics, M-step, callback, final checkpoint) still
         # stops the run here, before inference; the final checkpoint holds the whole training.
         if plan is not None and any_rank(comm, stop_requested()):
             raise _interrupted(stop_requested, len(history), total, plan)
     return model, states, history
-
-
-def _fresh_states(config: DenoiseConfig, n: int, first_index: int) -> TruncatedStates | ComponentStates:
-    """The states training starts from: none yet for the PMM (its first E-step fills them), random ones
-    otherwise."""
-    if config.model == "pmm":
-        return ComponentStates.empty(n, config.n_latents, config.n_states, first_index=first_index)
-    return TruncatedStates.random(
-        n, config.n_latents, config.n_states, initial_activation(config.n_latents), config.seed, first_index=first_index
-    )
 
 
 def _interrupted(request: StopRequest, epoch: int, total: int, plan: CheckpointPlan | None) -> TrainingInterrupted:
@@ -122,18 +100,12 @@ def _interrupted(request: StopRequest, epoch: int, total: int, plan: CheckpointP
     return TrainingInterrupted(epoch, total, plan.path)
 
 
-def _initial_model(config: DenoiseConfig, Y: np.ndarray, comm: Comm, bsc_first: bool) -> Model:
-    if config.model == "es3c" and not bsc_first:
-        return SSSC.from_data(Y, config.n_latents, config.seed, shared_pi=config.shared_pi, comm=comm)
-    return BSC.from_data(Y, config.n_latents, config.seed, shared_pi=config.shared_pi, comm=comm)
-
-
 def _save(
     plan: CheckpointPlan,
     config: DenoiseConfig,
     epoch: int,
-    model: Model | PMM,
-    states: TruncatedStates | ComponentStates,
+    model: PatchModel,
+    states: States,
     history: list[EpochLog],
     n_train: int,
     comm: Comm,
@@ -165,11 +137,11 @@ def _save(
 
 def _restore(
     plan: CheckpointPlan, config: DenoiseConfig, n_local: int, first_index: int, n_train: int, comm: Comm
-) -> tuple[Model | PMM, TruncatedStates | ComponentStates, list[EpochLog]]:
+) -> tuple[PatchModel, States, list[EpochLog]]:
     """The model, this rank's block of the states and the history from the checkpoint, which rank 0
     reads and checks (the error, if any, is raised on every rank)."""
     checkpoint: Checkpoint | None = None
-    shared: tuple[Model | PMM, list[EpochLog]] | None = None
+    shared: tuple[PatchModel, list[EpochLog]] | None = None
     error = None
     if comm.rank == 0:
         try:
@@ -198,6 +170,4 @@ def _restore(
     received = comm.bcast(shared)
     assert received is not None
     model, history = received
-    if config.model == "pmm":
-        return model, ComponentStates(K, lpj, config.n_latents, first_index), list(history)
-    return model, TruncatedStates(K, lpj, config.n_latents, first_index), list(history)
+    return model, config.family.states(K, lpj, config.n_latents, first_index), list(history)

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from zeroshot.config import INFERENCE_ONLY_FIELDS, DenoiseConfig
-from zeroshot.models.arrays import PARAMETER_ARRAYS, PARAMETER_NAMES, model_arrays, model_from_arrays, parameter_problem
-from zeroshot.models.base import Model
-from zeroshot.models.pmm import PMM
+from zeroshot.models.arrays import arrays_problem
+from zeroshot.models.base import PatchModel
+from zeroshot.models.family import FAMILIES, parameter_names
 from zeroshot.runtime.archive import check_meta_types, damaged, parse_meta, read_archive, write_archive
 from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.variational.em import EpochLog
@@ -41,7 +41,7 @@ class Checkpoint:
     done; config: `config_record` of the run's configuration; input_hash: `image_hash` of its image."""
 
     epoch: int
-    model: Model | PMM
+    model: PatchModel
     K: np.ndarray
     lpj: np.ndarray
     history: list[EpochLog]
@@ -76,12 +76,12 @@ def save_checkpoint(path: str | Path, checkpoint: Checkpoint) -> None:
         "version": VERSION,
         "epoch": checkpoint.epoch,
         "model": model.name,
-        "shared_pi": bool(getattr(model, "shared_pi", False)),
+        "shared_pi": bool(model.shared_pi),
         "history": [asdict(log) for log in checkpoint.history],
         "config": checkpoint.config,
         "input_hash": checkpoint.input_hash,
     }
-    arrays = {**model_arrays(model), "K": checkpoint.K, "lpj": checkpoint.lpj}
+    arrays = {**model.arrays(), "K": checkpoint.K, "lpj": checkpoint.lpj}
     write_archive(Path(path), json.dumps(meta, allow_nan=False), arrays)
 
 
@@ -95,8 +95,8 @@ _META_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "input_hash": ((str,), "a hash"),
 }
 NOUN = "checkpoint"
-# The arrays a checkpoint holds besides its meta record.
-MEMBERS = PARAMETER_NAMES | {"K", "lpj"}
+# The arrays a checkpoint holds besides its meta record and its model's parameters.
+MEMBERS = frozenset({"K", "lpj"})
 
 
 def _damaged(path: Path, problem: str) -> ValueError:
@@ -105,57 +105,23 @@ def _damaged(path: Path, problem: str) -> ValueError:
 
 def _check_meta(path: Path, meta: dict[str, Any]) -> None:
     check_meta_types(path, NOUN, meta, _META_TYPES)
-    if meta["model"] not in PARAMETER_ARRAYS:
+    if meta["model"] not in FAMILIES:
         raise _damaged(path, f"unknown model {meta['model']!r}")
     if meta["epoch"] < 0 or len(meta["history"]) != meta["epoch"]:
         raise _damaged(path, f"epoch {meta['epoch']} with {len(meta['history'])} epochs in the history")
 
 
 def _check_arrays(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray], config: DenoiseConfig) -> None:
-    """The arrays of the model and the states fit the run: names, dtypes, shapes, the states' bits, and no
-    state held twice by a patch."""
-    problem = parameter_problem(meta["model"], arrays, config.n_latents, config.patch_size, config.context)
+    """The arrays of the model and the states fit the run: names, dtypes, shapes, and the states of the model's
+    family (`StatesType.stored_problem`: e.g. no state held twice by a patch)."""
+    family = FAMILIES[meta["model"]]
+    problem = (
+        family.parameter_problem(arrays, config.n_latents, config.patch_size, config.context)
+        or arrays_problem(("K", "lpj"), arrays)
+        or family.states.stored_problem(arrays["K"], arrays["lpj"], config.n_latents, config.n_states)
+    )
     if problem is not None:
         raise _damaged(path, problem)
-    for name in ("K", "lpj"):
-        if name not in arrays:
-            raise _damaged(path, f"no {name} array")
-        kind = ("i" if meta["model"] == "pmm" else "u") if name == "K" else "uif"
-        if arrays[name].dtype.kind not in kind:
-            raise _damaged(path, f"{name} has dtype {arrays[name].dtype}, not real numbers")
-    if meta["model"] == "pmm":
-        _check_pmm_states(path, arrays, config)
-        return
-    H, S = config.n_latents, config.n_states
-    K, lpj = arrays["K"], arrays["lpj"]
-    words = (H + 63) // 64
-    if K.dtype != np.uint64 or K.ndim != 3 or K.shape[1:] != (S, words) or lpj.shape != K.shape[:2]:
-        raise _damaged(
-            path,
-            f"states {K.dtype} {K.shape} and lpj {lpj.shape}, expected uint64 (N, {S}, {words}) and (N, {S})",
-        )
-    if H % 64 and np.any(K[..., -1] >> np.uint64(H % 64)):
-        raise _damaged(path, f"states with bits set beyond H = {H}")
-    if S > 1 and K.size:
-        rows = np.sort(K.view(np.dtype((np.void, 8 * words))).reshape(K.shape[:2]), axis=1)
-        twice = np.flatnonzero(np.any(rows[:, 1:] == rows[:, :-1], axis=1))
-        if twice.size:
-            raise _damaged(path, f"patch {int(twice[0])} holds the same state twice")
-
-
-def _check_pmm_states(path: Path, arrays: dict[str, np.ndarray], config: DenoiseConfig) -> None:
-    """K (N, S) int32 of distinct components in [0, C) per patch, lpj (N, S)."""
-    C, S = config.n_latents, config.n_states
-    K, lpj = arrays["K"], arrays["lpj"]
-    if K.dtype != np.int32 or K.ndim != 2 or K.shape[1] != S or lpj.shape != K.shape:
-        raise _damaged(path, f"states {K.dtype} {K.shape} and lpj {lpj.shape}, expected int32 (N, {S}) and (N, {S})")
-    if K.size and (K.min() < 0 or K.max() >= C):
-        raise _damaged(path, f"states with components outside [0, {C})")
-    if S > 1 and K.size:
-        rows = np.sort(K, axis=1)
-        twice = np.flatnonzero(np.any(rows[:, 1:] == rows[:, :-1], axis=1))
-        if twice.size:
-            raise _damaged(path, f"patch {int(twice[0])} holds the same component twice")
 
 
 def load_checkpoint(path: str | Path, config: DenoiseConfig, input_hash: str) -> Checkpoint:
@@ -165,7 +131,7 @@ def load_checkpoint(path: str | Path, config: DenoiseConfig, input_hash: str) ->
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"cannot resume: no checkpoint at {path}")
-    text, arrays = read_archive(path, NOUN, MEMBERS, memory_limit(None))
+    text, arrays = read_archive(path, NOUN, MEMBERS | parameter_names(), memory_limit(None))
     meta = parse_meta(path, NOUN, text, FORMAT)
     if meta.get("version") != VERSION:
         raise ValueError(f"{path}: checkpoint version {meta.get('version')} (this zeroshot reads {VERSION})")
@@ -185,7 +151,7 @@ def load_checkpoint(path: str | Path, config: DenoiseConfig, input_hash: str) ->
         )
     _check_arrays(path, meta, arrays, config)
     try:
-        model = model_from_arrays(meta["model"], meta["shared_pi"], arrays)
+        model = FAMILIES[meta["model"]].from_arrays(arrays, meta["shared_pi"])
         history = [EpochLog(**log) for log in meta["history"]]
     except (KeyError, TypeError, ValueError) as error:
         raise _damaged(path, str(error)) from None

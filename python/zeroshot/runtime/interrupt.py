@@ -28,6 +28,18 @@ class TrainingInterrupted(KeyboardInterrupt):
         )
 
 
+class SlicesInterrupted(KeyboardInterrupt):
+    """A volume's slices stopped on request after `done` of `total`; `kept` says where the finished ones are
+    kept for a run with --resume to continue (or that they were not kept)."""
+
+    def __init__(self, done: int, total: int, kept: str) -> None:
+        super().__init__(done, total, kept)
+        self.done, self.total, self.kept = done, total, kept
+
+    def __str__(self) -> str:
+        return f"stopped after {self.done} of {self.total} slices; {self.kept}"
+
+
 class StopRequest:
     """Whether SIGINT or SIGTERM came while `stop_on_signals` was active: call it to ask; `consume()`
     once the request was acted on (training stopped with a checkpoint)."""

@@ -37,11 +37,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zeroshot.config import DenoiseConfig, training_patch_limit
-from zeroshot.noise import ES3C_P_RANGE, LARGE_PATCH
+from zeroshot.models.family import MemoryTerms
 from zeroshot.patches.estimates import MEDIAN_ROW_BLOCK
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.runtime.comm import block_range
-from zeroshot.variational.topk import BLOCK_ROWS as PMM_BLOCK_ROWS
 
 F8 = 8  # bytes of a float64, int64 or uint64 value
 # What is not numpy arrays: thread stacks, OpenBLAS buffers, the kernels' scratch, and freed memory that
@@ -97,11 +96,11 @@ def parse_size(text: str) -> int:
 
 
 def worst_patch_size(config: DenoiseConfig, image_shape: tuple[int, int]) -> int:
-    """config.patch_size, or the largest the automatic choice can pick for the model (bsc 8, es3c 10)."""
+    """config.patch_size, or the largest the automatic choice can pick for the model (its family's largest_patch:
+    bsc 8, es3c 10)."""
     if config.patch_size is not None:
         return config.patch_size
-    largest = ES3C_P_RANGE[1] if config.model == "es3c" else LARGE_PATCH
-    return min(largest, *image_shape)
+    return min(config.family.largest_patch, *image_shape)
 
 
 def _choice_bytes(n_all: int, k: int) -> int:
@@ -189,11 +188,19 @@ def _parameters(z: _Sizes, threads: int) -> int:
     return F8 * (z.D * z.H + z.H * z.H) * (8 + 2 * threads)
 
 
+def _e_step_work(terms: MemoryTerms, rows: int, H: int) -> int:
+    """The E-step's products of `rows` patches: W^T Y and ||y||^2 (rows, H + 1), or the log-joints of a block of
+    rows at a time (block, H)."""
+    if terms.e_step_block_rows is not None:
+        return F8 * min(rows, terms.e_step_block_rows) * H
+    return F8 * rows * (H + 1)
+
+
 def _phases(
     z: _Sizes, config: DenoiseConfig, moments: int, ranks: int, threads: int, checkpoint: bool
 ) -> dict[str, dict[str, int]]:
     A, D, H = z.image, z.D, z.H
-    es3c, pmm = config.model == "es3c", config.model == "pmm"
+    terms = config.family.memory
     subset = z.n_train_all < z.n_all
     phases: dict[str, dict[str, int]] = {}
     # check_image's float64 copy, scaled in place; a temporary image (|x|, x - mean) and a finite mask.
@@ -211,15 +218,15 @@ def _phases(
         "patch means": F8 * z.n_train,
     }
     phases["init"] = {"image": A, "training patches": F8 * z.n_train * D, "deviations": F8 * z.n_train * D}
-    if pmm and ranks > 1:  # k-means++ on rank 0 over every rank's patches, gathered
+    if terms.start_gathers_patches and ranks > 1:  # e.g. k-means++ on rank 0 over every rank's patches
         phases["init"]["gathered patches"] = F8 * z.n_train_all * D
     training = {
         "image": A,
         "training patches": F8 * z.n_train * D,
         "states": z.states(z.n_train),
         # W^T Y (n, H) and ||y||^2: the E-step's workspace, and es3c's statistics make their own; pmm's
-        # E-step makes its log-joints Y (log Lambda)^T (rows, C) a block of PMM_BLOCK_ROWS rows at a time.
-        "W^T Y": F8 * min(z.n_train, PMM_BLOCK_ROWS) * H if pmm else (2 if es3c else 1) * F8 * z.n_train * (H + 1),
+        # E-step makes its log-joints Y (log Lambda)^T (rows, C) a block of rows at a time.
+        "W^T Y": (2 if terms.own_products else 1) * _e_step_work(terms, z.n_train, H),
         "parameters": _parameters(z, threads),
     }
     if checkpoint:  # resuming reads all states; with ranks, rank 0 gathers and joins them to write
@@ -229,10 +236,10 @@ def _phases(
     c = z.chunk
     kept = {} if subset else {"training states": z.states(z.n_train)}  # reused as the chunks' states
     sums = _merger_sums(z, config.merge, moments, z.band, z.band_patches)
-    e_step = F8 * min(c, PMM_BLOCK_ROWS) * H if pmm else F8 * c * (H + 1)
+    e_step = _e_step_work(terms, c, H)
     posterior = (
         F8 * c * D * moments
-        + (F8 * c * (H + 1) if es3c else 0)  # the moments (and es3c's W^T Y)
+        + (F8 * c * (H + 1) if terms.own_products else 0)  # the moments (and es3c's W^T Y)
         + F8 * c * D
         + 4 * F8 * c
         + c  # a chunk-sized temporary, the patch means and the mergers' temporaries (no NaN masks any more)
@@ -268,8 +275,8 @@ def _phases(
         }
     phases["result"] = {"image": A, "result maps": A * (1 + (0 if moments == 1 else 4 if moments == 2 else 6))}
     if z.slab:  # 3-D context: the slab's other slices beside the image, and the prepare's temporary of them all
-        for terms in phases.values():
-            terms["neighbouring slices"] = z.slab
+        for phase_terms in phases.values():
+            phase_terms["neighbouring slices"] = z.slab
         phases["prepare"]["temporary image"] += z.slab
     return phases
 

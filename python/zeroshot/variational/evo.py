@@ -5,14 +5,20 @@ products that the model's statistics and posterior moments then reuse."""
 from __future__ import annotations
 
 import weakref
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from zeroshot._core import DenseProducts, evo_step
-from zeroshot.config import MAX_SEED, EvoConfig
+from zeroshot._core import EvoConfig as CoreEvoConfig
 from zeroshot.models.base import Model
 from zeroshot.variational.states import TruncatedStates
+
+if TYPE_CHECKING:  # the configuration imports the model families, and they this E-step
+    from zeroshot.config import EvoConfig
+
+# Seeds key 64-bit counter streams, and inference draws its states from seed + 1.
+MAX_SEED = 2**63 - 1
 
 
 class Workspace:
@@ -68,12 +74,12 @@ class EStep(Protocol):
 
 
 class EvoEStep:
-    """EVO (SPEC "The truncated E-step"): per patch, generations of children of parents selected from
-    K_n, keeping the best S states. Random streams are keyed by (seed, epoch, global patch index), so
-    results depend neither on the thread count nor on how patches are split over ranks or chunks."""
+    """EVO (Guiraud, Drefs & Lücke, GECCO 2018; Drefs et al., JMLR 2022): per patch, generations of children of
+    parents selected from K_n, keeping the best S states. Random streams are keyed by (seed, epoch, global patch
+    index), so results depend neither on the thread count nor on how patches are split over ranks or chunks."""
 
     def __init__(self, config: EvoConfig, seed: int = 0) -> None:
-        if not isinstance(config, EvoConfig):
+        if not isinstance(getattr(config, "core", None), CoreEvoConfig):
             raise ValueError(f"config must be an EvoConfig, got {config!r}")
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
             raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}")

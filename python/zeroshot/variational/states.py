@@ -1,6 +1,9 @@
-"""Truncated variational state sets K_n (bit-packed) with their log-joints, and how they start."""
+"""Truncated variational state sets K_n (bit-packed) with their log-joints, and how they start; what every model
+family's states offer (`States`, `StatesType`)."""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import numpy as np
 
@@ -11,6 +14,42 @@ def initial_activation(H: int) -> float:
     """Prior activation of each latent at the start of training (and of the initial states, in training and
     inference): one latent per patch on average, at most 1/2 (H = 1)."""
     return min(1.0 / H, 0.5)
+
+
+class States(Protocol):
+    """The truncated state sets of N patches of a model family (`TruncatedStates`, `ComponentStates`): K and the
+    log-joints lpj (N, S), both updated in place by the family's E-step; first_index, the global index of row 0."""
+
+    K: np.ndarray
+    lpj: np.ndarray
+    first_index: int
+
+    @property
+    def N(self) -> int: ...
+
+    @property
+    def S(self) -> int: ...
+
+    def subset(self, rows: np.ndarray | slice, first_index: int | None = None) -> States: ...
+
+
+class StatesType(Protocol):
+    """A states class: states from K and lpj (as a checkpoint holds them), the states training and inference start
+    from, and what is wrong with stored ones (None: nothing), for n_latents (H, or C components) and S per patch."""
+
+    def __call__(self, K: np.ndarray, lpj: np.ndarray, n_latents: int, first_index: int = 0, /) -> States: ...
+
+    def fresh(self, N: int, n_latents: int, S: int, seed: int, first_index: int = 0, /) -> States: ...
+
+    def stored_problem(self, K: np.ndarray, lpj: np.ndarray, n_latents: int, S: int, /) -> str | None: ...
+
+
+def dtype_problem(K: np.ndarray, lpj: np.ndarray, K_kinds: str) -> str | None:
+    """K of a dtype kind not in K_kinds, or lpj of no real numbers: the problem in words; else None."""
+    for name, array, kinds in (("K", K, K_kinds), ("lpj", lpj, "uif")):
+        if array.dtype.kind not in kinds:
+            return f"{name} has dtype {array.dtype}, not real numbers"
+    return None
 
 
 class TruncatedStates:
@@ -38,6 +77,30 @@ class TruncatedStates:
         """The all-zero state plus S-1 distinct Bernoulli(p_on) states per data point (S = 2^H: all states)."""
         K = init_states(N, H, S, p_on, seed, first_index)
         return cls(K, np.full((N, S), -np.inf), H, first_index)
+
+    @classmethod
+    def fresh(cls, N: int, H: int, S: int, seed: int, first_index: int = 0) -> TruncatedStates:
+        """The states training and inference start from: random, with the initial activation of H latents."""
+        return cls.random(N, H, S, initial_activation(H), seed, first_index)
+
+    @staticmethod
+    def stored_problem(K: np.ndarray, lpj: np.ndarray, H: int, S: int) -> str | None:
+        """What is wrong with states read from a file (K (N, S, words) uint64 of H latents, lpj (N, S)): a dtype
+        or shape, bits set beyond H, a state held twice by a patch; None if nothing."""
+        problem = dtype_problem(K, lpj, "u")
+        if problem is not None:
+            return problem
+        words = (H + 63) // 64
+        if K.dtype != np.uint64 or K.ndim != 3 or K.shape[1:] != (S, words) or lpj.shape != K.shape[:2]:
+            return f"states {K.dtype} {K.shape} and lpj {lpj.shape}, expected uint64 (N, {S}, {words}) and (N, {S})"
+        if H % 64 and np.any(K[..., -1] >> np.uint64(H % 64)):
+            return f"states with bits set beyond H = {H}"
+        if S > 1 and K.size:
+            rows = np.sort(K.view(np.dtype((np.void, 8 * words))).reshape(K.shape[:2]), axis=1)
+            twice = np.flatnonzero(np.any(rows[:, 1:] == rows[:, :-1], axis=1))
+            if twice.size:
+                return f"patch {int(twice[0])} holds the same state twice"
+        return None
 
     @classmethod
     def from_bits(cls, bits: np.ndarray, first_index: int = 0) -> TruncatedStates:

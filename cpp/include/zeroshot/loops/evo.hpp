@@ -45,7 +45,8 @@ struct EvoConfig {
     std::int64_t children_per_step() const { return children_per_generation() * n_generations; }
 
     // Throws std::invalid_argument unless the configuration is usable (counts, their products at most
-    // limits::max_children, bitflip_prob); the one place every EVO setting is checked.
+    // limits::max_children, bitflip_prob); the core's own check of every EVO setting (Python's
+    // EvoConfig checks them first, for its messages).
     void validate() const;
     // The same, and usable for H latents and S states per patch.
     void validate(int H, int S) const;

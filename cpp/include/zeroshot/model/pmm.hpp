@@ -1,4 +1,4 @@
-// The Poisson mixture model (SPEC "Poisson mixture model"): each patch y (D,) of counts from one of C
+// The Poisson mixture model (Salwig, Drefs & Lücke 2024): each patch y (D,) of counts from one of C
 // components, p(c) = pi_c, p(y | c) = prod_d Poisson(y_d; lambda_cd). Truncated EM keeps the S best
 // components K_n of patch n (int32 indices, (N, S)) with their full log-joints lpj (N, S):
 //   log p(y, c) = log pi_c + sum_d (y_d log lambda_cd - lambda_cd) - sum_d lgamma(y_d + 1).
