@@ -353,3 +353,14 @@ def test_ranks_share_the_slices_of_a_volume_with_context():
     ranks = run_ranks(2, lambda comm: zeroshot.denoise_volume(noisy, context=3, comm=comm, **OPTIONS))
     assert one.denoised is not None and ranks[0].denoised is not None and ranks[1].denoised is None
     np.testing.assert_array_equal(ranks[0].denoised, one.denoised)
+
+
+def test_the_cli_reads_a_stack_whole_with_context_too(tmp_path):
+    _, noisy = copies(5)
+    source = tmp_path / "tomo.npy"
+    np.save(source, noisy.astype(np.float32))
+    target = tmp_path / "variance.npy"  # enhance reads the stack whole (the streamed path is denoise's)
+    assert main(["enhance", str(source), "-o", str(target), "--kind", "variance", "--context", "3", *FAST]) == 0
+    record = json.loads((tmp_path / "variance.npy.json").read_text())
+    assert record["settings"]["context"] == 3 and record["volume"]["context"] == 3
+    assert np.load(target).shape == noisy.shape and np.all(np.load(target) >= 0)
