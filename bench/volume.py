@@ -29,7 +29,8 @@ Measured per method: PSNR (10 log10(R² / MSE), R = the clean volume's max − m
 over z-slices of the per-slice PSNR (same R); SSIM (scikit-image's structural_similarity, data_range R, default
 7-voxel window): 3-D on the whole volume and the mean of the 2-D SSIM over z-slices; wall seconds of the method
 alone (after its process has started and loaded its input) and its CPU seconds (user + system of that process);
-peak RSS of its process (ru_maxrss) and how far that peak rose above the RSS once the input was loaded.
+peak RSS of its process (VmHWM of /proc/self/status) and how far that peak rose above its RSS once the input was
+loaded (VmRSS then).
 
 Checks (exit 1 on failure): every output finite and of the volume's shape; every method's PSNR above the noisy
 volume's; the noise's measured variance within 4 standard errors of the PSD's; zeroshot's checkout (editable
@@ -74,8 +75,13 @@ SPEED_TARGET = 5.0
 
 
 # ------------------------------------------------------------------------------------------------ child side
-def maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+def memory_mb(field: str) -> float:
+    """/proc/self/status's VmHWM (peak RSS) or VmRSS (RSS now) in MB. Not ru_maxrss: on Linux that keeps the
+    parent's RSS at fork across exec, so a child of a large parent would report the parent's size as its peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return float(line.split()[1]) / 1024.0  # kB
+    raise SystemExit(f"/proc/self/status has no {field}: peak memory needs Linux")
 
 
 def cpu_seconds() -> float:
@@ -127,7 +133,7 @@ def run_child(spec: dict[str, Any]) -> None:
         import bm3d
     if method == "bm4d-psd":
         import bm4d
-    before, cpu0 = maxrss_mb(), cpu_seconds()
+    before, cpu0 = memory_mb("VmRSS"), cpu_seconds()
     start = time.perf_counter()
     extra: dict[str, Any] = {}
     if method == "zeroshot-slices":
@@ -144,7 +150,7 @@ def run_child(spec: dict[str, Any]) -> None:
         raise SystemExit(f"unknown method {method!r}")
     wall = time.perf_counter() - start
     np.save(work / f"{spec['label']}.npy", np.asarray(out, dtype=np.float64))
-    peak = maxrss_mb()
+    peak = memory_mb("VmHWM")
     result = {"wall_s": wall, "cpu_s": cpu_seconds() - cpu0, "peak_rss_mb": peak, "rss_rise_mb": peak - before}
     print("RESULT " + json.dumps({**result, **extra}), flush=True)
 
@@ -248,7 +254,8 @@ def write_figure(path: Path, shown: list[tuple[str, np.ndarray]], tomo: Any, cen
     cols = 2
     rows = -(-len(tiles) // cols)
     h, w = tiles[0][1].shape
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 4.2, rows * 4.2 * h / w + 0.4), dpi=130, squeeze=False)
+    dpi = max(100.0, 1.25 * w / 4.2)  # every section at least at its own resolution
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 4.2, rows * 4.2 * h / w + 0.4), dpi=dpi, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, (label, image) in zip(axes.ravel(), tiles):
