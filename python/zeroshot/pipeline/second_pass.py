@@ -3,8 +3,8 @@ model's posterior mean as its pilot and the noise covariance of 16 × 16 patches
 spectrum (`zeroshot.noise.spectrum`), both on the scaled image.
 
 Measured on the demo crop of the SARS-CoV-2 slice (bench/real_em.py, bench/RESULTS.md): region SNR over the five
-box pairs 9.6 → 13.6 dB, the membrane bilayer's dip kept 0.09 → 0.42, the flat ice's standard deviation 0.57 →
-0.52 of the input's (BM3D given the noise spectrum estimated from the crop: 12.8 dB, 0.39, 0.55). Not on the
+box pairs 9.6 → 13.4 dB, the membrane bilayer's dip kept 0.09 → 0.45, the flat ice's standard deviation 0.57 →
+0.535 of the input's (BM3D given the noise spectrum estimated from the crop: 12.8 dB, 0.39, 0.55). Not on the
 Anscombe route: there it lost 0.04-0.39 dB against the posterior mean (no grouping of similar patches); nor, by
 analogy (unmeasured), on white noise."""
 
