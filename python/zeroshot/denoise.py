@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from zeroshot.config import MODELS, DenoiseConfig, integer_at_least, resolve_config, total_epochs
+from zeroshot.config import MODELS, DenoiseConfig, integer_at_least, resolve_config
 from zeroshot.models.base import PatchModel
 from zeroshot.noise.model import NoiseModel
 from zeroshot.noise.patch_size import estimate_noise_sigma
@@ -17,7 +17,7 @@ from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.moments import PixelMoments
 from zeroshot.patches.slab import centre_slice
 from zeroshot.pipeline.inference import chunk_count, infer
-from zeroshot.pipeline.progress import RunProgress, Step
+from zeroshot.pipeline.progress import RunProgress, Step, epoch_reports
 from zeroshot.pipeline.run import Run, check_image, patches_as_learned, prepare
 from zeroshot.pipeline.second_pass import second_pass, second_pass_applies
 from zeroshot.pipeline.slab import context_error
@@ -183,7 +183,9 @@ def denoise(
             learned, history = structure.model, structure.history
             denoised, pixel_moments = smooth_estimate(structure, scaled, run.moments)
         else:
-            learned, states, history = _learn(run, scaled, _epoch_reports(run, callback, progress), trained)
+            learned, states, history = _learn(
+                run, scaled, epoch_reports(run.config, run.whitening, run.scaling, callback, progress), trained
+            )
             kept = None if run.subset else states
             del states  # a subset's states are not needed any more: free them before inference
             denoised, pixel_moments = _infer_and_filter(run, learned, scaled, kept, progress)
@@ -249,22 +251,6 @@ def estimated_sigma(run: Run, scaled: np.ndarray, fit: ModelFit | None) -> float
     except ValueError:
         return None
     return float(unit) * run.scaling.scale
-
-
-def _epoch_reports(run: Run, callback: Callback | None, progress: RunProgress | None) -> Callback | None:
-    """The training's epoch callback: `progress` told of each epoch (with the noise level as `noise_sigma`
-    states it), then `callback` given the epoch's log."""
-    if progress is None:
-        return callback
-    total = total_epochs(run.config)
-
-    def report(log: EpochLog) -> None:
-        sigma = pixel_noise_sigma(log.sigma * log.sigma, run.config, run.whitening, run.scaling)
-        progress.step(Step("training", log.epoch + 1, total, "epoch", sigma=sigma, epoch=log))
-        if callback is not None:
-            callback(log)
-
-    return report
 
 
 def _infer_and_filter(

@@ -8,15 +8,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from zeroshot.config import DenoiseConfig, resolve_config, total_epochs
-from zeroshot.pipeline.dataset import TrainingSet, as_image_list, prepare_training
-from zeroshot.pipeline.progress import RunProgress, Step
-from zeroshot.pipeline.trained import TrainedModel, pixel_noise_sigma
+from zeroshot.config import DenoiseConfig, resolve_config
+from zeroshot.pipeline.dataset import as_image_list, prepare_training
+from zeroshot.pipeline.progress import RunProgress, epoch_reports
+from zeroshot.pipeline.trained import TrainedModel
 from zeroshot.pipeline.training import train as learn
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.runtime.memory_check import MaxMemory
 from zeroshot.runtime.threads import thread_count
-from zeroshot.variational.em import Callback, EpochLog
+from zeroshot.variational.em import Callback
 
 __all__ = ["TrainedModel", "train"]
 
@@ -65,7 +65,9 @@ def train(
     if progress is not None:
         progress.noise_decided(training.noise, None)
     with thread_count(training.threads):
-        model, _, history = learn(training, Y, _epoch_reports(training, callback, progress))
+        model, _, history = learn(
+            training, Y, epoch_reports(training.config, training.whitening, training.scaling, callback, progress)
+        )
     del Y
     return TrainedModel(
         config=training.config,
@@ -77,19 +79,3 @@ def train(
         images=training.images,
         n_train=training.n_train,
     )
-
-
-def _epoch_reports(training: TrainingSet, callback: Callback | None, progress: RunProgress | None) -> Callback | None:
-    """The training's epoch callback: `progress` told of each epoch (with the noise level on the training
-    images' scale, as `TrainedModel.noise_sigma` states it), then `callback` given the epoch's log."""
-    if progress is None:
-        return callback
-    total = total_epochs(training.config)
-
-    def report(log: EpochLog) -> None:
-        sigma = pixel_noise_sigma(log.sigma * log.sigma, training.config, training.whitening, training.scaling)
-        progress.step(Step("training", log.epoch + 1, total, "epoch", sigma=sigma, epoch=log))
-        if callback is not None:
-            callback(log)
-
-    return report

@@ -13,8 +13,6 @@ from __future__ import annotations
 import importlib.util
 import sys
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,7 @@ from zeroshot.cli.volume_job import VolumeJob, open_streamed, plan_volume_job, r
 from zeroshot.config import DenoiseConfig
 from zeroshot.denoise import DenoiseResult, check_threads, denoise, later_frames_config
 from zeroshot.enhance import RenderSettings, render_kind
+from zeroshot.errors import errors_named
 from zeroshot.extras import install_hint
 from zeroshot.io import EMImage, read_em
 from zeroshot.io.atomic import StagedFile, replace_together
@@ -266,20 +265,6 @@ def _display(options: RunOptions, image: EMImage, index: int) -> RunDisplay:
     return RunDisplay(sys.stderr, verbose=options.verbose, announce=index == 1, note=note)
 
 
-@contextmanager
-def _errors_named(where: str, frame: np.ndarray, note: str = "") -> Iterator[None]:
-    """ValueError, and the overflow of values too large to compute with, as a ValueError naming `where`."""
-    try:
-        yield
-    except ValueError as error:
-        raise ValueError(f"{where}: {error}{note}") from None
-    except (OverflowError, FloatingPointError) as error:
-        raise ValueError(
-            f"{where}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute with "
-            f"({type(error).__name__}: {error}); scale the image down"
-        ) from None
-
-
 def _denoise_frame(frame: np.ndarray, options: RunOptions, comm: Comm, **how: Any) -> DenoiseResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ModelMismatchWarning)  # said by the caller, naming the file
@@ -329,7 +314,7 @@ def _denoise_frames(
             how = {"config": config, "checkpoint": checkpoint, "resume": resume}
         decided = config.noise != options.config.noise and index > 1
         note = f" (noise {config.noise} was decided on frame 1 for the whole stack; --noise chooses it)"
-        with _errors_named(where, frame, note if decided else ""):
+        with errors_named(where, frame, note if decided else ""):
             slab = slab_of(image.frames, index - 1, config.context)  # the frame itself for context 1
             results.append(_denoise_frame(slab, options, comm, callback=callback, progress=display, **how))
             _warn_mismatch(results[-1], where, comm)
@@ -373,7 +358,7 @@ def _denoise_volume(
         note = f" (decided on frame {chosen[0] + 1}; one model for all {len(frames)} frames)"
         display = RunDisplay(sys.stderr, verbose=options.verbose, note=note)
     names = [f"{job.source} (frame {z + 1})" for z in chosen]
-    with _errors_named(str(job.source), frames[chosen[0]]):
+    with errors_named(str(job.source), frames[chosen[0]]):
         trained = train(
             [slab_of(frames, z, context) for z in chosen],
             config=config,
@@ -390,7 +375,7 @@ def _denoise_volume(
     results: list[DenoiseResult] = []
     for index, frame in enumerate(frames, start=1):
         where = f"{job.source} (frame {index})"
-        with _errors_named(where, frame):  # no mismatch to warn of: the model is learned from these frames
+        with errors_named(where, frame):  # no mismatch to warn of: the model is learned from these frames
             results.append(_denoise_frame(slab_of(frames, index - 1, context), options, comm, model=trained))
         if display is not None:
             display.step(Step("slices", index, len(frames), "frame"))

@@ -7,8 +7,7 @@ is made."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
@@ -17,6 +16,7 @@ import numpy as np
 from zeroshot.config import DenoiseConfig, total_epochs
 from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
 from zeroshot.enhance import render_kind
+from zeroshot.errors import errors_named
 from zeroshot.napari._layers import LayerData, image_layer, percentile_limits
 from zeroshot.napari._options import MAPS, WidgetOptions, denoise_kwargs
 from zeroshot.pipeline.progress import RunProgress, Step
@@ -218,7 +218,7 @@ def denoise_layer(
             if progress is not None:
                 progress(Progress(index, position, len(order), done, epochs, sigma))
 
-        with _errors_named(f"layer {image.name!r}" + (f" frame {index}" if image.is_stack else ""), frame):
+        with errors_named(f"layer {image.name!r}" + (f" frame {index}" if image.is_stack else ""), frame):
             result = denoise(frame, progress=_EpochReports(on_epoch, cancelled, epochs), **kwargs)
             frames[index] = FrameResult.of(result, options.maps)
             if "config" in kwargs:  # one noise model for the stack: decided on the first frame run
@@ -247,7 +247,7 @@ def _volume_model(
         if progress is not None:
             progress(Progress(chosen[0], 0, 1, done, epochs, sigma))
 
-    with _errors_named("", image.frame(chosen[0])):
+    with errors_named("", image.frame(chosen[0])):
         trained = train(
             [image.frame(k) for k in chosen],
             config=kwargs["config"],
@@ -256,21 +256,6 @@ def _volume_model(
             progress=_EpochReports(on_epoch, cancelled, epochs),
         )
     return {"model": trained, "threads": kwargs["threads"], "moments": kwargs["moments"]}
-
-
-@contextmanager
-def _errors_named(where: str, frame: np.ndarray) -> Iterator[None]:
-    """ValueError, and the overflow of values too large to compute with, as a ValueError naming `where` (when
-    given; else the error names its frame)."""
-    try:
-        yield
-    except ValueError as error:
-        raise ValueError(f"{where}: {error}" if where else str(error)) from None
-    except (OverflowError, FloatingPointError) as error:
-        raise ValueError(
-            f"{where or 'the image'}: the values (up to {float(np.max(np.abs(frame))):g}) are too large to compute "
-            f"with ({type(error).__name__}: {error}); scale the image down"
-        ) from None
 
 
 def result_layers(image: LayerImage, frames: dict[int, FrameResult]) -> list[LayerData]:

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zeroshot.config import DenoiseConfig, total_epochs
 from zeroshot.noise.model import NoiseModel
-from zeroshot.variational.em import EpochLog
+from zeroshot.noise.whitening import PatchWhitening
+from zeroshot.pipeline.scaling import ImageScaling
+from zeroshot.pipeline.trained import pixel_noise_sigma
+from zeroshot.variational.em import Callback, EpochLog
 
-__all__ = ["RunProgress", "Step"]
+__all__ = ["RunProgress", "Step", "epoch_reports"]
 
 
 @dataclass(frozen=True)
@@ -39,3 +43,26 @@ class RunProgress:
 
     def step(self, step: Step) -> None:
         """One step of a stage is done."""
+
+
+def epoch_reports(
+    config: DenoiseConfig,
+    whitening: PatchWhitening | None,
+    scaling: ImageScaling,
+    callback: Callback | None,
+    progress: RunProgress | None,
+) -> Callback | None:
+    """A training's epoch callback: `progress` told of each epoch (with the noise level of one pixel on the
+    input's scale, as `pixel_noise_sigma` states it for the run's config, whitening and scaling), then `callback`
+    given the epoch's log."""
+    if progress is None:
+        return callback
+    total = total_epochs(config)
+
+    def report(log: EpochLog) -> None:
+        sigma = pixel_noise_sigma(log.sigma * log.sigma, config, whitening, scaling)
+        progress.step(Step("training", log.epoch + 1, total, "epoch", sigma=sigma, epoch=log))
+        if callback is not None:
+            callback(log)
+
+    return report
