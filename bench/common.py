@@ -54,6 +54,22 @@ def commit() -> str:
         return "unknown"
 
 
+def package_commit() -> str:
+    """The commit of the zeroshot sources this interpreter imports (an editable install's checkout), with
+    "+modified" when its python/ or cpp/ files differ from that commit."""
+    import zeroshot
+
+    def git(*args: str) -> str:
+        where = Path(zeroshot.__file__).parent
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=where).stdout.strip()
+
+    try:
+        modified = git("status", "--porcelain", "--", ":/python", ":/cpp")
+        return git("rev-parse", "--short", "HEAD") + ("+modified" if modified else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
 def synthetic_micrograph(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(clean, noisy): zeroshot.simulate's SIMULATED micrograph of virus particles, size x size, with its
     default TEM noise (dose 50, readout sigma 2; about 16 dB PSNR)."""

@@ -97,7 +97,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from scipy.signal.windows import hann
 
-from common import SHARED_DATA, commit, machine
+from common import SHARED_DATA, commit, machine, package_commit
 from denoise_quality import model_config, print_table
 from noise_quality import acf_from_psd, acf_lags, check_output, noise_decision, read_real, run_bm3d, virus_measures
 from zeroshot.config import MODELS, DenoiseConfig
@@ -676,22 +676,6 @@ def write_panels(args: argparse.Namespace, shown: dict[str, dict], maps: dict[st
 
 
 # ---------------------------------------------------------------------------------------------------- main
-def package_commit() -> str:
-    """The commit of the zeroshot sources this interpreter imports (an editable install's checkout), with
-    "+modified" when its python/ or cpp/ files differ from that commit."""
-    import zeroshot
-
-    def git(*args: str) -> str:
-        where = Path(zeroshot.__file__).parent
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=where).stdout.strip()
-
-    try:
-        modified = git("status", "--porcelain", "--", ":/python", ":/cpp")
-        return git("rev-parse", "--short", "HEAD") + ("+modified" if modified else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", nargs="+", default=list(IMAGES), choices=IMAGES)

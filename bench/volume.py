@@ -65,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from common import commit, gray_png, machine
+from common import commit, gray_png, machine, package_commit
 
 BENCH = Path(__file__).resolve().parent
 METHODS = ("zeroshot-volume", "bm3d-psd", "zeroshot-slices", "bm4d-psd")  # run in this order: the slowest last
@@ -156,21 +156,6 @@ def run_child(spec: dict[str, Any]) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- parent side
-def package_commit() -> str:
-    """The commit of the zeroshot sources this interpreter imports, "+modified" when python/ or cpp/ differ."""
-    import zeroshot
-
-    def git(*args: str) -> str:
-        where = Path(zeroshot.__file__).parent
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=where).stdout.strip()
-
-    try:
-        modified = git("status", "--porcelain", "--", ":/python", ":/cpp")
-        return git("rev-parse", "--short", "HEAD") + ("+modified" if modified else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-
-
 def psnr(clean: np.ndarray, out: np.ndarray, data_range: float) -> float:
     return float(10.0 * np.log10(data_range**2 / np.mean((out - clean) ** 2)))
 
