@@ -44,8 +44,9 @@ INFERENCE_ONLY_FIELDS = (
 )
 # inference_stride "auto": patches this many pixels apart where the Wiener pass follows the model (correlated
 # noise) and no moment maps are asked for, else every patch. The pass takes its pilot's low frequencies, which a
-# coarser grid keeps: on the SARS-CoV-2 demo crop region SNR and bilayer dip are unchanged at a quarter of the
-# inference time; white noise loses 0.14-0.45 dB at stride 2 and √variance 3 dB at stride 3 (bench/RESULTS.md).
+# coarser grid keeps: on the SARS-CoV-2 demo crop, with BSC's 10 fresh states, region SNR 13.41 -> 13.42 dB and the
+# bilayer's dip 0.45 -> 0.46 at 0.61 of BM3D-PSD's time instead of 0.89 (bench/real_em.py, bench/RESULTS.md).
+# Without the pass the posterior mean is the result, and fewer patches averaged show in it and in the moment maps.
 WIENER_INFERENCE_STRIDE = 3
 
 # context: the slices a patch spans (P x P x d, d odd); at most this many (a patch of 15 slices of 8 x 8 already

@@ -214,7 +214,8 @@ def _bsc_pretrain_epochs(config: DenoiseConfig) -> int:
     return config.bsc_pretrain_epochs
 
 
-# From fresh states 10 per patch give BSC the posterior mean of 30 (bench/inference_speed.py); ES3C unmeasured.
+# From fresh states (a model learned on a subset, or applied from a file) 10 states per patch give BSC's inference the
+# figures of 30 on the demo crop (bench/real_em.py, bench/RESULTS.md "Inference stride"); ES3C's unmeasured.
 _BSC = dictionary_family(BSC, "binary sparse coding (faster)", fresh_inference_states=10)
 _ES3C = dictionary_family(
     SSSC,
