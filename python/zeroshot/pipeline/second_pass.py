@@ -36,4 +36,4 @@ def second_pass(run: Run, scaled: np.ndarray, pilot: np.ndarray) -> np.ndarray:
 
 def second_pass_applies(run: Run, shape: tuple[int, ...]) -> bool:
     """Whether `second_pass` filters an image of this shape (else it returns the pilot)."""
-    return run.config.second_pass == "wiener" and run.noise.kind == "correlated" and min(shape) >= _MIN_SIDE
+    return run.config.second_pass == "wiener" and run.noise.wiener_pass and min(shape) >= _MIN_SIDE
