@@ -42,7 +42,7 @@ class NoiseModel(ABC):
     kind: ClassVar[str]
     # noise=kind asks for it; False for a model that a model family brings (the PMM's counts).
     askable: ClassVar[bool] = True
-    # What it does, in a few words for the help of the command line's --noise ("" : its name says it).
+    # What it does, in a few words for the help of the command line's --noise ("": its name says it).
     option_help: ClassVar[str] = ""
     # The image is learned in a transformed domain (the learned sigma is the transformed domain's).
     transforms: ClassVar[bool] = False
