@@ -11,15 +11,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from zeroshot.patches.extract import center, extract_patches, patch_range, patches_at
-from zeroshot.patches.grid import PatchGrid
+from zeroshot.patches.grid import PatchGrid, pad_to
 from zeroshot.runtime.comm import block_range
 
 
 @st.composite
-def grids(draw, max_side=12):
+def grids(draw, max_side=12, strided=False):
+    """Grids of stride 1 or, strided, of strides 1 to P as inference takes them (their images padded to fit)."""
     R = draw(st.integers(1, max_side))
     C = draw(st.integers(1, max_side))
-    return PatchGrid(R, C, draw(st.integers(1, min(R, C))))
+    grid = PatchGrid(R, C, draw(st.integers(1, min(R, C))))
+    return grid.strided(draw(st.integers(1, grid.P))) if strided else grid
 
 
 def test_counts():
@@ -53,7 +55,7 @@ def test_bad_grid(args, pattern):
         PatchGrid(*args)
 
 
-@given(grids(), st.data())
+@given(grids(strided=True), st.data())
 def test_blocks_tile_the_range_in_patch_order(grid, data):
     start = data.draw(st.integers(0, grid.N))
     stop = data.draw(st.integers(start, grid.N))
@@ -64,7 +66,7 @@ def test_blocks_tile_the_range_in_patch_order(grid, data):
     assert seen == list(range(start, stop))
 
 
-@given(grids(), st.data())
+@given(grids(strided=True), st.data())
 def test_covering_offsets_reach_every_pixel_of_every_patch(grid, data):
     start = data.draw(st.integers(0, grid.N))
     stop = data.draw(st.integers(start, grid.N))
@@ -74,12 +76,12 @@ def test_covering_offsets_reach_every_pixel_of_every_patch(grid, data):
         hits[target] += 1
     expected = np.zeros(grid.shape, dtype=int)
     for n in range(start, stop):
-        r, c = divmod(n, grid.grid_cols)
+        r, c = (grid.stride * k for k in divmod(n, grid.grid_cols))
         expected[r : r + grid.P, c : c + grid.P] += 1
     np.testing.assert_array_equal(hits, expected)
 
 
-@given(grids(), st.integers(1, 7))
+@given(grids(strided=True), st.integers(1, 7))
 def test_band_of_each_ranks_block(grid, size):
     """The band of whole rows that a rank's block covers, as inference and the memory bound take it."""
     for rank in range(size):
@@ -87,12 +89,47 @@ def test_band_of_each_ranks_block(grid, size):
         if lo == hi:
             continue
         band = grid.band(lo, hi)
-        assert band.row0 == lo // grid.grid_cols
+        assert band.row0 == lo // grid.grid_cols * grid.stride
         rows = band.grid.shape[0]
-        assert rows == (hi - 1) // grid.grid_cols + grid.P - band.row0
-        assert (band.grid.C, band.grid.P) == (grid.C, grid.P)
+        assert rows == (hi - 1) // grid.grid_cols * grid.stride + grid.P - band.row0
+        assert (band.grid.C, band.grid.P, band.grid.stride) == (grid.C, grid.P, grid.stride)
         assert band.row0 + rows <= grid.shape[0]
         assert band.first_patch <= lo and hi - band.first_patch <= band.grid.N
+
+
+@given(grids(), st.integers(1, 4))
+def test_a_strided_grid_covers_every_pixel_of_its_padded_image(grid, stride):
+    """Inference's strided grid: corners `stride` apart, the image padded by the fewest pixels, mirrored, so that
+    the last patches end on its last row and column; its patches are those of the padded image at the corners."""
+    stride = min(stride, grid.P)
+    strided = grid.strided(stride)
+    assert strided.stride == stride and strided.P == grid.P
+    assert 0 <= strided.R - grid.R < stride and 0 <= strided.C - grid.C < stride
+    hits = np.zeros(strided.shape, dtype=int)
+    for _, _, _, _, target in strided.covering_offsets(0, strided.N):
+        hits[target] += 1
+    assert hits.min() >= 1
+    image = np.arange(grid.R * grid.C, dtype=float).reshape(grid.shape)
+    padded = pad_to(image, strided)
+    np.testing.assert_array_equal(padded[: grid.R, : grid.C], image)
+    assert pad_to(image, grid) is image
+    all_patches = patch_range(
+        padded, PatchGrid(strided.R, strided.C, grid.P), 0, (strided.R - grid.P + 1) * (strided.C - grid.P + 1)
+    )
+    corners = [
+        r * (strided.C - grid.P + 1) + c
+        for r in range(0, strided.R - grid.P + 1, stride)
+        for c in range(0, strided.C - grid.P + 1, stride)
+    ]
+    np.testing.assert_array_equal(patch_range(padded, strided, 0, strided.N), all_patches[corners])
+
+
+@pytest.mark.parametrize(("shape", "P", "stride"), [((7, 9), 3, 3), ((8, 8), 3, 2)])
+def test_a_grid_whose_patches_miss_the_last_row_is_refused(shape, P, stride):
+    with pytest.raises(ValueError, match=r"do not end on the last row and column.*PatchGrid.strided"):
+        PatchGrid(*shape, P, stride)
+    with pytest.raises(ValueError, match=r"stride must be a positive integer, got 0"):
+        PatchGrid(*shape, P, 0)
 
 
 def test_band_of_no_patches_is_refused():

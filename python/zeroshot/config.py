@@ -33,7 +33,22 @@ WIENER_TRAIN_PATCHES = 32768
 # chunk_patches): a training checkpoint does not depend on them, so resuming may change them.
 # structure_guard decides before training whether to train at all; the training itself does not depend on it.
 # second_pass follows inference.
-INFERENCE_ONLY_FIELDS = ("chunk_patches", "inference_epochs", "merge", "structure_guard", "second_pass")
+INFERENCE_ONLY_FIELDS = (
+    "chunk_patches",
+    "inference_epochs",
+    "inference_stride",
+    "inference_states",
+    "merge",
+    "structure_guard",
+    "second_pass",
+)
+# inference_stride "auto": patches this many pixels apart where the Wiener pass follows the model (correlated
+# noise) and no moment maps are asked for, else every patch. The pass takes its pilot's low frequencies, which a
+# coarser grid keeps: on the SARS-CoV-2 demo crop, with BSC's 10 fresh states, region SNR 13.41 -> 13.42 dB and the
+# bilayer's dip 0.45 -> 0.46 at 0.61 of BM3D-PSD's time instead of 0.89 (bench/real_em.py, bench/RESULTS.md).
+# Without the pass the posterior mean is the result, and fewer patches averaged show in it and in the moment maps.
+WIENER_INFERENCE_STRIDE = 3
+
 # context: the slices a patch spans (P x P x d, d odd); at most this many (a patch of 15 slices of 8 x 8 already
 # holds 960 values, and a volume's slices beyond a few voxels apart share little).
 MAX_CONTEXT = 15
@@ -161,7 +176,9 @@ class DenoiseConfig:
     `zeroshot.noise.choose_patch_size`), n_latents H, n_states S, epochs of EM on the training
     patches, max_train_patches (a random subset for learning; None = all; "auto": see `training_patch_limit`),
     inference_epochs of E-steps
-    at fixed parameters over all patches when learning used a subset, chunk_patches (memory bound of the
+    at fixed parameters over all patches when learning used a subset, inference_stride (the pixels between the
+    patches inference takes along rows and columns; "auto": `inference_stride`), inference_states (states per patch
+    when inference starts every patch anew; "auto": `inference_states`), chunk_patches (memory bound of the
     inference), merge method of overlapping estimates, center_patches (model patches without their mean),
     bsc_pretrain_epochs (es3c only: that many BSC epochs first, then `epochs` of SSSC started from the BSC),
     noise: the noise model ("auto" decides from the image; "white", "poisson" or "correlated"; see
@@ -190,6 +207,8 @@ class DenoiseConfig:
     evo: EvoConfig = field(default_factory=EvoConfig)
     max_train_patches: int | str | None = "auto"
     inference_epochs: int = 1
+    inference_stride: int | str = "auto"
+    inference_states: int | str = "auto"
     bsc_pretrain_epochs: int = 0
     chunk_patches: int = 65536
     merge: str = "mean"
@@ -214,6 +233,10 @@ class DenoiseConfig:
             f"inference_epochs must be at most {MAX_INFERENCE_EPOCHS} (E-steps at fixed parameters; one is "
             f"usually enough), got {self.inference_epochs!r}",
         )
+        if self.inference_stride != "auto":
+            _positive_int("inference_stride", self.inference_stride)
+        if self.inference_states != "auto":
+            _positive_int("inference_states", self.inference_states)
         _positive_int("bsc_pretrain_epochs", self.bsc_pretrain_epochs, minimum=0)
         _positive_int("chunk_patches", self.chunk_patches)
         if self.max_train_patches not in (None, "auto"):
@@ -249,6 +272,8 @@ class DenoiseConfig:
             "n_states",
             "epochs",
             "inference_epochs",
+            "inference_stride",
+            "inference_states",
             "bsc_pretrain_epochs",
             "chunk_patches",
             "max_train_patches",
@@ -291,6 +316,23 @@ def training_patch_limit(config: DenoiseConfig, noise: NoiseModel | None) -> int
     if noise is not None and noise.wiener_pass and config.second_pass == "wiener":
         return WIENER_TRAIN_PATCHES
     return AUTO_TRAIN_PATCHES
+
+
+def inference_stride(config: DenoiseConfig, wiener_follows: bool, moments: int) -> int:
+    """The run's inference_stride: as configured, or for "auto" WIENER_INFERENCE_STRIDE where the Wiener pass follows
+    the model and no moment maps are asked for (moments 1), else 1."""
+    if config.inference_stride != "auto":
+        return int(config.inference_stride)
+    return WIENER_INFERENCE_STRIDE if wiener_follows and moments == 1 else 1
+
+
+def inference_states(config: DenoiseConfig, fresh: bool) -> int:
+    """The states per patch of inference: as configured, or for "auto" the family's `fresh_inference_states` (at
+    most n_states) when inference starts every patch from fresh states, else n_states."""
+    if config.inference_states != "auto":
+        return int(config.inference_states)
+    fewer = config.family.fresh_inference_states
+    return min(fewer, config.n_states) if fresh and fewer is not None else config.n_states
 
 
 def total_epochs(config: DenoiseConfig) -> int:

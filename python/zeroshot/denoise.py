@@ -187,7 +187,7 @@ def denoise(
             learned, states, history = _learn(
                 run, scaled, epoch_reports(run.config, run.whitening, run.scaling, callback, progress), trained
             )
-            kept = None if run.subset else states
+            kept = None if run.subset or run.strided else states
             del states  # a subset's states are not needed any more: free them before inference
             denoised, pixel_moments = _infer_and_filter(run, learned, scaled, kept, progress)
             del kept

@@ -130,6 +130,17 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         help="E-steps at fixed parameters over all patches when learning used a subset (at most 100)",
     )
     g.add_argument(
+        "--inference-stride",
+        type=int,
+        help="pixels between the patches inference takes, at most P (default: 3 where the Wiener pass follows, "
+        "correlated noise, and no moment maps are written; else 1, every patch)",
+    )
+    g.add_argument(
+        "--inference-states",
+        type=int,
+        help="S' states per patch when inference starts afresh (default: 10 for bsc, else --states)",
+    )
+    g.add_argument(
         "--chunk-patches",
         type=int,
         help=f"patches per inference chunk (default {_DEFAULTS.chunk_patches}; lowered automatically "

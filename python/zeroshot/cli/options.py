@@ -21,6 +21,8 @@ OPTION_FIELDS = {
     "states": "n_states",
     "epochs": "epochs",
     "inference_epochs": "inference_epochs",
+    "inference_stride": "inference_stride",
+    "inference_states": "inference_states",
     "merge": "merge",
     "seed": "seed",
     "noise": "noise",

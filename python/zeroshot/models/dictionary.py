@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from zeroshot._core import DenseProducts
 from zeroshot.models.base import CoreParams, PosteriorMoments
+from zeroshot.models.products import rows_times
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.variational.states import TruncatedStates, initial_activation
 
@@ -175,8 +176,7 @@ class DictionaryModel(Generic[P]):
         return DenseProducts(self._wty(Y, WtY), np.einsum("nd,nd->n", Y, Y), self.W.T @ self.W)
 
     def _wty(self, Y: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-        product: np.ndarray = Y @ self.W if out is None else np.matmul(Y, self.W, out=out)
-        return product
+        return rows_times(Y, self.W, out)
 
     def log_pseudo_joint(
         self, Y: np.ndarray, states: TruncatedStates, products: DenseProducts | None = None

@@ -73,7 +73,9 @@ class ModelFamily:
     MemoryTerms; counts: it learns Poisson counts on their own scale (no noise transform, no value scaling, no
     negative values, no structure guard) instead of the scaled image; exact_e_step: one E-step from fresh states
     is exact for its truncation, so inference neither reuses the training states nor repeats it; latent_noun: what
-    its n_latents count; pretraining: how training from the data starts, when not from this family's own model.
+    its n_latents count; pretraining: how training from the data starts, when not from this family's own model;
+    fresh_inference_states: the states per patch of an inference from fresh states for inference_states "auto"
+    (None: n_states).
     """
 
     name: str
@@ -93,6 +95,7 @@ class ModelFamily:
     exact_e_step: bool = False
     latent_noun: str = "latents"
     pretraining: Pretraining | None = None
+    fresh_inference_states: int | None = None
 
     def pretrain_epochs(self, config: DenoiseConfig) -> int:
         """The epochs of pretraining before this family's own (0 without pretraining)."""
@@ -161,6 +164,7 @@ def dictionary_family(
     largest_patch: int = LARGE_PATCH,
     memory: MemoryTerms | None = None,
     pretraining: Pretraining | None = None,
+    fresh_inference_states: int | None = None,
 ) -> ModelFamily:
     """The family of a dictionary model (y = W x + eps): EVO on truncated binary states, learned from the patches
     of the scaled image, started from the data by the class's `from_data`. By default with BSC's patch rule."""
@@ -183,6 +187,7 @@ def dictionary_family(
         largest_patch=largest_patch,
         memory=memory if memory is not None else MemoryTerms(),
         pretraining=pretraining,
+        fresh_inference_states=fresh_inference_states,
     )
 
 
@@ -210,7 +215,9 @@ def _bsc_pretrain_epochs(config: DenoiseConfig) -> int:
     return config.bsc_pretrain_epochs
 
 
-_BSC = dictionary_family(BSC, "binary sparse coding (faster)")
+# From fresh states (a model learned on a subset, or applied from a file) 10 states per patch give BSC's inference the
+# figures of 30 on the demo crop (bench/real_em.py, bench/RESULTS.md "Inference stride"); ES3C's unmeasured.
+_BSC = dictionary_family(BSC, "binary sparse coding (faster)", fresh_inference_states=10)
 _ES3C = dictionary_family(
     SSSC,
     "spike-and-slab (better)",

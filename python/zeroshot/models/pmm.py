@@ -19,6 +19,7 @@ import numpy as np
 
 from zeroshot._core import pmm_accumulate, pmm_posterior_moments, pmm_select
 from zeroshot.models.base import PosteriorMoments
+from zeroshot.models.products import rows_times
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.variational.components import ComponentStates
 
@@ -102,7 +103,7 @@ class PMM:
         N = Y.shape[0]
         K = np.empty((N, self.C), dtype=np.int32)
         lpj = np.empty((N, self.C))
-        pmm_select(Y @ self.log_Lambda.T, self.offset, Y, K, lpj)
+        pmm_select(rows_times(Y, self.log_Lambda.T), self.offset, Y, K, lpj)
         out = np.empty_like(lpj)
         out[np.arange(N)[:, None], K] = lpj
         return out

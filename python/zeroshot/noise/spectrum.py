@@ -1,6 +1,7 @@
 """The noise power spectrum of an image by minimum statistics, for the Wiener pass after the model.
 
-The image is cut into overlapping W × W windows (W = 64, every 16 px); each loses its least-squares plane and is
+The image is cut into overlapping W × W windows (W = 64, every 16 px, or further apart on an image that would give
+more than 1024); each loses its least-squares plane and is
 tapered by a separable Hann window, and its periodogram |F(w · x)|² / Σ w² is taken. For each frequency, noise
 alone gives periodogram values that are exponentially distributed around the noise spectrum S(f) (times the
 taper's smoothing); structure adds power to some windows only. So S(f) is estimated per frequency as the
@@ -48,6 +49,9 @@ _LOW_BAND_POWER = 0.5
 _RATIO_REFERENCE = 0.1
 _RATIO_TOLERANCE = 1.6
 _MIN_WINDOW = 16
+# At most this many windows: on a larger image the step grows (32 × 32 windows are ample for the quantile; a 1024²
+# frame's 3721 windows every 16 px took most of the Wiener pass's time).
+_MAX_WINDOWS = 1024
 # A window whose variance is below this share of the largest one's is exactly constant.
 _CONSTANT = 1e-12
 
@@ -71,7 +75,7 @@ def estimate_noise_spectrum(image: np.ndarray, max_lag: int, *, window: int | No
         raise ValueError(f"max_lag must be an integer in [0, {side // 2}), got {max_lag!r}")
     peak = float(np.max(np.abs(y)))
     scale = peak if peak > 0 else 1.0  # on y / peak: squares cannot overflow; scaled back at the end
-    windows = _windows(y / scale, side, max(1, min(_STEP, side // 4)))
+    windows = _windows(y / scale, side, _window_step(y.shape, side))
     spread = windows.var(axis=(1, 2))
     windows = windows[spread > _CONSTANT * float(spread.max())]  # constant windows (masks, borders): no noise
     if windows.shape[0] == 0:
@@ -82,6 +86,15 @@ def estimate_noise_spectrum(image: np.ndarray, max_lag: int, *, window: int | No
     lags = np.arange(-max_lag, max_lag + 1)
     cov = acf[np.ix_(lags % side, lags % side)] * (scale * scale)
     return NoiseACF(0.5 * (cov + cov[::-1, ::-1]), side, int(windows.shape[0]))  # block: window; halves: windows
+
+
+def _window_step(shape: tuple[int, ...], side: int) -> int:
+    """The step between windows: _STEP (at most a quarter window), or the smallest larger one that gives at most
+    _MAX_WINDOWS windows."""
+    step = max(1, min(_STEP, side // 4))
+    while ((shape[0] - side) // step + 1) * ((shape[1] - side) // step + 1) > _MAX_WINDOWS:
+        step += 1
+    return step
 
 
 def _windows(y: np.ndarray, side: int, step: int) -> np.ndarray:

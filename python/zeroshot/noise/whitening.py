@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from zeroshot.models.products import rows_times
 from zeroshot.noise.statistics import NoiseACF, noise_covariance
 
 M = TypeVar("M")
@@ -58,7 +59,7 @@ class PatchWhitening:
         """The patches Y (N, D) whitened in place: y ← L⁻¹ y."""
         for start in range(0, Y.shape[0], _CHUNK):
             rows = Y[start : start + _CHUNK]
-            rows[...] = rows @ self.L_inv.T
+            rows[...] = rows_times(rows, self.L_inv.T)
         return Y
 
     def colour(self, model: M) -> M:

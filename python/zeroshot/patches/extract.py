@@ -18,8 +18,8 @@ __all__ = ["center", "extract_patches", "patch_range", "patches_at"]
 def patch_range(image: np.ndarray, grid: PatchGrid, start: int, stop: int) -> np.ndarray:
     """Y (stop - start, D) float64: row n - start holds patch n of `image` (R, C), flattened row-major.
     Only the range is copied."""
-    P = grid.P
-    windows = sliding_window_view(image, (P, P))  # (R - P + 1, C - P + 1, P, P), a view
+    P, s = grid.P, grid.stride
+    windows = sliding_window_view(image, (P, P))[::s, ::s]  # (grid rows, grid cols, P, P), a view
     out = np.empty((stop - start, grid.D), dtype=np.float64)
     for row, col, n_rows, n_cols, k in grid.blocks(start, stop):
         block = out[k : k + n_rows * n_cols].reshape(n_rows, n_cols, P, P)

@@ -5,6 +5,10 @@ Notation: an image has shape (R, C); a patch is P x P pixels, D = P * P. All ove
 divmod(n, C - P + 1) and there are N = (R - P + 1) * (C - P + 1) of them. A patch is flattened
 row-major into a vector of length D.
 
+Inference may take every `stride`-th patch along rows and columns instead (a strided grid: `PatchGrid.strided`);
+then the top-left corners are (r s, c s), the image is padded so that the last patches end on its last row and
+column, and indices, blocks and bands count the corners of that coarser grid.
+
 Extraction and merging work on any contiguous range [start, stop) of patch indices, so large images
 are processed in memory-bounded chunks. Such a range covers at most three rectangular blocks of the
 patch grid (a partial first row, whole rows, a partial last row); the code loops over those blocks
@@ -19,7 +23,7 @@ from typing import NamedTuple, cast
 
 import numpy as np
 
-__all__ = ["Band", "Block", "CoveringOffset", "PatchGrid", "as_int", "draw_training_rows"]
+__all__ = ["Band", "Block", "CoveringOffset", "PatchGrid", "as_int", "draw_training_rows", "pad_to"]
 
 
 def as_int(value: object) -> int | None:
@@ -62,17 +66,18 @@ class Band:
 
     @property
     def first_patch(self) -> int:
-        return self.row0 * self.grid.grid_cols
+        return self.row0 // self.grid.stride * self.grid.grid_cols
 
 
 @dataclass(frozen=True)
 class PatchGrid:
-    """The patches of an (R, C) image with P x P patches; validated on construction (a ValueError names
-    the shape and P)."""
+    """The patches of an (R, C) image with P x P patches, their top-left corners `stride` pixels apart (1: all
+    patches); validated on construction (a ValueError names the shape, P and the stride)."""
 
     R: int
     C: int
     P: int
+    stride: int = 1
 
     def __post_init__(self) -> None:
         R, C, P = as_int(self.R), as_int(self.C), as_int(self.P)
@@ -88,10 +93,19 @@ class PatchGrid:
             raise ValueError(
                 f"patch size P={P} is larger than the image of shape {(R, C)}: P must be at most {min(R, C)}"
             )
+        s = as_int(self.stride)
+        if s is None or s < 1:
+            raise ValueError(f"stride must be a positive integer, got {self.stride!r}")
+        if (R - P) % s or (C - P) % s:
+            raise ValueError(
+                f"patches of P={P} with stride {s} do not end on the last row and column of an image of shape "
+                f"{(R, C)}: pad it to `PatchGrid.strided` first"
+            )
         # numpy integers become ints: shapes and messages then print alike
         object.__setattr__(self, "R", R)
         object.__setattr__(self, "C", C)
         object.__setattr__(self, "P", P)
+        object.__setattr__(self, "stride", s)
 
     @classmethod
     def of(cls, image_shape: object, P: object) -> PatchGrid:
@@ -104,6 +118,14 @@ class PatchGrid:
             raise ValueError(f"image_shape must be a pair of integers (R, C), got {image_shape!r}")
         return cls(dims[0], dims[1], P)  # type: ignore[arg-type]  # checked in __post_init__
 
+    def strided(self, stride: int) -> PatchGrid:
+        """The grid with corners `stride` pixels apart of this image padded at the bottom and right by the fewest
+        pixels that let the last patches end on its last row and column (`pad_to`); this grid for stride 1."""
+        if stride == 1:
+            return self
+        R, C = (self.P + -(-(n - self.P) // stride) * stride for n in (self.R, self.C))
+        return PatchGrid(R, C, self.P, stride)
+
     @property
     def shape(self) -> tuple[int, int]:
         """(R, C), the image's shape."""
@@ -111,17 +133,22 @@ class PatchGrid:
 
     @property
     def grid_shape(self) -> tuple[int, int]:
-        """The grid of top-left corners, (R - P + 1, C - P + 1)."""
-        return self.R - self.P + 1, self.C - self.P + 1
+        """The grid of top-left corners, ((R - P) / stride + 1, (C - P) / stride + 1)."""
+        return (self.R - self.P) // self.stride + 1, self.grid_cols
 
     @property
     def grid_cols(self) -> int:
-        return self.C - self.P + 1
+        return (self.C - self.P) // self.stride + 1
 
     @property
     def N(self) -> int:
         """The number of patches."""
-        return (self.R - self.P + 1) * (self.C - self.P + 1)
+        rows, cols = self.grid_shape
+        return rows * cols
+
+    def rows_covered(self, grid_rows: int) -> int:
+        """The image rows that `grid_rows` consecutive rows of patches cover."""
+        return (grid_rows - 1) * self.stride + self.P
 
     @property
     def D(self) -> int:
@@ -163,12 +190,16 @@ class PatchGrid:
         """For adding the patches start..stop-1 to per-pixel maps: per block and patch offset (i, j), where
         the block's pixel (i, j) lands. Offsets descend, so each pixel sees its covering patches in
         increasing patch index and sums do not depend on how the patches were split into chunks."""
-        P = self.P
+        P, s = self.P, self.stride
         for row, col, n_rows, n_cols, k in self.blocks(start, stop):
             rows = slice(k, k + n_rows * n_cols)
+            top, left = row * s, col * s  # the block's first corner in pixels
             for i in range(P - 1, -1, -1):
                 for j in range(P - 1, -1, -1):
-                    target = (slice(row + i, row + i + n_rows), slice(col + j, col + j + n_cols))
+                    target = (
+                        slice(top + i, top + i + (n_rows - 1) * s + 1, s),
+                        slice(left + j, left + j + (n_cols - 1) * s + 1, s),
+                    )
                     yield CoveringOffset(rows, (n_rows, n_cols), i, j, target)
 
     def chunks(self, start: int, stop: int, size: int) -> Iterator[tuple[int, int]]:
@@ -180,13 +211,21 @@ class PatchGrid:
         """The band of whole image rows that the patches lo..hi-1 cover (0 <= lo < hi <= N)."""
         if not 0 <= lo < hi <= self.N:
             raise ValueError(f"patches [{lo}, {hi}) are no non-empty range of the N = {self.N} patches")
-        row0 = lo // self.grid_cols
-        rows = (hi - 1) // self.grid_cols + self.P - row0
-        return Band(row0, PatchGrid(rows, self.C, self.P))
+        first, last = lo // self.grid_cols, (hi - 1) // self.grid_cols
+        return Band(first * self.stride, PatchGrid(self.rows_covered(last - first + 1), self.C, self.P, self.stride))
 
     def training_rows(self, max_train_patches: int | None, seed: int) -> np.ndarray:
         """The sorted indices of the training patches of this grid (`draw_training_rows` of its N)."""
         return draw_training_rows(self.N, max_train_patches, seed)
+
+
+def pad_to(values: np.ndarray, grid: PatchGrid) -> np.ndarray:
+    """The image (R, C) or slab (d, R, C) padded at the bottom and right to the grid's shape, mirrored at the edge
+    (a copy); the array itself if it has that shape."""
+    extra = [(0, 0)] * (values.ndim - 2) + [(0, grid.R - values.shape[-2]), (0, grid.C - values.shape[-1])]
+    if not any(after for _, after in extra):
+        return values
+    return np.pad(values, extra, mode="symmetric")
 
 
 def draw_training_rows(n: int, max_train_patches: int | None, seed: int) -> np.ndarray:

@@ -162,7 +162,7 @@ class Merger:
         expected = 2 + sum(len(a.band_state()) for a in self.accumulators)
         if len(state) != expected:
             raise ValueError(f"the band state has {sorted(state)}; this merger takes {sorted(self.band_state())}")
-        self._claim(rows.start * self.grid.grid_cols, np.asarray(state["added"]))
+        self._claim(rows.start // self.grid.stride * self.grid.grid_cols, np.asarray(state["added"]))
         count = self.count[rows]
         band_count = np.asarray(state["count"])
         first = count == 0
@@ -179,7 +179,7 @@ class Merger:
         grid_cols = self.grid.grid_cols
         added = np.asarray(state.get("added"))
         n_band = added.shape[0] if added.ndim == 1 else -1
-        rows = n_band // grid_cols + self.grid.P - 1 if n_band > 0 and n_band % grid_cols == 0 else -1
+        rows = self.grid.rows_covered(n_band // grid_cols) if n_band > 0 and n_band % grid_cols == 0 else -1
         if added.dtype != np.bool_ or rows < self.grid.P or first_row is None or not 0 <= first_row <= R - rows:
             raise ValueError(
                 f"a band of {n_band} patches from row {row0!r} does not fit an image of shape "

@@ -56,6 +56,22 @@ class PixelMoments:
         """The moments among named maps (a merger's result); other maps are left out."""
         return cls(**{f.name: maps[f.name] for f in fields(cls) if f.name in maps})
 
+    def cropped(self, R: int, C: int) -> PixelMoments:
+        """The maps' first R rows and C columns (new contiguous arrays)."""
+
+        def crop(values: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(values[:R, :C])
+
+        third, skewness = self.third, self.skewness
+        return PixelMoments(
+            crop(self.mean),
+            crop(self.variance),
+            crop(self.within),
+            crop(self.between),
+            None if third is None else crop(third),
+            None if skewness is None else crop(skewness),
+        )
+
 
 class MomentAccumulator:
     """The per-pixel moments of the mixture of the covering patches' posteriors, from their mean and

@@ -15,7 +15,7 @@ import numpy as np
 from zeroshot.config import EvoConfig
 from zeroshot.models.base import PatchModel, PosteriorMoments
 from zeroshot.patches.estimates import estimate_accumulator
-from zeroshot.patches.grid import PatchGrid
+from zeroshot.patches.grid import PatchGrid, pad_to
 from zeroshot.patches.merge import Accumulator, Merger, merge_over_ranks
 from zeroshot.patches.moments import MomentAccumulator, PixelMoments
 from zeroshot.patches.slab import centre_block, slab_patch_range
@@ -46,7 +46,7 @@ ChunkDone = Callable[[int], None]
 
 def chunk_count(run: Run) -> int:
     """How many inference chunks this rank's block of the patches is cut into."""
-    lo, hi = block_range(run.grid.N, run.comm.rank, run.comm.size)
+    lo, hi = block_range(run.inference_grid.N, run.comm.rank, run.comm.size)
     return -(-(hi - lo) // run.chunk_patches)
 
 
@@ -59,13 +59,16 @@ def infer(
 ) -> tuple[np.ndarray, PixelMoments | None]:
     """(merged posterior mean (R, C), per-pixel moments if order > 1) of the image, on every rank.
 
-    Every rank takes its block of the patches (`block_range`). trained: when the model was learned on
-    all patches, this rank's training states, which cover the same block (one more E-step each);
-    otherwise every patch starts from fresh states and gets `inference_epochs` E-steps. A family whose E-step is
+    Every rank takes its block of the patches of the run's inference grid (`block_range`; with a stride > 1, of the
+    image padded to it, the result cropped back). trained: when the model was learned on all patches and inference
+    takes them all, this rank's training states, which cover the same block (one more E-step each); otherwise every
+    patch starts from `inference_states` fresh states and gets `inference_epochs` E-steps. A family whose E-step is
     exact for its truncation (the PMM's) takes one E-step from fresh states, whatever `trained` holds.
     chunk_done: told the number of chunks done after each (`chunk_count` in all).
     """
-    config, grid, comm, order = run.config, run.grid, run.comm, run.moments
+    config, grid, comm, order = run.config, run.inference_grid, run.comm, run.moments
+    assert trained is None or not run.strided, "training states cover the patches of stride 1"
+    image = pad_to(image, grid)
     family = config.family
     lo, hi = block_range(grid.N, comm.rank, comm.size)
     band = grid.band(lo, hi)  # the image rows this rank's patches cover
@@ -81,7 +84,9 @@ def infer(
         if kept is not None:
             chunk_states = kept.subset(slice(start - lo, stop - lo), first_index=start)
         else:
-            chunk_states = family.states.fresh(stop - start, config.n_latents, config.n_states, config.seed + 1, start)
+            chunk_states = family.states.fresh(
+                stop - start, config.n_latents, run.inference_states, config.seed + 1, start
+            )
         for r in range(rounds):
             estep.update(model, Yc, chunk_states, config.epochs + r)
         products = estep.workspace.products(model, Yc) if model.moments_need_products else None
@@ -97,7 +102,12 @@ def infer(
         del Yc, dc, chunk_states, patch_moments, mean, products
         if chunk_done is not None:
             chunk_done(done)
-    return _merged(run, merger, band.row0)
+    denoised, moments = _merged(run, merger, band.row0)
+    if run.strided:  # the padded rows and columns off
+        R, C = run.grid.shape
+        denoised = np.ascontiguousarray(denoised[:R, :C])
+        moments = None if moments is None else moments.cropped(R, C)
+    return denoised, moments
 
 
 def _moment_arrays(moments: PosteriorMoments) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -106,7 +116,7 @@ def _moment_arrays(moments: PosteriorMoments) -> tuple[np.ndarray, np.ndarray | 
 
 def _merged(run: Run, merger: Merger, row0: int) -> tuple[np.ndarray, PixelMoments | None]:
     """The merged images of every rank's merger, on every rank."""
-    grid, comm, order = run.grid, run.comm, run.moments
+    grid, comm, order = run.inference_grid, run.comm, run.moments
     whole = merge_over_ranks(merger, row0, grid, comm)
     maps = None if whole is None else whole.take_result()
     del whole

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zeroshot.config import DenoiseConfig, training_patch_limit
+from zeroshot.config import DenoiseConfig, inference_states, inference_stride, training_patch_limit
 from zeroshot.noise.decide import decide_noise
 from zeroshot.noise.model import NoiseModel
 from zeroshot.noise.native import NativeCounts
@@ -21,6 +21,7 @@ from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.extract import center
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.patches.slab import centre_slice, slab_patches_at
+from zeroshot.patches.wiener import WIENER_PATCH
 from zeroshot.pipeline.scaling import ImageScaling, check_moments_fit
 from zeroshot.pipeline.slab import check_slab, input_slab_acf, noise_averaging
 from zeroshot.pipeline.trained import TrainedModel
@@ -48,7 +49,9 @@ class Run:
     moment maps (1: the denoised image alone); threads: OpenMP threads of the core; grid: the image's patches;
     training_rows: the sorted indices of the patches learned from (every rank's); block: this rank's share of them;
     scaling: the image's value scaling both ways; noise: the noise model, whose forward transform was applied before
-    the scaling and whose inverse follows the scaling back, fitted to the patches (`NoiseModel.for_patches`)."""
+    the scaling and whose inverse follows the scaling back, fitted to the patches (`NoiseModel.for_patches`);
+    inference_grid: the patches inference takes (the grid itself, or for an inference stride > 1 the strided grid of
+    the image padded to it); inference_states: the states per patch of inference from fresh states."""
 
     config: DenoiseConfig
     chunk_patches: int
@@ -61,6 +64,8 @@ class Run:
     checkpoint: CheckpointPlan | None
     scaling: ImageScaling
     noise: NoiseModel
+    inference_grid: PatchGrid
+    inference_states: int
 
     @property
     def whitening(self) -> PatchWhitening | None:
@@ -75,6 +80,11 @@ class Run:
     def subset(self) -> bool:
         """Learned from a subset of the patches (then inference starts every patch anew)."""
         return self.n_train < self.grid.N
+
+    @property
+    def strided(self) -> bool:
+        """Inference takes every stride-th patch (then it starts every patch anew)."""
+        return self.inference_grid.stride > 1
 
     @property
     def local_training_rows(self) -> np.ndarray:
@@ -145,9 +155,25 @@ def prepare(
     if rows.size < comm.size:
         raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
     block = block_range(rows.size, comm.rank, comm.size)
+    stride = strided_inference(config, noise, values.shape[-2:], moments)
+    fresh = rows.size < grid.N or stride > 1 or (trained is not None and config.epochs == 0)
     if trained is None:  # a trained model's noise model was fitted to its training images' patches
         noise = noise.for_patches(values, scaling.scale, P, slab_acf)
-    run = Run(config, chunk, moments, comm, n_threads, grid, rows, block, plan, scaling, noise)
+    run = Run(
+        config,
+        chunk,
+        moments,
+        comm,
+        n_threads,
+        grid,
+        rows,
+        block,
+        plan,
+        scaling,
+        noise,
+        grid.strided(stride),
+        inference_states(config, fresh),
+    )
     return run, values
 
 
@@ -157,6 +183,28 @@ def decided_noise(values: np.ndarray, config: DenoiseConfig) -> NoiseModel:
     if config.family.counts:
         return NativeCounts.estimate(values, config.noise)
     return decide_noise(centre_slice(values), config.noise)
+
+
+def wiener_follows(config: DenoiseConfig, noise: NoiseModel, shape: tuple[int, ...]) -> bool:
+    """Whether the Wiener pass follows the model on an image of this shape (correlated noise, second_pass
+    "wiener", at least two of its patches a side: its spectrum's windows hold its lags twice over)."""
+    return config.second_pass == "wiener" and noise.wiener_pass and min(shape) >= 2 * WIENER_PATCH
+
+
+def strided_inference(config: DenoiseConfig, noise: NoiseModel, shape: tuple[int, ...], moments: int) -> int:
+    """The run's inference stride (`zeroshot.config.inference_stride`), "auto" at most the patch size; a stride
+    asked for beyond the patch size is a ValueError (pixels between the patches would get no estimate)."""
+    P = config.patch_size
+    assert P is not None
+    stride = inference_stride(config, wiener_follows(config, noise, shape), moments)
+    if config.inference_stride == "auto":
+        return min(stride, P)
+    if stride > P:
+        raise ValueError(
+            f"inference_stride {stride} is larger than the patch size P = {P}: the pixels between the patches "
+            "would get no estimate; take a stride of at most P"
+        )
+    return stride
 
 
 def patch_size_for(values: np.ndarray, config: DenoiseConfig, noise: NoiseModel, averaging: float = 1.0) -> int:

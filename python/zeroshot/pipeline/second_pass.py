@@ -15,12 +15,9 @@ import numpy as np
 from zeroshot.noise.spectrum import estimate_noise_spectrum
 from zeroshot.noise.statistics import noise_covariance
 from zeroshot.patches.wiener import WIENER_PATCH, wiener_pass
-from zeroshot.pipeline.run import Run
+from zeroshot.pipeline.run import Run, wiener_follows
 
 __all__ = ["second_pass", "second_pass_applies"]
-
-# The spectrum's windows must hold the patch's lags twice over.
-_MIN_SIDE = 2 * WIENER_PATCH
 
 
 def second_pass(run: Run, scaled: np.ndarray, pilot: np.ndarray) -> np.ndarray:
@@ -36,4 +33,4 @@ def second_pass(run: Run, scaled: np.ndarray, pilot: np.ndarray) -> np.ndarray:
 
 def second_pass_applies(run: Run, shape: tuple[int, ...]) -> bool:
     """Whether `second_pass` filters an image of this shape (else it returns the pilot)."""
-    return run.config.second_pass == "wiener" and run.noise.wiener_pass and min(shape) >= _MIN_SIDE
+    return wiener_follows(run.config, run.noise, shape)

@@ -12,6 +12,7 @@ import numpy as np
 from zeroshot._core import DenseProducts, evo_step
 from zeroshot._core import EvoConfig as CoreEvoConfig
 from zeroshot.models.base import Model
+from zeroshot.models.products import rows_times
 from zeroshot.variational.states import TruncatedStates
 
 if TYPE_CHECKING:  # the configuration imports the model families, and they this E-step
@@ -49,7 +50,7 @@ class Workspace:
             shape = (Y.shape[0], model.H)
             if self._WtY is None or self._WtY.shape != shape:
                 self._WtY = np.empty(shape)
-            np.matmul(Y, model.W, out=self._WtY)
+            rows_times(Y, model.W, out=self._WtY)
             self._products = DenseProducts(self._WtY, self._y2, model.W.T @ model.W)
             self._W = model.W
         return self._products

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zeroshot._core import pmm_select
+from zeroshot.models.products import rows_times
 from zeroshot.variational.components import ComponentStates
 
 if TYPE_CHECKING:
@@ -48,5 +49,7 @@ class TopKEStep:
         for start in range(0, Y.shape[0], self.block_rows):
             stop = min(start + self.block_rows, Y.shape[0])
             block = Y[start:stop]
-            replaced += pmm_select(block @ log_rates_t, offset, block, states.K[start:stop], states.lpj[start:stop])
+            replaced += pmm_select(
+                rows_times(block, log_rates_t), offset, block, states.K[start:stop], states.lpj[start:stop]
+            )
         return replaced
