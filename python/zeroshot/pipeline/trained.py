@@ -57,7 +57,8 @@ NOUN = "model file"
 MODEL_FIELDS = ("model", "patch_size", "n_latents", "center_patches", "shared_pi", "noise", "context")
 # Fields of learning from scratch: with a model, fine-tuning (finetune=K, --finetune K) takes their place.
 LEARNING_FIELDS = ("epochs", "bsc_pretrain_epochs")
-# The arrays a model file holds besides its meta record and its model's parameters (and the noise model's).
+# The arrays a model file holds besides its meta record, its model's parameters and its noise model's
+# (`zeroshot.noise.kinds.stored_array_names`).
 MEMBERS = frozenset({"checksum"})
 # What a model file is not, by the format its meta record names.
 OTHER_FORMATS = {CHECKPOINT_FORMAT: "it is a training checkpoint; `zeroshot train -o` writes model files"}
@@ -132,11 +133,10 @@ _META_TYPES: MetaTypes = {
 @dataclass(frozen=True, eq=False)
 class TrainedModel:
     """config: the configuration it was learned with (patch size chosen); model: Θ; noise: the noise model of
-    the training images (decided on the first one, fitted to its patches: for correlated noise with the whitening
-    from its noise); scaling: their value scaling (the first one's); history:
-    one EpochLog per training epoch; images: how many images (frames) it learned from; n_train: from how many
-    patches; version: the zeroshot that learned it (default: this one); checksum: SHA-256 of all of it (as its
-    file holds it)."""
+    the training images (decided on the first one and fitted to its patches: for correlated noise with the
+    whitening from its noise); scaling: their value scaling (the first one's); history: one EpochLog per training
+    epoch; images: how many images (frames) it learned from; n_train: from how many patches; version: the zeroshot
+    that learned it (default: this one); checksum: SHA-256 of all of it (as its file holds it)."""
 
     config: DenoiseConfig
     model: PatchModel
