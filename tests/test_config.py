@@ -68,15 +68,17 @@ def test_inference_epochs_are_bounded():
 
 def test_max_train_patches_auto_depends_on_the_route():
     from zeroshot.config import AUTO_TRAIN_PATCHES, WIENER_TRAIN_PATCHES, training_patch_limit
+    from zeroshot.noise import CorrelatedNoise, PoissonNoise, WhiteNoise
 
     auto = DenoiseConfig()
+    correlated = CorrelatedNoise("auto", "correlated")
     assert auto.max_train_patches == "auto"
-    assert training_patch_limit(auto, "white") == AUTO_TRAIN_PATCHES
-    assert training_patch_limit(auto, "poisson") == AUTO_TRAIN_PATCHES
+    assert training_patch_limit(auto, WhiteNoise("auto", "white")) == AUTO_TRAIN_PATCHES
+    assert training_patch_limit(auto, PoissonNoise("auto", "poisson")) == AUTO_TRAIN_PATCHES
     assert training_patch_limit(auto, None) == AUTO_TRAIN_PATCHES  # not decided yet: the larger
-    assert training_patch_limit(auto, "correlated") == WIENER_TRAIN_PATCHES
-    assert training_patch_limit(DenoiseConfig(second_pass="none"), "correlated") == AUTO_TRAIN_PATCHES
-    assert training_patch_limit(DenoiseConfig(max_train_patches=1000), "correlated") == 1000
-    assert training_patch_limit(DenoiseConfig(max_train_patches=None), "correlated") is None
+    assert training_patch_limit(auto, correlated) == WIENER_TRAIN_PATCHES
+    assert training_patch_limit(DenoiseConfig(second_pass="none"), correlated) == AUTO_TRAIN_PATCHES
+    assert training_patch_limit(DenoiseConfig(max_train_patches=1000), correlated) == 1000
+    assert training_patch_limit(DenoiseConfig(max_train_patches=None), correlated) is None
     with pytest.raises(ValueError, match="max_train_patches must be an integer >= 1, got 'all'"):
         DenoiseConfig(max_train_patches="all")

@@ -319,11 +319,11 @@ def test_the_cli_refuses_context_for_an_image_and_a_short_stack(tmp_path, capsys
 
 
 def test_the_noise_left_in_the_mean_of_the_slices():
-    from zeroshot.noise.model import NoiseModel
+    from zeroshot.noise import CorrelatedNoise, WhiteNoise
     from zeroshot.pipeline.slab import noise_averaging
 
-    white = NoiseModel("white", "white", "white")
-    correlated = NoiseModel("correlated", "correlated", "correlated")
+    white = WhiteNoise("white", "white")
+    correlated = CorrelatedNoise("correlated", "correlated")
     cov = np.zeros((3, 3, 3))
     cov[:, 1, 1] = (2.0, 1.0, 0.1)  # ρ_z = 1, 0.5, 0.05
     acf = SlabNoiseACF(cov, 32, 10)

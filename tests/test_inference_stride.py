@@ -12,7 +12,7 @@ from noise_images import clean, correlated_noise
 from thread_comm import run_ranks
 from zeroshot.config import DenoiseConfig
 from zeroshot.metrics import psnr
-from zeroshot.noise.model import decide_noise
+from zeroshot.noise import decide_noise
 from zeroshot.pipeline.run import prepare
 from zeroshot.runtime.comm import SerialComm
 

@@ -11,7 +11,7 @@ import pytest
 
 from noise_images import clean, correlated_noise
 from zeroshot.noise import PoissonGaussian, decide_noise, estimate_poisson_gaussian
-from zeroshot.noise.model import CORRELATION_MIN_PIXELS
+from zeroshot.noise.correlated import CORRELATION_MIN_PIXELS
 
 SHAPES = [(48, 56), (96, 112), (200, 176)]
 SEEDS = [0, 1, 2]

@@ -12,6 +12,8 @@ import numpy as np
 from zeroshot._core import MAX_EVO_CHILDREN
 from zeroshot._core import EvoConfig as CoreEvoConfig
 from zeroshot.models.family import FAMILIES, ModelFamily, family_named
+from zeroshot.noise.kinds import NOISE_MODELS as NOISE_MODELS  # the noise option's values: the noise models' table
+from zeroshot.noise.model import NoiseModel
 from zeroshot.variational.evo import MAX_SEED as MAX_SEED  # seeds key the E-step's counter streams
 
 _SELECTIONS = ("uniform", "fitness")
@@ -19,8 +21,6 @@ _MUTATIONS = ("none", "randflip", "sparseflip")
 MERGE_METHODS = ("mean", "median", "gaussian")
 # The model names: a view of zeroshot.models.family.FAMILIES, the one list of the models.
 MODELS = FAMILIES.keys()
-# The noise models (zeroshot.noise.model.NOISE_MODELS; listed here so that the config imports no numerics).
-NOISE_MODELS = ("auto", "white", "poisson", "correlated")
 # After the model's posterior mean, for correlated noise: "wiener" (zeroshot.patches.wiener) or "none".
 SECOND_PASSES = ("wiener", "none")
 # max_train_patches "auto": this many training patches, and fewer where the Wiener pass follows the model
@@ -182,7 +182,7 @@ class DenoiseConfig:
     inference), merge method of overlapping estimates, center_patches (model patches without their mean),
     bsc_pretrain_epochs (es3c only: that many BSC epochs first, then `epochs` of SSSC started from the BSC),
     noise: the noise model ("auto" decides from the image; "white", "poisson" or "correlated"; see
-    `zeroshot.noise.model`), structure_guard (off by default: it misjudges correlated noise, see
+    `zeroshot.noise.decide`), structure_guard (off by default: it misjudges correlated noise, see
     `zeroshot.pipeline.structure_guard`): before training, check that the image holds structure a model learns
     beyond its noise, and return the smooth estimate when it clearly does not (the dictionary models only);
     second_pass: for correlated noise, "wiener" sharpens the posterior mean by a Wiener pass of 16 x 16 patches
@@ -306,14 +306,14 @@ def resolve_config(config: DenoiseConfig | None, options: dict[str, Any]) -> Den
     return replace(config, **options)
 
 
-def training_patch_limit(config: DenoiseConfig, noise_kind: str | None) -> int | None:
+def training_patch_limit(config: DenoiseConfig, noise: NoiseModel | None) -> int | None:
     """The run's max_train_patches (None: all): as configured, or for "auto" AUTO_TRAIN_PATCHES, and
-    WIENER_TRAIN_PATCHES when the noise is correlated and the Wiener pass follows the model. noise_kind None (not
-    decided yet, as for a memory bound made before the run) gives the larger."""
+    WIENER_TRAIN_PATCHES when the Wiener pass follows the model (correlated noise). noise None (not decided yet,
+    as for a memory bound made before the run) gives the larger."""
     limit = config.max_train_patches
     if limit != "auto":
         return None if limit is None else int(limit)
-    if noise_kind == "correlated" and config.second_pass == "wiener":
+    if noise is not None and noise.wiener_pass and config.second_pass == "wiener":
         return WIENER_TRAIN_PATCHES
     return AUTO_TRAIN_PATCHES
 

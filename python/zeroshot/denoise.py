@@ -11,8 +11,6 @@ import numpy as np
 from zeroshot.config import MODELS, DenoiseConfig, integer_at_least, resolve_config
 from zeroshot.models.base import PatchModel
 from zeroshot.noise.model import NoiseModel
-from zeroshot.noise.patch_size import estimate_noise_sigma
-from zeroshot.noise.statistics import estimate_noise_acf
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.moments import PixelMoments
 from zeroshot.patches.slab import centre_slice
@@ -52,10 +50,10 @@ class DenoiseResult:
     sigma and value scale beside the model's (`ModelFit`; None without a model, and for model pmm);
     free_energy: F per training epoch; moments: per-pixel posterior moments on the input's scale (mean,
     variance = within + between, third moment and skewness) if asked for; variance: moments.variance;
-    noise: the noise model the run used (decided from the image for noise="auto"); whitening: the
-    patches' whitening for correlated noise (`dictionary` uses it); structure: the structure guard's verdict
-    (None when it did not run; when it found no structure, `denoised` is the smooth estimate and `model` the
-    guard's small model)."""
+    noise: the noise model the run used (decided from the image for noise="auto", fitted to the patches);
+    whitening: the patches' whitening for correlated noise (the noise model's; `dictionary` uses it); structure:
+    the structure guard's verdict (None when it did not run; when it found no structure, `denoised` is the smooth
+    estimate and `model` the guard's small model)."""
 
     denoised: np.ndarray
     noise_sigma: float
@@ -66,8 +64,11 @@ class DenoiseResult:
     moments: PixelMoments | None = None
     noise: NoiseModel | None = None
     structure: StructureCheck | None = None
-    whitening: PatchWhitening | None = None
     model_fit: ModelFit | None = None
+
+    @property
+    def whitening(self) -> PatchWhitening | None:
+        return None if self.noise is None else self.noise.whitening
 
     @property
     def dictionary(self) -> np.ndarray:
@@ -112,7 +113,7 @@ def denoise(
     "white", "poisson" (counts: learned after the generalized Anscombe transform, brought back by its exact
     unbiased inverse) and "correlated" (the patches whitened by the noise covariance estimated from the image; see
     `zeroshot.noise.whitening`; the posterior mean is then sharpened by a Wiener pass unless second_pass="none",
-    see `zeroshot.pipeline.second_pass`); see `zeroshot.noise.model`.
+    see `zeroshot.pipeline.second_pass`); see `zeroshot.noise.decide`.
 
     model: a model name ("bsc", "es3c", "pmm": the DenoiseConfig field), or a trained model (a `TrainedModel`
     of `zeroshot.train`, or the path of its file, a Path or any other string): then nothing is learned from
@@ -202,7 +203,6 @@ def denoise(
         else run.noise.moments_to_input(run.scaling.moments_to_input(pixel_moments)),
         noise=run.noise,
         structure=structure,
-        whitening=run.whitening,
         model_fit=fit,
     )
 
@@ -213,10 +213,9 @@ def later_frames_config(config: DenoiseConfig, first: DenoiseResult) -> DenoiseC
     for every later frame (each estimates its parameters: the Poisson gain, the noise covariance), so that one
     stack is denoised in one domain and its sigmas compare (frame by frame, the decision on similar frames of
     borderline counts went both ways). Any other noise, and model pmm's own, is `config` unchanged."""
-    kind = None if first.noise is None else first.noise.kind
-    if config.noise != "auto" or kind not in ("white", "poisson", "correlated"):
+    if config.noise != "auto" or first.noise is None or not first.noise.askable:
         return config
-    return replace(config, noise=kind)
+    return replace(config, noise=first.noise.kind)
 
 
 def trained_model(
@@ -237,17 +236,19 @@ def trained_model(
 
 
 def estimated_sigma(run: Run, scaled: np.ndarray, fit: ModelFit | None) -> float | None:
-    """The noise level of one pixel estimated from the image before training, on the input's scale: for correlated
-    noise the one the noise model decided by (its ACF's), with a model file the image's own (`ModelFit`); None
-    for Poisson counts (learned in another domain) and an image too small to estimate it."""
-    if run.noise.kind not in ("white", "correlated"):
+    """The noise level of one pixel estimated from the image before training, on the input's scale: the one the
+    noise model knows (the ACF's of correlated noise), with a model file the image's own (`ModelFit`), else the
+    noise model's estimate; None for noise without one sigma on the input's scale (Poisson counts) and an image too
+    small to estimate it."""
+    if not run.noise.sigma_on_input_scale:
         return None
     if fit is not None:
         return fit.noise_sigma
-    if run.noise.kind == "correlated" and run.noise.acf is not None:
-        return float(run.noise.acf.sigma)
+    known = run.noise.known_sigma
+    if known is not None:
+        return float(known)
     try:
-        unit = estimate_noise_acf(scaled).sigma if run.whitening is not None else estimate_noise_sigma(scaled)
+        unit = run.noise.sigma_of(scaled)
     except ValueError:
         return None
     return float(unit) * run.scaling.scale

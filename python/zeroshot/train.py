@@ -74,7 +74,6 @@ def train(
         model=model,
         noise=training.noise,
         scaling=training.scaling,
-        whitening=training.whitening,
         history=tuple(history),
         images=training.images,
         n_train=training.n_train,

@@ -24,6 +24,7 @@ from zeroshot.denoise import check_threads
 from zeroshot.enhance import KINDS, DetailSettings, ReliefSettings
 from zeroshot.errors import error_message
 from zeroshot.models.family import FAMILIES
+from zeroshot.noise.kinds import NOISE_KINDS
 from zeroshot.runtime.comm import Comm
 from zeroshot.runtime.interrupt import SlicesInterrupted, TrainingInterrupted
 from zeroshot.runtime.memory import parse_size
@@ -97,9 +98,12 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--noise",
         choices=NOISE_MODELS,
-        help="the noise model: auto (default) decides from the image and prints what it decided; white; "
-        "poisson (counts: generalized Anscombe transform, exact unbiased inverse); correlated (patches "
-        "whitened by the noise covariance estimated from the image)",
+        help="the noise model: auto (default) decides from the image and prints what it decided; "
+        + "; ".join(
+            f"{kind} ({model.option_help})" if model.option_help else kind
+            for kind, model in NOISE_KINDS.items()
+            if model.askable
+        ),
     )
     g.add_argument(
         "--second-pass",

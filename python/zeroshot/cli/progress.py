@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable, TextIO
 
-from zeroshot.noise.model import NATIVE_POISSON, NoiseModel
+from zeroshot.noise.model import NoiseModel
 from zeroshot.pipeline.progress import RunProgress, Step
 from zeroshot.runtime.comm import Comm
 
@@ -37,24 +37,6 @@ def duration_text(seconds: float) -> str:
     if whole < 3600:
         return f"{whole // 60} min {whole % 60:02d} s"
     return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
-
-
-def noise_text(noise: NoiseModel, sigma: float | None) -> str:
-    """The noise model decided, in plain words ("noise: white, estimated sigma 25.1 grey levels")."""
-    estimate = "" if sigma is None else f", estimated sigma {sigma:.3g} grey levels"
-    asked = " (as asked)" if noise.asked != "auto" else ""
-    if noise.kind == NATIVE_POISSON:
-        return "noise: Poisson counts, learned as they are by model pmm"
-    if noise.kind == "poisson" and noise.poisson is not None:
-        return (
-            f"noise: Poisson counts (gain {noise.poisson.gain:.3g}){asked}, denoised after the Anscombe transform "
-            "(its noise sigma is about 1 when the transform fits)"
-        )
-    if noise.kind == "correlated":
-        acf = noise.acf
-        lags = "" if acf is None or acf.max_lag < 1 else f" (lag-1 {acf.rows[1]:.2f} rows, {acf.cols[1]:.2f} columns)"
-        return f"noise: correlated between neighbouring pixels{lags}{asked}{estimate}"
-    return f"noise: white{asked}{estimate}"
 
 
 def step_text(step: Step, elapsed: float, left: float | None, transformed: bool, verbose: bool) -> str:
@@ -98,7 +80,7 @@ class RunDisplay(RunProgress):
         self.transformed = noise.transforms
         self._last = self.clock()
         if self.announce:
-            self._write(noise_text(noise, sigma) + self.note)
+            self._write(noise.plain_words(sigma) + self.note)
             if self.verbose:
                 self._write(f"noise model ({noise.asked}): {noise.description}")
 

@@ -21,6 +21,7 @@ from zeroshot.models.base import Model, PatchModel
 from zeroshot.models.bsc import BSC
 from zeroshot.models.pmm import PMM
 from zeroshot.models.sssc import SSSC
+from zeroshot.noise.native import NATIVE_NOISE_OPTIONS
 from zeroshot.noise.patch_size import ES3C_P_RANGE, LARGE_PATCH, PatchRule, bsc_patch_size, es3c_patch_size
 from zeroshot.runtime.comm import Comm
 from zeroshot.variational.components import ComponentStates
@@ -205,7 +206,7 @@ def _pmm_config_problem(config: DenoiseConfig) -> str | None:
             "model pmm learns counts on their own scale: center_patches must be False "
             "(DenoiseConfig.for_model('pmm') sets it)"
         )
-    if config.noise not in ("auto", "poisson"):
+    if config.noise not in NATIVE_NOISE_OPTIONS:
         return f"model pmm is the Poisson noise model itself: noise must be 'auto' or 'poisson', got {config.noise!r}"
     return None
 

@@ -108,14 +108,15 @@ class Progress:
 @dataclass(frozen=True)
 class FrameResult:
     """What a run keeps of one frame: the maps asked for as float32 (R, C) arrays by name, the learned σ, the
-    noise model decided (its description; None when the run had none) and the configuration used (with the
-    patch size chosen)."""
+    noise model decided (its description and kind; None when the run had none; transformed: it learned in a
+    transformed domain, where σ is) and the configuration used (with the patch size chosen)."""
 
     maps: dict[str, np.ndarray]
     noise_sigma: float
     noise: str | None
     config: DenoiseConfig
     noise_kind: str | None = None
+    transformed: bool = False
 
     @classmethod
     def of(cls, result: DenoiseResult, maps: Sequence[str]) -> FrameResult:
@@ -127,6 +128,7 @@ class FrameResult:
             noise=None if result.noise is None else result.noise.description,
             config=result.config,
             noise_kind=None if result.noise is None else result.noise.kind,
+            transformed=result.noise is not None and result.noise.transforms,
         )
 
 
@@ -153,7 +155,7 @@ class Outcome:
         text = f"learned noise σ = {first.noise_sigma:.4g}"
         if len(sigmas) > 1:
             text += f" (frame {index}; {min(sigmas):.4g} to {max(sigmas):.4g} over {len(sigmas)} frames)"
-        if first.noise_kind == "poisson":
+        if first.transformed:
             text += " (in the Anscombe-transformed domain)"
         text += f"; patch size {first.config.patch_size}"
         if first.noise_kind is not None:

@@ -3,7 +3,8 @@
 patch_size: a quick noise level before learning and the patch size it suggests; statistics: the noise ACF,
 the covariance Σ of P × P patches and a structure-robust correlation test; signal_dependent: gain, offset and
 read noise of Poisson–Gaussian noise; anscombe: the generalized Anscombe transform and its exact unbiased
-inverse; model: the noise model of a run (`decide_noise`, `NoiseModel`).
+inverse; model: what a noise model of a run does (`NoiseModel`); white, poisson, correlated, native: the kinds of
+noise, each a class, registered in kinds (`NOISE_KINDS`); decide: the noise model of an image (`decide_noise`).
 """
 
 from zeroshot.noise.anscombe import (
@@ -15,7 +16,11 @@ from zeroshot.noise.anscombe import (
     gat_inverse_derivative,
     gat_inverse_variance,
 )
-from zeroshot.noise.model import NOISE_MODELS, NoiseModel, decide_noise
+from zeroshot.noise.correlated import CorrelatedNoise
+from zeroshot.noise.decide import decide_noise
+from zeroshot.noise.kinds import NOISE_KINDS, NOISE_MODELS, noise_model_named
+from zeroshot.noise.model import NoiseModel
+from zeroshot.noise.native import NativeCounts
 from zeroshot.noise.patch_size import (
     ES3C_P0,
     ES3C_P_RANGE,
@@ -30,8 +35,10 @@ from zeroshot.noise.patch_size import (
     estimate_noise_sigma,
     relative_noise,
 )
+from zeroshot.noise.poisson import PoissonNoise
 from zeroshot.noise.signal_dependent import PoissonGaussianFit, estimate_poisson_gaussian
 from zeroshot.noise.statistics import NoiseACF, correlation_ratio, estimate_noise_acf, noise_covariance
+from zeroshot.noise.white import WhiteNoise
 
 __all__ = [
     "ES3C_P0",
@@ -39,13 +46,18 @@ __all__ = [
     "ES3C_P_SLOPE",
     "LARGE_PATCH",
     "LARGE_PATCH_RELATIVE_NOISE",
+    "NOISE_KINDS",
     "NOISE_MODELS",
     "SMALL_PATCH",
+    "CorrelatedNoise",
+    "NativeCounts",
     "NoiseACF",
     "NoiseModel",
     "PatchRule",
     "PoissonGaussian",
     "PoissonGaussianFit",
+    "PoissonNoise",
+    "WhiteNoise",
     "bsc_patch_size",
     "choose_patch_size",
     "correlation_ratio",
@@ -61,5 +73,6 @@ __all__ = [
     "gat_inverse_derivative",
     "gat_inverse_variance",
     "noise_covariance",
+    "noise_model_named",
     "relative_noise",
 ]

@@ -43,8 +43,12 @@ from zeroshot.noise.statistics import (
     _plane_removal_undone,
     _without_plane,
 )
+from zeroshot.noise.whitening import PatchWhitening
 
-__all__ = ["SlabNoiseACF", "estimate_slab_noise_acf", "slab_noise_covariance"]
+__all__ = ["SLAB_ACF_LAGS", "SlabNoiseACF", "estimate_slab_noise_acf", "slab_noise_covariance", "slab_whitening"]
+
+# Lags of the slab's noise ACF within a slice (as for 2-D: zeroshot.noise.evidence.ACF_LAGS).
+SLAB_ACF_LAGS = 7
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,3 +191,11 @@ def slab_noise_covariance(acf: SlabNoiseACF, patch_size: int, context: int, *, f
         sigma = (vectors * np.maximum(eigenvalues, floor * c0)) @ vectors.T
         sigma = 0.5 * (sigma + sigma.T)
     return np.asarray(sigma)
+
+
+def slab_whitening(scaled: np.ndarray, P: int, acf: SlabNoiseACF | None = None) -> PatchWhitening:
+    """The whitening of the patches of d slices of the scaled slab (d, R, C) by the noise covariance of `acf` (the
+    slab's noise ACF in the scaled values), or else estimated from it (lags along z too; module docstring)."""
+    if acf is None:
+        acf = estimate_slab_noise_acf(scaled, SLAB_ACF_LAGS)
+    return PatchWhitening.from_cholesky(np.linalg.cholesky(slab_noise_covariance(acf, P, scaled.shape[0])))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from zeroshot.config import DenoiseConfig, training_patch_limit
-from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
+from zeroshot.noise.model import NoiseModel
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.grid import PatchGrid, draw_training_rows
 from zeroshot.patches.slab import centre_slice, slab_patches_at
@@ -34,7 +34,7 @@ from zeroshot.pipeline.run import (
     check_same_run,
     check_values,
     checkpoint_plan,
-    correlated_whitening,
+    decided_noise,
     learned_patches,
     patch_size_for,
 )
@@ -50,7 +50,8 @@ from zeroshot.runtime.threads import check_threads
 class TrainingSet:
     """A prepared training on several images: config (patch size chosen), comm, threads, checkpoint plan,
     n_train (the training patches of all ranks), block (this rank's share of them), and the transforms of the
-    first image that every image was taken through: noise, scaling, whitening. images: how many."""
+    first image that every image was taken through: noise (fitted to the patches: with the whitening of correlated
+    noise), scaling. images: how many."""
 
     config: DenoiseConfig
     comm: Comm
@@ -60,8 +61,11 @@ class TrainingSet:
     block: tuple[int, int]
     noise: NoiseModel
     scaling: ImageScaling
-    whitening: PatchWhitening | None
     images: int
+
+    @property
+    def whitening(self) -> PatchWhitening | None:
+        return self.noise.whitening
 
 
 def as_image_list(images: np.ndarray | Sequence[np.ndarray], context: int = 1) -> list[np.ndarray]:
@@ -129,7 +133,7 @@ def prepare_training(
     labels = _labels(len(images), names)
     counts = config.family.counts
     first = _checked(images[0], labels[0], config)
-    noise = native_poisson(config.noise) if counts else decide_noise(centre_slice(first), config.noise)
+    noise = decided_noise(first, config)
     first = noise.forward(first)
     slab_acf = input_slab_acf(first, noise, config.patch_size is None)
     P = patch_size_for(centre_slice(first), config, noise, noise_averaging(config.context, slab_acf, noise))
@@ -149,10 +153,10 @@ def prepare_training(
         largest, config, moments=1, threads=n_threads, checkpoint=plan is not None, comm=comm, max_memory=memory_limit
     )
     scaling = ImageScaling(1.0, 0.0, 1.0) if counts else ImageScaling.normalise(first)
-    whitening = correlated_whitening(noise, first, scaling, P, slab_acf) if noise.kind == "correlated" else None
+    noise = noise.for_patches(first, scaling.scale, P, slab_acf)
     grids = [PatchGrid.of(shape, P) for shape in shapes]
     offsets = np.cumsum([0] + [grid.N for grid in grids])
-    rows = draw_training_rows(int(offsets[-1]), training_patch_limit(config, noise.kind), config.seed)
+    rows = draw_training_rows(int(offsets[-1]), training_patch_limit(config, noise), config.seed)
     if rows.size < comm.size:
         raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
     block = block_range(rows.size, comm.rank, comm.size)
@@ -166,8 +170,8 @@ def prepare_training(
         if hi > lo:
             Y[lo:hi] = slab_patches_at(values, grid, local[lo:hi] - offsets[index], chunk)
         del values
-    Y, _ = learned_patches(Y, config.center_patches, whitening)
-    training = TrainingSet(config, comm, n_threads, plan, int(rows.size), block, noise, scaling, whitening, len(images))
+    Y, _ = learned_patches(Y, config.center_patches, noise.whitening)
+    training = TrainingSet(config, comm, n_threads, plan, int(rows.size), block, noise, scaling, len(images))
     return training, Y
 
 

@@ -14,17 +14,16 @@ from pathlib import Path
 import numpy as np
 
 from zeroshot.config import DenoiseConfig, inference_states, inference_stride, training_patch_limit
-from zeroshot.noise import choose_patch_size
-from zeroshot.noise.model import NoiseModel, decide_noise, native_poisson
-from zeroshot.noise.slab import SlabNoiseACF
-from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
+from zeroshot.noise.decide import decide_noise
+from zeroshot.noise.model import NoiseModel
+from zeroshot.noise.native import NativeCounts
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.extract import center
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.patches.slab import centre_slice, slab_patches_at
 from zeroshot.patches.wiener import WIENER_PATCH
 from zeroshot.pipeline.scaling import ImageScaling, check_moments_fit
-from zeroshot.pipeline.slab import check_slab, input_slab_acf, noise_averaging, slab_whitening
+from zeroshot.pipeline.slab import check_slab, input_slab_acf, noise_averaging
 from zeroshot.pipeline.trained import TrainedModel
 from zeroshot.runtime.checkpoint import config_record, image_hash
 from zeroshot.runtime.comm import Comm, any_rank, block_range
@@ -50,10 +49,9 @@ class Run:
     moment maps (1: the denoised image alone); threads: OpenMP threads of the core; grid: the image's patches;
     training_rows: the sorted indices of the patches learned from (every rank's); block: this rank's share of them;
     scaling: the image's value scaling both ways; noise: the noise model, whose forward transform was applied before
-    the scaling and whose inverse follows the scaling back; whitening: for correlated noise, the whitening of the
-    patches by the noise covariance estimated from the scaled image; inference_grid: the patches inference takes (the
-    grid itself, or for an inference stride > 1 the strided grid of the image padded to it); inference_states: the
-    states per patch of inference from fresh states."""
+    the scaling and whose inverse follows the scaling back, fitted to the patches (`NoiseModel.for_patches`);
+    inference_grid: the patches inference takes (the grid itself, or for an inference stride > 1 the strided grid of
+    the image padded to it); inference_states: the states per patch of inference from fresh states."""
 
     config: DenoiseConfig
     chunk_patches: int
@@ -68,7 +66,11 @@ class Run:
     noise: NoiseModel
     inference_grid: PatchGrid
     inference_states: int
-    whitening: PatchWhitening | None = None
+
+    @property
+    def whitening(self) -> PatchWhitening | None:
+        """The whitening of the patches (correlated noise), by the noise covariance estimated from the scaled image."""
+        return self.noise.whitening
 
     @property
     def n_train(self) -> int:
@@ -116,14 +118,11 @@ def prepare(
     if counts:
         check_counts(values)
     # The noise model is the same on every rank: it depends on the image alone (or is the trained model's).
-    if trained is not None:
-        noise = trained.noise
-    else:
-        noise = native_poisson(config.noise) if counts else decide_noise(centre_slice(values), config.noise)
+    noise = trained.noise if trained is not None else decided_noise(values, config)
     values = noise.forward(values)  # in place; the identity for white noise
     slab_acf = input_slab_acf(values, noise, trained is None and config.patch_size is None)
     P = patch_size_for(centre_slice(values), config, noise, noise_averaging(config.context, slab_acf, noise))
-    train_limit = training_patch_limit(config, noise.kind)
+    train_limit = training_patch_limit(config, noise)
     config = replace(config, patch_size=P, max_train_patches=train_limit)
     input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
     if comm.size > 1:  # all that decides which collectives a rank takes part in
@@ -158,11 +157,8 @@ def prepare(
     block = block_range(rows.size, comm.rank, comm.size)
     stride = strided_inference(config, noise, values.shape[-2:], moments)
     fresh = rows.size < grid.N or stride > 1 or (trained is not None and config.epochs == 0)
-    whitening = None
-    if trained is not None:
-        whitening = trained.whitening
-    elif noise.kind == "correlated":
-        whitening = correlated_whitening(noise, values, scaling, P, slab_acf)
+    if trained is None:  # a trained model's noise model was fitted to its training images' patches
+        noise = noise.for_patches(values, scaling.scale, P, slab_acf)
     run = Run(
         config,
         chunk,
@@ -177,15 +173,22 @@ def prepare(
         noise,
         grid.strided(stride),
         inference_states(config, fresh),
-        whitening,
     )
     return run, values
+
+
+def decided_noise(values: np.ndarray, config: DenoiseConfig) -> NoiseModel:
+    """The noise model of an image (a slab: of its centre slice) for the configuration: decided from it, or for a
+    model family of counts (pmm), which is the Poisson noise model itself, its own."""
+    if config.family.counts:
+        return NativeCounts.estimate(values, config.noise)
+    return decide_noise(centre_slice(values), config.noise)
 
 
 def wiener_follows(config: DenoiseConfig, noise: NoiseModel, shape: tuple[int, ...]) -> bool:
     """Whether the Wiener pass follows the model on an image of this shape (correlated noise, second_pass
     "wiener", at least two of its patches a side: its spectrum's windows hold its lags twice over)."""
-    return config.second_pass == "wiener" and noise.kind == "correlated" and min(shape) >= 2 * WIENER_PATCH
+    return config.second_pass == "wiener" and noise.wiener_pass and min(shape) >= 2 * WIENER_PATCH
 
 
 def strided_inference(config: DenoiseConfig, noise: NoiseModel, shape: tuple[int, ...], moments: int) -> int:
@@ -205,20 +208,12 @@ def strided_inference(config: DenoiseConfig, noise: NoiseModel, shape: tuple[int
 
 
 def patch_size_for(values: np.ndarray, config: DenoiseConfig, noise: NoiseModel, averaging: float = 1.0) -> int:
-    """The configuration's patch size, or the one chosen for the image (in the noise model's domain) by its
-    relative noise, with the noise sigma taken as known where the noise model knows it: 1 after the Anscombe
-    transform (its purpose), the ACF's sigma for correlated noise (the white estimate sees only its high
-    frequencies). averaging: for patches of several slices, the share of the noise variance their slices leave
-    (`zeroshot.pipeline.slab.noise_averaging`; 1 for an image)."""
+    """The configuration's patch size, or the one the noise model chooses for the image (in its domain) by the
+    family's rule (`NoiseModel.patch_size`). averaging: for patches of several slices, the share of the noise
+    variance their slices leave (`zeroshot.pipeline.slab.noise_averaging`; 1 for an image)."""
     if config.patch_size is not None:
         return config.patch_size
-    if noise.kind == "poisson":
-        return choose_patch_size(values, config.family.patch_rule, noise_sigma=1.0, averaging=averaging)
-    if noise.kind == "correlated" and noise.acf is not None:
-        return choose_patch_size(
-            values, config.family.patch_rule, noise_sigma=noise.acf.sigma, correlated=True, averaging=averaging
-        )
-    return choose_patch_size(values, config.family.patch_rule, averaging=averaging)
+    return noise.patch_size(values, config.family.patch_rule, averaging)
 
 
 def learned_patches(
@@ -236,22 +231,6 @@ def patches_as_learned(run: Run, scaled: np.ndarray, rows: np.ndarray) -> np.nda
     """The patches (N, D) at `rows` of the run's grid of the scaled image, as the models learn them."""
     patches = slab_patches_at(scaled, run.grid, rows, run.chunk_patches)
     return learned_patches(patches, run.config.center_patches, run.whitening)[0]
-
-
-def correlated_whitening(
-    noise: NoiseModel, scaled: np.ndarray, scaling: ImageScaling, P: int, slab_acf: SlabNoiseACF | None = None
-) -> PatchWhitening:
-    """The whitening of the P x P patches of the scaled image for correlated noise: the noise model's ACF, estimated
-    on the input, in the scaled image's units (the estimate is scale-equivariant and ignores offsets); estimated on
-    the scaled image where the noise model has none (values too large to square). For a slab (d, R, C) of a volume
-    (3-D context), the whitening of its patches of d slices by the noise covariance spanning z
-    (`zeroshot.pipeline.slab.slab_whitening`; slab_acf: its noise ACF estimated on the input, if it was)."""
-    if scaled.ndim == 3:
-        return slab_whitening(scaled, P, None if slab_acf is None else slab_acf.scaled(1.0 / scaling.scale))
-    if noise.acf is None:
-        return PatchWhitening.from_acf(estimate_noise_acf(scaled), P)
-    unit = scaling.scale * scaling.scale
-    return PatchWhitening.from_acf(NoiseACF(noise.acf.cov / unit, noise.acf.block, noise.acf.halves), P)
 
 
 def check_values(image: np.ndarray, config: DenoiseConfig) -> np.ndarray:

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from zeroshot.noise.model import NoiseModel
-from zeroshot.noise.slab import SlabNoiseACF, estimate_slab_noise_acf, slab_noise_covariance
+from zeroshot.noise.slab import SLAB_ACF_LAGS, SlabNoiseACF, estimate_slab_noise_acf
 from zeroshot.noise.whitening import PatchWhitening
 
 __all__ = [
@@ -61,12 +61,9 @@ __all__ = [
     "shared_signal",
     "slab_indices",
     "slab_of",
-    "slab_whitening",
     "z_correlation",
 ]
 
-# Lags of the slab's noise ACF within a slice (as for 2-D: zeroshot.noise.model.ACF_LAGS).
-SLAB_ACF_LAGS = 7
 # context "auto": AUTO_CONTEXT where the median shared signal share of neighbouring slices reaches CONTEXT_MIN_SHARED
 # (module docstring), judged on up to CONTEXT_JUDGED slabs; signal below SIGNAL_MIN_SHARE of a slice's variance is
 # too weak to judge (context 1).
@@ -146,19 +143,11 @@ def check_slab(slab: Any, context: int, patch_size: int) -> np.ndarray:
     return values
 
 
-def slab_whitening(scaled: np.ndarray, P: int, acf: SlabNoiseACF | None = None) -> PatchWhitening:
-    """The whitening of the patches of d slices of the scaled slab (d, R, C) by the noise covariance of `acf` (the
-    slab's noise ACF in the scaled values), or else estimated from it (lags along z too; module docstring)."""
-    if acf is None:
-        acf = estimate_slab_noise_acf(scaled, SLAB_ACF_LAGS)
-    return PatchWhitening.from_cholesky(np.linalg.cholesky(slab_noise_covariance(acf, P, scaled.shape[0])))
-
-
 def input_slab_acf(values: np.ndarray, noise: NoiseModel, needed: bool) -> SlabNoiseACF | None:
     """The noise ACF of a slab (d, R, C) in the noise model's domain, where the noise is correlated and `needed`
     (for the patch size); the whitening then takes it to the scaled values. None for an image, other noise, or a
     slab whose slices are too small for it."""
-    if values.ndim != 3 or noise.kind != "correlated" or not needed:
+    if values.ndim != 3 or not noise.correlated or not needed:
         return None
     try:
         return estimate_slab_noise_acf(values, SLAB_ACF_LAGS)
@@ -173,7 +162,7 @@ def noise_averaging(context: int, acf: SlabNoiseACF | None, noise: NoiseModel) -
     taken as fully correlated (1: the 2-D rule)."""
     if context == 1:
         return 1.0
-    if noise.kind == "correlated":
+    if noise.correlated:
         if acf is None:
             return 1.0
         rho = acf.z_correlation

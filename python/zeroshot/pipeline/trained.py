@@ -31,9 +31,8 @@ import numpy as np
 from zeroshot.config import DenoiseConfig, EvoConfig, integer_at_least
 from zeroshot.models.base import PatchModel
 from zeroshot.models.family import FAMILIES, parameter_names
-from zeroshot.noise.model import NATIVE_POISSON, NoiseModel
-from zeroshot.noise.patch_size import estimate_noise_sigma
-from zeroshot.noise.statistics import estimate_noise_acf
+from zeroshot.noise.kinds import noise_from_stored, stored_array_names
+from zeroshot.noise.model import NoiseModel
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.pipeline.scaling import ImageScaling
 from zeroshot.runtime.archive import (
@@ -58,8 +57,9 @@ NOUN = "model file"
 MODEL_FIELDS = ("model", "patch_size", "n_latents", "center_patches", "shared_pi", "noise", "context")
 # Fields of learning from scratch: with a model, fine-tuning (finetune=K, --finetune K) takes their place.
 LEARNING_FIELDS = ("epochs", "bsc_pretrain_epochs")
-# The arrays a model file holds besides its meta record and its model's parameters.
-MEMBERS = frozenset({"checksum", "noise_acf", "whitening_L"})
+# The arrays a model file holds besides its meta record, its model's parameters and its noise model's
+# (`zeroshot.noise.kinds.stored_array_names`).
+MEMBERS = frozenset({"checksum"})
 # What a model file is not, by the format its meta record names.
 OTHER_FORMATS = {CHECKPOINT_FORMAT: "it is a training checkpoint; `zeroshot train -o` writes model files"}
 
@@ -133,17 +133,15 @@ _META_TYPES: MetaTypes = {
 @dataclass(frozen=True, eq=False)
 class TrainedModel:
     """config: the configuration it was learned with (patch size chosen); model: Θ; noise: the noise model of
-    the training images (decided on the first one); scaling: their value scaling (the first one's);
-    whitening: for correlated noise, the whitening of the patches (from the first image's noise); history:
-    one EpochLog per training epoch; images: how many images (frames) it learned from; n_train: from how many
-    patches; version: the zeroshot that learned it (default: this one); checksum: SHA-256 of all of it (as its
-    file holds it)."""
+    the training images (decided on the first one and fitted to its patches: for correlated noise with the
+    whitening from its noise); scaling: their value scaling (the first one's); history: one EpochLog per training
+    epoch; images: how many images (frames) it learned from; n_train: from how many patches; version: the zeroshot
+    that learned it (default: this one); checksum: SHA-256 of all of it (as its file holds it)."""
 
     config: DenoiseConfig
     model: PatchModel
     noise: NoiseModel
     scaling: ImageScaling
-    whitening: PatchWhitening | None = None
     history: tuple[EpochLog, ...] = ()
     images: int = 1
     n_train: int = 0
@@ -155,8 +153,8 @@ class TrainedModel:
             raise ValueError("a trained model's configuration must name its patch size")
         if self.model.name != self.config.model:
             raise ValueError(f"a {self.model.name} model with a configuration of model {self.config.model}")
-        if (self.whitening is not None) != (self.noise.kind == "correlated"):
-            raise ValueError("a trained model has a whitening exactly when its noise model is correlated")
+        if self.noise.correlated and self.noise.whitening is None:
+            raise ValueError("a trained model of correlated noise needs the whitening of its patches")
         object.__setattr__(self, "history", tuple(self.history))
         if not self.version:
             object.__setattr__(self, "version", package_version())
@@ -167,6 +165,11 @@ class TrainedModel:
     def patch_size(self) -> int:
         assert self.config.patch_size is not None  # checked on construction
         return self.config.patch_size
+
+    @property
+    def whitening(self) -> PatchWhitening | None:
+        """The whitening of the patches (correlated noise), from the first training image's noise."""
+        return self.noise.whitening
 
     @property
     def noise_sigma(self) -> float:
@@ -191,7 +194,7 @@ class TrainedModel:
             return None
         unit = self.scaling.scale
         try:
-            own = estimate_noise_acf(scaled).sigma if self.whitening is not None else estimate_noise_sigma(scaled)
+            own = self.noise.sigma_of(scaled)
         except ValueError:  # an image too small to estimate it
             own = None
         return ModelFit(
@@ -231,8 +234,7 @@ class TrainedModel:
     def _fixes(self, name: str, value: object) -> bool:
         """Whether `value` of the model-fixed field `name` agrees with the model."""
         if name == "noise":
-            kind = "poisson" if self.noise.kind == NATIVE_POISSON else self.noise.kind
-            return value in ("auto", kind)
+            return isinstance(value, str) and self.noise.agrees_with(value)
         if name == "patch_size" and value is None:  # None: "choose it", and the model has chosen
             return True
         return bool(value == getattr(self.config, name))
@@ -251,7 +253,7 @@ class TrainedModel:
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"no model file at {path}" + (" (it is a folder)" if path.is_dir() else ""))
-        members = MEMBERS | parameter_names()
+        members = MEMBERS | stored_array_names() | parameter_names()
         text, arrays = read_archive(path, NOUN, members, memory_limit(check_max_memory(max_memory)))
         meta = parse_meta(path, NOUN, text, FORMAT, OTHER_FORMATS)
         if meta.get("format_version") != FORMAT_VERSION:
@@ -295,8 +297,6 @@ class TrainedModel:
             "n_train": self.n_train,
         }
         arrays = {**self.model.arrays(), **noise_arrays}
-        if self.whitening is not None:
-            arrays["whitening_L"] = self.whitening.L
         return json.dumps(meta, sort_keys=True, allow_nan=False), arrays
 
     @classmethod
@@ -312,22 +312,17 @@ class TrainedModel:
         problem = family.parameter_problem(arrays, config.n_latents, config.patch_size, config.context)
         if problem is not None or config.patch_size is None:
             raise ValueError(problem or "its configuration names no patch size")
-        noise = NoiseModel.from_stored(meta["noise"], arrays)
+        noise = noise_from_stored(meta["noise"], arrays)
         if noise.acf is not None and not np.all(np.isfinite(noise.acf.cov)):
             raise ValueError("the noise ACF holds NaN or Inf")
-        whitening = None
-        if noise.kind == "correlated":
-            L = arrays["whitening_L"]
-            D = config.context * config.patch_size**2
-            if L.shape != (D, D):
-                raise ValueError(f"whitening_L has shape {L.shape}, expected ({D},) * 2")
-            whitening = PatchWhitening.from_cholesky(L)
+        D = config.context * config.patch_size**2
+        if noise.whitening is not None and noise.whitening.L.shape != (D, D):
+            raise ValueError(f"whitening_L has shape {noise.whitening.L.shape}, expected ({D},) * 2")
         return cls(
             config=config,
             model=family.from_arrays(arrays, meta["shared_pi"]),
             noise=noise,
             scaling=_scaling_from(meta["scaling"]),
-            whitening=whitening,
             history=tuple(EpochLog(**log) for log in meta["history"]),
             images=meta["images"],
             n_train=meta["n_train"],
