@@ -6,7 +6,7 @@ with the review's "tiny" settings. A case passes when the process neither crashe
 traceback, and its own check holds (a clear message naming the problem, or a correct result; inputs unchanged;
 nothing half-written). D13 (a symlink planted at the report's temp name; a read-only folder, which binds no
 root), D14 (two concurrent writers) and D15 (a full disk) need timing, root-free permissions or a small mounted
-file system: tests/test_cli_jobs.py covers them, as the table says. R14 (a full disk at the image) mounts an
+file system: tests/cli/test_cli_jobs.py covers them, as the table says. R14 (a full disk at the image) mounts an
 8 KiB tmpfs, which needs root; without it the table points to its test. Exits 1 if any case fails.
 
     python bench/reliability.py [--only D2 R4 ...]
@@ -705,13 +705,19 @@ def main() -> int:
         failed += not ok
         rc = "timeout" if o.timed_out else o.rc
         print(f"| {case.defect} | {case.what} | {rc} | {o.said.replace('|', '/')} | {'pass' if ok else 'FAIL'} |")
-    print("| D13 | report temp file: random name, O_EXCL, no symlinks | | tests/test_cli_jobs.py | test |")
-    print("| D14 | two writers of one output | | tests/test_cli_jobs.py (image and sidecar replaced together) | test |")
-    print("| D15 | a full disk at the sidecar | | tests/test_cli_jobs.py (nothing left, the file named) | test |")
+    print("| D13 | report temp file: random name, O_EXCL, no symlinks | | tests/cli/test_cli_jobs.py | test |")
+    print(
+        "| D14 | two writers of one output | | tests/cli/test_cli_jobs.py"
+        " (image and sidecar replaced together) | test |"
+    )
+    print("| D15 | a full disk at the sidecar | | tests/cli/test_cli_jobs.py (nothing left, the file named) | test |")
     if os.geteuid() != 0:
-        print("| R14 | a full disk at the image | | tests/test_cli_jobs.py (the tmpfs case needs root) | test |")
+        print("| R14 | a full disk at the image | | tests/cli/test_cli_jobs.py (the tmpfs case needs root) | test |")
     if MPIEXEC is None:
-        print("| R12 | MPI: Ctrl-C, a bad input | | tests/test_mpi.py (needs mpiexec: pip install '.[mpi]') | test |")
+        print(
+            "| R12 | MPI: Ctrl-C, a bad input | | tests/runtime/test_mpi.py"
+            " (needs mpiexec: pip install '.[mpi]') | test |"
+        )
     print(f"\n{failed} failed")
     return 1 if failed else 0
 

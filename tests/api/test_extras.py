@@ -11,7 +11,7 @@ import pytest
 from zeroshot.cli.main import build_parser
 from zeroshot.extras import extra_packages, install_hint
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # `zeroshot[em]` and the like: a package index's zeroshot, not this one.
 INDEX_NAME = re.compile(r"zeroshot\[(?:em|napari|mpi|report|test|all)[],]")
 

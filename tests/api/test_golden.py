@@ -6,7 +6,7 @@ Each map is pinned by a fingerprint (its mean, standard deviation and two fixed 
 scale, not by a hash of its bytes: numpy's OpenBLAS picks its kernels by the CPU at run time, and AVX-512 and AVX2
 kernels round the matrix products differently (the maps then differ by about 1e-14 of their scale; a change of the
 method moves them by far more). On one machine, one thread and two give bitwise the same maps.
-Print the pins of the code at hand: `python tests/test_golden.py`."""
+Print the pins of the code at hand: `python tests/api/test_golden.py`."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from zeroshot.cli.main import main
 from zeroshot.volume import SliceResult, training_slices
 
 # context 1: these tests are of patches of one slice (the default "auto" takes 3 for these volumes, whose
-# neighbouring slices share their structure; 3-D context: tests/test_context.py).
+# neighbouring slices share their structure; 3-D context: tests/pipeline/test_3d_context.py).
 OPTIONS = {"n_latents": 16, "n_states": 8, "epochs": 3, "patch_size": 5, "threads": 1, "context": 1}
 FAST = ["--latents", "16", "--states", "8", "--epochs", "3", "--patch-size", "5", "--threads", "1", "--context", "1"]
 

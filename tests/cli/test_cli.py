@@ -186,7 +186,7 @@ def test_the_real_demos_help_states_the_time_the_readme_states():
     text = " ".join(demo.format_help().split()).replace("CPU- seconds", "CPU-seconds")  # wrapped at the hyphen
     found = re.search(r"about (\d+) seconds on 2 free cores, (\d+) CPU-seconds", text)
     assert found is not None, text
-    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
     assert f"the demo takes about {found[1]} seconds on 2 free cores ({found[2]} CPU-seconds)" in readme
 
 

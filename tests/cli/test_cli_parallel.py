@@ -1,6 +1,6 @@
 """How ranks share the inputs (--parallel): the choice, and files mode in one process and on thread ranks (each
 file as one process would denoise it, one line per finished file, failures reported and the rest written).
-The same under a real `mpiexec -n 2`: tests/test_mpi.py."""
+The same under a real `mpiexec -n 2`: tests/runtime/test_mpi.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The compiled BSC kernels against the numpy reference (tests/reference.py), their bounds and their
+"""The compiled BSC kernels against the numpy reference (tests/support/reference.py), their bounds and their
 input checks.
 
 Random problems: N, D, H up to ~70 (H crosses the 64-bit word boundary of the packed states), S distinct

@@ -1,7 +1,7 @@
 """Hypothesis fuzzing of every binding of zeroshot._core and _core.testing (reliability review, section K):
 arbitrary shapes, dtypes, NaN/Inf, non-contiguous and read-only arrays, huge or negative sizes, counts,
 seeds and thread numbers. Batches of calls run in subprocesses under a 3 GiB address-space limit
-(tests/core_fuzz_child.py); every call must return or raise ValueError/TypeError (MemoryError where
+(tests/support/core_fuzz_child.py); every call must return or raise ValueError/TypeError (MemoryError where
 only an allocation can refuse a size), never crash (a signal exit) or hang (a timeout).
 
 The default run takes about half a minute; `pytest --fuzz-long` (or ZEROSHOT_FUZZ_LONG=1) runs for minutes.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-CHILD = Path(__file__).with_name("core_fuzz_child.py")
+CHILD = Path(__file__).parents[1] / "support" / "core_fuzz_child.py"
 MEMORY = 3 * 2**30
 
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # A tiny problem: the run takes well under a second.
 TINY = shlex.split("--N 600 --D 16 --H 24 --S 12 --repeats 2 --warmup 2 --check-patches 8")
 

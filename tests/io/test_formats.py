@@ -589,7 +589,7 @@ def test_vendor_file_needs_exactly_one_image(tmp_path, monkeypatch, count):
     assert ("holds no image" if count == 0 else "holds 2 images") in message
 
 
-# DM3 through the real rosettasciio, on files made by tests/dm3_writer.py.
+# DM3 through the real rosettasciio, on files made by tests/support/dm3_writer.py.
 
 
 def test_dm3_round_trip_through_rosettasciio(tmp_path):

@@ -1,4 +1,4 @@
-"""The Poisson mixture model: its kernels against tests/reference_pmm.py, exact EM, threads, recovery, and
+"""The Poisson mixture model: its kernels against tests/support/reference_pmm.py, exact EM, threads, recovery, and
 the pipeline on Poisson counts."""
 
 import json

@@ -36,7 +36,7 @@ def test_auto_picks_white_on_white_noise(shape, seed, sigma):
 
 
 def test_auto_picks_white_on_the_golden_image():
-    """The image of tests/test_golden.py (white noise on a plaid), which must stay bitwise pinned."""
+    """The image of tests/api/test_golden.py (white noise on a plaid), which must stay bitwise pinned."""
     y, x = np.mgrid[:40, :44]
     plaid = 40.0 + 80.0 * ((x // 11) % 2) + 60.0 * ((y // 13) % 2)
     assert decide_noise(plaid + 20.0 * np.random.default_rng(7).standard_normal(plaid.shape)).kind == "white"

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("mpi4py") is None or MPIEXEC is None,
     reason="needs mpi4py and mpiexec: pip install '.[mpi]' (mpi4py with MPICH from PyPI)",
 )
-HERE = Path(__file__).parent
+SUPPORT = Path(__file__).parents[1] / "support"
 RTOL = 1e-10
 TIMEOUT = 300
 OPTIONS = {
@@ -89,7 +89,7 @@ def two_rank_runs(tmp_path_factory):
         models = sorted(m for m in OPTIONS if (m in ON_COUNTS) == (kind == "counts"))
         run = mpiexec(
             sys.executable,
-            str(HERE / "mpi_denoise.py"),
+            str(SUPPORT / "mpi_denoise.py"),
             str(folder / f"{kind}.npy"),
             str(folder / f"{kind}_run"),
             *(json.dumps(OPTIONS[m]) for m in models),
@@ -235,7 +235,7 @@ def test_mpi_run_stopped_by_sigint_resumes(tmp_path):
 def test_the_memory_bound_holds_every_rank(tmp_path, ranks):
     """zeroshot.runtime.memory's per-rank bound (rank 0's, the largest) against each rank's traced peak."""
     out = tmp_path / "memory.json"
-    run = mpiexec(sys.executable, str(HERE / "mpi_memory.py"), str(out), ranks=ranks)
+    run = mpiexec(sys.executable, str(SUPPORT / "mpi_memory.py"), str(out), ranks=ranks)
     assert run.returncode == 0, run.stderr
     for result in json.loads(out.read_text()):
         assert max(result["peaks"]) <= result["bound"] <= 2 * max(result["peaks"]), result

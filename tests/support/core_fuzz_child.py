@@ -1,9 +1,9 @@
-"""The child of tests/test_core_fuzz.py: under a memory limit, hypothesis calls every binding of
+"""The child of tests/core/test_core_fuzz.py: under a memory limit, hypothesis calls every binding of
 zeroshot._core (and _core.testing) with arbitrary arguments; each call must return or raise ValueError or
 TypeError (MemoryError for sizes only an allocation can refuse; the M-step's RuntimeErrors for degenerate
 statistics). Before each call its description goes to stderr, so a crash names the call that made it.
 
-python tests/core_fuzz_child.py SEED EXAMPLES MEMORY_BYTES
+python tests/support/core_fuzz_child.py SEED EXAMPLES MEMORY_BYTES
 """
 
 from __future__ import annotations

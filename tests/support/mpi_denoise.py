@@ -1,4 +1,4 @@
-"""Run by tests/test_mpi.py under mpiexec: `python mpi_denoise.py IMAGE.npy OUT_PREFIX OPTIONS_JSON...`
+"""Run by tests/runtime/test_mpi.py under mpiexec: `python mpi_denoise.py IMAGE.npy OUT_PREFIX OPTIONS_JSON...`
 denoises the image once per OPTIONS_JSON with an MPIComm; rank 0 writes OUT_PREFIX<i>.npz with the
 parameters, F and the maps. Every rank checks that it got rank 0's result."""
 

@@ -1,4 +1,4 @@
-"""Run by tests/test_mpi.py under mpiexec: `python mpi_memory.py OUT.json` denoises a small image with an
+"""Run by tests/runtime/test_mpi.py under mpiexec: `python mpi_memory.py OUT.json` denoises a small image with an
 MPIComm for a few settings under tracemalloc; rank 0 writes each rank's traced peak and the bound of
 zeroshot.runtime.memory for rank 0 (without the runtime reserve, which tracemalloc does not see)."""
 
