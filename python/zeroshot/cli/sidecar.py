@@ -32,14 +32,6 @@ def sidecar_text(record: dict[str, Any]) -> str:
     return json.dumps(stamped, indent=2, allow_nan=False) + "\n"
 
 
-def write_sidecar(output: Path, record: dict[str, Any]) -> Path:
-    """Writes the stamped `record` atomically to the sidecar of `output`; returns the sidecar's path."""
-    path = sidecar_path(output)
-    staged = _stage_text(path, sidecar_text(record))
-    replace_together([staged])
-    return path
-
-
 def _stage_text(path: Path, text: str) -> StagedFile:
     return stage(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
