@@ -342,7 +342,9 @@ def test_missing_and_unknown_files(tmp_path):
     with pytest.raises(ValueError, match=r"absent\.mrc: no such file"):
         read_em(tmp_path / "absent.mrc")
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8")
-    with pytest.raises(ValueError, match=r"photo.jpg: unknown image suffix '.jpg'; zeroshot reads .mrc"):
+    with pytest.raises(
+        ValueError, match=r"photo.jpg: unknown image suffix '.jpg'; zeroshot reads .mrc.* and writes .mrc, .mrcs"
+    ):
         read_em(tmp_path / "photo.jpg")
     with pytest.raises(ValueError, match="not a regular file"):
         read_em(tmp_path)

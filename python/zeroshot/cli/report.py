@@ -77,7 +77,7 @@ def stage_report(
     axes = fig.subplots(2, 4)
     panels = [
         (noisy, "noisy input"),
-        (denoised, "denoised (posterior mean)"),
+        (denoised, "denoised"),  # the posterior mean, or after it the Wiener pass
         (np.sqrt(np.maximum(variance, 0.0)), "posterior standard deviation √V"),
         (relief, "relief (shaded detail)"),
     ]

@@ -91,4 +91,7 @@ def format_of(path: Path) -> Format:
     for fmt in FORMATS:
         if suffix in fmt.suffixes:
             return fmt
-    raise ValueError(f"{path}: unknown image suffix {path.suffix!r}; zeroshot reads {', '.join(READ_SUFFIXES)}")
+    raise ValueError(
+        f"{path}: unknown image suffix {path.suffix!r}; zeroshot reads {', '.join(READ_SUFFIXES)} and writes "
+        f"{', '.join(WRITE_SUFFIXES)}"
+    )
