@@ -44,7 +44,8 @@ Section ``loo``: ES3C few-shot leave-one-out on the 5 standard images at sigma 2
 with seed --seed + k (house keeps seed 0, the noisy image of denoise_quality.py). For each held-out image
 (--images): ``trained = zeroshot.train(the other four noisy images, config=es3c defaults + --zeroshot)``, then
 ``zeroshot.denoise(held_out, model=trained)`` and ``zeroshot.denoise(held_out, model=trained, finetune=K)``
-(--finetune, default 5 epochs of EM on the held-out image from the trained model), beside BM3D with the true
+(--finetune, default 5 epochs of EM on the held-out image from the trained model; --finetune-patches N: on a
+random subset of N of its patches, `max_train_patches`), beside BM3D with the true
 sigma and, with --per-image, ``zeroshot.denoise(held_out, config=es3c ...)`` learned from the image alone.
 --loo-crop N takes the central N x N of every image (for quick runs). Reported: the PSNR of each and the
 training, inference and fine-tuning times, and the means per sigma.
@@ -55,7 +56,8 @@ the script exits non-zero otherwise. The targets are reported as met or not and 
     pip install bm3d scikit-image      # benchmark-only dependencies
     python bench/dataset.py [--sections set loo] [--datasets standard em] [--n-images 20] [--crop 128]
                             [--em-crop 64] [--em-bin 4] [--sigma 25] [--model bsc|es3c] [--set-finetune 0]
-                            [--images house ...] [--sigmas 25 50] [--finetune 5] [--per-image] [--loo-crop N]
+                            [--images house ...] [--sigmas 25 50] [--finetune 5] [--finetune-patches N] [--per-image]
+                            [--loo-crop N]
                             [--zeroshot epochs=3 ...] [--threads N] [--seed 0] [--markdown]
 """
 
@@ -364,7 +366,12 @@ def leave_one_out(
     runs = {
         "few-shot": timed(zeroshot.denoise, image, model=trained, threads=args.threads),
         f"finetune {args.finetune}": timed(
-            zeroshot.denoise, image, model=trained, finetune=args.finetune, threads=args.threads
+            zeroshot.denoise,
+            image,
+            model=trained,
+            finetune=args.finetune,
+            threads=args.threads,
+            **({} if args.finetune_patches is None else {"max_train_patches": args.finetune_patches}),
         ),
     }
     if args.per_image:
@@ -393,6 +400,9 @@ def main() -> None:
     parser.add_argument("--images", nargs="+", default=list(STANDARD_IMAGES), choices=STANDARD_IMAGES, help="held out")
     parser.add_argument("--sigmas", nargs="+", type=float, default=[25.0, 50.0], help="noise of section loo")
     parser.add_argument("--finetune", type=int, default=5, help="fine-tuning epochs of section loo (default 5)")
+    parser.add_argument(
+        "--finetune-patches", type=int, default=None, help="section loo: fine-tune on this many of the image's patches"
+    )
     parser.add_argument(
         "--set-finetune", type=int, default=0, help="section set: fine-tuning epochs of each few-shot image (default 0)"
     )
