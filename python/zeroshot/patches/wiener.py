@@ -17,6 +17,8 @@ to be at least P on each side; smaller images keep the pilot.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["WIENER_PATCH", "WIENER_STEP", "dct_basis", "patch_window", "wiener_pass"]
@@ -78,11 +80,17 @@ def wiener_pass(
         estimates *= patch_weight[:, None]
         estimates = estimates.reshape(len(r), len(cols), P, P)
         patch_weight = patch_weight.reshape(len(r), len(cols))
-        for i in range(P):  # rows and cols are distinct: each pixel is hit once per offset (i, j)
+        # rows and cols are distinct: each pixel is hit once per offset (i, j). Their evenly spaced part is
+        # indexed by slices (fancy indexing of all of them took a third of the pass on a 1024² image).
+        parts = [(a, b) for a in _even_parts(r, step) for b in _even_parts(cols, step)]
+        for i in range(P):
             for j in range(P):
-                at = np.ix_(r + i, cols + j)
-                out[at] += estimates[:, :, i, j] * window[i, j]
-                weight[at] += patch_weight * window[i, j]
+                values = estimates[:, :, i, j] * window[i, j]
+                weights = patch_weight * window[i, j]
+                for (rows_at, rows_in), (cols_at, cols_in) in parts:
+                    at = _pixels(_shifted(rows_at, i), _shifted(cols_at, j))
+                    out[at] += values[rows_in, cols_in]
+                    weight[at] += weights[rows_in, cols_in]
     result: np.ndarray = out / weight
     return result
 
@@ -93,6 +101,32 @@ def patch_window(P: int) -> np.ndarray:
     result changed 1.33x more across every 4th column than elsewhere); the taper spreads each edge over the patch."""
     taper = np.sin(np.pi * (np.arange(P) + 0.5) / P) ** 2
     return np.asarray(np.outer(taper, taper))
+
+
+Part = tuple["slice | np.ndarray", slice]
+
+
+def _even_parts(starts: np.ndarray, step: int) -> list[Part]:
+    """The patch starts split into (their pixels, their positions in `starts`): the leading run `step` apart as
+    slices, the rest (the patch flush with the end) as an index array."""
+    even = int(np.argmax(np.diff(starts) != step)) + 1 if np.any(np.diff(starts) != step) else starts.size
+    parts: list[Part] = [(slice(int(starts[0]), int(starts[even - 1]) + 1, step), slice(0, even))]
+    if even < starts.size:
+        parts.append((starts[even:], slice(even, starts.size)))
+    return parts
+
+
+def _shifted(at: slice | np.ndarray, offset: int) -> slice | np.ndarray:
+    if isinstance(at, slice):
+        return slice(at.start + offset, at.stop + offset, at.step)
+    return at + offset
+
+
+def _pixels(rows: slice | np.ndarray, cols: slice | np.ndarray) -> tuple[Any, ...]:
+    """The index of the pixels rows × cols: a block of slices, or with an index array the lines np.ix_ crosses."""
+    if isinstance(rows, slice) and isinstance(cols, slice):
+        return rows, cols
+    return np.ix_(*(np.arange(a.start, a.stop, a.step) if isinstance(a, slice) else a for a in (rows, cols)))
 
 
 def _corners(length: int, P: int, step: int) -> np.ndarray:
