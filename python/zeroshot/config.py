@@ -319,11 +319,20 @@ def training_patch_limit(config: DenoiseConfig, noise: NoiseModel | None) -> int
 
 
 def inference_stride(config: DenoiseConfig, wiener_follows: bool, moments: int) -> int:
-    """The run's inference_stride: as configured, or for "auto" WIENER_INFERENCE_STRIDE where the Wiener pass follows
-    the model and no moment maps are asked for (moments 1), else 1."""
-    if config.inference_stride != "auto":
-        return int(config.inference_stride)
-    return WIENER_INFERENCE_STRIDE if wiener_follows and moments == 1 else 1
+    """The run's inference_stride for its patch size (set): as configured, or for "auto" WIENER_INFERENCE_STRIDE
+    (at most P) where the Wiener pass follows the model and no moment maps are asked for (moments 1), else 1. A
+    stride asked for beyond P is a ValueError: the pixels between the patches would get no estimate."""
+    P = config.patch_size
+    assert P is not None
+    if config.inference_stride == "auto":
+        return min(WIENER_INFERENCE_STRIDE, P) if wiener_follows and moments == 1 else 1
+    stride = int(config.inference_stride)
+    _require(
+        stride <= P,
+        f"inference_stride {stride} is larger than the patch size P = {P}: the pixels between the patches would "
+        "get no estimate; take a stride of at most P",
+    )
+    return stride
 
 
 def inference_states(config: DenoiseConfig, fresh: bool) -> int:

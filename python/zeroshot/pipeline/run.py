@@ -155,7 +155,7 @@ def prepare(
     if rows.size < comm.size:
         raise ValueError(f"{rows.size} training patches cannot be shared by {comm.size} ranks")
     block = block_range(rows.size, comm.rank, comm.size)
-    stride = strided_inference(config, noise, values.shape[-2:], moments)
+    stride = inference_stride(config, wiener_follows(config, noise, values.shape[-2:]), moments)
     fresh = rows.size < grid.N or stride > 1 or (trained is not None and config.epochs == 0)
     if trained is None:  # a trained model's noise model was fitted to its training images' patches
         noise = noise.for_patches(values, scaling.scale, P, slab_acf)
@@ -189,22 +189,6 @@ def wiener_follows(config: DenoiseConfig, noise: NoiseModel, shape: tuple[int, .
     """Whether the Wiener pass follows the model on an image of this shape (correlated noise, second_pass
     "wiener", at least two of its patches a side: its spectrum's windows hold its lags twice over)."""
     return config.second_pass == "wiener" and noise.wiener_pass and min(shape) >= 2 * WIENER_PATCH
-
-
-def strided_inference(config: DenoiseConfig, noise: NoiseModel, shape: tuple[int, ...], moments: int) -> int:
-    """The run's inference stride (`zeroshot.config.inference_stride`), "auto" at most the patch size; a stride
-    asked for beyond the patch size is a ValueError (pixels between the patches would get no estimate)."""
-    P = config.patch_size
-    assert P is not None
-    stride = inference_stride(config, wiener_follows(config, noise, shape), moments)
-    if config.inference_stride == "auto":
-        return min(stride, P)
-    if stride > P:
-        raise ValueError(
-            f"inference_stride {stride} is larger than the patch size P = {P}: the pixels between the patches "
-            "would get no estimate; take a stride of at most P"
-        )
-    return stride
 
 
 def patch_size_for(values: np.ndarray, config: DenoiseConfig, noise: NoiseModel, averaging: float = 1.0) -> int:
