@@ -7,12 +7,14 @@ more than the indices.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from zeroshot.patches.grid import PatchGrid
 
-__all__ = ["center", "extract_patches", "patch_range", "patches_at"]
+__all__ = ["center", "extract_patches", "patch_range", "patches_at", "rows_of_ranges"]
 
 
 def patch_range(image: np.ndarray, grid: PatchGrid, start: int, stop: int) -> np.ndarray:
@@ -30,12 +32,20 @@ def patch_range(image: np.ndarray, grid: PatchGrid, start: int, stop: int) -> np
 def patches_at(image: np.ndarray, grid: PatchGrid, rows: np.ndarray, chunk: int) -> np.ndarray:
     """Y (len(rows), D): the patches at the sorted indices `rows`, extracted `chunk` patches at a time so
     that no more than one chunk of unwanted patches is made."""
-    out = np.empty((rows.size, grid.D))
+    return rows_of_ranges(lambda start, stop: patch_range(image, grid, start, stop), grid, rows, chunk, grid.D)
+
+
+def rows_of_ranges(
+    ranged: Callable[[int, int], np.ndarray], grid: PatchGrid, rows: np.ndarray, chunk: int, width: int
+) -> np.ndarray:
+    """(len(rows), width): the rows at the sorted patch indices `rows` of what ranged(start, stop) gives for the
+    patches start..stop-1, asked `chunk` patches at a time (only for the chunks that hold some of `rows`)."""
+    out = np.empty((rows.size, width))
     done = 0
     for start, stop in grid.chunks(0, grid.N, chunk):
         hi = int(np.searchsorted(rows, stop))
         if hi > done:
-            out[done:hi] = patch_range(image, grid, start, stop)[rows[done:hi] - start]
+            out[done:hi] = ranged(start, stop)[rows[done:hi] - start]
             done = hi
     return out
 

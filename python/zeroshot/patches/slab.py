@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zeroshot.patches.extract import patch_range, patches_at
+from zeroshot.patches.extract import patch_range, patches_at, rows_of_ranges
 from zeroshot.patches.grid import PatchGrid
 
 __all__ = ["centre_block", "centre_slice", "slab_patch_range", "slab_patches_at"]
@@ -37,14 +37,8 @@ def slab_patches_at(values: np.ndarray, grid: PatchGrid, rows: np.ndarray, chunk
     for a 2-D image, `patches_at`."""
     if values.ndim == 2:
         return patches_at(values, grid, rows, chunk)
-    out = np.empty((rows.size, values.shape[0] * grid.D))
-    done = 0
-    for start, stop in grid.chunks(0, grid.N, chunk):
-        hi = int(np.searchsorted(rows, stop))
-        if hi > done:
-            out[done:hi] = slab_patch_range(values, grid, start, stop)[rows[done:hi] - start]
-            done = hi
-    return out
+    width = values.shape[0] * grid.D
+    return rows_of_ranges(lambda start, stop: slab_patch_range(values, grid, start, stop), grid, rows, chunk, width)
 
 
 def centre_block(values: np.ndarray | None, context: int) -> np.ndarray | None:
