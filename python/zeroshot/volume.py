@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -38,7 +37,7 @@ from zeroshot.config import DenoiseConfig, integer_at_least, resolve_config
 from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
 from zeroshot.pipeline.progress import RunProgress, Step
 from zeroshot.pipeline.slab import ContextChoice, choose_context, slab_indices, slab_of
-from zeroshot.pipeline.trained import ModelMismatchWarning, TrainedModel
+from zeroshot.pipeline.trained import TrainedModel
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.runtime.memory_check import MaxMemory
 from zeroshot.train import train
@@ -228,12 +227,16 @@ def denoise_volume(
         nonlocal slice_config
         image = slab_of(volume, z, context)
         if trained is not None:
-            with warnings.catch_warnings():
-                if own_model:  # learned from this volume: its frames' noise is the model's by construction
-                    warnings.simplefilter("ignore", ModelMismatchWarning)
-                result = denoise(
-                    image, model=trained, moments=moments, threads=threads, max_memory=max_memory, **inference
-                )
+            # a model learned from this volume needs no comparison with its slices: their noise is its own
+            result = denoise(
+                image,
+                model=trained,
+                moments=moments,
+                threads=threads,
+                max_memory=max_memory,
+                compare_to_model=not own_model,
+                **inference,
+            )
         else:
             assert slice_config is not None
             result = denoise(

@@ -24,6 +24,7 @@ from zeroshot.io import (
     stretch_to_dtype,
     write_em,
 )
+from zeroshot.io.volume import open_volume
 
 PIXEL = PixelSize(y=0.6, x=1.25)  # non-square, and large enough for PNG's pHYs (>= 0.47 nm)
 
@@ -346,8 +347,10 @@ def test_missing_and_unknown_files(tmp_path):
         ValueError, match=r"photo.jpg: unknown image suffix '.jpg'; zeroshot reads .mrc.* and writes .mrc, .mrcs"
     ):
         read_em(tmp_path / "photo.jpg")
-    with pytest.raises(ValueError, match="not a regular file"):
+    with pytest.raises(ValueError, match=r"a folder, not an image file; give its images, e\.g\. .*\*\.mrc"):
         read_em(tmp_path)
+    with pytest.raises(ValueError, match="a folder, not an image file"):
+        open_volume(tmp_path)
 
 
 def test_nan_in_mrc_is_refused(tmp_path):

@@ -183,6 +183,7 @@ def one_call(draw: Any) -> None:
                 "make_children",
                 "slab_posterior",
                 "pmm",
+                "wiener_filter",
             ]
         )
     )
@@ -225,6 +226,8 @@ def one_call(draw: Any) -> None:
         )
     elif target == "pmm":
         pmm_calls(draw, p)
+    elif target == "wiener_filter":
+        wiener_calls(draw)
     elif target == "make_children":
         evo = evo_configs(draw)
         n_parents = getattr(evo, "n_parents", 2)
@@ -287,6 +290,19 @@ def pmm_calls(draw: Any, p: dict[str, Any]) -> None:
         order = draw(st.one_of(st.integers(0, 4), WILD_SCALARS))
         args = (maybe_wild(draw, Lambda), maybe_wild(draw, K), w_lpj(draw, p), order)
         call("pmm_posterior_moments", _core.pmm_posterior_moments, *args)
+
+
+def wiener_calls(draw: Any) -> None:
+    """The Wiener pass's filter: P x P patches at given starts of an (R, C) image."""
+    P = draw(st.sampled_from([1, 2, 4, 16]))
+    R, C = draw(st.sampled_from([P, P + 3, 20])), draw(st.sampled_from([P, 21]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    image, pilot = rng.normal(size=(R, C)), rng.normal(size=(R, C))
+    dct = np.linalg.qr(rng.normal(size=(P, P)))[0]
+    noise_var, window = rng.uniform(0.1, 2, P * P), rng.uniform(0, 1, (P, P))
+    rows, cols = np.arange(0, R - P + 1, 2), np.arange(0, C - P + 1, 3)
+    args = (image, pilot, dct, noise_var, window, rows, cols)
+    call("wiener_filter", _core.wiener_filter, *(maybe_wild(draw, a) for a in args))
 
 
 def w_lpj(draw: Any, p: dict[str, Any]) -> Any:

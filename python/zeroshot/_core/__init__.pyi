@@ -180,3 +180,14 @@ def pmm_accumulate(Y: ArrayLike, K: NDArray[np.int32], lpj: ArrayLike, C: int) -
 def pmm_posterior_moments(
     Lambda: ArrayLike, K: NDArray[np.int32], lpj: ArrayLike, order: int = 1
 ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64] | None]: ...
+
+# Filters (cpp/bindings/bind_filters.cpp).
+def wiener_filter(
+    noisy: ArrayLike,
+    pilot: ArrayLike,
+    dct: ArrayLike,
+    noise_var: ArrayLike,
+    window: ArrayLike,
+    row_starts: ArrayLike,
+    col_starts: ArrayLike,
+) -> NDArray[np.float64]: ...  # (R, C); dct, window (P, P), noise_var (P * P,), starts in [0, side - P]

@@ -376,7 +376,8 @@ def _denoise_volume(
     for index, frame in enumerate(frames, start=1):
         where = f"{job.source} (frame {index})"
         with errors_named(where, frame):  # no mismatch to warn of: the model is learned from these frames
-            results.append(_denoise_frame(slab_of(frames, index - 1, context), options, comm, model=trained))
+            slab = slab_of(frames, index - 1, context)
+            results.append(_denoise_frame(slab, options, comm, model=trained, compare_to_model=False))
         if display is not None:
             display.step(Step("slices", index, len(frames), "frame"))
     return results

@@ -471,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
 
 # After Ctrl-C, how long a rank other than 0 gives rank 0 to report it and end the job.
 _INTERRUPT_GRACE_S = 2.0
+# After an error, how long a rank gives mpiexec to pass its message on before it ends the job.
+_REPORT_GRACE_S = 0.5
 
 
 def _end_the_job(comm: MPIComm, command: str, error: BaseException, message: str | None) -> NoReturn:
@@ -489,6 +491,9 @@ def _end_the_job(comm: MPIComm, command: str, error: BaseException, message: str
     else:
         traceback.print_exc()
         print(f"zeroshot {command}: rank {comm.rank} failed; aborting the job", file=sys.stderr)
+    # mpiexec forwards a rank's output on its own time: an abort right after the message once lost it
+    sys.stderr.flush()
+    time.sleep(_REPORT_GRACE_S)
     comm.abort(1)
 
 

@@ -13,7 +13,7 @@ from numpy.typing import DTypeLike
 
 from zeroshot.io.atomic import StagedFile, stage
 from zeroshot.io.dtypes import check_finite, real_dtype, to_dtype_like
-from zeroshot.io.formats import FORMATS, WRITE_SUFFIXES, Format, Writer, format_of
+from zeroshot.io.formats import FORMATS, WRITE_SUFFIXES, Format, Writer, check_input_file, format_of
 from zeroshot.io.limits import HeaderCheck, default_check
 from zeroshot.io.mrc import MrcHeader
 from zeroshot.io.pixelsize import PixelSize
@@ -67,8 +67,7 @@ def read_em(path: PathLike, *, check: HeaderCheck | Literal["available"] | None 
     for another limit, None for no check).
     """
     p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"{p}: no such file" if not p.exists() else f"{p}: not a regular file")
+    check_input_file(p)
     fmt = format_of(p)
     data, pixel_size, header = fmt.read(p, default_check() if check == "available" else check)
     return EMImage(data=_image_or_stack(data, p), pixel_size=pixel_size, path=p, format=fmt.name, header=header)

@@ -85,6 +85,18 @@ READ_SUFFIXES = tuple(s for f in FORMATS for s in f.suffixes)
 WRITE_SUFFIXES = tuple(s for f in FORMATS if f.write is not None for s in f.suffixes)
 
 
+def check_input_file(path: Path) -> None:
+    """A ValueError naming `path` unless it is a regular file: missing, a folder (with the command that takes its
+    images), or another kind of file."""
+    if path.is_file():
+        return
+    if not path.exists():
+        raise ValueError(f"{path}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{path}: a folder, not an image file; give its images, e.g. {path / '*.mrc'}")
+    raise ValueError(f"{path}: not a regular file")
+
+
 def format_of(path: Path) -> Format:
     """The format of `path` by its suffix (any case), or a ValueError naming the file."""
     suffix = path.suffix.lower()

@@ -34,6 +34,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from zeroshot.io.dtypes import real_dtype
+from zeroshot.io.formats import check_input_file
 from zeroshot.io.mrc import MrcHeader
 from zeroshot.io.pixelsize import PixelSize, nm_per_unit
 from zeroshot.runtime.memory import format_bytes
@@ -220,8 +221,7 @@ def open_volume(path: PathLike) -> VolumeSource:
     header (see the module's docstring); ValueError naming the file for a missing, truncated, inconsistent
     or unsupported file (an unknown or complex mode, a colour TIFF, a stack of volumes, ...)."""
     p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"{p}: no such file" if not p.exists() else f"{p}: not a regular file")
+    check_input_file(p)
     suffix = p.suffix.lower()
     if suffix in (".mrc", ".mrcs"):
         return _open_mrc(p)

@@ -17,9 +17,9 @@ to be at least P on each side; smaller images keep the pilot.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+
+from zeroshot import _core
 
 __all__ = ["WIENER_PATCH", "WIENER_STEP", "dct_basis", "patch_window", "wiener_pass"]
 
@@ -27,15 +27,19 @@ WIENER_PATCH = 16
 # Patches every 4 px: as good as every 2 (the prototype on the SARS-CoV-2 crop: region SNR 13.97 against 13.93 dB)
 # and 4x cheaper; the image's last rows and columns get their own patches.
 WIENER_STEP = 4
-# Coefficients held at once (8 bytes each): bounds the pass's memory at about 5 such arrays of 64 MiB.
-_BAND_VALUES = 1 << 23
+
+
+def dct_1d(P: int) -> np.ndarray:
+    """(P, P): the orthonormal 1-D DCT-II basis of P samples, one basis vector a row."""
+    n = np.arange(P)
+    d = np.cos(np.pi * (2 * n[None, :] + 1) * n[:, None] / (2 * P)) * np.sqrt(2.0 / P)
+    d[0] /= np.sqrt(2.0)
+    return np.asarray(d)
 
 
 def dct_basis(P: int) -> np.ndarray:
     """(P², P²): the orthonormal 2-D DCT-II basis of P × P patches (row-major), one basis vector a row."""
-    n = np.arange(P)
-    d = np.cos(np.pi * (2 * n[None, :] + 1) * n[:, None] / (2 * P)) * np.sqrt(2.0 / P)
-    d[0] /= np.sqrt(2.0)
+    d = dct_1d(P)
     return np.asarray(np.kron(d, d))
 
 
@@ -62,37 +66,8 @@ def wiener_pass(
         return p.copy()
     basis = dct_basis(P)
     noise_var = np.maximum(np.einsum("kd,de,ke->k", basis, noise_cov, basis), 1e-300)
-    out = np.zeros_like(y)
-    weight = np.zeros_like(y)
     rows, cols = _corners(y.shape[0], P, step), _corners(y.shape[1], P, step)
-    noisy_view = np.lib.stride_tricks.sliding_window_view(y, (P, P))
-    pilot_view = np.lib.stride_tricks.sliding_window_view(p, (P, P))
-    window = patch_window(P)
-    band = max(1, _BAND_VALUES // (len(cols) * P * P))  # rows of patches at a time: bounded memory
-    for start in range(0, len(rows), band):
-        r = rows[start : start + band]
-        noisy_coef = noisy_view[np.ix_(r, cols)].reshape(-1, P * P) @ basis.T
-        pilot_coef = pilot_view[np.ix_(r, cols)].reshape(-1, P * P) @ basis.T
-        shrink = pilot_coef**2 / (pilot_coef**2 + noise_var)
-        shrink[:, 0] = 0.0  # the patch's mean is the pilot's (added below), whatever the image's offset
-        patch_weight = 1.0 / np.maximum(np.sum(shrink * shrink * noise_var, axis=1), 1e-300)
-        estimates = (noisy_coef * shrink) @ basis + pilot_coef[:, :1] * basis[:1]
-        estimates *= patch_weight[:, None]
-        estimates = estimates.reshape(len(r), len(cols), P, P)
-        patch_weight = patch_weight.reshape(len(r), len(cols))
-        # rows and cols are distinct: each pixel is hit once per offset (i, j). Their evenly spaced part is
-        # indexed by slices (fancy indexing of all of them took a third of the pass on a 1024² image).
-        parts = [(a, b) for a in _even_parts(r, step) for b in _even_parts(cols, step)]
-        for i in range(P):
-            for j in range(P):
-                values = estimates[:, :, i, j] * window[i, j]
-                weights = patch_weight * window[i, j]
-                for (rows_at, rows_in), (cols_at, cols_in) in parts:
-                    at = _pixels(_shifted(rows_at, i), _shifted(cols_at, j))
-                    out[at] += values[rows_in, cols_in]
-                    weight[at] += weights[rows_in, cols_in]
-    result: np.ndarray = out / weight
-    return result
+    return _core.wiener_filter(y, p, dct_1d(P), noise_var, patch_window(P), rows, cols)
 
 
 def patch_window(P: int) -> np.ndarray:
@@ -101,32 +76,6 @@ def patch_window(P: int) -> np.ndarray:
     result changed 1.33x more across every 4th column than elsewhere); the taper spreads each edge over the patch."""
     taper = np.sin(np.pi * (np.arange(P) + 0.5) / P) ** 2
     return np.asarray(np.outer(taper, taper))
-
-
-Part = tuple["slice | np.ndarray", slice]
-
-
-def _even_parts(starts: np.ndarray, step: int) -> list[Part]:
-    """The patch starts split into (their pixels, their positions in `starts`): the leading run `step` apart as
-    slices, the rest (the patch flush with the end) as an index array."""
-    even = int(np.argmax(np.diff(starts) != step)) + 1 if np.any(np.diff(starts) != step) else starts.size
-    parts: list[Part] = [(slice(int(starts[0]), int(starts[even - 1]) + 1, step), slice(0, even))]
-    if even < starts.size:
-        parts.append((starts[even:], slice(even, starts.size)))
-    return parts
-
-
-def _shifted(at: slice | np.ndarray, offset: int) -> slice | np.ndarray:
-    if isinstance(at, slice):
-        return slice(at.start + offset, at.stop + offset, at.step)
-    return at + offset
-
-
-def _pixels(rows: slice | np.ndarray, cols: slice | np.ndarray) -> tuple[Any, ...]:
-    """The index of the pixels rows × cols: a block of slices, or with an index array the lines np.ix_ crosses."""
-    if isinstance(rows, slice) and isinstance(cols, slice):
-        return rows, cols
-    return np.ix_(*(np.arange(a.start, a.stop, a.step) if isinstance(a, slice) else a for a in (rows, cols)))
 
 
 def _corners(length: int, P: int, step: int) -> np.ndarray:
