@@ -18,6 +18,10 @@ slabs around the training slices (chosen among the slices whose slab lies inside
 denoised from its slab, the centre slice's posterior moments written back. Correlated noise is then whitened by a
 noise covariance that spans z too. A volume needs at least d slices.
 
+`denoise_slices` is the loop over a volume's slices that every front end runs (`denoise_volume`, the command
+line's stacks read whole, the napari widget's): the model (learned once for the volume, given, or one per slice),
+the slabs, and hooks for what each front end adds (progress, checkpoints, error messages naming the slice).
+
 MPI: every rank learns the same model (the training is repeated, with one process's arithmetic: the volume is
 then bitwise the same at any rank count), then the ranks share the slices, each denoising every size-th one,
 and send them to rank 0, which alone calls `on_slice` (or holds the arrays), in slice order.
@@ -199,8 +203,12 @@ def denoise_slices(
     on the first slice run (`later_frames_config`). comm: of every run (each rank runs every slice asked of it).
     moments, threads, max_memory, checkpoint_every as for `zeroshot.denoise`; hooks: what a front end adds."""
     hooks = hooks if hooks is not None else SliceHooks()
-    env: dict[str, Any] = {"threads": threads, "comm": comm, "max_memory": max_memory}
-    env["checkpoint_every"] = checkpoint_every
+    env: dict[str, Any] = {
+        "threads": threads,
+        "comm": comm,
+        "max_memory": max_memory,
+        "checkpoint_every": checkpoint_every,
+    }
     asked = model if isinstance(model, DenoiseConfig) else None
     trained = model if isinstance(model, TrainedModel) else None
     context = model.context if isinstance(model, DenoiseConfig) else model.config.context
@@ -220,10 +228,9 @@ def denoise_slices(
             )
 
     def results() -> Iterator[tuple[int, DenoiseResult]]:
-        config = asked  # per slice: after the first, with the noise decided on it
+        config = asked  # per slice: after the first, another one once the noise is decided on it
         for z in order:
-            decided = None if config is None or asked is None or config.noise == asked.noise else config.noise
-            run = hooks.starting(z, decided)
+            run = hooks.starting(z, config.noise if config is not None and config is not asked else None)
             given = {"moments": moments, "progress": run.progress, "callback": run.callback, **env}
             with run.errors:
                 image = slab_of(volume, z, context)
