@@ -41,6 +41,7 @@ import numpy as np
 
 from zeroshot.config import DenoiseConfig, integer_at_least, resolve_config
 from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
+from zeroshot.pipeline.env import RunEnv
 from zeroshot.pipeline.progress import RunProgress, Step
 from zeroshot.pipeline.slab import ContextChoice, choose_context, slab_indices, slab_of
 from zeroshot.pipeline.trained import ModelMismatchWarning, TrainedModel
@@ -189,10 +190,7 @@ def denoise_slices(
     learn_from: Sequence[int] = (),
     inference: Mapping[str, Any] | None = None,
     moments: int = 1,
-    threads: int | None = None,
-    comm: Comm | None = None,
-    max_memory: MaxMemory = None,
-    checkpoint_every: int = 10,
+    env: RunEnv | None = None,
     hooks: SliceHooks | None = None,
 ) -> SliceRuns:
     """The runs of slices `order` of `volume` (anything with `len` and `volume[z]`; read a slab at a time), in that
@@ -200,49 +198,41 @@ def denoise_slices(
     slice (`inference`: its options, as for `zeroshot.denoise`), or a configuration: one model learned from the
     slabs around `learn_from` (now, before any slice; the first decides the noise model), its noise the volume's by
     construction (no `ModelMismatchWarning`), or with `learn_from` empty a model per slice, the noise model decided
-    on the first slice run (`later_frames_config`). comm: of every run (each rank runs every slice asked of it).
-    moments, threads, max_memory, checkpoint_every as for `zeroshot.denoise`; hooks: what a front end adds."""
+    on the first slice run (`later_frames_config`). moments as for `zeroshot.denoise`; env: of every run (each rank
+    runs every slice asked of it), but its checkpoint and resume, which are each run's hooks'; hooks: what a front
+    end adds."""
+    env = env if env is not None else RunEnv()
     hooks = hooks if hooks is not None else SliceHooks()
-    env: dict[str, Any] = {
-        "threads": threads,
-        "comm": comm,
-        "max_memory": max_memory,
-        "checkpoint_every": checkpoint_every,
-    }
     asked = model if isinstance(model, DenoiseConfig) else None
     trained = model if isinstance(model, TrainedModel) else None
     context = model.context if isinstance(model, DenoiseConfig) else model.config.context
     own = asked is not None and len(learn_from) > 0
+
+    def keywords(run: RunHooks) -> dict[str, Any]:
+        watched = replace(env, checkpoint=run.checkpoint, resume=run.resume)
+        return {"progress": run.progress, "callback": run.callback, **watched.keywords()}
+
     if own:
         run = hooks.training(learn_from)
         with run.errors:
-            trained = train(
-                [slab_of(volume, z, context) for z in learn_from],
-                config=asked,
-                names=[hooks.name(z) for z in learn_from],
-                progress=run.progress,
-                callback=run.callback,
-                checkpoint=run.checkpoint,
-                resume=run.resume,
-                **env,
-            )
+            slabs = [slab_of(volume, z, context) for z in learn_from]
+            trained = train(slabs, config=asked, names=[hooks.name(z) for z in learn_from], **keywords(run))
 
     def results() -> Iterator[tuple[int, DenoiseResult]]:
         config = asked  # per slice: after the first, another one once the noise is decided on it
         for z in order:
             run = hooks.starting(z, config.noise if config is not None and config is not asked else None)
-            given = {"moments": moments, "progress": run.progress, "callback": run.callback, **env}
             with run.errors:
                 image = slab_of(volume, z, context)
                 if trained is None:
                     assert config is not None
-                    result = denoise(image, config=config, checkpoint=run.checkpoint, resume=run.resume, **given)
+                    result = denoise(image, config=config, moments=moments, **keywords(run))
                     config = later_frames_config(config, result)
                 else:
                     with warnings.catch_warnings():
                         if own:  # learned from this volume: its slices' noise is the model's by construction
                             warnings.simplefilter("ignore", ModelMismatchWarning)
-                        result = denoise(image, model=trained, **given, **(inference or {}))
+                        result = denoise(image, model=trained, moments=moments, **keywords(run), **(inference or {}))
             yield z, result
 
     return SliceRuns(trained, results())
@@ -327,10 +317,8 @@ def denoise_volume(
         learn_from=chosen,
         inference=inference,
         moments=moments,
-        threads=threads,
-        comm=SerialComm(),  # each run in one process: see the module's docstring
-        max_memory=max_memory,
-        checkpoint_every=checkpoint_every,
+        # each run in one process, the ranks sharing the slices: see the module's docstring
+        env=RunEnv(threads=threads, max_memory=max_memory, checkpoint_every=checkpoint_every),
         hooks=_VolumeHooks(RunHooks(progress, checkpoint=checkpoint, resume=resume)),
     )
     steps = _SliceSteps(progress if comm.rank == 0 else None, Z, Z - len(todo))

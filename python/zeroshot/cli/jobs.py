@@ -50,6 +50,7 @@ from zeroshot.io.atomic import StagedFile, replace_together
 from zeroshot.maps.render import to_uint8
 from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
 from zeroshot.patches.slab import centre_block
+from zeroshot.pipeline.env import RunEnv
 from zeroshot.pipeline.progress import Step
 from zeroshot.pipeline.scaling import check_moments_fit
 from zeroshot.pipeline.slab import choose_context, context_error, z_correlation
@@ -284,10 +285,7 @@ def _denoise_frames(
             learn_from=training_slices(len(frames), context=config.context) if one_model else (),
             inference=inference,
             moments=options.moments,
-            threads=options.threads,
-            comm=comm,
-            max_memory=options.max_memory,
-            checkpoint_every=options.checkpoint_every,
+            env=RunEnv(comm, options.threads, options.max_memory, checkpoint_every=options.checkpoint_every),
             hooks=hooks,
         )
         for z, result in runs:

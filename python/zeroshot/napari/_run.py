@@ -19,6 +19,7 @@ from zeroshot.enhance import render_kind
 from zeroshot.errors import errors_named
 from zeroshot.napari._layers import LayerData, image_layer, percentile_limits
 from zeroshot.napari._options import MAPS, WidgetOptions, denoise_kwargs
+from zeroshot.pipeline.env import RunEnv
 from zeroshot.pipeline.progress import RunProgress, Step
 from zeroshot.pipeline.slab import context_error
 from zeroshot.pipeline.trained import TrainedModel
@@ -223,7 +224,7 @@ def denoise_layer(
         learn_from=training_slices(image.n_frames, first=order[0]) if one_model else (),
         inference=inference,
         moments=moments,
-        threads=threads,
+        env=RunEnv(threads=threads),
         hooks=hooks,
     )
     frames: dict[int, FrameResult] = {}
