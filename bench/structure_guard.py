@@ -20,9 +20,9 @@ from common import SHARED_DATA, commit, load_standard
 from noise_quality import correlated_noise
 from zeroshot.config import DenoiseConfig
 from zeroshot.io import read_em
+from zeroshot.pipeline.env import RunEnv
 from zeroshot.pipeline.run import prepare
 from zeroshot.pipeline.structure_guard import check_structure
-from zeroshot.runtime.comm import SerialComm
 from zeroshot.runtime.threads import thread_count
 
 
@@ -48,10 +48,7 @@ def main() -> int:
     wrong = []
     for name, (image, structure) in cases.items():
         start = time.perf_counter()
-        run, scaled = prepare(
-            image, DenoiseConfig(), comm=SerialComm(), threads=2, moments=1, checkpoint=None,
-            checkpoint_every=10, resume=False, max_memory=None,
-        )  # fmt: skip
+        run, scaled = prepare(image, DenoiseConfig(), RunEnv(threads=2), moments=1)
         with thread_count(2):
             check = check_structure(run, scaled)
         assert check is not None, name

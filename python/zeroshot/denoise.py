@@ -14,6 +14,7 @@ from zeroshot.noise.model import NoiseModel
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.moments import PixelMoments
 from zeroshot.patches.slab import centre_slice
+from zeroshot.pipeline.env import RunEnv
 from zeroshot.pipeline.inference import chunk_count, infer
 from zeroshot.pipeline.progress import RunProgress, Step, epoch_reports
 from zeroshot.pipeline.run import Run, check_image, patches_as_learned, prepare
@@ -161,18 +162,8 @@ def denoise(
         config = trained.config_for(options, finetune, source)
         if config.context > 1 and np.ndim(image) == 2:
             raise context_error(config.context, source)
-    run, scaled = prepare(
-        image,
-        config,
-        comm=comm if comm is not None else SerialComm(),
-        threads=threads,
-        moments=moments,
-        checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every,
-        resume=resume,
-        max_memory=max_memory,
-        trained=trained,
-    )
+    env = RunEnv(comm if comm is not None else SerialComm(), threads, max_memory, checkpoint, checkpoint_every, resume)
+    run, scaled = prepare(image, config, env, moments=moments, trained=trained)
     fit = None if trained is None or not compare_to_model else trained.fit_of(centre_slice(scaled))
     problem = None if fit is None else fit.problem()
     if problem is not None and run.comm.rank == 0:

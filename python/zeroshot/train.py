@@ -10,6 +10,7 @@ import numpy as np
 
 from zeroshot.config import DenoiseConfig, resolve_config
 from zeroshot.pipeline.dataset import as_image_list, prepare_training
+from zeroshot.pipeline.env import RunEnv
 from zeroshot.pipeline.progress import RunProgress, epoch_reports
 from zeroshot.pipeline.trained import TrainedModel
 from zeroshot.pipeline.training import train as learn
@@ -51,17 +52,8 @@ def train(
     `TrainedModel`: `.save(path)` writes its file, `denoise(image, model=...)` uses it.
     """
     config = resolve_config(config, dict(options))
-    training, Y = prepare_training(
-        as_image_list(images, config.context),
-        config,
-        comm=comm if comm is not None else SerialComm(),
-        threads=threads,
-        checkpoint=checkpoint,
-        checkpoint_every=checkpoint_every,
-        resume=resume,
-        max_memory=max_memory,
-        names=names,
-    )
+    env = RunEnv(comm if comm is not None else SerialComm(), threads, max_memory, checkpoint, checkpoint_every, resume)
+    training, Y = prepare_training(as_image_list(images, config.context), config, env, names)
     if progress is not None:
         progress.noise_decided(training.noise, None)
     with thread_count(training.threads):

@@ -18,6 +18,10 @@ slabs around the training slices (chosen among the slices whose slab lies inside
 denoised from its slab, the centre slice's posterior moments written back. Correlated noise is then whitened by a
 noise covariance that spans z too. A volume needs at least d slices.
 
+`denoise_slices` is the loop over a volume's slices that every front end runs (`denoise_volume`, the command
+line's stacks read whole, the napari widget's): the model (learned once for the volume, given, or one per slice),
+the slabs, and hooks for what each front end adds (progress, checkpoints, error messages naming the slice).
+
 MPI: every rank learns the same model (the training is repeated, with one process's arithmetic: the volume is
 then bitwise the same at any rank count), then the ranks share the slices, each denoising every size-th one,
 and send them to rank 0, which alone calls `on_slice` (or holds the arrays), in slice order.
@@ -27,22 +31,34 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from zeroshot.config import DenoiseConfig, integer_at_least, resolve_config
 from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
+from zeroshot.pipeline.env import RunEnv
 from zeroshot.pipeline.progress import RunProgress, Step
 from zeroshot.pipeline.slab import ContextChoice, choose_context, slab_indices, slab_of
 from zeroshot.pipeline.trained import TrainedModel
 from zeroshot.runtime.comm import Comm, SerialComm
 from zeroshot.runtime.memory_check import MaxMemory
 from zeroshot.train import train
+from zeroshot.variational.em import Callback
 
-__all__ = ["TRAIN_SLICES", "VolumeResult", "denoise_volume", "training_slices"]
+__all__ = [
+    "TRAIN_SLICES",
+    "RunHooks",
+    "SliceHooks",
+    "SliceRuns",
+    "VolumeResult",
+    "denoise_slices",
+    "denoise_volume",
+    "training_slices",
+]
 
 # Slices a volume's model is learned from: enough to hold its variety of content, few enough that their float64
 # copies stay small (8 slices of 1024 x 1024: 64 MiB).
@@ -123,6 +139,108 @@ def _check_volume(volume: Any) -> tuple[int, int, int]:
     return int(shape[0]), int(shape[1]), int(shape[2])
 
 
+@dataclass(frozen=True)
+class RunHooks:
+    """What a front end adds to one run of `denoise_slices` (a slice's `denoise`, or the `train` of the volume's
+    model): progress and callback as for `zeroshot.denoise`; checkpoint and resume, of the training (per slice: of
+    the slice's own); errors: a context around the run, to name the slice in its error messages."""
+
+    progress: RunProgress | None = None
+    callback: Callback | None = None
+    checkpoint: str | os.PathLike[str] | None = None
+    resume: bool = False
+    errors: AbstractContextManager[object] = field(default_factory=nullcontext)
+
+
+class SliceHooks:
+    """What a front end adds to the loop of `denoise_slices`: these add nothing, override those wanted."""
+
+    def name(self, z: int) -> str:
+        """Slice z in the error messages of the training of the volume's model."""
+        return f"slice {z}"
+
+    def training(self, slices: Sequence[int]) -> RunHooks:
+        """Said before the volume's model is learned from `slices` (the first decides the noise model)."""
+        return RunHooks()
+
+    def starting(self, z: int, decided: str | None) -> RunHooks:
+        """Said before slice z is denoised. decided: per slice, on the slices after the first, the kind of noise
+        decided on the first and asked of this one (else None)."""
+        return RunHooks()
+
+
+@dataclass(frozen=True)
+class SliceRuns:
+    """model: the slices' model (given, or the volume's own, learned before any slice; None per slice); results:
+    (z, slice z's `DenoiseResult`) as each is done, in the order asked."""
+
+    model: TrainedModel | None
+    results: Iterator[tuple[int, DenoiseResult]]
+
+    def __iter__(self) -> Iterator[tuple[int, DenoiseResult]]:
+        return self.results
+
+
+def denoise_slices(
+    volume: Any,
+    order: Sequence[int],
+    model: DenoiseConfig | TrainedModel,
+    *,
+    learn_from: Sequence[int] = (),
+    inference: Mapping[str, Any] | None = None,
+    moments: int = 1,
+    env: RunEnv | None = None,
+    hooks: SliceHooks | None = None,
+) -> SliceRuns:
+    """The runs of slices `order` of `volume` (anything with `len` and `volume[z]`; read a slab at a time), in that
+    order, each from its slab of the context's slices (`slab_of`). model: a `TrainedModel`, which denoises every
+    slice (`inference`: its options, as for `zeroshot.denoise`), or a configuration: one model learned from the
+    slabs around `learn_from` (now, before any slice; the first decides the noise model), its noise the volume's by
+    construction (no comparison with the slices, no `ModelMismatchWarning`), or with `learn_from` empty a model per slice, the noise model decided
+    on the first slice run (`later_frames_config`). moments as for `zeroshot.denoise`; env: of every run (each rank
+    runs every slice asked of it), but its checkpoint and resume, which are each run's hooks'; hooks: what a front
+    end adds."""
+    env = env if env is not None else RunEnv()
+    hooks = hooks if hooks is not None else SliceHooks()
+    asked = model if isinstance(model, DenoiseConfig) else None
+    trained = model if isinstance(model, TrainedModel) else None
+    context = model.context if isinstance(model, DenoiseConfig) else model.config.context
+    own = asked is not None and len(learn_from) > 0
+
+    def keywords(run: RunHooks) -> dict[str, Any]:
+        watched = replace(env, checkpoint=run.checkpoint, resume=run.resume)
+        return {"progress": run.progress, "callback": run.callback, **watched.keywords()}
+
+    if own:
+        run = hooks.training(learn_from)
+        with run.errors:
+            slabs = [slab_of(volume, z, context) for z in learn_from]
+            trained = train(slabs, config=asked, names=[hooks.name(z) for z in learn_from], **keywords(run))
+
+    def results() -> Iterator[tuple[int, DenoiseResult]]:
+        config = asked  # per slice: after the first, another one once the noise is decided on it
+        for z in order:
+            run = hooks.starting(z, config.noise if config is not None and config is not asked else None)
+            with run.errors:
+                image = slab_of(volume, z, context)
+                if trained is None:
+                    assert config is not None
+                    result = denoise(image, config=config, moments=moments, **keywords(run))
+                    config = later_frames_config(config, result)
+                else:  # a model learned from this volume needs no comparison with its slices: their noise is its own
+                    result = denoise(
+                        image,
+                        model=trained,
+                        moments=moments,
+                        compare_to_model=not own,
+                        **keywords(run),
+                        **(inference or {}),
+                    )
+            yield z, result
+
+    return SliceRuns(trained, results())
+
+
 class _SliceSteps:
     """Tells `progress` of each slice done (stage "slices"), counting from the slices an earlier run did."""
 
@@ -183,35 +301,35 @@ def denoise_volume(
     choice = _context_choice(volume, context, trained, cfg, training_slices(Z, train_slices), per_slice)
     context = choice.context
     slab_indices(Z // 2, Z, context)  # a volume of fewer slices than the context: refused before any work
-    if cfg is not None:
-        cfg = replace(cfg, context=context)
+    given = trained if trained is not None else cfg
+    assert given is not None
+    if isinstance(given, DenoiseConfig):
+        given = replace(given, context=context)
     if checkpoint is not None and (per_slice or trained is not None):
         raise ValueError("checkpoint= checkpoints the training of a volume's model: not with per_slice or a model")
-    own = SerialComm()  # the training is repeated on every rank: see the module's docstring
-    chosen: list[int] = []
     own_model = trained is None and not per_slice
-    if own_model:
-        chosen = training_slices(Z, train_slices, context=context)
-        trained = train(
-            [slab_of(volume, z, context) for z in chosen],
-            config=cfg,
-            threads=threads,
-            comm=own,
-            max_memory=max_memory,
-            names=[f"slice {z}" for z in chosen],
-            progress=progress,
-            checkpoint=checkpoint,
-            checkpoint_every=checkpoint_every,
-            resume=resume,
-        )
+    chosen = training_slices(Z, train_slices, context=context) if own_model else []
     todo = [z for z in range(Z) if z not in skipped]
+    # per slice, the noise model is decided on the first: every rank runs it (and ends on the same kind)
+    first = todo[:1] if trained is None and per_slice and comm.size > 1 else []
+    shared = todo[len(first) :]
+    runs = denoise_slices(
+        volume,
+        first + shared[comm.rank :: comm.size],
+        given,
+        learn_from=chosen,
+        inference=inference,
+        moments=moments,
+        # each run in one process, the ranks sharing the slices: see the module's docstring
+        env=RunEnv(threads=threads, max_memory=max_memory, checkpoint_every=checkpoint_every),
+        hooks=_VolumeHooks(RunHooks(progress, checkpoint=checkpoint, resume=resume)),
+    )
     steps = _SliceSteps(progress if comm.rank == 0 else None, Z, Z - len(todo))
     out_dtype = np.result_type(np.dtype(volume.dtype), np.float32)
     collect = on_slice is None and comm.rank == 0
     denoised = np.zeros((Z, R, C), out_dtype) if collect else None
     variance = np.zeros((Z, R, C), out_dtype) if collect and moments >= 2 else None
     sigmas: list[float] = []
-    slice_config = cfg
 
     def handle(z: int, result: SliceResult) -> None:
         sigmas.append(result.noise_sigma)
@@ -223,38 +341,17 @@ def denoise_volume(
             on_slice(z, result)
         steps.slice_done()
 
-    def run_slice(z: int) -> SliceResult:
-        nonlocal slice_config
-        image = slab_of(volume, z, context)
-        if trained is not None:
-            # a model learned from this volume needs no comparison with its slices: their noise is its own
-            result = denoise(
-                image,
-                model=trained,
-                moments=moments,
-                threads=threads,
-                max_memory=max_memory,
-                compare_to_model=not own_model,
-                **inference,
-            )
-        else:
-            assert slice_config is not None
-            result = denoise(
-                image, config=slice_config, moments=moments, threads=threads, max_memory=max_memory, comm=own
-            )
-            slice_config = later_frames_config(slice_config, result)
-        return SliceResult.of(result)
+    def next_slice() -> SliceResult:
+        return SliceResult.of(next(runs.results)[1])
 
-    if trained is None and todo and comm.size > 1:
-        # per slice, the noise model is decided on the first: every rank decides it (and ends on the same kind)
-        first_z = todo.pop(0)
-        first = run_slice(first_z)
+    for z in first:
+        result = next_slice()
         if comm.rank == 0:
-            handle(first_z, first)
-    for position, z in enumerate(todo):
+            handle(z, result)
+    for position, z in enumerate(shared):
         owner = position % comm.size
         if owner == comm.rank:
-            result = run_slice(z)
+            result = next_slice()
             if comm.rank == 0:
                 handle(z, result)
             else:
@@ -264,12 +361,20 @@ def denoise_volume(
     return VolumeResult(
         denoised=denoised,
         variance=variance,
-        model=None if per_slice else trained,
+        model=None if per_slice else runs.model,
         noise_sigma=tuple(sigmas),
         trained_on=tuple(chosen),
         context=context,
         context_choice=choice.reason,
     )
+
+
+class _VolumeHooks(SliceHooks):
+    def __init__(self, training: RunHooks) -> None:
+        self._training = training
+
+    def training(self, slices: Sequence[int]) -> RunHooks:
+        return self._training
 
 
 def _context_choice(

@@ -186,7 +186,7 @@ def test_memory_error_is_a_message_not_a_traceback(tmp_path, capsys, a_npy, monk
     def no_memory(*args, **kwargs):
         raise MemoryError("Unable to allocate 124. MiB")
 
-    monkeypatch.setattr("zeroshot.cli.jobs.denoise", no_memory)
+    monkeypatch.setattr("zeroshot.volume.denoise", no_memory)
     refused(capsys, ["denoise", str(a_npy), "-o", str(tmp_path / "o.npy"), *TINY], "out of memory", "124. MiB")
     assert names(tmp_path) == ["a.npy"]
 

@@ -13,25 +13,15 @@ from thread_comm import run_ranks
 from zeroshot.config import DenoiseConfig
 from zeroshot.metrics import psnr
 from zeroshot.noise import decide_noise
+from zeroshot.pipeline.env import RunEnv
 from zeroshot.pipeline.run import prepare
-from zeroshot.runtime.comm import SerialComm
 
 FAST = {"n_latents": 16, "n_states": 12, "epochs": 3, "patch_size": 5}
 
 
 def _run(image: np.ndarray, moments: int = 1, **options: object):
     config = DenoiseConfig(**{**FAST, **options})
-    run, _ = prepare(
-        image,
-        config,
-        comm=SerialComm(),
-        threads=1,
-        moments=moments,
-        checkpoint=None,
-        checkpoint_every=1,
-        resume=False,
-        max_memory=None,
-    )
+    run, _ = prepare(image, config, RunEnv(threads=1, checkpoint_every=1), moments=moments)
     return run
 
 

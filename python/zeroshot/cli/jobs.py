@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from zeroshot.cli.progress import RunDisplay, sigma_text
 from zeroshot.cli.report import stage_report
 from zeroshot.cli.volume_job import VolumeJob, open_streamed, plan_volume_job, run_volume_job
 from zeroshot.config import DenoiseConfig
-from zeroshot.denoise import DenoiseResult, check_threads, denoise, later_frames_config
+from zeroshot.denoise import DenoiseResult, check_threads
 from zeroshot.enhance import RenderSettings, render_kind
 from zeroshot.errors import errors_named
 from zeroshot.extras import install_hint
@@ -49,15 +50,15 @@ from zeroshot.io.atomic import StagedFile, replace_together
 from zeroshot.maps.render import to_uint8
 from zeroshot.noise.statistics import NoiseACF, estimate_noise_acf
 from zeroshot.patches.slab import centre_block
+from zeroshot.pipeline.env import RunEnv
 from zeroshot.pipeline.progress import Step
 from zeroshot.pipeline.scaling import check_moments_fit
-from zeroshot.pipeline.slab import choose_context, context_error, slab_of, z_correlation
-from zeroshot.pipeline.trained import ModelMismatchWarning
+from zeroshot.pipeline.slab import choose_context, context_error, z_correlation
+from zeroshot.pipeline.trained import ModelMismatchWarning, TrainedModel
 from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.runtime.comm import Comm
-from zeroshot.train import train
 from zeroshot.variational.em import Callback
-from zeroshot.volume import training_slices
+from zeroshot.volume import RunHooks, SliceHooks, denoise_slices, training_slices
 
 
 @dataclass(frozen=True)
@@ -258,71 +259,106 @@ def read_files(options: RunOptions) -> list[Path]:
 # -------------------------------------------------------------------------------------- running
 
 
-def _display(options: RunOptions, image: EMImage, index: int) -> RunDisplay:
-    """The progress display of frame `index`'s run (from 1); the noise model is announced for the first frame
-    alone (a stack's is decided there, `later_frames_config`)."""
-    note = f" (decided on frame 1, for all {len(image.frames)} frames)" if image.is_stack else ""
-    return RunDisplay(sys.stderr, verbose=options.verbose, announce=index == 1, note=note)
-
-
-def _denoise_frame(frame: np.ndarray, options: RunOptions, comm: Comm, **how: Any) -> DenoiseResult:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ModelMismatchWarning)  # said by the caller, naming the file
-        return denoise(
-            frame,
-            threads=options.threads,
-            moments=options.moments,
-            comm=comm,
-            checkpoint_every=options.checkpoint_every,
-            max_memory=options.max_memory,
-            **how,
-        )
-
-
-def _warn_mismatch(result: DenoiseResult, where: str, comm: Comm) -> None:
-    fit = result.model_fit
-    problem = None if fit is None else fit.problem()
-    if problem is not None and comm.rank == 0:  # also with -q: the result may be poor
-        print(f"zeroshot: warning: {where}: {problem}", file=sys.stderr)
-
-
 def _denoise_frames(
     job: FileJob, options: RunOptions, comm: Comm, label: str, callback: Callback | None = None
 ) -> list[DenoiseResult]:
-    """Each frame of the job's image denoised with its own model (or the model file's, or with one model
-    learned from the frames of a volume: `_denoise_volume`); `label` (if any) is shown before each; callback:
-    for the epochs, instead of the progress display. The noise model of a stack is decided once, on its first
-    frame (`later_frames_config`)."""
-    image = job.image
+    """Each frame of the job's image denoised (`zeroshot.volume.denoise_slices`; every rank runs every frame, on
+    its share of the patches) with its own model, the model file's, or one model learned from up to TRAIN_SLICES
+    frames spread over a volume or stack; `label` (if any) is shown before each frame (before the one model);
+    callback: for the epochs, instead of the progress display. The noise model of a stack is decided once, on its
+    first frame (`later_frames_config`)."""
+    frames = job.image.frames
     config = replace(options.config, context=_job_context(job, options, comm))
-    if options.one_model(len(image.frames)):
-        return _denoise_volume(job, options, comm, label, config, callback)
-    results: list[DenoiseResult] = []
-    loud = not options.quiet and comm.rank == 0
-    for index, frame in enumerate(image.frames, start=1):
-        if label and loud:
+    one_model = options.one_model(len(frames))
+    hooks = _FrameHooks(job, options, comm, label, callback, one_model)
+    model: DenoiseConfig | TrainedModel = config
+    inference = None
+    if options.trained is not None:  # the model file's configuration, with the options given beside it
+        model, inference = options.trained, {"finetune": options.finetune, **options.overrides}
+    results = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModelMismatchWarning)  # said by `_FrameHooks.done`, naming the file
+        runs = denoise_slices(
+            frames,
+            range(len(frames)),
+            model,
+            learn_from=training_slices(len(frames), context=config.context) if one_model else (),
+            inference=inference,
+            moments=options.moments,
+            env=RunEnv(comm, options.threads, options.max_memory, checkpoint_every=options.checkpoint_every),
+            hooks=hooks,
+        )
+        for z, result in runs:
+            hooks.done(z, result)
+            results.append(result)
+    return results
+
+
+class _FrameHooks(SliceHooks):
+    """The command line's part of a job's frame loop: the label, the progress display (or the callback), the
+    frames' checkpoints (per frame) and error messages naming the file and frame; after each frame, the model
+    file's mismatch and the structure guard's verdict (per frame) or a progress line (one model)."""
+
+    def __init__(
+        self, job: FileJob, options: RunOptions, comm: Comm, label: str, callback: Callback | None, one_model: bool
+    ) -> None:
+        self.job, self.options, self.comm, self.label, self.callback = job, options, comm, label, callback
+        self.one_model = one_model
+        self.loud = not options.quiet and comm.rank == 0
+        self.display: RunDisplay | None = None  # the one model's: its training, then a line per frame
+
+    def name(self, z: int) -> str:
+        return f"{self.job.source} (frame {z + 1})"
+
+    def where(self, z: int) -> str:
+        return self.name(z) if self.job.image.is_stack else str(self.job.source)
+
+    def training(self, slices: Sequence[int]) -> RunHooks:
+        frames = self.job.image.frames
+        if self.label and self.loud:
+            print(f"{self.label}: one model for its {len(frames)} frames", file=sys.stderr)
+        if self.loud and self.callback is None:
+            note = f" (decided on frame {slices[0] + 1}; one model for all {len(frames)} frames)"
+            self.display = RunDisplay(sys.stderr, verbose=self.options.verbose, note=note)
+        checkpoints = self.job.outputs.checkpoints
+        return RunHooks(
+            self.display,
+            self.callback,
+            checkpoints[0] if checkpoints else None,
+            self.options.resume,
+            errors_named(str(self.job.source), frames[slices[0]]),
+        )
+
+    def starting(self, z: int, decided: str | None) -> RunHooks:
+        image, options = self.job.image, self.options
+        if self.one_model:  # no mismatch to warn of: the model is learned from these frames
+            return RunHooks(errors=errors_named(self.where(z), image.frames[z]))
+        index = z + 1
+        if self.label and self.loud:
             frame_note = f" frame {index}/{len(image.frames)}" if image.is_stack else ""
-            print(f"{label}{frame_note}", file=sys.stderr)
-        where = f"{job.source} (frame {index})" if image.is_stack else str(job.source)
-        checkpoint = job.outputs.checkpoints[index - 1] if job.outputs.checkpoints else None
+            print(f"{self.label}{frame_note}", file=sys.stderr)
+        checkpoint = self.job.outputs.checkpoints[z] if self.job.outputs.checkpoints else None
         # A stack stopped at frame k has no checkpoints of the later frames yet: those start afresh.
         resume = options.resume and (index == 1 or (checkpoint is not None and checkpoint.exists()))
-        display = _display(options, image, index) if loud and callback is None else None
-        if options.trained is not None:  # the model file's configuration, with the options given beside it
-            how: dict[str, Any] = {"model": options.trained, "finetune": options.finetune, **options.overrides}
-        else:
-            how = {"config": config, "checkpoint": checkpoint, "resume": resume}
-        decided = config.noise != options.config.noise and index > 1
-        note = f" (noise {config.noise} was decided on frame 1 for the whole stack; --noise chooses it)"
-        with errors_named(where, frame, note if decided else ""):
-            slab = slab_of(image.frames, index - 1, config.context)  # the frame itself for context 1
-            results.append(_denoise_frame(slab, options, comm, callback=callback, progress=display, **how))
-            _warn_mismatch(results[-1], where, comm)
-            config = later_frames_config(config, results[0])
-            structure = results[-1].structure
-            if structure is not None and not structure.found and comm.rank == 0:
-                print(f"{job.source}: {structure.description}", file=sys.stderr)
-    return results
+        display = None
+        if self.loud and self.callback is None:  # the noise model is announced for the first frame alone
+            note = f" (decided on frame 1, for all {len(image.frames)} frames)" if image.is_stack else ""
+            display = RunDisplay(sys.stderr, verbose=options.verbose, announce=index == 1, note=note)
+        note = f" (noise {decided} was decided on frame 1 for the whole stack; --noise chooses it)" if decided else ""
+        return RunHooks(display, self.callback, checkpoint, resume, errors_named(self.where(z), image.frames[z], note))
+
+    def done(self, z: int, result: DenoiseResult) -> None:
+        if self.one_model:
+            if self.display is not None:
+                self.display.step(Step("slices", z + 1, len(self.job.image.frames), "frame"))
+            return
+        fit = result.model_fit
+        problem = None if fit is None else fit.problem()
+        if problem is not None and self.comm.rank == 0:  # also with -q: the result may be poor
+            print(f"zeroshot: warning: {self.where(z)}: {problem}", file=sys.stderr)
+        structure = result.structure
+        if structure is not None and not structure.found and self.comm.rank == 0:
+            print(f"{self.job.source}: {structure.description}", file=sys.stderr)
 
 
 def _job_context(job: FileJob, options: RunOptions, comm: Comm) -> int:
@@ -335,52 +371,6 @@ def _job_context(job: FileJob, options: RunOptions, comm: Comm) -> int:
     if not options.quiet and comm.rank == 0:
         print(f"{job.source}: {choice.reason}", file=sys.stderr)
     return choice.context
-
-
-def _denoise_volume(
-    job: FileJob,
-    options: RunOptions,
-    comm: Comm,
-    label: str,
-    config: DenoiseConfig,
-    callback: Callback | None = None,
-) -> list[DenoiseResult]:
-    """The frames of a volume or stack denoised with one model, learned from up to TRAIN_SLICES of them spread
-    over it (`zeroshot.volume`); progress: the noise model, the training epochs, then one line per frame."""
-    frames = job.image.frames
-    loud = not options.quiet and comm.rank == 0
-    context = config.context
-    chosen = training_slices(len(frames), context=context)
-    if label and loud:
-        print(f"{label}: one model for its {len(frames)} frames", file=sys.stderr)
-    display = None
-    if loud and callback is None:
-        note = f" (decided on frame {chosen[0] + 1}; one model for all {len(frames)} frames)"
-        display = RunDisplay(sys.stderr, verbose=options.verbose, note=note)
-    names = [f"{job.source} (frame {z + 1})" for z in chosen]
-    with errors_named(str(job.source), frames[chosen[0]]):
-        trained = train(
-            [slab_of(frames, z, context) for z in chosen],
-            config=config,
-            threads=options.threads,
-            callback=callback,
-            comm=comm,
-            checkpoint=job.outputs.checkpoints[0] if job.outputs.checkpoints else None,
-            checkpoint_every=options.checkpoint_every,
-            resume=options.resume,
-            max_memory=options.max_memory,
-            names=names,
-            progress=display,
-        )
-    results: list[DenoiseResult] = []
-    for index, frame in enumerate(frames, start=1):
-        where = f"{job.source} (frame {index})"
-        with errors_named(where, frame):  # no mismatch to warn of: the model is learned from these frames
-            slab = slab_of(frames, index - 1, context)
-            results.append(_denoise_frame(slab, options, comm, model=trained, compare_to_model=False))
-        if display is not None:
-            display.step(Step("slices", index, len(frames), "frame"))
-    return results
 
 
 def _record(options: RunOptions, results: list[DenoiseResult], image: EMImage, comm: Comm) -> dict[str, Any]:

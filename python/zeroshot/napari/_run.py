@@ -14,14 +14,16 @@ from typing import Any, Callable
 import numpy as np
 
 from zeroshot.config import DenoiseConfig, total_epochs
-from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
+from zeroshot.denoise import DenoiseResult
 from zeroshot.enhance import render_kind
 from zeroshot.errors import errors_named
 from zeroshot.napari._layers import LayerData, image_layer, percentile_limits
 from zeroshot.napari._options import MAPS, WidgetOptions, denoise_kwargs
+from zeroshot.pipeline.env import RunEnv
 from zeroshot.pipeline.progress import RunProgress, Step
-from zeroshot.train import train
-from zeroshot.volume import training_slices
+from zeroshot.pipeline.slab import context_error
+from zeroshot.pipeline.trained import TrainedModel
+from zeroshot.volume import RunHooks, SliceHooks, denoise_slices, training_slices
 
 # How each map is shown: its colormap.
 COLORMAPS = {"denoised": "gray", "variance": "magma", "relief": "gray", "detail": "gray", "skewness": "PiYG"}
@@ -199,65 +201,78 @@ def denoise_layer(
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Outcome:
     """Denoises the frames of `image` the options ask for (the one in view first, which decides the noise model
-    of them all: `later_frames_config`) with `zeroshot.denoise`, reporting `progress` after every epoch; returns
-    the results and the layers of the maps asked for. Raises ValueError for bad input or options (before any
-    training) and `Cancelled` when `cancelled()` says so."""
+    of them all) with `zeroshot.volume.denoise_slices`: one model for a stack learned first (options.one_model,
+    from up to TRAIN_SLICES frames, the one in view first), a model per frame, or the model file's; reports
+    `progress` after every epoch; returns the results and the layers of the maps asked for. Raises ValueError for
+    bad input or options (before any training) and `Cancelled` when `cancelled()` says so."""
     image.check()
-    kwargs = denoise_kwargs(options)
+    inference = denoise_kwargs(options)
+    threads, moments = inference.pop("threads"), inference.pop("moments")
+    model: DenoiseConfig | TrainedModel = inference.pop("config") if "config" in inference else inference.pop("model")
     # A model file brings its configuration and trains no epochs (inference alone: no epoch reports).
-    config: DenoiseConfig = kwargs["config"] if "config" in kwargs else kwargs["model"].config
-    epochs = total_epochs(config) if "config" in kwargs else 0
+    learning = isinstance(model, DenoiseConfig)
+    config = model if isinstance(model, DenoiseConfig) else model.config
+    if config.context > 1 and not image.is_stack:  # a model file of patches of several slices
+        raise ValueError(f"layer {image.name!r}: {context_error(config.context, 'the model')}")
     order = frames_to_run(image, options)
+    one_model = learning and options.one_model and len(order) > 1
+    hooks = _LayerHooks(image, order, total_epochs(config) if learning else 0, progress, cancelled)
+    runs = denoise_slices(
+        image.data if image.is_stack else [image.data],
+        order,
+        model,
+        learn_from=training_slices(image.n_frames, first=order[0]) if one_model else (),
+        inference=inference,
+        moments=moments,
+        env=RunEnv(threads=threads),
+        hooks=hooks,
+    )
     frames: dict[int, FrameResult] = {}
-    if "config" in kwargs and options.one_model and len(order) > 1:  # one model for the stack, learned first
-        kwargs = _volume_model(image, order[0], kwargs, epochs, progress, cancelled)
-    for position, index in enumerate(order):
-        if cancelled():
-            raise Cancelled(f"cancelled before frame {index}")
-        frame = image.frame(index)
-
-        def on_epoch(done: int, sigma: float, index: int = index, position: int = position) -> None:
-            if progress is not None:
-                progress(Progress(index, position, len(order), done, epochs, sigma))
-
-        with errors_named(f"layer {image.name!r}" + (f" frame {index}" if image.is_stack else ""), frame):
-            result = denoise(frame, progress=_EpochReports(on_epoch, cancelled, epochs), **kwargs)
+    for position, (index, result) in enumerate(runs):
+        with errors_named(hooks.where(index), image.frame(index)):
             frames[index] = FrameResult.of(result, options.maps)
-            if "config" in kwargs:  # one noise model for the stack: decided on the first frame run
-                kwargs["config"] = later_frames_config(kwargs["config"], result)
-            elif "model" in kwargs and progress is not None and image.is_stack:
-                progress(Progress(index, position, len(order), epochs, epochs, result.noise_sigma))
+        if runs.model is not None and progress is not None and image.is_stack:
+            progress(Progress(index, position, len(order), hooks.epochs, hooks.epochs, result.noise_sigma))
     if cancelled():
         raise Cancelled("cancelled after the last epoch")
     return Outcome(frames, result_layers(image, frames))
 
 
-def _volume_model(
-    image: LayerImage,
-    in_view: int,
-    kwargs: dict[str, Any],
-    epochs: int,
-    progress: Callable[[Progress], None] | None,
-    cancelled: Callable[[], bool],
-) -> dict[str, Any]:
-    """The keyword arguments that denoise every frame of a stack with one model (`zeroshot.volume`), learned from
-    up to TRAIN_SLICES frames spread over it, the one in view first (it decides the noise model); its epochs
-    reported as those of one run."""
-    chosen = training_slices(image.n_frames, first=in_view)
+class _LayerHooks(SliceHooks):
+    """The widget's part of the frame loop: `progress` told of every epoch (of the stack's one model as those of
+    one run), `cancelled` asked after every epoch and before every frame, errors naming the layer and frame."""
 
-    def on_epoch(done: int, sigma: float) -> None:
-        if progress is not None:
-            progress(Progress(chosen[0], 0, 1, done, epochs, sigma))
+    def __init__(
+        self,
+        image: LayerImage,
+        order: list[int],
+        epochs: int,
+        progress: Callable[[Progress], None] | None,
+        cancelled: Callable[[], bool],
+    ) -> None:
+        self.image, self.order, self.epochs, self.progress, self.cancelled = image, order, epochs, progress, cancelled
 
-    with errors_named("", image.frame(chosen[0])):
-        trained = train(
-            [image.frame(k) for k in chosen],
-            config=kwargs["config"],
-            threads=kwargs["threads"],
-            names=[f"layer {image.name!r} frame {k}" for k in chosen],
-            progress=_EpochReports(on_epoch, cancelled, epochs),
-        )
-    return {"model": trained, "threads": kwargs["threads"], "moments": kwargs["moments"]}
+    def name(self, z: int) -> str:
+        return f"layer {self.image.name!r} frame {z}"
+
+    def where(self, z: int) -> str:
+        return self.name(z) if self.image.is_stack else f"layer {self.image.name!r}"
+
+    def training(self, slices: Sequence[int]) -> RunHooks:
+        return RunHooks(self._reports(slices[0], 0, 1), errors=errors_named("", self.image.frame(slices[0])))
+
+    def starting(self, z: int, decided: str | None) -> RunHooks:
+        if self.cancelled():
+            raise Cancelled(f"cancelled before frame {z}")
+        reports = self._reports(z, self.order.index(z), len(self.order))
+        return RunHooks(reports, errors=errors_named(self.where(z), self.image.frame(z)))
+
+    def _reports(self, z: int, position: int, n_frames: int) -> _EpochReports:
+        def on_epoch(done: int, sigma: float) -> None:
+            if self.progress is not None:
+                self.progress(Progress(z, position, n_frames, done, self.epochs, sigma))
+
+        return _EpochReports(on_epoch, self.cancelled, self.epochs)
 
 
 def result_layers(image: LayerImage, frames: dict[int, FrameResult]) -> list[LayerData]:

@@ -16,8 +16,6 @@ one image.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -27,22 +25,14 @@ from zeroshot.config import DenoiseConfig, training_patch_limit
 from zeroshot.noise.model import NoiseModel
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.grid import PatchGrid, draw_training_rows
-from zeroshot.patches.slab import centre_slice, slab_patches_at
-from zeroshot.pipeline.run import (
-    CheckpointPlan,
-    check_counts,
-    check_same_run,
-    check_values,
-    checkpoint_plan,
-    decided_noise,
-    learned_patches,
-    patch_size_for,
-)
+from zeroshot.patches.slab import slab_patches_at
+from zeroshot.pipeline.env import CheckpointPlan, RunEnv
+from zeroshot.pipeline.run import check_counts, check_values, decided_domain, learned_patches
 from zeroshot.pipeline.scaling import ImageScaling
-from zeroshot.pipeline.slab import context_error, input_slab_acf, noise_averaging
-from zeroshot.runtime.checkpoint import config_record, image_hash
+from zeroshot.pipeline.slab import context_error
+from zeroshot.runtime.checkpoint import image_hash
 from zeroshot.runtime.comm import Comm, block_range
-from zeroshot.runtime.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
+from zeroshot.runtime.memory_check import check_max_memory, fit_chunk_patches
 from zeroshot.runtime.threads import check_threads
 
 
@@ -114,39 +104,23 @@ def as_slab_list(slabs: np.ndarray | Sequence[np.ndarray], context: int) -> list
 
 
 def prepare_training(
-    images: Sequence[np.ndarray],
-    config: DenoiseConfig,
-    *,
-    comm: Comm,
-    threads: int | None,
-    checkpoint: str | os.PathLike[str] | None,
-    checkpoint_every: int,
-    resume: bool,
-    max_memory: MaxMemory,
-    names: Sequence[str] | None = None,
+    images: Sequence[np.ndarray], config: DenoiseConfig, env: RunEnv, names: Sequence[str] | None = None
 ) -> tuple[TrainingSet, np.ndarray]:
     """(the training set, this rank's training patches Y (n, D): centred if the configuration says so, whitened
     for correlated noise). Raises ValueError naming the first problem and the image (by `names`, default
-    "image 0", "image 1", ...; one image alone is not named); a collective when comm has several ranks."""
-    n_threads = check_threads(threads)
-    memory_limit = check_max_memory(max_memory)
+    "image 0", "image 1", ...; one image alone is not named); a collective when env.comm has several ranks."""
+    n_threads = check_threads(env.threads)
+    memory_limit = check_max_memory(env.max_memory)
     labels = _labels(len(images), names)
     counts = config.family.counts
-    first = _checked(images[0], labels[0], config)
-    noise = decided_noise(first, config)
-    first = noise.forward(first)
-    slab_acf = input_slab_acf(first, noise, config.patch_size is None)
-    P = patch_size_for(centre_slice(first), config, noise, noise_averaging(config.context, slab_acf, noise))
+    noise, first, slab_acf, P = decided_domain(_checked(images[0], labels[0], config), config)
     config = replace(config, patch_size=P)
     shapes = [np.shape(image)[-2:] for image in images]
     for index, shape in enumerate(shapes):
         if min(shape) < P:
             raise ValueError(f"{labels[index]}shape {shape} is smaller than the patch size {P}")
-    input_hash = _images_hash(images)
-    if comm.size > 1:
-        decisions = [config_record(config), str(checkpoint), checkpoint_every, resume]
-        check_same_run(comm, input_hash + json.dumps(decisions))
-    plan = checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
+    comm = env.comm
+    plan = env.agreed_plan(_images_hash(images), config)
     largest = max(shapes, key=lambda shape: shape[0] * shape[1])
     # The memory of one image's run, the largest; the training set of several may be larger (see the README).
     chunk = fit_chunk_patches(

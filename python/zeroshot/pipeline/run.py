@@ -6,10 +6,7 @@ to decide and no user input is left unchecked."""
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -17,29 +14,20 @@ from zeroshot.config import DenoiseConfig, inference_states, inference_stride, t
 from zeroshot.noise.decide import decide_noise
 from zeroshot.noise.model import NoiseModel
 from zeroshot.noise.native import NativeCounts
+from zeroshot.noise.slab import SlabNoiseACF
 from zeroshot.noise.whitening import PatchWhitening
 from zeroshot.patches.extract import center
 from zeroshot.patches.grid import PatchGrid
 from zeroshot.patches.slab import centre_slice, slab_patches_at
 from zeroshot.patches.wiener import WIENER_PATCH
+from zeroshot.pipeline.env import CheckpointPlan, RunEnv
 from zeroshot.pipeline.scaling import ImageScaling, check_moments_fit
 from zeroshot.pipeline.slab import check_slab, input_slab_acf, noise_averaging
 from zeroshot.pipeline.trained import TrainedModel
-from zeroshot.runtime.checkpoint import config_record, image_hash
-from zeroshot.runtime.comm import Comm, any_rank, block_range
-from zeroshot.runtime.memory_check import MaxMemory, check_max_memory, fit_chunk_patches
+from zeroshot.runtime.checkpoint import image_hash
+from zeroshot.runtime.comm import Comm, block_range
+from zeroshot.runtime.memory_check import check_max_memory, fit_chunk_patches
 from zeroshot.runtime.threads import check_threads
-
-
-@dataclass(frozen=True)
-class CheckpointPlan:
-    """Checkpoints of a run: written to `path` every `every` epochs, at the end of training and when
-    stopped by a signal; `resume` continues from the one at `path`. input_hash: `image_hash` of the input."""
-
-    path: Path
-    every: int
-    resume: bool
-    input_hash: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,44 +81,27 @@ class Run:
 
 
 def prepare(
-    image: np.ndarray,
-    config: DenoiseConfig,
-    *,
-    comm: Comm,
-    threads: int | None,
-    moments: int,
-    checkpoint: str | os.PathLike[str] | None,
-    checkpoint_every: int,
-    resume: bool,
-    max_memory: MaxMemory,
-    trained: TrainedModel | None = None,
+    image: np.ndarray, config: DenoiseConfig, env: RunEnv, *, moments: int, trained: TrainedModel | None = None
 ) -> tuple[Run, np.ndarray]:
     """(the run, the image scaled for learning: a float64 copy of `image`, first taken into the noise model's
     domain). trained: a trained model whose transforms (noise model, value scaling, whitening) the image is
     taken through instead of its own (config: `TrainedModel.config_for`). Raises ValueError naming the first
-    problem; a collective when comm has several ranks."""
+    problem; a collective when env.comm has several ranks."""
     if moments not in (1, 2, 3):
         raise ValueError(f"moments must be 1 (mean), 2 (+ variance) or 3 (+ third moment), got {moments!r}")
-    n_threads = check_threads(threads)
-    memory_limit = check_max_memory(max_memory)
+    n_threads = check_threads(env.threads)
+    memory_limit = check_max_memory(env.max_memory)
     values = check_values(image, config)
     counts = config.family.counts  # the Poisson mixture model: counts on their own scale, no transform
     if counts:
         check_counts(values)
     # The noise model is the same on every rank: it depends on the image alone (or is the trained model's).
-    noise = trained.noise if trained is not None else decided_noise(values, config)
-    values = noise.forward(values)  # in place; the identity for white noise
-    slab_acf = input_slab_acf(values, noise, trained is None and config.patch_size is None)
-    P = patch_size_for(centre_slice(values), config, noise, noise_averaging(config.context, slab_acf, noise))
+    noise, values, slab_acf, P = decided_domain(values, config, trained)
     train_limit = training_patch_limit(config, noise)
     config = replace(config, patch_size=P, max_train_patches=train_limit)
-    input_hash = image_hash(values) if comm.size > 1 or checkpoint is not None else ""
-    if comm.size > 1:  # all that decides which collectives a rank takes part in
-        decisions = [config_record(config), moments, str(checkpoint), checkpoint_every, resume]
-        if trained is not None:
-            decisions.append(trained.checksum)
-        check_same_run(comm, input_hash + json.dumps(decisions, sort_keys=True, default=repr))
-    plan = checkpoint_plan(checkpoint, checkpoint_every, resume, input_hash, comm)
+    comm = env.comm
+    input_hash = image_hash(values) if comm.size > 1 or env.checkpoint is not None else ""
+    plan = env.agreed_plan(input_hash, config, moments, *([] if trained is None else [trained.checksum]))
     chunk = fit_chunk_patches(
         values.shape[-2:],
         config,
@@ -183,6 +154,18 @@ def decided_noise(values: np.ndarray, config: DenoiseConfig) -> NoiseModel:
     if config.family.counts:
         return NativeCounts.estimate(values, config.noise)
     return decide_noise(centre_slice(values), config.noise)
+
+
+def decided_domain(
+    values: np.ndarray, config: DenoiseConfig, trained: TrainedModel | None = None
+) -> tuple[NoiseModel, np.ndarray, SlabNoiseACF | None, int]:
+    """What the first image (`check_values`'s copy) decides, or a trained model's transforms: (the noise model, the
+    image in its domain (in place), the noise ACF of its slab where the patch size needs it, the patch size)."""
+    noise = trained.noise if trained is not None else decided_noise(values, config)
+    values = noise.forward(values)  # in place; the identity for white noise
+    slab_acf = input_slab_acf(values, noise, trained is None and config.patch_size is None)
+    averaging = noise_averaging(config.context, slab_acf, noise)
+    return noise, values, slab_acf, patch_size_for(centre_slice(values), config, noise, averaging)
 
 
 def wiener_follows(config: DenoiseConfig, noise: NoiseModel, shape: tuple[int, ...]) -> bool:
@@ -256,39 +239,3 @@ def check_counts(values: np.ndarray) -> None:
             f"model pmm needs non-negative counts, but the image has negative values (minimum {values.min():.4g}, "
             f"first at pixel {bad}); give it raw counts, or use model bsc or es3c"
         )
-
-
-def check_same_run(comm: Comm, fingerprint: str) -> None:
-    """Every rank must denoise the same image with the same configuration (a collective)."""
-    differs = comm.bcast(fingerprint) != fingerprint
-    if any_rank(comm, differs):
-        raise ValueError(
-            f"the {comm.size} ranks were given different images or options; every rank must call "
-            "denoise with the same image and options (for one image per process, leave comm out)"
-        )
-
-
-def checkpoint_plan(
-    checkpoint: str | os.PathLike[str] | None, every: int, resume: bool, input_hash: str, comm: Comm
-) -> CheckpointPlan | None:
-    """The checkpoints of a run (None without a checkpoint file), checked on rank 0; ValueError on every rank
-    for a bad interval, resume without a file, or a path that cannot be written."""
-    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-        raise ValueError(f"checkpoint_every must be a positive integer, got {every!r}")
-    if checkpoint is None:
-        if resume:
-            raise ValueError("resume needs the checkpoint to resume from (checkpoint=PATH, --checkpoint PATH)")
-        return None
-    path = Path(checkpoint)
-    problem = None  # rank 0 alone writes (and reads) the checkpoint; the other ranks learn of a problem
-    if comm.rank == 0:
-        if path.is_dir():
-            problem = f"checkpoint {path} is a folder; name a file"
-        elif not path.parent.is_dir():
-            problem = f"checkpoint {path}: the folder {path.parent} does not exist"
-        elif not os.access(path.parent, os.W_OK | os.X_OK):
-            problem = f"checkpoint {path}: no permission to write in {path.parent}"
-    problem = comm.bcast(problem)
-    if problem is not None:
-        raise ValueError(problem)
-    return CheckpointPlan(path, every, resume, input_hash)

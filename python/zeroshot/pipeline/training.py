@@ -11,7 +11,7 @@ import numpy as np
 
 from zeroshot.config import DenoiseConfig
 from zeroshot.models.base import PatchModel
-from zeroshot.pipeline.run import CheckpointPlan
+from zeroshot.pipeline.env import CheckpointPlan
 from zeroshot.runtime.checkpoint import Checkpoint, config_record, load_checkpoint, save_checkpoint
 from zeroshot.runtime.comm import Comm, any_rank, block_range
 from zeroshot.runtime.interrupt import StopRequest, TrainingInterrupted, stop_on_signals
