@@ -196,10 +196,10 @@ def denoise_slices(
     order, each from its slab of the context's slices (`slab_of`). model: a `TrainedModel`, which denoises every
     slice (`inference`: its options, as for `zeroshot.denoise`), or a configuration: one model learned from the
     slabs around `learn_from` (now, before any slice; the first decides the noise model), its noise the volume's by
-    construction (no comparison with the slices, no `ModelMismatchWarning`), or with `learn_from` empty a model per slice, the noise model decided
-    on the first slice run (`later_frames_config`). moments as for `zeroshot.denoise`; env: of every run (each rank
-    runs every slice asked of it), but its checkpoint and resume, which are each run's hooks'; hooks: what a front
-    end adds."""
+    construction (its slices are not compared with it: no `ModelMismatchWarning`), or with `learn_from` empty a
+    model per slice, the noise model decided on the first slice run (`later_frames_config`). moments as for
+    `zeroshot.denoise`; env: of every run (each rank runs every slice asked of it), but its checkpoint and resume,
+    which are each run's hooks'; hooks: what a front end adds."""
     env = env if env is not None else RunEnv()
     hooks = hooks if hooks is not None else SliceHooks()
     asked = model if isinstance(model, DenoiseConfig) else None
