@@ -13,6 +13,10 @@ Why after the model: the patch model's posterior mean leaves low-frequency noise
 6 × 6 patches and smooths the finest detail (a membrane's two leaflets); the 16 × 16 pass, given the noise
 spectrum, takes out the first and gives back the second (bench/real_em.py, bench/RESULTS.md). It needs the image
 to be at least P on each side; smaller images keep the pilot.
+
+The patches are filtered in the compiled core (`_core.wiener_filter`, cpp/src/filters/wiener.cpp: the 2-D DCT as
+two 16 × 16 products, threads over bands of patches, added back in patch order so that any thread count gives the
+same image): 4.5× faster than numpy's products and scatter on a 1024² image (0.19 against 0.88 s, 2 threads).
 """
 
 from __future__ import annotations
