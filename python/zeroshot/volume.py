@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from zeroshot.config import DenoiseConfig, integer_at_least, resolve_config
-from zeroshot.denoise import DenoiseResult, denoise, later_frames_config
+from zeroshot.denoise import DenoiseResult, denoise, later_frames_config, model_noise_spectrum
 from zeroshot.pipeline.env import RunEnv
 from zeroshot.pipeline.progress import RunProgress, Step
 from zeroshot.pipeline.slab import ContextChoice, choose_context, slab_indices, slab_of
@@ -196,7 +196,8 @@ def denoise_slices(
     order, each from its slab of the context's slices (`slab_of`). model: a `TrainedModel`, which denoises every
     slice (`inference`: its options, as for `zeroshot.denoise`), or a configuration: one model learned from the
     slabs around `learn_from` (now, before any slice; the first decides the noise model), its noise the volume's by
-    construction (its slices are not compared with it: no `ModelMismatchWarning`), or with `learn_from` empty a
+    construction (its slices are not compared with it: no `ModelMismatchWarning`; the Wiener pass of every slice
+    filters with the noise spectrum of the first of `learn_from`), or with `learn_from` empty a
     model per slice, the noise model decided on the first slice run (`later_frames_config`). moments as for
     `zeroshot.denoise`; env: of every run (each rank runs every slice asked of it), but its checkpoint and resume,
     which are each run's hooks'; hooks: what a front end adds."""
@@ -211,11 +212,15 @@ def denoise_slices(
         watched = replace(env, checkpoint=run.checkpoint, resume=run.resume)
         return {"progress": run.progress, "callback": run.callback, **watched.keywords()}
 
+    wiener_noise = None
     if own:
         run = hooks.training(learn_from)
         with run.errors:
             slabs = [slab_of(volume, z, context) for z in learn_from]
             trained = train(slabs, config=asked, names=[hooks.name(z) for z in learn_from], **keywords(run))
+            # the noise spectrum of the Wiener pass of every slice: the volume's noise, from its middle slice
+            wiener_noise = model_noise_spectrum(slabs[0], trained)
+            del slabs
 
     def results() -> Iterator[tuple[int, DenoiseResult]]:
         config = asked  # per slice: after the first, another one once the noise is decided on it
@@ -233,6 +238,7 @@ def denoise_slices(
                         model=trained,
                         moments=moments,
                         compare_to_model=not own,
+                        wiener_noise=wiener_noise,
                         **keywords(run),
                         **(inference or {}),
                     )

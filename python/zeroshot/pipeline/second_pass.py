@@ -13,22 +13,28 @@ from __future__ import annotations
 import numpy as np
 
 from zeroshot.noise.spectrum import estimate_noise_spectrum
-from zeroshot.noise.statistics import noise_covariance
+from zeroshot.noise.statistics import NoiseACF, noise_covariance
 from zeroshot.patches.wiener import WIENER_PATCH, wiener_pass
 from zeroshot.pipeline.run import Run, wiener_follows
 
-__all__ = ["second_pass", "second_pass_applies"]
+__all__ = ["noise_spectrum", "second_pass", "second_pass_applies"]
 
 
-def second_pass(run: Run, scaled: np.ndarray, pilot: np.ndarray) -> np.ndarray:
+def second_pass(run: Run, scaled: np.ndarray, pilot: np.ndarray, spectrum: NoiseACF | None = None) -> np.ndarray:
     """The run's final estimate (scaled units) from the posterior mean `pilot`: the Wiener pass for correlated
-    noise (second_pass "wiener") on an image of at least 32 px a side, else the pilot itself."""
+    noise (second_pass "wiener") on an image of at least 32 px a side, else the pilot itself. spectrum: the noise
+    spectrum to filter with (`noise_spectrum` of another image in the same units), else the image's own."""
     if not second_pass_applies(run, scaled.shape):
         return pilot
-    spectrum = estimate_noise_spectrum(scaled, WIENER_PATCH - 1)
+    spectrum = spectrum if spectrum is not None else noise_spectrum(scaled)
     if not spectrum.variance > 0:  # a constant image: nothing to filter
         return pilot
     return wiener_pass(scaled, pilot, noise_covariance(spectrum, WIENER_PATCH))
+
+
+def noise_spectrum(scaled: np.ndarray) -> NoiseACF:
+    """The noise spectrum the Wiener pass filters the (scaled) image with."""
+    return estimate_noise_spectrum(scaled, WIENER_PATCH - 1)
 
 
 def second_pass_applies(run: Run, shape: tuple[int, ...]) -> bool:
