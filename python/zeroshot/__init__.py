@@ -11,6 +11,13 @@ sample = zeroshot.data.sarscov2()      # a real cryo-ET slice of SARS-CoV-2 viri
 
 from __future__ import annotations
 
+import os
+
+# The core's OpenMP threads sleep when idle instead of spinning, before the core loads OpenMP: between its kernel
+# calls numpy's BLAS threads then have the cores (1024² tomogram slices 2.03 -> 1.74 s each, the real demo 8.6 ->
+# 7.8 s on 2 cores; bench/RESULTS.md). A policy the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from zeroshot import data
 from zeroshot._core import get_num_threads, has_openmp, set_num_threads
 from zeroshot.config import DenoiseConfig, EvoConfig
