@@ -45,7 +45,8 @@ with seed --seed + k (house keeps seed 0, the noisy image of denoise_quality.py)
 (--images): ``trained = zeroshot.train(the other four noisy images, config=es3c defaults + --zeroshot)``, then
 ``zeroshot.denoise(held_out, model=trained)`` and ``zeroshot.denoise(held_out, model=trained, finetune=K)``
 (--finetune, default 5 epochs of EM on the held-out image from the trained model; --finetune-patches N: on a
-random subset of N of its patches, `max_train_patches`), beside BM3D with the true
+random subset of N of its patches, `max_train_patches`; --finetune-options KEY=VALUE: other options of that run,
+e.g. n_states), beside BM3D with the true
 sigma and, with --per-image, ``zeroshot.denoise(held_out, config=es3c ...)`` learned from the image alone.
 --loo-crop N takes the central N x N of every image (for quick runs). Reported: the PSNR of each and the
 training, inference and fine-tuning times, and the means per sigma.
@@ -56,7 +57,8 @@ the script exits non-zero otherwise. The targets are reported as met or not and 
     pip install bm3d scikit-image      # benchmark-only dependencies
     python bench/dataset.py [--sections set loo] [--datasets standard em] [--n-images 20] [--crop 128]
                             [--em-crop 64] [--em-bin 4] [--sigma 25] [--model bsc|es3c] [--set-finetune 0]
-                            [--images house ...] [--sigmas 25 50] [--finetune 5] [--finetune-patches N] [--per-image]
+                            [--images house ...] [--sigmas 25 50] [--finetune 5] [--finetune-patches N]
+                            [--finetune-options KEY=VALUE ...] [--per-image]
                             [--loo-crop N]
                             [--zeroshot epochs=3 ...] [--threads N] [--seed 0] [--markdown]
 """
@@ -73,7 +75,7 @@ from typing import Any, Callable
 import numpy as np
 
 from common import SHARED_DATA, STANDARD_IMAGES, add_gaussian_noise, commit, load_standard, machine
-from denoise_quality import check_peer_installed, model_config, print_table, run_bm3d
+from denoise_quality import _parse_value, check_peer_installed, model_config, print_table, run_bm3d
 from zeroshot.config import DenoiseConfig
 from zeroshot.metrics import psnr
 
@@ -372,6 +374,7 @@ def leave_one_out(
             finetune=args.finetune,
             threads=args.threads,
             **({} if args.finetune_patches is None else {"max_train_patches": args.finetune_patches}),
+            **args.finetune_options,
         ),
     }
     if args.per_image:
@@ -404,6 +407,13 @@ def main() -> None:
         "--finetune-patches", type=int, default=None, help="section loo: fine-tune on this many of the image's patches"
     )
     parser.add_argument(
+        "--finetune-options",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="section loo: inference options of the fine-tuning run (n_states=10, inference_states=5, ...)",
+    )
+    parser.add_argument(
         "--set-finetune", type=int, default=0, help="section set: fine-tuning epochs of each few-shot image (default 0)"
     )
     parser.add_argument("--per-image", action="store_true", help="section loo: also ES3C on each image alone")
@@ -425,6 +435,10 @@ def main() -> None:
         raise SystemExit("--sigma and --sigmas must be positive")
     if args.finetune < 1:
         raise SystemExit("--finetune must be at least 1 (the run without fine-tuning is always reported)")
+    pairs = [item.partition("=") for item in args.finetune_options]
+    if any(not sep or not key for key, sep, _ in pairs):
+        raise SystemExit(f"--finetune-options expects key=value, got {args.finetune_options}")
+    args.finetune_options = {key: _parse_value(text) for key, _, text in pairs}
     check_peer_installed("bm3d")
 
     print(f"machine: {machine()}; commit {commit()}")

@@ -22,7 +22,7 @@ from zeroshot.runtime.available_memory import memory_limit
 MIN_SIZE = 16
 SIMULATED_SIZE = 256
 # The real demo's crop around the virions: 512 x 512 holds the three virions and background, and takes about
-# 15 CPU-seconds at the defaults (8 s on 2 free cores of an AMD EPYC; 0.5 GB at its peak; the whole 960 x 928
+# 15 CPU-seconds at the defaults (8 s on 2 free cores of an Intel Xeon; 0.5 GB at its peak; the whole 960 x 928
 # slice: --size 960).
 REAL_SIZE = 512
 # Images of the simulation and the panels besides the run's own (float64 each, the comparison 3 wide).
