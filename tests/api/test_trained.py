@@ -14,7 +14,7 @@ from noise_images import clean, correlated_noise
 from thread_comm import run_ranks
 from zeroshot.denoise import denoise
 from zeroshot.pipeline import trained as trained_module
-from zeroshot.pipeline.trained import FIT_FACTOR, ModelMismatchWarning, TrainedModel
+from zeroshot.pipeline.trained import FINETUNE_STATES, FIT_FACTOR, ModelMismatchWarning, TrainedModel
 from zeroshot.train import train
 
 TINY = {"patch_size": 5, "n_latents": 12, "n_states": 10, "epochs": 5, "threads": 1}
@@ -232,6 +232,17 @@ def test_another_model_kind_is_refused(models):
     _, path = models["es3c"]
     with pytest.raises(ValueError, match=r"learned with model = 'es3c', but model = 'bsc'"):
         TrainedModel.load(path).config_for({"model": "bsc"})
+
+
+def test_finetuning_keeps_fewer_states_unless_asked():
+    """Fine-tuning epochs keep FINETUNE_STATES states per patch (ES3C: as good as its 30 at half the time), or
+    n_states as given; inference alone keeps the model's."""
+    model = train(image_of("es3c"), **{**options_of("es3c"), "n_states": FINETUNE_STATES + 6})
+    assert model.config_for({}, finetune=3).n_states == FINETUNE_STATES
+    assert model.config_for({"n_states": 12}, finetune=3).n_states == 12
+    assert model.config_for({}).n_states == model.config.n_states
+    tuned = denoise(plaid(4), model=model, threads=1, finetune=2)
+    assert tuned.config.n_states == FINETUNE_STATES and np.all(np.isfinite(tuned.denoised))
 
 
 def test_finetune_takes_numpy_integers(models):

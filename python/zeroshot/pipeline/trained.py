@@ -57,6 +57,10 @@ NOUN = "model file"
 MODEL_FIELDS = ("model", "patch_size", "n_latents", "center_patches", "shared_pi", "noise", "context")
 # Fields of learning from scratch: with a model, fine-tuning (finetune=K, --finetune K) takes their place.
 LEARNING_FIELDS = ("epochs", "bsc_pretrain_epochs")
+# The states per patch of fine-tuning epochs (--finetune) unless n_states is given: ES3C's fine-tuning from a few-shot
+# model recovered as much of the gap to a model per image with 10 as with its 30, in about half the time
+# (bench/RESULTS.md, "Few-shot fine-tuning", session 14).
+FINETUNE_STATES = 10
 # The arrays a model file holds besides its meta record, its model's parameters and its noise model's
 # (`zeroshot.noise.kinds.stored_array_names`).
 MEMBERS = frozenset({"checksum"})
@@ -208,7 +212,8 @@ class TrainedModel:
     def config_for(self, options: Mapping[str, object], finetune: int = 0, source: str = "the model") -> DenoiseConfig:
         """The configuration of denoising an image with this model: the model's, with the options given (the
         inference settings: merge, chunk_patches, inference_epochs, seed, n_states, evo, max_train_patches),
-        epochs = `finetune` (training epochs on the new image, from Θ) and no BSC pre-training. An option that
+        epochs = `finetune` (training epochs on the new image, from Θ, with FINETUNE_STATES states per patch unless
+        n_states is given) and no BSC pre-training. An option that
         the model fixes (MODEL_FIELDS) given with another value, or a learning option (epochs), is refused
         with a ValueError naming `source`; given with the model's own value it is accepted."""
         finetune = integer_at_least("finetune", finetune, minimum=0)
@@ -229,6 +234,8 @@ class TrainedModel:
                     f"fixes {', '.join(MODEL_FIELDS)}: leave them out, or learn another model"
                 )
         kept = {name: value for name, value in options.items() if name not in MODEL_FIELDS}
+        if finetune and "n_states" not in options:
+            kept["n_states"] = min(FINETUNE_STATES, self.config.n_states)
         return replace(self.config, **kept, epochs=finetune, bsc_pretrain_epochs=0)  # type: ignore[arg-type]
 
     def _fixes(self, name: str, value: object) -> bool:
