@@ -165,6 +165,8 @@ def denoise(
         config = trained.config_for(options, finetune, source)
         if config.context > 1 and np.ndim(image) == 2:
             raise context_error(config.context, source)
+    if wiener_noise is not None and not isinstance(wiener_noise, NoiseACF):
+        raise ValueError(f"wiener_noise must be a NoiseACF (model_noise_spectrum), got {type(wiener_noise).__name__}")
     env = RunEnv(comm if comm is not None else SerialComm(), threads, max_memory, checkpoint, checkpoint_every, resume)
     run, scaled = prepare(image, config, env, moments=moments, trained=trained)
     fit = None if trained is None or not compare_to_model else trained.fit_of(centre_slice(scaled))

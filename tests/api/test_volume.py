@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 import zeroshot
+from noise_images import clean, correlated_noise
 from thread_comm import run_ranks
 from zeroshot.cli.main import main
+from zeroshot.denoise import model_noise_spectrum
 from zeroshot.volume import SliceResult, training_slices
 
 # context 1: these tests are of patches of one slice (the default "auto" takes 3 for these volumes, whose
@@ -50,6 +52,25 @@ def test_one_model_denoises_every_slice():
     np.testing.assert_array_equal(result.denoised[3], alone.denoised.astype(np.float32))
     np.testing.assert_array_equal(result.variance[3], alone.variance.astype(np.float32))
     assert np.all(np.isfinite(result.denoised))
+
+
+def test_a_volumes_own_model_filters_every_slice_with_the_middle_slices_noise():
+    """Correlated noise: the Wiener pass of every slice takes the noise spectrum of the middle slice
+    (`model_noise_spectrum`), and no slice is compared with the model learned from them (model_fit None)."""
+    rng = np.random.default_rng(4)
+    data = np.stack([clean((64, 64)) + correlated_noise((64, 64), 10.0, rng) for _ in range(5)])
+    options = {**OPTIONS, "noise": "correlated"}
+    result = zeroshot.denoise_volume(data, **options)
+    assert result.model is not None and result.trained_on[0] == 2
+    spectrum = model_noise_spectrum(data[2], result.model)
+    assert spectrum is not None and spectrum.variance > 0
+    alone = zeroshot.denoise(data[3], model=result.model, threads=1, wiener_noise=spectrum, compare_to_model=False)
+    np.testing.assert_array_equal(result.denoised[3], alone.denoised.astype(data.dtype))
+    assert alone.model_fit is None
+    own = zeroshot.denoise(data[3], model=result.model, threads=1)
+    assert own.model_fit is not None and not np.array_equal(own.denoised, alone.denoised)
+    with pytest.raises(ValueError, match="wiener_noise must be a NoiseACF"):
+        zeroshot.denoise(data[3], model=result.model, wiener_noise=np.eye(3))
 
 
 def test_slices_go_to_on_slice_in_order_and_skipped_ones_are_not_denoised():

@@ -405,8 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--real",
         action="store_true",
-        help="denoise the real cryo-ET slice instead (a 512x512 crop: about 8 seconds on 2 free cores, "
-        "15 CPU-seconds)",
+        help="denoise the real cryo-ET slice instead (a 512x512 crop: about 8 seconds on 2 free cores, 15 CPU-seconds)",
     )
     d.add_argument(
         "--volume",
