@@ -13,8 +13,6 @@ constexpr double tiny = 1e-300;
 // 16 x 256 patches of 2 KiB, 8 MiB).
 constexpr std::size_t band_rows = 16;
 
-// out (n x n) = A (n x n) B (n x n), B's rows `stride` apart: each row of out accumulated in place from the rows of
-// B, the inner loops along contiguous memory (vectorised, and unrolled where n is known when compiling).
 // out (N x N) = A (N x N) B (N x N), B's rows `stride` apart: each row of out accumulated from the rows of B.
 inline void times(const double* A, const double* B, std::size_t stride, double* out, std::size_t N) {
     for (std::size_t i = 0; i < N; ++i) {
@@ -27,9 +25,11 @@ inline void times(const double* A, const double* B, std::size_t stride, double* 
     }
 }
 
+#if defined(__GNUC__) || defined(__clang__)
 // `times` for N = 16, in vectors of 2 doubles (GCC/Clang vector extensions: the SSE2 registers every x86-64 CPU
 // has): a row of out stays in 8 registers while the 16 rows of B are added into it (2.5x faster than the loops
 // above, which the compiler vectorised poorly).
+#define ZS_WIENER_VECTORS 1
 using Vec2 = double __attribute__((vector_size(16)));
 
 inline void times16(const double* A, const double* B, std::size_t stride, double* out) {
@@ -48,14 +48,17 @@ inline void times16(const double* A, const double* B, std::size_t stride, double
         std::memcpy(out + i * 16, row, sizeof row);
     }
 }
+#endif
 
 template <std::size_t n>
 inline void times(const double* A, const double* B, std::size_t stride, double* out, std::size_t N) {
+#ifdef ZS_WIENER_VECTORS
     if constexpr (n == 16) {
         times16(A, B, stride, out);
-    } else {
-        times(A, B, stride, out, N);
+        return;
     }
+#endif
+    times(A, B, stride, out, N);
 }
 
 // The patch at (r, c) filtered, weighted and windowed into est (P * P); returns its weight. work: 3 * P * P; Dt:
