@@ -304,7 +304,7 @@ def denoise_volume(
     # With a trained model the options are its inference's (TrainedModel.config_for checks them).
     inference = options if trained is not None else {}
     cfg = None if trained is not None else resolve_config(config, dict(options))
-    choice = _context_choice(volume, context, trained, cfg, training_slices(Z, train_slices), per_slice)
+    choice = context_choice(volume, context, trained, cfg, training_slices(Z, train_slices), per_slice)
     context = choice.context
     slab_indices(Z // 2, Z, context)  # a volume of fewer slices than the context: refused before any work
     given = trained if trained is not None else cfg
@@ -383,7 +383,7 @@ class _VolumeHooks(SliceHooks):
         return self._training
 
 
-def _context_choice(
+def context_choice(
     volume: Any,
     context: int | str,
     trained: TrainedModel | None,

@@ -39,7 +39,7 @@ from zeroshot.cli.options import RunOptions
 from zeroshot.cli.outputs import Outputs
 from zeroshot.cli.progress import RunDisplay, sigma_text
 from zeroshot.cli.report import stage_report
-from zeroshot.cli.volume_job import VolumeJob, open_streamed, plan_volume_job, run_volume_job
+from zeroshot.cli.volume_job import VolumeJob, open_streamed, plan_volume_job, run_volume_job, stack_context
 from zeroshot.config import DenoiseConfig
 from zeroshot.denoise import DenoiseResult, check_threads
 from zeroshot.enhance import RenderSettings, render_kind
@@ -53,7 +53,7 @@ from zeroshot.patches.slab import centre_block
 from zeroshot.pipeline.env import RunEnv
 from zeroshot.pipeline.progress import Step
 from zeroshot.pipeline.scaling import check_moments_fit
-from zeroshot.pipeline.slab import choose_context, context_error, z_correlation
+from zeroshot.pipeline.slab import context_error, z_correlation
 from zeroshot.pipeline.trained import ModelMismatchWarning, TrainedModel
 from zeroshot.runtime.available_memory import memory_limit
 from zeroshot.runtime.comm import Comm
@@ -362,13 +362,13 @@ class _FrameHooks(SliceHooks):
 
 
 def _job_context(job: FileJob, options: RunOptions, comm: Comm) -> int:
-    """The slices a patch spans for the job: --context or the model file's, 1 for an image and with --per-slice,
-    and for a stack without them the `choose_context` of its frames (said unless -q)."""
+    """The slices a patch spans for the job: an image's configuration's (1, or the --context its check refuses), and
+    for a stack `stack_context`'s (said unless -q where its frames decided it)."""
     image = job.image
-    if options.trained is not None or "context" in options.overrides or not image.is_stack or options.per_slice:
+    if not image.is_stack:
         return options.config.context
-    choice = choose_context(image.frames, training_slices(len(image.frames)))
-    if not options.quiet and comm.rank == 0:
+    choice = stack_context(image.frames, options)
+    if choice.measured and not options.quiet and comm.rank == 0:
         print(f"{job.source}: {choice.reason}", file=sys.stderr)
     return choice.context
 

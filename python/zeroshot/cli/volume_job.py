@@ -37,13 +37,13 @@ from zeroshot.io.formats import format_of
 from zeroshot.io.mrc import MrcHeader
 from zeroshot.io.volume import VolumeSource, open_volume
 from zeroshot.io.volume_sink import VolumeSink, create_volume_output
-from zeroshot.pipeline.slab import choose_context
+from zeroshot.pipeline.slab import ContextChoice
 from zeroshot.pipeline.trained import ModelMismatchWarning
 from zeroshot.runtime.checkpoint import config_record
 from zeroshot.runtime.comm import Comm
 from zeroshot.runtime.interrupt import SlicesInterrupted, stop_on_signals
 from zeroshot.version import package_version
-from zeroshot.volume import SliceResult, denoise_volume, training_slices
+from zeroshot.volume import SliceResult, context_choice, denoise_volume, training_slices
 
 __all__ = ["VolumeJob", "open_streamed", "plan_volume_job", "run_volume_job"]
 
@@ -176,9 +176,9 @@ def run_volume_job(job: VolumeJob, options: RunOptions, comm: Comm, label: str =
     depth = volume.shape[0]
     loud = not options.quiet and comm.rank == 0
     chosen = training_slices(depth) if options.trained is None else []
-    asked, reason = _volume_context(job, options)
-    if loud and reason:
-        print(f"{job.source}: {reason}", file=sys.stderr)
+    choice = stack_context(volume, options)
+    if loud and choice.measured:
+        print(f"{job.source}: {choice.reason}", file=sys.stderr)
     sinks = _sinks(job, options) if comm.rank == 0 else {}
     try:
         done = (
@@ -198,7 +198,7 @@ def run_volume_job(job: VolumeJob, options: RunOptions, comm: Comm, label: str =
                 else f" (decided on frame {chosen[0] + 1}; one model for all {depth} frames)"
             )
             display = RunDisplay(sys.stderr, verbose=options.verbose, note=note)
-        sigmas, context = _denoise(job, options, comm, sinks, skip, display, asked)
+        sigmas, context = _denoise(job, options, comm, sinks, skip, display, choice.context)
         if comm.rank != 0:
             return None
         chosen = training_slices(depth, context=context) if options.trained is None else []
@@ -216,15 +216,14 @@ def run_volume_job(job: VolumeJob, options: RunOptions, comm: Comm, label: str =
     )
 
 
-def _volume_context(job: VolumeJob, options: RunOptions) -> tuple[int | str, str]:
-    """(the context to ask denoise_volume for, why in words or ""): a model file's own ("auto" takes it), --context
-    as given, else the `choose_context` of the volume's sections (3-D context, `zeroshot.pipeline.slab`)."""
-    if options.trained is not None:
-        return "auto", ""
-    if "context" in options.overrides:
-        return options.config.context, ""
-    choice = choose_context(job.volume, training_slices(job.volume.shape[0]))
-    return choice.context, choice.reason
+def stack_context(volume: Any, options: RunOptions) -> ContextChoice:
+    """The context of the run of a stack or volume (anything with `len` and `volume[z]`; 3-D context,
+    `zeroshot.pipeline.slab`): `zeroshot.volume.context_choice` of the model file's, --context as given, 1 with
+    --per-slice, or else measured on its frames (`ContextChoice.measured`: then its reason is worth saying)."""
+    asked = options.config.context if "context" in options.overrides else "auto"
+    config = None if options.trained is not None else options.config
+    slices = training_slices(len(volume))
+    return context_choice(volume, asked, options.trained, config, slices, options.per_slice)
 
 
 def _spacing_text(volume: VolumeSource) -> str:

@@ -220,6 +220,11 @@ class ContextChoice:
     shared: float
     reason: str
 
+    @property
+    def measured(self) -> bool:
+        """Whether the volume decided it (`choose_context`), rather than what was asked or given."""
+        return not math.isnan(self.shared)
+
 
 def choose_context(volume: Any, slices: Sequence[int]) -> ContextChoice:
     """Context "auto" for `volume` (anything with `len` and `volume[k]`): AUTO_CONTEXT where the median `shared_signal`
