@@ -49,7 +49,11 @@ py::array_t<double> wiener_filter_py(const py::handle& noisy_obj, const py::hand
     check_shape(noise_var, "noise_var", {P * P});
     const auto window = as_array<double>(window_obj, "window");
     check_shape(window, "window", {P, P});
-    for (const auto* a : {&noisy, &pilot, &dct, &noise_var, &window}) check_finite(*a, "the filter's inputs");
+    check_finite(noisy, "noisy");
+    check_finite(pilot, "pilot");
+    check_finite(dct, "dct");
+    check_finite(noise_var, "noise_var");
+    check_finite(window, "window");
     for (py::ssize_t k = 0; k < P * P; ++k) {
         if (!(noise_var.data()[k] > 0.0)) throw std::invalid_argument("noise_var must be positive");
         if (window.data()[k] < 0.0) throw std::invalid_argument("window must be non-negative");
