@@ -14,7 +14,7 @@ constexpr double tiny = 1e-300;
 constexpr std::size_t band_rows = 16;
 
 // out (N x N) = A (N x N) B (N x N), B's rows `stride` apart: each row of out accumulated from the rows of B.
-inline void times(const double* A, const double* B, std::size_t stride, double* out, std::size_t N) {
+inline void times_any(const double* A, const double* B, std::size_t stride, double* out, std::size_t N) {
     for (std::size_t i = 0; i < N; ++i) {
         double* row = out + i * N;
         std::fill(row, row + N, 0.0);
@@ -26,7 +26,7 @@ inline void times(const double* A, const double* B, std::size_t stride, double* 
 }
 
 #if defined(__GNUC__) || defined(__clang__)
-// `times` for N = 16, in vectors of 2 doubles (GCC/Clang vector extensions: the SSE2 registers every x86-64 CPU
+// `times_any` for N = 16, in vectors of 2 doubles (GCC/Clang vector extensions: the SSE2 registers every x86-64 CPU
 // has): a row of out stays in 8 registers while the 16 rows of B are added into it (2.5x faster than the loops
 // above, which the compiler vectorised poorly).
 #define ZS_WIENER_VECTORS 1
@@ -50,6 +50,7 @@ inline void times16(const double* A, const double* B, std::size_t stride, double
 }
 #endif
 
+// out = A B as `times_any`, by `times16` where n (N when compiled for it, else 0) is 16.
 template <std::size_t n>
 inline void times(const double* A, const double* B, std::size_t stride, double* out, std::size_t N) {
 #ifdef ZS_WIENER_VECTORS
@@ -58,7 +59,7 @@ inline void times(const double* A, const double* B, std::size_t stride, double* 
         return;
     }
 #endif
-    times(A, B, stride, out, N);
+    times_any(A, B, stride, out, N);
 }
 
 // The patch at (r, c) filtered, weighted and windowed into est (P * P); returns its weight. work: 3 * P * P; Dt:
