@@ -14,8 +14,9 @@ from __future__ import annotations
 import os
 
 # The core's OpenMP threads sleep when idle instead of spinning, before the core loads OpenMP: between its kernel
-# calls numpy's BLAS threads then have the cores (1024² tomogram slices 2.03 -> 1.74 s each, the real demo 8.6 ->
-# 7.8 s on 2 cores; bench/RESULTS.md). A policy the user set is kept.
+# calls numpy's BLAS threads then have the cores (bench/volume_memory.py: a 1024² tomogram slice's CPU time 3.9 ->
+# 3.75-4.0 s, its wall time 2.03 -> 1.74-2.09 s over three runs on 2 cores; bench/RESULTS.md "Session 14"). A
+# policy the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from zeroshot import data

@@ -16,7 +16,8 @@ to be at least P on each side; smaller images keep the pilot.
 
 The patches are filtered in the compiled core (`_core.wiener_filter`, cpp/src/filters/wiener.cpp: the 2-D DCT as
 two 16 × 16 products, threads over bands of patches, added back in patch order so that any thread count gives the
-same image): 4.5× faster than numpy's products and scatter on a 1024² image (0.19 against 0.88 s, 2 threads).
+same image). With the per-slice noise estimates a volume's own model skips, it took a 1024² tomogram slice from
+3.03 to 2.26 s on 2 cores (bench/volume_memory.py, bench/RESULTS.md "Session 14").
 """
 
 from __future__ import annotations
