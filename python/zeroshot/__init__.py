@@ -18,6 +18,10 @@ import os
 # 3.75-4.0 s, its wall time 2.03 -> 1.74-2.09 s over three runs on 2 cores; bench/RESULTS.md "Session 14"). A
 # policy the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Likewise OpenBLAS's threads (numpy's, where zeroshot is imported first, as by the CLI) sleep at once after a
+# product instead of spinning for about 2^28 cycles, which took 12 % of a tomogram slice's CPU time from the core's
+# threads on 2 cores (perf; bench/RESULTS.md "Session 15"). The products keep all their threads.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from zeroshot import data
 from zeroshot._core import get_num_threads, has_openmp, set_num_threads

